@@ -1,0 +1,1 @@
+"""Keeper services and the `fedchain` CLI: chain client, watcher, aggregator, IPFS store."""

@@ -1,0 +1,288 @@
+"""The one chain client: every transaction and query fedchain sends goes through here.
+
+It wraps cosmpy's gRPC LedgerClient with what services need and cosmpy leaves out: exact fees
+per transaction, wasm events kept as an ordered list (cosmpy merges same-type events), sequence
+tracking with a retry on mismatch, and errors that say in plain words what went wrong.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+from cosmpy.aerial.client import LedgerClient
+from cosmpy.aerial.client import NetworkConfig as CosmpyNetwork
+from cosmpy.aerial.client.utils import prepare_basic_transaction
+from cosmpy.aerial.contract.cosmwasm import (
+    create_cosmwasm_execute_msg,
+    create_cosmwasm_instantiate_msg,
+    create_cosmwasm_store_code_msg,
+)
+from cosmpy.aerial.tx import Transaction, TxFee
+from cosmpy.aerial.wallet import LocalWallet
+from cosmpy.protos.cosmos.bank.v1beta1.tx_pb2 import MsgSend
+from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin as CoinProto
+from cosmpy.protos.cosmos.tx.v1beta1.service_pb2 import BroadcastMode, BroadcastTxRequest, GetTxRequest
+from cosmpy.protos.cosmwasm.wasm.v1.query_pb2 import QuerySmartContractStateRequest
+
+from chain_config import Network
+
+
+class ChainError(RuntimeError):
+    """A chain operation failed. `kind` is one of the class constants, for callers that branch."""
+
+    NODE_DOWN = "node_down"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    OUT_OF_GAS = "out_of_gas"
+    SEQUENCE = "sequence_mismatch"
+    CONTRACT = "contract_error"
+    TX_FAILED = "tx_failed"
+    TIMEOUT = "timeout"
+    NOT_FOUND = "not_found"
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    attributes: dict[str, str]
+
+
+@dataclass(frozen=True)
+class TxResult:
+    """An included, successful transaction."""
+
+    hash: str
+    height: int
+    gas_used: int
+    gas_wanted: int
+    fee: int
+    events: list[Event] = field(default_factory=list)
+
+    def wasm_attributes(self) -> list[dict[str, str]]:
+        """The attributes of each `wasm` event, in order (one per contract call)."""
+        return [e.attributes for e in self.events if e.type == "wasm"]
+
+    def attribute(self, event_type: str, key: str) -> str:
+        for event in self.events:
+            if event.type == event_type and key in event.attributes:
+                return event.attributes[key]
+        raise KeyError(f"no {event_type}.{key} in tx {self.hash}")
+
+
+def wallet_from_mnemonic(mnemonic: str, prefix: str = "wasm") -> LocalWallet:
+    return LocalWallet.from_mnemonic(mnemonic, prefix)
+
+
+class ChainClient:
+    """Sends signed transactions to one network and reads its state."""
+
+    def __init__(self, network: Network) -> None:
+        self.network = network
+        self._ledger = LedgerClient(
+            CosmpyNetwork(
+                chain_id=network.chain_id,
+                url=network.grpc_url,
+                fee_minimum_gas_price=float(network.gas_price),
+                fee_denomination=network.denom,
+                staking_denomination=network.denom,
+            )
+        )
+        self._accounts: dict[str, Any] = {}
+
+    # --- queries -------------------------------------------------------------------------
+    def balance(self, address: str, denom: str | None = None) -> int:
+        return self._guard(lambda: self._ledger.query_bank_balance(address, denom or self.network.denom))
+
+    def height(self) -> int:
+        return self._guard(self._ledger.query_height)
+
+    def block_time(self) -> float:
+        """Unix time of the latest block: deadlines on chain are judged against this, not our clock."""
+        status = self._rpc("status")
+        from datetime import datetime
+
+        stamp = status["sync_info"]["latest_block_time"]
+        return datetime.fromisoformat(stamp[:26].rstrip("Z") + "+00:00").timestamp()
+
+    def query_contract(self, contract: str, message: dict[str, Any]) -> Any:
+        request = QuerySmartContractStateRequest(address=contract, query_data=json.dumps(message).encode())
+
+        def run() -> Any:
+            return json.loads(self._ledger.wasm.SmartContractState(request).data)
+
+        return self._guard(run)
+
+    # --- transactions --------------------------------------------------------------------
+    def send(self, wallet: LocalWallet, to: str, amount: int, denom: str | None = None) -> TxResult:
+        message = MsgSend(
+            from_address=str(wallet.address()),
+            to_address=to,
+            amount=[CoinProto(amount=str(amount), denom=denom or self.network.denom)],
+        )
+        return self.broadcast(wallet, [message])
+
+    def store_code(self, wallet: LocalWallet, wasm: Path) -> tuple[int, TxResult]:
+        if not wasm.exists():
+            raise ChainError(ChainError.NOT_FOUND, f"contract file {wasm} does not exist")
+        result = self.broadcast(wallet, [create_cosmwasm_store_code_msg(str(wasm), wallet.address())])
+        return int(result.attribute("store_code", "code_id")), result
+
+    def instantiate(
+        self, wallet: LocalWallet, code_id: int, message: dict[str, Any], label: str, admin: str | None = None
+    ) -> tuple[str, TxResult]:
+        msg = create_cosmwasm_instantiate_msg(code_id, message, label, wallet.address(), admin_address=admin)
+        result = self.broadcast(wallet, [msg])
+        return result.attribute("instantiate", "_contract_address"), result
+
+    def execute(
+        self, wallet: LocalWallet, contract: str, message: dict[str, Any], funds: str | None = None
+    ) -> TxResult:
+        return self.broadcast(wallet, [create_cosmwasm_execute_msg(wallet.address(), contract, message, funds)])
+
+    def broadcast(self, wallet: LocalWallet, messages: list[Any], memo: str = "", attempts: int = 3) -> TxResult:
+        """Simulate, sign, broadcast and wait for inclusion; retries once the sequence is stale."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._broadcast_once(wallet, messages, memo)
+            except ChainError as error:
+                self._accounts.pop(str(wallet.address()), None)
+                if error.kind != ChainError.SEQUENCE or attempt == attempts:
+                    raise
+                time.sleep(0.5)
+        raise AssertionError("unreachable")
+
+    def _broadcast_once(self, wallet: LocalWallet, messages: list[Any], memo: str) -> TxResult:
+        address = str(wallet.address())
+        account = self._accounts.get(address) or self._guard(lambda: self._ledger.query_account(wallet.address()))
+        tx = Transaction()
+        for message in messages:
+            tx.add_message(message)
+        fee = TxFee()
+        try:
+            prepared = self._guard(lambda: self._prepare(tx, wallet, account, fee))
+        except ChainError:
+            raise
+        request = BroadcastTxRequest(tx_bytes=prepared.tx.SerializeToString(), mode=BroadcastMode.BROADCAST_MODE_SYNC)
+        response = self._guard(lambda: self._ledger.txs.BroadcastTx(request)).tx_response
+        if response.code != 0:
+            raise _classify(response.raw_log, response.codespace, response.code)
+        account.sequence += 1
+        self._accounts[address] = account
+        return self.wait_for_tx(response.txhash, fee=_fee_amount(fee, self.network.denom))
+
+    def _prepare(self, tx: Transaction, wallet: LocalWallet, account: Any, fee: TxFee) -> Transaction:
+        gas = int(self._ledger.simulate_tx(_sealed_for_simulation(tx, wallet, account, self.network.chain_id)))
+        fee.gas_limit = max(int(gas * self.network.gas_multiplier), 80_000)
+        fee.amount = f"{int((Decimal(fee.gas_limit) * self.network.gas_price).to_integral_value('ROUND_CEILING'))}" + (
+            self.network.denom
+        )
+        return prepare_basic_transaction(self._ledger, tx, wallet, account, fee=fee, memo=None)
+
+    def wait_for_tx(self, tx_hash: str, fee: int = 0) -> TxResult:
+        deadline = time.monotonic() + self.network.tx_timeout_s
+        while time.monotonic() < deadline:
+            try:
+                response = self._ledger.txs.GetTx(GetTxRequest(hash=tx_hash)).tx_response
+            except grpc.RpcError as error:
+                if error.code() in (grpc.StatusCode.NOT_FOUND,) or "not found" in (error.details() or ""):
+                    time.sleep(0.2)
+                    continue
+                raise _from_rpc(error) from error
+            if response.code != 0:
+                raise _classify(response.raw_log, response.codespace, response.code)
+            events = [Event(e.type, {_text(a.key): _text(a.value) for a in e.attributes}) for e in response.events]
+            return TxResult(
+                response.txhash, int(response.height), int(response.gas_used), int(response.gas_wanted), fee, events
+            )
+        raise ChainError(ChainError.TIMEOUT, f"tx {tx_hash} was not included within {self.network.tx_timeout_s:.0f}s")
+
+    # --- helpers -------------------------------------------------------------------------
+    def _rpc(self, path: str) -> dict[str, Any]:
+        try:
+            response = httpx.get(f"{self.network.rpc_url}/{path}", timeout=5)
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            raise ChainError(ChainError.NODE_DOWN, f"node RPC {self.network.rpc_url} unreachable: {error}") from error
+        return response.json()["result"]
+
+    def _guard(self, call: Any) -> Any:
+        try:
+            return call()
+        except grpc.RpcError as error:
+            raise _from_rpc(error) from error
+        except RuntimeError as error:
+            if isinstance(error, ChainError):
+                raise
+            raise _classify(str(error), "", -1) from error
+
+
+def _sealed_for_simulation(tx: Transaction, wallet: LocalWallet, account: Any, chain_id: str) -> Transaction:
+    from cosmpy.aerial.tx import SigningCfg
+
+    tx.seal(SigningCfg.direct(wallet.public_key(), account.sequence), fee=TxFee([], 0), memo=None)
+    tx.sign(wallet.signer(), chain_id, account.number)
+    tx.complete()
+    return tx
+
+
+def _fee_amount(fee: TxFee, denom: str) -> int:
+    text = str(fee.amount)
+    return int(text[: -len(denom)]) if text.endswith(denom) else int("".join(ch for ch in text if ch.isdigit()))
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        try:
+            return value.decode()
+        except UnicodeDecodeError:
+            return base64.b64encode(value).decode()
+    return str(value)
+
+
+def _from_rpc(error: grpc.RpcError) -> ChainError:
+    code = error.code() if hasattr(error, "code") else None
+    details = error.details() if hasattr(error, "details") else str(error)
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return ChainError(ChainError.NODE_DOWN, f"chain node unreachable (is the localnet up?): {details}")
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return ChainError(ChainError.TIMEOUT, f"chain node did not answer in time: {details}")
+    if code == grpc.StatusCode.NOT_FOUND:
+        return ChainError(ChainError.NOT_FOUND, details or "not found")
+    return _classify(details or "", "", -1)
+
+
+def _classify(raw_log: str, codespace: str, code: int) -> ChainError:
+    """Map the node's raw log to a kind and a plain message (the raw log stays in the message)."""
+    log = raw_log.strip()
+    lower = log.lower()
+    if "account sequence mismatch" in lower or "incorrect account sequence" in lower:
+        return ChainError(ChainError.SEQUENCE, f"account sequence mismatch: {log}")
+    if "insufficient funds" in lower or "insufficient fee" in lower:
+        return ChainError(ChainError.INSUFFICIENT_FUNDS, f"insufficient funds: {log}")
+    if "out of gas" in lower:
+        return ChainError(ChainError.OUT_OF_GAS, f"out of gas: {log}")
+    if "not found" in lower and "account" in lower:
+        return ChainError(ChainError.INSUFFICIENT_FUNDS, f"account has no funds on this chain yet: {log}")
+    if codespace == "wasm" or "execute wasm contract failed" in lower or "query wasm contract failed" in lower:
+        return ChainError(ChainError.CONTRACT, f"contract rejected the message: {_contract_reason(log)}")
+    return ChainError(ChainError.TX_FAILED, f"transaction failed (code {code}): {log}")
+
+
+def _contract_reason(log: str) -> str:
+    """The contract's own error text, without the SDK's wrapping."""
+    for marker in ("execute wasm contract failed", "query wasm contract failed", "instantiate wasm contract failed"):
+        if marker in log:
+            head = log.split(marker)[0].rstrip(": ")
+            return head.split("failed to execute message; message index: 0: ")[-1] or log
+    return log

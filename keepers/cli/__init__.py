@@ -1,0 +1,42 @@
+"""`fedchain`: the command line for validators, organizations, trainers and keepers."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from keepers.cli.common import USER_ERRORS, console_error
+from keepers.cli.localnet_cmds import localnet
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fedchain")
+def cli() -> None:
+    """Federated learning with real money on a proof-of-stake chain.
+
+    \b
+    Example:
+      fedchain localnet up          # start a 1-validator chain and Kubo on loopback
+      fedchain localnet deploy      # store and instantiate the task_hub contract
+    """
+
+
+cli.add_command(localnet)
+
+
+def main() -> None:
+    """Entry point: every failure becomes one plain line on stderr and exit code 1."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        console_error("aborted")
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except USER_ERRORS as error:
+        console_error(str(error))
+        sys.exit(1)
+    except SystemExit:
+        raise

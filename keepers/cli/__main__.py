@@ -1,0 +1,3 @@
+from keepers.cli import main
+
+main()

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# fedchain's one entry point for a fresh machine: installs everything, then runs one job.
+#
+#   bash localnet/setup.sh demo     # install, start the localnet + Kubo, run the end-to-end demo
+#   bash localnet/setup.sh test     # install, then lint and run the whole test suite
+#   bash localnet/setup.sh install  # install only
+#
+# Everything comes from package registries (Debian, PyPI, crates.io, the Go module proxy) and is
+# cached per user under ${XDG_CACHE_HOME:-~/.cache}/fedchain, so a fresh clone reuses earlier builds.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/fedchain"
+JOB="${1:-demo}"
+shift || true
+mkdir -p "$CACHE"
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+
+case "$JOB" in demo|test|install) ;; *) die "unknown job '$JOB': use demo, test or install" ;; esac
+
+# --- 1. Debian packages: the wasm toolchain (rustc-web builds std for wasm32 itself) -----------
+APT_PACKAGES=(rustc-web cargo-web rust-web-src lld-19 binaryen build-essential python3-venv)
+missing=()
+for package in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  say "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# --- 2. Go (only to build the pinned wasmd and Kubo); the proxy serves newer toolchains -------
+GO_NEEDED="1.26.5"
+command -v go >/dev/null || die "Go is missing: install any Go >= 1.21 (apt-get install golang) and rerun"
+export GOTOOLCHAIN="go${GO_NEEDED}+auto"  # an older local Go fetches this toolchain from the proxy
+say "go: $(go version)"
+
+# --- 3. Python 3.11 virtualenv, cached by the dependency set ---------------------------------
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+"$PYTHON" -c 'import sys; assert sys.version_info[:2] >= (3, 11), sys.version' 2>/dev/null \
+  || die "Python >= 3.11 is required (found $("$PYTHON" --version 2>&1))"
+DEPS_KEY="$(sed -n '/^dependencies = \[/,/^\]/p;/^dev = /p' "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
+VENV="$CACHE/venv-py$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}{sys.version_info[1]}")')-$DEPS_KEY"
+if [ ! -x "$VENV/bin/fedchain-deps-ok" ]; then
+  say "creating Python environment $VENV (first time: a few minutes)"
+  rm -rf "$VENV"
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip "setuptools>=68" wheel
+  # One resolve for everything: cosmpy pins protobuf < 6, Flower wants >= 5.28.
+  "$VENV/bin/pip" install -q "$ROOT[dev]"
+  "$VENV/bin/pip" uninstall -q -y fedchain
+  printf '#!/bin/sh\n' > "$VENV/bin/fedchain-deps-ok" && chmod +x "$VENV/bin/fedchain-deps-ok"
+fi
+"$VENV/bin/pip" install -q --no-deps --no-build-isolation -e "$ROOT"
+ln -sfn "$VENV" "$ROOT/.venv"
+export PATH="$VENV/bin:$PATH"
+
+# --- 4. Node binaries and the contract wasm (both cached, rebuilt only when missing) ----------
+fedchain localnet install
+bash "$ROOT/cosmwasm_contracts/build.sh"
+
+# --- 5. The job -------------------------------------------------------------------------------
+cd "$ROOT"
+case "$JOB" in
+  install)
+    say "installed. Activate with: source .venv/bin/activate"
+    ;;
+  demo)
+    # Until the end-to-end training demo lands: the ground it stands on, started for real.
+    fedchain localnet up "$@"
+    fedchain localnet deploy
+    fedchain localnet status
+    ;;
+  test)
+    say "lint: ruff"
+    ruff check .
+    say "contract tests: cargo test"
+    CARGO="$(command -v cargo || echo /usr/bin/cargo)"
+    (cd cosmwasm_contracts && CARGO_TARGET_DIR="$CACHE/cargo-target-host" "$CARGO" test --locked -q)
+    say "python tests: pytest"
+    exec python -m pytest "$@"
+    ;;
+esac
