@@ -1,0 +1,162 @@
+"""The signed update envelope: the one place updates are signed (trainer) and verified (keeper).
+
+A trainer signs a claim binding its update to one task, one round, one Flower node and one exact
+set of parameters. The bytes signed are a Cosmos ADR-036 "arbitrary data" sign doc, so a browser
+wallet (Keplr's signArbitrary) could produce the very same signature; the key is the trainer's
+secp256k1 account key, so the signature names the staked address.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from cosmpy.crypto.address import Address
+from cosmpy.crypto.keypairs import PrivateKey, PublicKey
+
+ENVELOPE_VERSION = 1
+_SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+class EnvelopeError(ValueError):
+    """The envelope is missing, malformed, or does not prove what it claims."""
+
+
+@dataclass(frozen=True)
+class UpdateClaim:
+    """What the trainer attests: this update, for this task, round and node, from this many examples."""
+
+    chain_id: str
+    contract: str
+    task_id: int
+    round: int
+    node_id: int
+    num_examples: int
+    digest: str  # parameters_digest() of the update's arrays
+
+    def payload(self) -> bytes:
+        return canonical_json({"v": ENVELOPE_VERSION, **asdict(self)})
+
+
+@dataclass(frozen=True)
+class SignedEnvelope:
+    claim: UpdateClaim
+    address: str
+    public_key: str  # base64 of the 33-byte compressed secp256k1 key
+    signature: str  # base64 of the 64-byte r||s signature
+
+    def to_record(self) -> dict[str, str | int]:
+        """Flat scalar fields, as a Flower ConfigRecord carries them."""
+        return {
+            **{f"claim.{k}": v for k, v in asdict(self.claim).items()},
+            "address": self.address,
+            "public_key": self.public_key,
+            "signature": self.signature,
+            "version": ENVELOPE_VERSION,
+        }
+
+    @staticmethod
+    def from_record(record: Mapping[str, object]) -> SignedEnvelope:
+        try:
+            if int(record["version"]) != ENVELOPE_VERSION:  # type: ignore[call-overload]
+                raise EnvelopeError(f"unsupported envelope version {record['version']}")
+            claim = UpdateClaim(
+                chain_id=str(record["claim.chain_id"]),
+                contract=str(record["claim.contract"]),
+                task_id=int(record["claim.task_id"]),  # type: ignore[call-overload]
+                round=int(record["claim.round"]),  # type: ignore[call-overload]
+                node_id=int(record["claim.node_id"]),  # type: ignore[call-overload]
+                num_examples=int(record["claim.num_examples"]),  # type: ignore[call-overload]
+                digest=str(record["claim.digest"]),
+            )
+            return SignedEnvelope(claim, str(record["address"]), str(record["public_key"]), str(record["signature"]))
+        except KeyError as missing:
+            raise EnvelopeError(f"envelope field {missing} is missing") from None
+        except (TypeError, ValueError) as error:
+            if isinstance(error, EnvelopeError):
+                raise
+            raise EnvelopeError(f"envelope is malformed: {error}") from None
+
+
+def canonical_json(value: object) -> bytes:
+    """Sorted keys, no spaces, and <, >, & escaped: the amino JSON form wallets sign."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e").encode()
+
+
+def adr036_sign_bytes(signer: str, data: bytes) -> bytes:
+    """The ADR-036 StdSignDoc for arbitrary data (empty chain id, zero account number/sequence)."""
+    return canonical_json(
+        {
+            "account_number": "0",
+            "chain_id": "",
+            "fee": {"amount": [], "gas": "0"},
+            "memo": "",
+            "msgs": [
+                {"type": "sign/MsgSignData", "value": {"data": base64.b64encode(data).decode(), "signer": signer}}
+            ],
+            "sequence": "0",
+        }
+    )
+
+
+def parameters_digest(arrays: Sequence[np.ndarray]) -> str:
+    """sha256 over every array's dtype, shape and little-endian C-order bytes, in order."""
+    hasher = hashlib.sha256()
+    hasher.update(len(arrays).to_bytes(4, "little"))
+    for array in arrays:
+        contiguous = np.ascontiguousarray(array)
+        if contiguous.dtype.byteorder == ">":
+            contiguous = contiguous.astype(contiguous.dtype.newbyteorder("<"))
+        header = f"{contiguous.dtype.str}|{','.join(map(str, contiguous.shape))}".encode()
+        hasher.update(len(header).to_bytes(4, "little") + header)
+        hasher.update(contiguous.tobytes())
+    return hasher.hexdigest()
+
+
+def sign_update(private_key: PrivateKey, claim: UpdateClaim, prefix: str = "wasm") -> SignedEnvelope:
+    address = str(Address(private_key.public_key, prefix))
+    signature = private_key.sign(adr036_sign_bytes(address, claim.payload()))
+    return SignedEnvelope(
+        claim=claim,
+        address=address,
+        public_key=base64.b64encode(private_key.public_key.public_key_bytes).decode(),
+        signature=base64.b64encode(signature).decode(),
+    )
+
+
+def verify_envelope(envelope: SignedEnvelope, expected: UpdateClaim, prefix: str = "wasm") -> str:
+    """Check that the envelope signs exactly `expected` with the key of the address it names.
+
+    Returns the trainer address. `expected` is what the verifier computed itself (task, round,
+    the reply's src_node_id, the digest of the arrays it received, the reported example count).
+    """
+    for field_name in ("chain_id", "contract", "task_id", "round", "node_id", "num_examples", "digest"):
+        got, want = getattr(envelope.claim, field_name), getattr(expected, field_name)
+        if got != want:
+            raise EnvelopeError(f"signed {field_name} {got!r} does not match the update's {want!r}")
+    try:
+        key_bytes = base64.b64decode(envelope.public_key, validate=True)
+        signature = base64.b64decode(envelope.signature, validate=True)
+    except ValueError:
+        raise EnvelopeError("public key or signature is not valid base64") from None
+    if len(key_bytes) != 33 or key_bytes[0] not in (2, 3):
+        raise EnvelopeError("public key is not a compressed secp256k1 key")
+    if len(signature) != 64:
+        raise EnvelopeError("signature is not 64 bytes (r||s)")
+    if int.from_bytes(signature[32:], "big") > _SECP256K1_ORDER // 2:
+        raise EnvelopeError("signature is not in low-S form")
+    try:
+        public_key = PublicKey(key_bytes)
+    except Exception:  # noqa: BLE001 - ecdsa raises several types for off-curve points
+        raise EnvelopeError("public key is not a point on secp256k1") from None
+    derived = str(Address(public_key, prefix))
+    if derived != envelope.address:
+        raise EnvelopeError(f"public key belongs to {derived}, not to the claimed {envelope.address}")
+    if not public_key.verify(adr036_sign_bytes(envelope.address, envelope.claim.payload()), signature):
+        raise EnvelopeError("signature does not verify")
+    return envelope.address

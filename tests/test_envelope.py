@@ -1,0 +1,149 @@
+"""The signed update envelope: signing, verification, and every way it must refuse."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+from cosmpy.crypto.keypairs import PrivateKey
+
+from chain_config import LocalnetConfig
+from client_kit.envelope import (
+    EnvelopeError,
+    SignedEnvelope,
+    UpdateClaim,
+    adr036_sign_bytes,
+    parameters_digest,
+    sign_update,
+    verify_envelope,
+)
+from keepers.chain import wallet_from_mnemonic
+
+ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+def _claim(arrays: list[np.ndarray], **overrides: object) -> UpdateClaim:
+    fields = dict(
+        chain_id="fedchain-local-1",
+        contract="wasm1contract",
+        task_id=7,
+        round=2,
+        node_id=991,
+        num_examples=120,
+        digest=parameters_digest(arrays),
+    )
+    fields.update(overrides)
+    return UpdateClaim(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def arrays() -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    return [rng.standard_normal((64, 10)).astype(np.float32), rng.standard_normal(10).astype(np.float32)]
+
+
+@pytest.fixture
+def key() -> PrivateKey:
+    wallet = wallet_from_mnemonic(LocalnetConfig().dev_account("trainer1").mnemonic)
+    return wallet.signer()
+
+
+def test_sign_then_verify_names_the_trainer_address(key: PrivateKey, arrays: list[np.ndarray]) -> None:
+    envelope = sign_update(key, _claim(arrays))
+    expected_address = str(wallet_from_mnemonic(LocalnetConfig().dev_account("trainer1").mnemonic).address())
+    assert envelope.address == expected_address
+    assert verify_envelope(envelope, _claim(arrays)) == expected_address
+    # The record survives a trip through plain scalars, as a Flower ConfigRecord carries it.
+    assert SignedEnvelope.from_record(envelope.to_record()) == envelope
+
+
+def test_adr036_sign_doc_is_the_amino_form_wallets_sign() -> None:
+    doc = json.loads(adr036_sign_bytes("wasm1signer", b"hi <&>"))
+    assert doc["msgs"][0] == {"type": "sign/MsgSignData", "value": {"data": "aGkgPCY+", "signer": "wasm1signer"}}
+    assert (doc["chain_id"], doc["account_number"], doc["sequence"], doc["memo"]) == ("", "0", "0", "")
+    raw = adr036_sign_bytes("wasm1<x>", b"")
+    assert b"<" not in raw and b"\\u003c" in raw and b" " not in raw
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("task_id", 8),
+        ("round", 3),
+        ("node_id", 5),
+        ("num_examples", 100000),
+        ("contract", "wasm1other"),
+        ("chain_id", "other-chain"),
+    ],
+)
+def test_a_claim_for_anything_else_is_refused(key: PrivateKey, arrays: list[np.ndarray], field: str, value) -> None:
+    envelope = sign_update(key, _claim(arrays))
+    with pytest.raises(EnvelopeError, match=field):
+        verify_envelope(envelope, _claim(arrays, **{field: value}))
+
+
+def test_changed_parameters_are_refused(key: PrivateKey, arrays: list[np.ndarray]) -> None:
+    envelope = sign_update(key, _claim(arrays))
+    tampered = [arrays[0] * 1.0001, arrays[1]]
+    with pytest.raises(EnvelopeError, match="digest"):
+        verify_envelope(envelope, _claim(tampered))
+
+
+def test_a_forged_claim_keeps_nothing(key: PrivateKey, arrays: list[np.ndarray]) -> None:
+    honest = sign_update(key, _claim(arrays))
+    forged_claim = dataclasses.replace(honest.claim, num_examples=10**6)
+    forged = dataclasses.replace(honest, claim=forged_claim)
+    with pytest.raises(EnvelopeError, match="does not verify"):
+        verify_envelope(forged, forged_claim)
+
+
+def test_someone_elses_key_cannot_claim_an_address(key: PrivateKey, arrays: list[np.ndarray]) -> None:
+    other = wallet_from_mnemonic(LocalnetConfig().dev_account("trainer2").mnemonic)
+    impostor = sign_update(PrivateKey(), _claim(arrays))
+    claimed = dataclasses.replace(impostor, address=str(other.address()))
+    with pytest.raises(EnvelopeError, match="belongs to"):
+        verify_envelope(claimed, _claim(arrays))
+
+
+def test_high_s_and_malformed_signatures_are_refused(key: PrivateKey, arrays: list[np.ndarray]) -> None:
+    envelope = sign_update(key, _claim(arrays))
+    raw = base64.b64decode(envelope.signature)
+    high_s = raw[:32] + (ORDER - int.from_bytes(raw[32:], "big")).to_bytes(32, "big")
+    with pytest.raises(EnvelopeError, match="low-S"):
+        verify_envelope(dataclasses.replace(envelope, signature=base64.b64encode(high_s).decode()), _claim(arrays))
+    with pytest.raises(EnvelopeError, match="base64"):
+        verify_envelope(dataclasses.replace(envelope, signature="not base64!"), _claim(arrays))
+    with pytest.raises(EnvelopeError, match="64 bytes"):
+        verify_envelope(dataclasses.replace(envelope, signature=base64.b64encode(raw[:40]).decode()), _claim(arrays))
+
+
+def test_missing_or_malformed_record_fields_are_named() -> None:
+    with pytest.raises(EnvelopeError, match="missing"):
+        SignedEnvelope.from_record({"version": 1})
+    with pytest.raises(EnvelopeError, match="malformed"):
+        SignedEnvelope.from_record(
+            {
+                "version": 1,
+                "claim.chain_id": "c",
+                "claim.contract": "x",
+                "claim.task_id": "seven",
+                "claim.round": 1,
+                "claim.node_id": 1,
+                "claim.num_examples": 1,
+                "claim.digest": "d",
+                "address": "a",
+                "public_key": "k",
+                "signature": "s",
+            }
+        )
+
+
+def test_digest_depends_on_dtype_shape_and_order() -> None:
+    a = np.arange(6, dtype=np.float32)
+    assert parameters_digest([a]) != parameters_digest([a.reshape(2, 3)])
+    assert parameters_digest([a]) != parameters_digest([a.astype(np.float64)])
+    assert parameters_digest([a, a + 1]) != parameters_digest([a + 1, a])
+    assert parameters_digest([a]) == parameters_digest([a.astype(">f4")])  # byte order is normalised
