@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from cosmpy.aerial.contract.cosmwasm import (
     create_cosmwasm_instantiate_msg,
     create_cosmwasm_store_code_msg,
 )
-from cosmpy.aerial.tx import Transaction, TxFee
+from cosmpy.aerial.tx import SigningCfg, Transaction, TxFee
 from cosmpy.aerial.wallet import LocalWallet
 from cosmpy.protos.cosmos.bank.v1beta1.tx_pb2 import MsgSend
 from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin as CoinProto
@@ -55,6 +57,15 @@ class ChainError(RuntimeError):
 @dataclass(frozen=True)
 class Event:
     type: str
+    attributes: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ContractEvent:
+    """One `wasm` event of a contract, as a watcher sees it."""
+
+    height: int
+    tx_hash: str
     attributes: dict[str, str]
 
 
@@ -99,6 +110,7 @@ class ChainClient:
             )
         )
         self._accounts: dict[str, Any] = {}
+        self._lock = threading.RLock()
 
     # --- queries -------------------------------------------------------------------------
     def balance(self, address: str, denom: str | None = None) -> int:
@@ -110,8 +122,6 @@ class ChainClient:
     def block_time(self) -> float:
         """Unix time of the latest block: deadlines on chain are judged against this, not our clock."""
         status = self._rpc("status")
-        from datetime import datetime
-
         stamp = status["sync_info"]["latest_block_time"]
         return datetime.fromisoformat(stamp[:26].rstrip("Z") + "+00:00").timestamp()
 
@@ -122,6 +132,24 @@ class ChainClient:
             return json.loads(self._ledger.wasm.SmartContractState(request).data)
 
         return self._guard(run)
+
+    def contract_events(self, contract: str, from_height: int, per_page: int = 100) -> list[ContractEvent]:
+        """Every wasm event the contract emitted from `from_height` on, oldest first (CometBFT tx_search)."""
+        query = f"wasm._contract_address='{contract}' AND tx.height>={from_height}"
+        found: list[ContractEvent] = []
+        page = 1
+        while True:
+            result = self._rpc(
+                "tx_search", {"query": f'"{query}"', "order_by": '"asc"', "page": str(page), "per_page": str(per_page)}
+            )
+            for tx in result["txs"]:
+                for event in tx["tx_result"].get("events", []):
+                    attributes = {_text(a["key"]): _text(a.get("value", "")) for a in event["attributes"]}
+                    if event["type"] == "wasm" and attributes.get("_contract_address") == contract:
+                        found.append(ContractEvent(int(tx["height"]), tx["hash"], attributes))
+            if page * per_page >= int(result["total_count"]):
+                return found
+            page += 1
 
     # --- transactions --------------------------------------------------------------------
     def send(self, wallet: LocalWallet, to: str, amount: int, denom: str | None = None) -> TxResult:
@@ -154,7 +182,8 @@ class ChainClient:
         """Simulate, sign, broadcast and wait for inclusion; retries once the sequence is stale."""
         for attempt in range(1, attempts + 1):
             try:
-                return self._broadcast_once(wallet, messages, memo)
+                with self._lock:  # one signer's sequence numbers must not interleave
+                    return self._broadcast_once(wallet, messages, memo)
             except ChainError as error:
                 self._accounts.pop(str(wallet.address()), None)
                 if error.kind != ChainError.SEQUENCE or attempt == attempts:
@@ -169,10 +198,7 @@ class ChainClient:
         for message in messages:
             tx.add_message(message)
         fee = TxFee()
-        try:
-            prepared = self._guard(lambda: self._prepare(tx, wallet, account, fee))
-        except ChainError:
-            raise
+        prepared = self._guard(lambda: self._prepare(tx, wallet, account, fee, memo))
         request = BroadcastTxRequest(tx_bytes=prepared.tx.SerializeToString(), mode=BroadcastMode.BROADCAST_MODE_SYNC)
         response = self._guard(lambda: self._ledger.txs.BroadcastTx(request)).tx_response
         if response.code != 0:
@@ -181,13 +207,13 @@ class ChainClient:
         self._accounts[address] = account
         return self.wait_for_tx(response.txhash, fee=_fee_amount(fee, self.network.denom))
 
-    def _prepare(self, tx: Transaction, wallet: LocalWallet, account: Any, fee: TxFee) -> Transaction:
+    def _prepare(self, tx: Transaction, wallet: LocalWallet, account: Any, fee: TxFee, memo: str) -> Transaction:
         gas = int(self._ledger.simulate_tx(_sealed_for_simulation(tx, wallet, account, self.network.chain_id)))
         fee.gas_limit = max(int(gas * self.network.gas_multiplier), 80_000)
         fee.amount = f"{int((Decimal(fee.gas_limit) * self.network.gas_price).to_integral_value('ROUND_CEILING'))}" + (
             self.network.denom
         )
-        return prepare_basic_transaction(self._ledger, tx, wallet, account, fee=fee, memo=None)
+        return prepare_basic_transaction(self._ledger, tx, wallet, account, fee=fee, memo=memo or None)
 
     def wait_for_tx(self, tx_hash: str, fee: int = 0) -> TxResult:
         deadline = time.monotonic() + self.network.tx_timeout_s
@@ -208,13 +234,16 @@ class ChainClient:
         raise ChainError(ChainError.TIMEOUT, f"tx {tx_hash} was not included within {self.network.tx_timeout_s:.0f}s")
 
     # --- helpers -------------------------------------------------------------------------
-    def _rpc(self, path: str) -> dict[str, Any]:
+    def _rpc(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
         try:
-            response = httpx.get(f"{self.network.rpc_url}/{path}", timeout=5)
+            response = httpx.get(f"{self.network.rpc_url}/{path}", params=params, timeout=5)
             response.raise_for_status()
         except httpx.HTTPError as error:
             raise ChainError(ChainError.NODE_DOWN, f"node RPC {self.network.rpc_url} unreachable: {error}") from error
-        return response.json()["result"]
+        body = response.json()
+        if "result" not in body:
+            raise ChainError(ChainError.TX_FAILED, f"node RPC {path} answered an error: {body.get('error')}")
+        return body["result"]
 
     def _guard(self, call: Any) -> Any:
         try:
@@ -228,8 +257,6 @@ class ChainClient:
 
 
 def _sealed_for_simulation(tx: Transaction, wallet: LocalWallet, account: Any, chain_id: str) -> Transaction:
-    from cosmpy.aerial.tx import SigningCfg
-
     tx.seal(SigningCfg.direct(wallet.public_key(), account.sequence), fee=TxFee([], 0), memo=None)
     tx.sign(wallet.signer(), chain_id, account.number)
     tx.complete()
