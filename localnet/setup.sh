@@ -35,7 +35,10 @@ fi
 # --- 2. Go (only to build the pinned wasmd and Kubo); the proxy serves newer toolchains -------
 GO_NEEDED="1.26.5"
 command -v go >/dev/null || die "Go is missing: install any Go >= 1.21 (apt-get install golang) and rerun"
-export GOTOOLCHAIN="go${GO_NEEDED}+auto"  # an older local Go fetches this toolchain from the proxy
+GO_LOCAL="$(GOTOOLCHAIN=local go env GOVERSION)"
+if [ "$(printf '%s\n' "go$GO_NEEDED" "$GO_LOCAL" | sort -V | head -n1)" != "go$GO_NEEDED" ]; then
+  export GOTOOLCHAIN="go${GO_NEEDED}"  # the local Go is too old: it fetches this one from the proxy
+fi
 say "go: $(go version)"
 
 # --- 3. Python 3.11 virtualenv, cached by the dependency set ---------------------------------
@@ -49,7 +52,7 @@ if [ ! -x "$VENV/bin/fedchain-deps-ok" ]; then
   say "creating Python environment $VENV (first time: a few minutes)"
   rm -rf "$VENV"
   "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip "setuptools>=68" wheel
+  "$VENV/bin/pip" install -q --upgrade pip "setuptools>=77" wheel
   # One resolve for everything: cosmpy pins protobuf < 6, Flower wants >= 5.28.
   "$VENV/bin/pip" install -q "$ROOT[dev]"
   "$VENV/bin/pip" uninstall -q -y fedchain

@@ -1,0 +1,65 @@
+"""Loading a trainer's data folder in each documented format, and the non-IID demo split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.datasets import load_digits
+
+from client_kit.data import DataError, dirichlet_partition, load_folder, write_npz
+
+
+def test_npz_csv_and_image_folders_load_the_same_examples(tmp_path: Path) -> None:
+    digits = load_digits()
+    x, y = digits.data[:30].astype(np.float32), digits.target[:30]
+    write_npz(tmp_path / "npz", x, y)
+    (tmp_path / "csv").mkdir()
+    header = ",".join([f"p{i}" for i in range(64)] + ["label"])
+    rows = "\n".join(",".join(map(str, [*map(int, row), label])) for row, label in zip(x, y, strict=True))
+    (tmp_path / "csv" / "part.csv").write_text(header + "\n" + rows + "\n")
+    for index, (image, label) in enumerate(zip(digits.images[:30], y, strict=True)):
+        folder = tmp_path / "img" / f"{label}"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((image * 255 / 16).astype(np.uint8)).save(folder / f"{index}.png")
+
+    npz, table = load_folder(tmp_path / "npz"), load_folder(tmp_path / "csv")
+    assert np.array_equal(npz.x, table.x) and np.array_equal(npz.y, table.y)
+    images = load_folder(tmp_path / "img")
+    assert images.x.shape == (30, 8, 8) and len(images) == 30
+    npz.check_fits((64,), 10)
+    with pytest.raises(DataError, match="expects"):
+        images.check_fits((64,), 10)
+
+
+def test_bad_folders_get_plain_errors(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="does not exist"):
+        load_folder(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="empty"):
+        load_folder(tmp_path / "empty")
+    (tmp_path / "nolabel").mkdir()
+    (tmp_path / "nolabel" / "a.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match="label"):
+        load_folder(tmp_path / "nolabel")
+    (tmp_path / "nan").mkdir()
+    np.savez(tmp_path / "nan" / "d.npz", x=np.array([[np.nan]]), y=np.array([0]))
+    with pytest.raises(DataError, match="NaN"):
+        load_folder(tmp_path / "nan")
+    (tmp_path / "badnpz").mkdir()
+    np.savez(tmp_path / "badnpz" / "d.npz", features=np.zeros((2, 2)))
+    with pytest.raises(DataError, match="'x' and 'y'"):
+        load_folder(tmp_path / "badnpz")
+
+
+def test_dirichlet_partition_covers_every_example_once_and_is_skewed() -> None:
+    labels = load_digits().target
+    shards = dirichlet_partition(labels, clients=6, alpha=0.5, seed=7)
+    joined = np.concatenate(shards)
+    assert sorted(joined.tolist()) == list(range(len(labels)))
+    assert min(len(s) for s in shards) >= 10
+    histograms = np.array([np.bincount(labels[s], minlength=10) / len(s) for s in shards])
+    assert histograms.std(axis=0).mean() > 0.03  # clearly non-IID
+    assert all(np.array_equal(a, b) for a, b in zip(shards, dirichlet_partition(labels, 6, 0.5, 7), strict=True))
