@@ -35,6 +35,9 @@ from cosmpy.protos.cosmos.tx.v1beta1.service_pb2 import BroadcastMode, Broadcast
 from cosmpy.protos.cosmwasm.wasm.v1.query_pb2 import QuerySmartContractStateRequest
 
 from chain_config import Network
+from client_kit.keys import wallet_from_mnemonic
+
+__all__ = ["ChainClient", "ChainError", "ContractEvent", "Event", "TxResult", "wallet_from_mnemonic"]
 
 
 class ChainError(RuntimeError):
@@ -89,10 +92,6 @@ class TxResult:
             if event.type == event_type and key in event.attributes:
                 return event.attributes[key]
         raise KeyError(f"no {event_type}.{key} in tx {self.hash}")
-
-
-def wallet_from_mnemonic(mnemonic: str, prefix: str = "wasm") -> LocalWallet:
-    return LocalWallet.from_mnemonic(mnemonic, prefix)
 
 
 class ChainClient:

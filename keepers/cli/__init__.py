@@ -7,22 +7,29 @@ import sys
 import click
 
 from keepers.cli.common import USER_ERRORS, console_error
+from keepers.cli.context import target_options
+from keepers.cli.keys_cmds import balance, keys
 from keepers.cli.localnet_cmds import localnet
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="fedchain")
-def cli() -> None:
+@target_options
+@click.pass_context
+def cli(ctx: click.Context, **target: object) -> None:
     """Federated learning with real money on a proof-of-stake chain.
 
     \b
     Example:
       fedchain localnet up          # start a 1-validator chain and Kubo on loopback
       fedchain localnet deploy      # store and instantiate the task_hub contract
+      fedchain --node grpc+http://10.0.0.5:9090 --chain-id other-1 tasks list
     """
+    ctx.meta["target_options"] = target
 
 
-cli.add_command(localnet)
+for command in (localnet, keys, balance):
+    cli.add_command(command)
 
 
 def main() -> None:

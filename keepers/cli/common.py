@@ -8,12 +8,18 @@ from typing import Any
 
 from rich.console import Console
 
+from client_kit.data import DataError
+from client_kit.envelope import EnvelopeError
+from client_kit.ipfs import IpfsError
+from client_kit.keys import KeysError
 from keepers.chain import ChainError
 from localnet.install import InstallError
 from localnet.network import LocalnetError
 
-console = Console()
-error_console = Console(stderr=True)
+# Piped output (scripts, CI logs) must not be cut at 80 columns: addresses are longer than that.
+_WIDTH = None if sys.stdout.isatty() else 200
+console = Console(width=_WIDTH)
+error_console = Console(stderr=True, width=None if sys.stderr.isatty() else 400)
 
 
 class CliFailure(Exception):
@@ -31,4 +37,13 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
-USER_ERRORS: tuple[type[Exception], ...] = (CliFailure, ChainError, LocalnetError, InstallError)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    CliFailure,
+    ChainError,
+    LocalnetError,
+    InstallError,
+    KeysError,
+    IpfsError,
+    DataError,
+    EnvelopeError,
+)
