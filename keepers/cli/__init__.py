@@ -10,6 +10,7 @@ from keepers.cli.common import USER_ERRORS, console_error
 from keepers.cli.context import target_options
 from keepers.cli.keys_cmds import balance, keys
 from keepers.cli.localnet_cmds import localnet
+from keepers.cli.task_cmds import org, tasks, trainer
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,7 +29,7 @@ def cli(ctx: click.Context, **target: object) -> None:
     ctx.meta["target_options"] = target
 
 
-for command in (localnet, keys, balance):
+for command in (localnet, keys, balance, org, tasks, trainer):
     cli.add_command(command)
 
 

@@ -1,0 +1,332 @@
+"""`fedchain org ...`, `fedchain tasks ...` and `fedchain trainer ...` (chain side)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from client_kit.ipfs import fetch_to_file
+from keepers.cli.common import CliFailure, console, emit_json
+from keepers.cli.context import Target, pass_target
+from keepers.task_hub import Task
+from keepers.task_request import TaskRequest, TaskRequestError, resolve
+
+KEY_OPTION_HELP = "Key name (see `fedchain keys list`)."
+
+
+def _when(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _task_or_fail(target: Target, task_id: int) -> Task:
+    try:
+        return target.hub.task(task_id)
+    except Exception as error:  # noqa: BLE001 - the contract's not-found becomes one plain line
+        if "not found" in str(error).lower():
+            raise CliFailure(f"task {task_id} does not exist on {target.network.chain_id}") from None
+        raise
+
+
+def _tasks_table(tasks: list[Task], title: str) -> Table:
+    table = Table(title=title)
+    for column in ("id", "model", "status", "pool", "stake", "trainers", "rounds", "join by", "keeper"):
+        table.add_column(column)
+    for task in tasks:
+        table.add_row(
+            str(task.id),
+            task.model_name,
+            task.status,
+            f"{task.pool:,} {task.denom}",
+            f"{task.stake:,}",
+            f"{task.participants}/{task.max_trainers} (min {task.min_trainers})",
+            f"{task.rounds_completed}/{task.rounds}",
+            _when(task.join_deadline),
+            task.keeper,
+        )
+    return table
+
+
+# --- organization ---------------------------------------------------------------------------
+@click.group()
+def org() -> None:
+    """Organizations: register, fund training tasks, follow and cancel them."""
+
+
+@org.command("register")
+@click.option("--key", default="organization", show_default=True, help=KEY_OPTION_HELP)
+@click.option("--name", required=True, help="Display name.")
+@pass_target
+def org_register(target: Target, key: str, name: str) -> None:
+    """Register the key's address as an organization.
+
+    \b
+    Example:
+      fedchain org register --key organization --name "Acme Health"
+    """
+    result = target.hub.register(target.keys.wallet(key), name, organization=True)
+    console.print(f"registered organization {name!r} (tx {result.hash})")
+
+
+@org.command("create-task")
+@click.option("--key", default="organization", show_default=True, help=KEY_OPTION_HELP)
+@click.option("--file", "task_file", type=click.Path(path_type=Path), help="YAML task file.")
+@click.option("--model-name")
+@click.option("--client", "client_file", type=click.Path(path_type=Path), help="client.py to pin.")
+@click.option("--initial-model", type=click.Path(path_type=Path), help="Initial model file to pin.")
+@click.option("--rounds", type=int)
+@click.option("--min-trainers", type=int)
+@click.option("--max-trainers", type=int)
+@click.option("--stake", type=int, help="Stake per trainer (in the base denom).")
+@click.option("--pool", type=int, help="Reward pool (in the base denom).")
+@click.option("--join-deadline", help="e.g. 10m, 2h, unix seconds or ISO-8601.")
+@click.option("--training-deadline")
+@click.option("--keeper", "keeper_name", help="Keeper key name or address.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_target
+def org_create_task(target: Target, key: str, task_file: Path | None, as_json: bool, **flags: object) -> None:
+    """Pin client.py and the initial model, check everything, then fund and create a task.
+
+    \b
+    Example:
+      fedchain org create-task --file task.yaml
+      fedchain org create-task --model-name digits --client client.py --initial-model m.safetensors \\
+        --rounds 5 --min-trainers 3 --max-trainers 6 --stake 1000000 --pool 50000000 \\
+        --join-deadline 2m --training-deadline 30m --keeper keeper
+    """
+    names = {"client_file": "client", "keeper_name": "keeper"}
+    given = {names.get(k, k): (str(v) if isinstance(v, Path) else v) for k, v in flags.items() if v is not None}
+    try:
+        base = TaskRequest.from_yaml(task_file).__dict__ if task_file else {}
+        request = TaskRequest.from_mapping({k: v for k, v in {**base, **given}.items() if v is not None})
+        keeper = request.keeper
+        keeper_address = (
+            keeper if keeper.startswith(target.network.bech32_prefix + "1") else (target.keys.info(keeper).address)
+        )
+        wallet = target.keys.wallet(key)
+        spec = resolve(request, keeper_address, target.chain.block_time(), target.ipfs)
+    except TaskRequestError as error:
+        raise CliFailure(str(error)) from None
+    available = target.chain.balance(str(wallet.address()))
+    if available < request.pool:
+        raise CliFailure(
+            f"insufficient funds: the pool needs {request.pool:,} {target.network.denom} plus fees, "
+            f"{wallet.address()} has {available:,}"
+        )
+    task_id, result = target.hub.create_task(wallet, spec, request.pool, target.network.denom)
+    if as_json:
+        emit_json(
+            {
+                "task_id": task_id,
+                "tx": result.hash,
+                "client_cid": spec.client_cid,
+                "initial_model_cid": spec.initial_model_cid,
+            }
+        )
+    else:
+        console.print(f"created task {task_id} (tx {result.hash}); client.py {spec.client_cid}")
+
+
+@org.command("tasks")
+@click.option("--key", default="organization", show_default=True, help=KEY_OPTION_HELP)
+@click.option("--json", "as_json", is_flag=True)
+@pass_target
+def org_tasks(target: Target, key: str, as_json: bool) -> None:
+    """Tasks created by this organization.
+
+    \b
+    Example:
+      fedchain org tasks
+    """
+    tasks = target.hub.tasks(organization=target.keys.info(key).address, limit=100)
+    if as_json:
+        emit_json([t.raw for t in tasks])
+    else:
+        console.print(_tasks_table(tasks, "your tasks"))
+
+
+@org.command("cancel")
+@click.argument("task_id", type=int)
+@click.option("--key", default="organization", show_default=True, help=KEY_OPTION_HELP)
+@pass_target
+def org_cancel(target: Target, task_id: int, key: str) -> None:
+    """Cancel a task nobody joined yet; the pool comes back in full.
+
+    \b
+    Example:
+      fedchain org cancel 3
+    """
+    _task_or_fail(target, task_id)
+    result = target.hub.cancel_task(target.keys.wallet(key), task_id)
+    console.print(f"task {task_id} cancelled, pool refunded (tx {result.hash})")
+
+
+@org.command("status")
+@click.argument("task_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@pass_target
+def org_status(target: Target, task_id: int, as_json: bool) -> None:
+    """Rounds with metrics and model CIDs, trainers with weights, and where the funds are.
+
+    \b
+    Example:
+      fedchain org status 1
+    """
+    task = _task_or_fail(target, task_id)
+    rounds = target.hub.rounds(task_id)
+    participants = target.hub.participants(task_id)
+    if as_json:
+        emit_json(
+            {"task": task.raw, "rounds": [r.raw for r in rounds], "participants": [p.__dict__ for p in participants]}
+        )
+        return
+    console.print(_tasks_table([task], f"task {task_id}"))
+    table = Table("round", "accuracy", "loss", "examples", "contributors", "model CID", title="rounds")
+    for record in rounds:
+        table.add_row(
+            str(record.round),
+            f"{record.metrics.accuracy:.4f}",
+            f"{record.metrics.loss:.4f}",
+            str(record.metrics.examples),
+            str(record.contributors_count),
+            record.model_cid,
+        )
+    console.print(table)
+    people = Table("trainer", "stake", "weight", "slashed", "claimed", title="trainers")
+    for person in participants:
+        people.add_row(
+            person.trainer,
+            f"{person.stake:,}",
+            f"{person.weight:,}",
+            person.slash_reason or ("yes" if person.slashed else ""),
+            "yes" if person.claimed else "",
+        )
+    console.print(people)
+    console.print(
+        f"pool {task.pool:,}  fee {task.fee:,}  forfeited {task.forfeited:,}  distributable {task.distributable:,}  "
+        f"paid out {task.paid_out:,}  refunded to org {task.org_refunded:,} ({task.denom})"
+    )
+
+
+# --- everyone ------------------------------------------------------------------------------
+@click.group()
+def tasks() -> None:
+    """Browse training tasks."""
+
+
+@tasks.command("list")
+@click.option("--status", type=click.Choice(["open", "running", "finalized", "cancelled"]))
+@click.option("--json", "as_json", is_flag=True)
+@pass_target
+def tasks_list(target: Target, status: str | None, as_json: bool) -> None:
+    """Tasks with reward, stake, deadline and trainers joined.
+
+    \b
+    Example:
+      fedchain tasks list --status open
+    """
+    found = target.hub.tasks(status=status, limit=100)
+    if as_json:
+        emit_json([t.raw for t in found])
+    else:
+        console.print(_tasks_table(found, f"tasks on {target.network.chain_id}"))
+
+
+@tasks.command("show")
+@click.argument("task_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@pass_target
+def tasks_show(target: Target, task_id: int, as_json: bool) -> None:
+    """Everything about one task.
+
+    \b
+    Example:
+      fedchain tasks show 1
+    """
+    task = _task_or_fail(target, task_id)
+    if as_json:
+        emit_json(task.raw)
+        return
+    console.print(_tasks_table([task], f"task {task_id}: {task.model_name}"))
+    console.print(
+        f"{task.description}\nclient.py: {task.client_cid} (sha256 {task.client_sha256})\n"
+        f"training deadline: {_when(task.training_deadline)}  no-show penalty {task.no_show_penalty_bps} bps"
+        f"  slash {task.slash_bps} bps"
+    )
+
+
+# --- trainer -------------------------------------------------------------------------------
+@click.group()
+def trainer() -> None:
+    """Trainers: register, stake to join a task, train, claim rewards."""
+
+
+@trainer.command("register")
+@click.option("--key", required=True, help=KEY_OPTION_HELP)
+@click.option("--name", required=True, help="Display name.")
+@pass_target
+def trainer_register(target: Target, key: str, name: str) -> None:
+    """Register the key's address as a trainer.
+
+    \b
+    Example:
+      fedchain trainer register --key trainer1 --name alice
+    """
+    result = target.hub.register(target.keys.wallet(key), name, trainer=True)
+    console.print(f"registered trainer {name!r} (tx {result.hash})")
+
+
+@trainer.command("join")
+@click.argument("task_id", type=int)
+@click.option("--key", required=True, help=KEY_OPTION_HELP)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Where to save client.py.")
+@pass_target
+def trainer_join(target: Target, task_id: int, key: str, out: Path | None) -> None:
+    """Stake to join a task, then download client.py and verify it against the chain.
+
+    \b
+    Example:
+      fedchain trainer join 1 --key trainer1
+    """
+    task = _task_or_fail(target, task_id)
+    wallet = target.keys.wallet(key)
+    now = target.chain.block_time()
+    if task.status != "open":
+        raise CliFailure(f"task {task_id} is {task.status}: it no longer takes trainers")
+    if now >= task.join_deadline:
+        raise CliFailure(f"the join deadline of task {task_id} passed at {_when(task.join_deadline)}")
+    if task.participants >= task.max_trainers:
+        raise CliFailure(f"task {task_id} is full ({task.participants}/{task.max_trainers} trainers)")
+    available = target.chain.balance(str(wallet.address()), task.denom)
+    if available < task.stake:
+        raise CliFailure(
+            f"not enough balance: the stake is {task.stake:,} {task.denom} plus fees, {wallet.address()} has "
+            f"{available:,}"
+        )
+    result = target.hub.join_task(wallet, task_id, task.stake, task.denom)
+    destination = out or Path(f"task-{task_id}") / "client.py"
+    fetch_to_file(target.ipfs, task.client_cid, task.client_sha256, destination)
+    console.print(f"joined task {task_id} with stake {task.stake:,} {task.denom} (tx {result.hash})")
+    console.print(f"client.py verified against the chain (sha256 {task.client_sha256[:16]}…) -> {destination}")
+
+
+@trainer.command("claim")
+@click.argument("task_id", type=int)
+@click.option("--key", required=True, help=KEY_OPTION_HELP)
+@pass_target
+def trainer_claim(target: Target, task_id: int, key: str) -> None:
+    """Claim reward and stake back from a finalized task.
+
+    \b
+    Example:
+      fedchain trainer claim 1 --key trainer1
+    """
+    task = _task_or_fail(target, task_id)
+    wallet = target.keys.wallet(key)
+    amount = target.hub.claimable(task_id, str(wallet.address()))
+    if task.status != "finalized":
+        raise CliFailure(f"task {task_id} is {task.status}: claims open after finalization")
+    result = target.hub.claim(wallet, task_id)
+    console.print(f"claimed {amount:,} {task.denom} from task {task_id} (tx {result.hash})")

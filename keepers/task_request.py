@@ -1,0 +1,176 @@
+"""An organization's task request: parsed from YAML or flags and checked before anything is sent.
+
+Everything a contract rejection would catch is caught here first with a plainer message, plus what
+the contract cannot see: that the CIDs are really pinned, and that the wallet can pay for it all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import MISSING, dataclass, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from client_kit.ipfs import KuboStore, sha256_hex
+from keepers.task_hub import TaskSpec
+
+_DURATION = re.compile(r"^(\d+)\s*([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class TaskRequestError(ValueError):
+    """The request is invalid; nothing was sent."""
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    model_name: str
+    rounds: int
+    min_trainers: int
+    max_trainers: int
+    stake: int
+    pool: int
+    join_deadline: str
+    training_deadline: str
+    keeper: str
+    description: str = ""
+    client: str | None = None  # a file to pin, or None when client_cid is given
+    client_cid: str | None = None
+    client_sha256: str | None = None
+    initial_model: str | None = None
+    initial_model_cid: str | None = None
+    initial_model_sha256: str | None = None
+    no_show_penalty_bps: int = 1000
+    slash_bps: int = 5000
+
+    @staticmethod
+    def from_mapping(data: dict[str, Any]) -> TaskRequest:
+        known = {f.name for f in fields(TaskRequest)}
+        unknown = set(data) - known
+        if unknown:
+            raise TaskRequestError(f"unknown task fields {sorted(unknown)}; known: {sorted(known)}")
+        missing = [f.name for f in fields(TaskRequest) if f.default is MISSING and f.name not in data]
+        if missing:
+            raise TaskRequestError(f"task is missing required fields {missing}")
+        values = dict(data)
+        for name in ("rounds", "min_trainers", "max_trainers", "stake", "pool", "no_show_penalty_bps", "slash_bps"):
+            if name in values:
+                try:
+                    values[name] = int(values[name])
+                except (TypeError, ValueError):
+                    raise TaskRequestError(f"{name} must be a whole number, got {values[name]!r}") from None
+        for name in ("join_deadline", "training_deadline", "keeper", "model_name", "description"):
+            if name in values and values[name] is not None:
+                values[name] = str(values[name])
+        return TaskRequest(**values)
+
+    @staticmethod
+    def from_yaml(path: Path) -> TaskRequest:
+        if not path.is_file():
+            raise TaskRequestError(f"task file {path} does not exist")
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as error:
+            raise TaskRequestError(f"task file {path} is not valid YAML: {error}") from None
+        if not isinstance(data, dict):
+            raise TaskRequestError(f"task file {path} must be a mapping of field: value")
+        request = TaskRequest.from_mapping(data)
+        # Relative file paths in a task file are relative to the file itself.
+        base = path.parent
+        updates = {}
+        for name in ("client", "initial_model"):
+            value = getattr(request, name)
+            if value and not Path(value).is_absolute():
+                updates[name] = str(base / value)
+        return TaskRequest(**{**request.__dict__, **updates})
+
+
+def parse_time(value: str, now: float) -> int:
+    """A deadline: a duration from now ('90s', '10m', '2h', '1d'), unix seconds, or ISO-8601."""
+    text = value.strip()
+    match = _DURATION.match(text)
+    if match:
+        return int(now) + int(match.group(1)) * _UNITS[match.group(2)]
+    if text.isdigit():
+        return int(text)
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        raise TaskRequestError(f"cannot read {value!r} as a deadline: use 10m, 2h, unix seconds or ISO-8601") from None
+    if stamp.tzinfo is None:
+        raise TaskRequestError(f"deadline {value!r} needs a timezone, e.g. 2026-12-01T12:00:00+00:00")
+    return int(stamp.timestamp())
+
+
+def resolve(
+    request: TaskRequest, keeper_address: str, chain_now: float, store: KuboStore, pin_files: bool = True
+) -> TaskSpec:
+    """Pin files (or check given CIDs are pinned), turn deadlines into chain time, check bounds."""
+    client_cid, client_sha = _content(
+        request.client, request.client_cid, request.client_sha256, "client", store, pin_files
+    )
+    model_cid, model_sha = _content(
+        request.initial_model,
+        request.initial_model_cid,
+        request.initial_model_sha256,
+        "initial_model",
+        store,
+        pin_files,
+    )
+    join = parse_time(request.join_deadline, chain_now)
+    training = parse_time(request.training_deadline, chain_now)
+    if join <= chain_now:
+        raise TaskRequestError(f"join deadline {join} is not in the future (chain time is {int(chain_now)})")
+    if training <= join:
+        raise TaskRequestError("training deadline must come after the join deadline")
+    if not 1 <= request.min_trainers <= request.max_trainers:
+        raise TaskRequestError("need 1 <= min_trainers <= max_trainers")
+    if request.rounds < 1:
+        raise TaskRequestError("rounds must be at least 1")
+    if request.stake <= 0 or request.pool <= 0:
+        raise TaskRequestError("stake and pool must be positive")
+    for name in ("no_show_penalty_bps", "slash_bps"):
+        if not 0 <= getattr(request, name) <= 10_000:
+            raise TaskRequestError(f"{name} must be between 0 and 10000 basis points")
+    return TaskSpec(
+        model_name=request.model_name,
+        description=request.description,
+        client_cid=client_cid,
+        client_sha256=client_sha,
+        initial_model_cid=model_cid,
+        initial_model_sha256=model_sha,
+        rounds=request.rounds,
+        min_trainers=request.min_trainers,
+        max_trainers=request.max_trainers,
+        stake=request.stake,
+        join_deadline=join,
+        training_deadline=training,
+        keeper=keeper_address,
+        no_show_penalty_bps=request.no_show_penalty_bps,
+        slash_bps=request.slash_bps,
+    )
+
+
+def _content(
+    file: str | None, cid: str | None, sha: str | None, name: str, store: KuboStore, pin_files: bool
+) -> tuple[str, str]:
+    if file:
+        path = Path(file)
+        if not path.is_file():
+            raise TaskRequestError(f"{name} file {path} does not exist")
+        data = path.read_bytes()
+        if not pin_files:
+            return "", sha256_hex(data)
+        pinned = store.add(data, name=path.name)
+        return pinned.cid, pinned.sha256
+    if not cid or not sha:
+        raise TaskRequestError(f"give either {name} (a file) or both {name}_cid and {name}_sha256")
+    if not _SHA256.match(sha):
+        raise TaskRequestError(f"{name}_sha256 must be 64 lowercase hex characters")
+    if not store.is_pinned(cid):
+        raise TaskRequestError(f"{name}_cid {cid} is not pinned on the IPFS node {store.api_url}; pin it first")
+    return cid, sha
