@@ -172,7 +172,7 @@ class ContractDefaults:
 
     label: str = "fedchain-task-hub"
     platform_fee_bps: int = 200
-    max_trainers_per_task: int = 500
+    max_trainers_per_task: int = 1000
     max_rounds: int = 100
     grace_period_secs: int = 120
     max_string_len: int = 256

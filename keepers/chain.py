@@ -191,6 +191,19 @@ class ChainClient:
         raise AssertionError("unreachable")
 
     def _broadcast_once(self, wallet: LocalWallet, messages: list[Any], memo: str) -> TxResult:
+        tx_hash, fee = self._submit(wallet, messages, memo)
+        return self.wait_for_tx(tx_hash, fee=fee)
+
+    def submit(self, wallet: LocalWallet, messages: list[Any], memo: str = "") -> tuple[str, int]:
+        """Sign and broadcast without waiting for inclusion: (tx hash, fee). For many-account batches."""
+        with self._lock:
+            try:
+                return self._submit(wallet, messages, memo)
+            except ChainError:
+                self._accounts.pop(str(wallet.address()), None)
+                raise
+
+    def _submit(self, wallet: LocalWallet, messages: list[Any], memo: str) -> tuple[str, int]:
         address = str(wallet.address())
         account = self._accounts.get(address) or self._guard(lambda: self._ledger.query_account(wallet.address()))
         tx = Transaction()
@@ -204,7 +217,7 @@ class ChainClient:
             raise _classify(response.raw_log, response.codespace, response.code)
         account.sequence += 1
         self._accounts[address] = account
-        return self.wait_for_tx(response.txhash, fee=_fee_amount(fee, self.network.denom))
+        return response.txhash, _fee_amount(fee, self.network.denom)
 
     def _prepare(self, tx: Transaction, wallet: LocalWallet, account: Any, fee: TxFee, memo: str) -> Transaction:
         gas = int(self._ledger.simulate_tx(_sealed_for_simulation(tx, wallet, account, self.network.chain_id)))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from cosmpy.aerial.contract.cosmwasm import create_cosmwasm_execute_msg
 from cosmpy.aerial.wallet import LocalWallet
 
 from keepers.chain import ChainClient, TxResult
@@ -181,8 +182,16 @@ class TaskHub:
     def _execute(self, wallet: LocalWallet, message: dict[str, Any], funds: str | None = None) -> TxResult:
         return self.chain.execute(wallet, self.contract, message, funds)
 
+    def message(self, sender: str, body: dict[str, Any], funds: str | None = None) -> Any:
+        """An unsigned MsgExecuteContract, for batching several into one transaction."""
+        return create_cosmwasm_execute_msg(sender, self.contract, body, funds)
+
+    @staticmethod
+    def register_body(name: str, organization: bool = False, trainer: bool = False) -> dict[str, Any]:
+        return {"register": {"name": name, "organization": organization, "trainer": trainer}}
+
     def register(self, wallet: LocalWallet, name: str, organization: bool = False, trainer: bool = False) -> TxResult:
-        return self._execute(wallet, {"register": {"name": name, "organization": organization, "trainer": trainer}})
+        return self._execute(wallet, self.register_body(name, organization, trainer))
 
     def create_task(self, wallet: LocalWallet, spec: TaskSpec, pool: int, denom: str) -> tuple[int, TxResult]:
         result = self._execute(wallet, spec.message(), f"{pool}{denom}")
@@ -191,8 +200,12 @@ class TaskHub:
     def cancel_task(self, wallet: LocalWallet, task_id: int) -> TxResult:
         return self._execute(wallet, {"cancel_task": {"task_id": task_id}})
 
+    @staticmethod
+    def join_body(task_id: int) -> dict[str, Any]:
+        return {"join_task": {"task_id": task_id}}
+
     def join_task(self, wallet: LocalWallet, task_id: int, stake: int, denom: str) -> TxResult:
-        return self._execute(wallet, {"join_task": {"task_id": task_id}}, f"{stake}{denom}")
+        return self._execute(wallet, self.join_body(task_id), f"{stake}{denom}")
 
     def submit_round(
         self,
