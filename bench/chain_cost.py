@@ -204,6 +204,7 @@ def run(results_dir: Path) -> dict:
             "series": "message",
             "series_values": ["submit_round", "finalize_task", "claim"],
             "logx": True,
+            "logy": True,
             "title": "task_hub gas vs contributors",
         },
     )

@@ -7,7 +7,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/fedchain"
-CHECK_VERSION="2.3.2"   # cosmwasm-check matching cosmwasm-std 2.3 (wasmvm v3 runs cosmwasm 2.x contracts)
+CHECK_VERSION="3.0.10"  # the cosmwasm-vm 3.0 line, as in wasmd v0.70 (wasmvm v3); 2.x no longer links on Rust 1.9x
 CHECK_ROOT="$CACHE/tools/cosmwasm-check-$CHECK_VERSION"
 ARTIFACTS="$HERE/artifacts"
 say() { printf '[contracts] %s\n' "$*"; }

@@ -80,7 +80,7 @@ def test_contract_store_instantiate_execute_query(
 def test_contract_rejection_is_a_clear_error_and_changes_nothing(
     localnet: Localnet, chain: ChainClient, deployment: Deployment
 ) -> None:
-    org = dev_wallet(localnet.config, "organization")
+    org = dev_wallet(localnet.config, "trainer8")  # an account no other test registers
     before = chain.balance(str(org.address()))
     with pytest.raises(ChainError) as raised:
         chain.execute(org, deployment.contract, {"register": {"name": "", "organization": True, "trainer": False}})

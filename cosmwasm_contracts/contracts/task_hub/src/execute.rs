@@ -11,8 +11,8 @@ use crate::error::ContractError;
 use crate::msg::{Contribution, CreateTaskMsg, RoundMetricsMsg};
 use crate::settlement;
 use crate::state::{
-    tasks, Config, Limits, Participant, Profile, RoundRecord, Settlement, Task, TaskStatus, CONFIG,
-    PARTICIPANTS, PROFILES, ROUNDS,
+    load_participant, save_participant, tasks, Config, Limits, Participant, Profile, RoundRecord,
+    Settlement, Task, TaskStatus, CONFIG, MEMBERSHIPS, PROFILES, ROUNDS, STANDINGS,
 };
 use crate::validation;
 
@@ -277,7 +277,7 @@ pub fn join_task(
     if info.sender == task.organization || info.sender == task.keeper {
         return Err(ContractError::ConflictOfInterest {});
     }
-    if PARTICIPANTS.has(deps.storage, (task_id, &info.sender)) {
+    if MEMBERSHIPS.has(deps.storage, (task_id, &info.sender)) {
         return Err(ContractError::AlreadyJoined {
             address: info.sender.to_string(),
         });
@@ -293,7 +293,7 @@ pub fn join_task(
         claimed: false,
         claimed_amount: Uint128::zero(),
     };
-    PARTICIPANTS.save(deps.storage, (task_id, &info.sender), &participant)?;
+    save_participant(deps.storage, task_id, &participant)?;
     task.participants += 1;
     save_task(deps.storage, &task)?;
     update_profile(deps.storage, &info.sender, |p| p.tasks_joined += 1)?;
@@ -355,7 +355,9 @@ pub fn submit_round(
     let mut round_weight = Uint128::zero();
     let mut updates = Vec::with_capacity(contributors.len());
     for contribution in &contributors {
-        let address = deps.api.addr_validate(&contribution.trainer)?;
+        // Keys were stored from validated addresses, so an exact-match lookup needs no re-validation:
+        // a malformed or non-canonical string simply is not a participant.
+        let address = Addr::unchecked(&contribution.trainer);
         if !seen.insert(address.clone()) {
             return Err(ContractError::DuplicateContributor {
                 address: address.into(),
@@ -366,26 +368,27 @@ pub fn submit_round(
                 address: address.into(),
             });
         }
-        let mut participant = PARTICIPANTS
+        // Only the tiny (weight, slashed) record is read and written per contributor.
+        let mut standing = STANDINGS
             .may_load(deps.storage, (task_id, &address))?
             .ok_or_else(|| ContractError::NotParticipant {
                 address: address.to_string(),
             })?;
-        if participant.slashed {
+        if standing.s {
             return Err(ContractError::AlreadySlashed {
                 address: address.into(),
             });
         }
-        if participant.weight.is_zero() {
+        if standing.w.is_zero() {
             task.contributors_count += 1;
         }
-        participant.weight = participant.weight.checked_add(contribution.weight)?;
+        standing.w = standing.w.checked_add(contribution.weight)?;
         round_weight = round_weight.checked_add(contribution.weight)?;
-        updates.push((address, participant));
+        updates.push((address, standing));
     }
     task.total_weight = task.total_weight.checked_add(round_weight)?;
-    for (address, participant) in &updates {
-        PARTICIPANTS.save(deps.storage, (task_id, address), participant)?;
+    for (address, standing) in &updates {
+        STANDINGS.save(deps.storage, (task_id, address), standing)?;
     }
     task.rounds_completed = round;
     task.status = TaskStatus::Running;
@@ -428,11 +431,11 @@ pub fn slash(
     expect_status(&task, &[TaskStatus::Open, TaskStatus::Running])?;
     validation::text("reason", &reason, &config.limits, false)?;
     let address = deps.api.addr_validate(&trainer)?;
-    let mut participant = PARTICIPANTS
-        .may_load(deps.storage, (task_id, &address))?
-        .ok_or_else(|| ContractError::NotParticipant {
+    let mut participant = load_participant(deps.storage, task_id, &address)?.ok_or_else(|| {
+        ContractError::NotParticipant {
             address: address.to_string(),
-        })?;
+        }
+    })?;
     if participant.slashed {
         return Err(ContractError::AlreadySlashed {
             address: address.into(),
@@ -447,7 +450,7 @@ pub fn slash(
     participant.slash_reason = Some(reason.clone());
     task.slashed_count += 1;
     task.forfeited = task.forfeited.checked_add(forfeit)?;
-    PARTICIPANTS.save(deps.storage, (task_id, &address), &participant)?;
+    save_participant(deps.storage, task_id, &participant)?;
     save_task(deps.storage, &task)?;
     update_profile(deps.storage, &address, |p| p.slashed += 1)?;
     Ok(Response::new()
@@ -519,10 +522,11 @@ pub fn claim(deps: DepsMut, info: MessageInfo, task_id: u64) -> Result<Response,
     validation::no_funds(&info)?;
     let mut task = load_task(deps.storage, task_id)?;
     expect_status(&task, &[TaskStatus::Finalized])?;
-    let mut participant = PARTICIPANTS
-        .may_load(deps.storage, (task_id, &info.sender))?
-        .ok_or_else(|| ContractError::NotParticipant {
-            address: info.sender.to_string(),
+    let mut participant =
+        load_participant(deps.storage, task_id, &info.sender)?.ok_or_else(|| {
+            ContractError::NotParticipant {
+                address: info.sender.to_string(),
+            }
         })?;
     if participant.claimed {
         return Err(ContractError::AlreadyClaimed {
@@ -539,7 +543,7 @@ pub fn claim(deps: DepsMut, info: MessageInfo, task_id: u64) -> Result<Response,
     task.claimed_count += 1;
     task.rewards_paid = task.rewards_paid.checked_add(reward)?;
     task.paid_out = task.paid_out.checked_add(amount)?;
-    PARTICIPANTS.save(deps.storage, (task_id, &info.sender), &participant)?;
+    save_participant(deps.storage, task_id, &participant)?;
     save_task(deps.storage, &task)?;
     update_profile(deps.storage, &info.sender, |p| {
         if completed {

@@ -6,7 +6,8 @@ use cw_storage_plus::Bound;
 use crate::msg::{ClaimableResponse, ParticipantsResponse, RoundsResponse, TasksResponse};
 use crate::settlement;
 use crate::state::{
-    tasks, Participant, Profile, Task, TaskStatus, CONFIG, PARTICIPANTS, PROFILES, ROUNDS,
+    list_participants, load_participant, tasks, Participant, Profile, Task, TaskStatus, CONFIG,
+    PROFILES, ROUNDS,
 };
 
 const DEFAULT_LIMIT: u32 = 10;
@@ -70,7 +71,7 @@ pub fn list_tasks(
 
 pub fn participant(deps: Deps, task_id: u64, trainer: String) -> StdResult<Option<Participant>> {
     let address = deps.api.addr_validate(&trainer)?;
-    PARTICIPANTS.may_load(deps.storage, (task_id, &address))
+    load_participant(deps.storage, task_id, &address)
 }
 
 pub fn participants(
@@ -82,17 +83,7 @@ pub fn participants(
     let start = start_after
         .map(|a| deps.api.addr_validate(&a))
         .transpose()?;
-    let participants = PARTICIPANTS
-        .prefix(task_id)
-        .range(
-            deps.storage,
-            start.as_ref().map(Bound::exclusive),
-            None,
-            Order::Ascending,
-        )
-        .take(limit(requested))
-        .map(|item| item.map(|(_, p)| p))
-        .collect::<StdResult<Vec<_>>>()?;
+    let participants = list_participants(deps.storage, task_id, start.as_ref(), limit(requested))?;
     Ok(ParticipantsResponse { participants })
 }
 
@@ -123,7 +114,7 @@ pub fn claimable(deps: Deps, task_id: u64, address: String) -> StdResult<Claimab
     if task.status == TaskStatus::Finalized {
         if address == task.organization {
             amount = settlement::owed_to_organization(&task)?;
-        } else if let Some(p) = PARTICIPANTS.may_load(deps.storage, (task_id, &address))? {
+        } else if let Some(p) = load_participant(deps.storage, task_id, &address)? {
             if !p.claimed {
                 amount = settlement::payout(&task, &p)?.0;
             }

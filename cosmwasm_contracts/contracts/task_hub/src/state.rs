@@ -1,6 +1,6 @@
 use cosmwasm_schema::cw_serde;
-use cosmwasm_std::{Addr, Decimal, Uint128};
-use cw_storage_plus::{Index, IndexList, IndexedMap, Item, Map, MultiIndex};
+use cosmwasm_std::{Addr, Decimal, Order, StdResult, Storage, Uint128};
+use cw_storage_plus::{Bound, Index, IndexList, IndexedMap, Item, Map, MultiIndex};
 
 #[cw_serde]
 pub struct Limits {
@@ -154,7 +154,96 @@ pub struct RoundRecord {
 
 pub const CONFIG: Item<Config> = Item::new("config");
 pub const PROFILES: Map<&Addr, Profile> = Map::new("profiles");
-pub const PARTICIPANTS: Map<(u64, &Addr), Participant> = Map::new("participants");
+/// The rarely written part of a participant: written at join, slash and claim.
+#[cw_serde]
+pub struct Membership {
+    pub joined_at: u64,
+    pub stake: Uint128,
+    pub slash_reason: Option<String>,
+    pub claimed_amount: Option<Uint128>,
+}
+
+/// The part SubmitRound touches for every contributor, kept tiny (one-letter JSON keys):
+/// `w` is the accumulated weight, `s` whether the trainer was slashed.
+#[cw_serde]
+pub struct Standing {
+    pub w: Uint128,
+    pub s: bool,
+}
+
+pub const MEMBERSHIPS: Map<(u64, &Addr), Membership> = Map::new("members");
+pub const STANDINGS: Map<(u64, &Addr), Standing> = Map::new("standing");
+
+fn assemble(trainer: Addr, membership: Membership, standing: Standing) -> Participant {
+    Participant {
+        trainer,
+        joined_at: membership.joined_at,
+        stake: membership.stake,
+        weight: standing.w,
+        slashed: standing.s,
+        slash_reason: membership.slash_reason,
+        claimed: membership.claimed_amount.is_some(),
+        claimed_amount: membership.claimed_amount.unwrap_or_default(),
+    }
+}
+
+pub fn load_participant(
+    storage: &dyn Storage,
+    task_id: u64,
+    trainer: &Addr,
+) -> StdResult<Option<Participant>> {
+    let Some(membership) = MEMBERSHIPS.may_load(storage, (task_id, trainer))? else {
+        return Ok(None);
+    };
+    let standing = STANDINGS.load(storage, (task_id, trainer))?;
+    Ok(Some(assemble(trainer.clone(), membership, standing)))
+}
+
+pub fn save_participant(
+    storage: &mut dyn Storage,
+    task_id: u64,
+    participant: &Participant,
+) -> StdResult<()> {
+    let membership = Membership {
+        joined_at: participant.joined_at,
+        stake: participant.stake,
+        slash_reason: participant.slash_reason.clone(),
+        claimed_amount: participant.claimed.then_some(participant.claimed_amount),
+    };
+    MEMBERSHIPS.save(storage, (task_id, &participant.trainer), &membership)?;
+    STANDINGS.save(
+        storage,
+        (task_id, &participant.trainer),
+        &Standing {
+            w: participant.weight,
+            s: participant.slashed,
+        },
+    )
+}
+
+/// Participants of a task in address order, from `start_after`.
+pub fn list_participants(
+    storage: &dyn Storage,
+    task_id: u64,
+    start_after: Option<&Addr>,
+    limit: usize,
+) -> StdResult<Vec<Participant>> {
+    MEMBERSHIPS
+        .prefix(task_id)
+        .range(
+            storage,
+            start_after.map(Bound::exclusive),
+            None,
+            Order::Ascending,
+        )
+        .take(limit)
+        .map(|item| {
+            let (trainer, membership) = item?;
+            let standing = STANDINGS.load(storage, (task_id, &trainer))?;
+            Ok(assemble(trainer, membership, standing))
+        })
+        .collect()
+}
 pub const ROUNDS: Map<(u64, u32), RoundRecord> = Map::new("rounds");
 
 pub struct TaskIndexes<'a> {
