@@ -1,0 +1,128 @@
+"""Deciding whether one trainer update may enter the average, and whether it proves malice.
+
+Checks run cheapest-first and stop at the first failure, each with a reason a trainer can read:
+envelope present and well formed → signature binds this task, round, node, example count and the
+exact arrays → the signer staked into the task → same layers, shapes and dtypes as the global
+model → finite values → ‖update − global‖₂ within the task's bound.
+
+Only a failure attributable to a staked address that really signed the update (shape, NaN/inf,
+norm) is `malicious` and can be slashed; an unsigned update, a forged or replayed envelope, or an
+address that never joined is rejected but proves nothing against any staked trainer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from client_kit.envelope import EnvelopeError, SignedEnvelope, UpdateClaim, parameters_digest, verify_envelope
+
+
+@dataclass(frozen=True)
+class UpdateContext:
+    """What the keeper knows independently of the update it is judging."""
+
+    chain_id: str
+    contract: str
+    task_id: int
+    round: int
+    global_names: Sequence[str]
+    global_arrays: Sequence[np.ndarray]
+    norm_bound: float
+    max_examples_per_trainer: int
+    bech32_prefix: str = "wasm"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    address: str
+    node_id: int
+    num_examples: int
+    weight: int
+    arrays: list[np.ndarray]
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: str
+    node_id: int
+    address: str | None
+    malicious: bool
+
+
+def contribution_weight(num_examples: int, context: UpdateContext) -> int:
+    """The one place an accepted update's weight is decided (a validation score can replace it)."""
+    return max(1, min(num_examples, context.max_examples_per_trainer))
+
+
+def update_norm(arrays: Sequence[np.ndarray], reference: Sequence[np.ndarray]) -> float:
+    """L2 norm of (update − reference) over all layers, accumulated in float64."""
+    total = 0.0
+    for array, base in zip(arrays, reference, strict=True):
+        delta = np.subtract(array, base, dtype=np.float64)
+        total += float(np.dot(delta.reshape(-1), delta.reshape(-1)))
+    return math.sqrt(total)
+
+
+def verify_update(
+    context: UpdateContext,
+    node_id: int,
+    names: Sequence[str],
+    arrays: Sequence[np.ndarray],
+    num_examples: object,
+    envelope_record: Mapping[str, object] | None,
+    is_participant: Callable[[str], bool],
+) -> Accepted | Rejected:
+    if not envelope_record:
+        return Rejected("unsigned update: no envelope in the reply", node_id, None, malicious=False)
+    try:
+        envelope = SignedEnvelope.from_record(envelope_record)
+    except EnvelopeError as error:
+        return Rejected(f"malformed envelope: {error}", node_id, None, malicious=False)
+    claimed = envelope.address
+    if not isinstance(num_examples, int | float) or num_examples != int(num_examples) or int(num_examples) < 1:
+        return Rejected(f"num-examples must be a positive whole number, got {num_examples!r}", node_id, claimed, False)
+    expected = UpdateClaim(
+        chain_id=context.chain_id,
+        contract=context.contract,
+        task_id=context.task_id,
+        round=context.round,
+        node_id=node_id,
+        num_examples=int(num_examples),
+        digest=parameters_digest(arrays),
+    )
+    try:
+        address = verify_envelope(envelope, expected, context.bech32_prefix)
+    except EnvelopeError as error:
+        return Rejected(f"bad signature: {error}", node_id, claimed, malicious=False)
+    if not is_participant(address):
+        return Rejected(f"{address} has not joined task {context.task_id}", node_id, address, malicious=False)
+    # From here on the update provably comes from a staked trainer: failures are slashable.
+    if list(names) != list(context.global_names):
+        return Rejected(
+            f"layers {list(names)} differ from the model's {list(context.global_names)}",
+            node_id,
+            address,
+            malicious=True,
+        )
+    for name, array, base in zip(names, arrays, context.global_arrays, strict=True):
+        if array.shape != base.shape or array.dtype != base.dtype:
+            return Rejected(
+                f"layer {name!r} is {array.dtype}{list(array.shape)}, the model's is {base.dtype}{list(base.shape)}",
+                node_id,
+                address,
+                malicious=True,
+            )
+    for name, array in zip(names, arrays, strict=True):
+        if not np.isfinite(array).all():
+            return Rejected(f"layer {name!r} contains NaN or infinite values", node_id, address, malicious=True)
+    norm = update_norm(arrays, context.global_arrays)
+    if norm > context.norm_bound:
+        return Rejected(
+            f"update norm {norm:.3f} exceeds the bound {context.norm_bound:.3f}", node_id, address, malicious=True
+        )
+    weight = contribution_weight(int(num_examples), context)
+    return Accepted(address, node_id, int(num_examples), weight, list(arrays))

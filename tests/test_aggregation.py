@@ -1,0 +1,149 @@
+"""Fast FedAvg equals Flower's; the model format round-trips; every rejection rule with its reason."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from cosmpy.crypto.keypairs import PrivateKey
+from flwr.app import ArrayRecord, MetricRecord, RecordDict
+from flwr.serverapp.strategy.strategy_utils import aggregate_arrayrecords
+
+from chain_config import LocalnetConfig
+from client_kit.envelope import UpdateClaim, parameters_digest, sign_update
+from client_kit.keys import wallet_from_mnemonic
+from client_kit.model_format import ModelFormatError, decode, encode
+from keepers.fedavg import weighted_average
+from keepers.verification import Accepted, Rejected, UpdateContext, verify_update
+
+
+def test_weighted_average_equals_flowers_fedavg() -> None:
+    rng = np.random.default_rng(1)
+    clients = [
+        [
+            rng.standard_normal((32, 17)).astype(np.float32),
+            rng.standard_normal(17).astype(np.float32),
+            rng.standard_normal(5),
+        ]  # float64 layer too
+        for _ in range(7)
+    ]
+    weights = [float(w) for w in rng.integers(1, 500, size=7)]
+    ours = weighted_average(zip(clients, weights, strict=True), sum(weights))
+    records = [
+        RecordDict({"arrays": ArrayRecord(c), "metrics": MetricRecord({"num-examples": w})})
+        for c, w in zip(clients, weights, strict=True)
+    ]
+    flowers = [a.numpy() for a in aggregate_arrayrecords(records, "num-examples").values()]
+    for mine, theirs in zip(ours, flowers, strict=True):
+        assert mine.dtype == theirs.dtype and mine.shape == theirs.shape
+        np.testing.assert_allclose(mine, theirs, rtol=1e-6, atol=1e-6)
+    # And it is a real weighted mean, not just Flower's behaviour: check one entry by hand.
+    expected = sum(c[1][3] * w for c, w in zip(clients, weights, strict=True)) / sum(weights)
+    assert ours[1][3] == pytest.approx(expected, rel=1e-5)
+
+
+def test_weighted_average_refuses_mismatched_clients() -> None:
+    a = [np.zeros(3, np.float32)]
+    with pytest.raises(ValueError, match="shape"):
+        weighted_average([(a, 1.0), ([np.zeros(4, np.float32)], 1.0)], 2.0)
+    with pytest.raises(ValueError, match="positive"):
+        weighted_average([(a, 1.0)], 0.0)
+
+
+def test_model_format_round_trips_deterministically() -> None:
+    names = ["fc.weight", "fc.bias", "a_first_alphabetically"]
+    arrays = [np.arange(12, dtype=np.float32).reshape(3, 4), np.ones(4, np.float32), np.zeros((2, 2), np.float64)]
+    data = encode(names, arrays, {"task_id": "3", "round": "2"})
+    assert data == encode(names, [a.copy() for a in arrays], {"round": "2", "task_id": "3"})
+    back_names, back_arrays, metadata = decode(data)
+    assert back_names == names  # model order, not safetensors' sorted order
+    assert all(np.array_equal(x, y) and x.dtype == y.dtype for x, y in zip(arrays, back_arrays, strict=True))
+    assert metadata["task_id"] == "3" and metadata["format"] == "fedchain-model/1"
+    with pytest.raises(ModelFormatError):
+        decode(b"definitely not safetensors")
+    with pytest.raises(ModelFormatError, match="unique"):
+        encode(["x", "x"], arrays[:2])
+
+
+NAMES = ["w", "b"]
+GLOBAL = [np.zeros((4, 3), np.float32), np.zeros(3, np.float32)]
+CONTEXT = UpdateContext(
+    chain_id="fedchain-local-1",
+    contract="wasm1hub",
+    task_id=5,
+    round=2,
+    global_names=NAMES,
+    global_arrays=GLOBAL,
+    norm_bound=10.0,
+    max_examples_per_trainer=1000,
+)
+
+
+def _key(name: str = "trainer1") -> PrivateKey:
+    return wallet_from_mnemonic(LocalnetConfig().dev_account(name).mnemonic).signer()
+
+
+def _signed(
+    arrays: list[np.ndarray],
+    key: PrivateKey | None = None,
+    node_id: int = 77,
+    examples: int = 120,
+    round_number: int = 2,
+) -> dict[str, object]:
+    claim = UpdateClaim(
+        CONTEXT.chain_id, CONTEXT.contract, CONTEXT.task_id, round_number, node_id, examples, parameters_digest(arrays)
+    )
+    return sign_update(key or _key(), claim).to_record()
+
+
+def _honest() -> list[np.ndarray]:
+    return [np.full((4, 3), 0.5, np.float32), np.full(3, -0.25, np.float32)]
+
+
+def _joined(address: str) -> bool:
+    return address == str(wallet_from_mnemonic(LocalnetConfig().dev_account("trainer1").mnemonic).address())
+
+
+def test_an_honest_signed_update_is_accepted_with_capped_weight() -> None:
+    arrays = _honest()
+    verdict = verify_update(CONTEXT, 77, NAMES, arrays, 120, _signed(arrays), _joined)
+    assert isinstance(verdict, Accepted) and verdict.weight == 120
+    big = verify_update(CONTEXT, 77, NAMES, arrays, 50_000, _signed(arrays, examples=50_000), _joined)
+    assert isinstance(big, Accepted) and big.weight == 1000  # capped: nobody can claim a huge dataset
+
+
+@pytest.mark.parametrize(
+    "case, reason, malicious",
+    [
+        ("unsigned", "unsigned update", False),
+        ("outsider", "has not joined", False),
+        ("replayed round", "bad signature: signed round", False),
+        ("other node", "bad signature: signed node_id", False),
+        ("inflated examples", "bad signature: signed num_examples", False),
+        ("nan", "NaN or infinite", True),
+        ("wrong shape", "layer 'w' is float32[3, 4]", True),
+        ("scaled", "exceeds the bound", True),
+    ],
+)
+def test_each_bad_update_is_rejected_with_its_reason(case: str, reason: str, malicious: bool) -> None:
+    arrays, record, examples, node = _honest(), None, 120, 77
+    if case == "outsider":
+        record = _signed(arrays, key=_key("trainer2"))
+    elif case == "replayed round":
+        record = _signed(arrays, round_number=1)
+    elif case == "other node":
+        record = _signed(arrays, node_id=78)
+    elif case == "inflated examples":
+        record, examples = _signed(arrays), 999
+    elif case == "nan":
+        arrays[1][0] = np.nan
+        record = _signed(arrays)
+    elif case == "wrong shape":
+        arrays = [np.zeros((3, 4), np.float32), arrays[1]]
+        record = _signed(arrays)
+    elif case == "scaled":
+        arrays = [a * 100 for a in arrays]
+        record = _signed(arrays)
+    verdict = verify_update(CONTEXT, node, NAMES, arrays, examples, record, _joined)
+    assert isinstance(verdict, Rejected)
+    assert reason in verdict.reason
+    assert verdict.malicious is malicious
