@@ -1,0 +1,197 @@
+"""The keeper's Flower ServerApp: run a task's remaining rounds and attest each one on chain.
+
+Started by the SuperLink for a run that the keeper submits (`keepers.runtime.submit_task_run`);
+everything task-specific comes from the chain and the run config. It resumes from the last round
+recorded on chain (loading that model by CID, verified by sha256), so a keeper killed at any point
+and restarted never repeats or skips a round: the contract refuses an out-of-order SubmitRound.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+from flwr.app import Array, ArrayRecord, ConfigRecord, Context
+from flwr.serverapp import Grid, ServerApp
+
+from chain_config import Network
+from client_kit.ipfs import KuboStore, fetch_verified
+from client_kit.keys import read_mnemonic_file, wallet_from_mnemonic
+from client_kit.model_format import decode, encode
+from keepers.chain import ChainClient, ChainError
+from keepers.feed import LiveFeed
+from keepers.strategy import ChainFedAvg, RoundOutcome
+from keepers.task_hub import RoundMetrics, Task, TaskHub
+from keepers.verification import UpdateContext
+
+app = ServerApp()
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a keeper run needs beyond the chain's own record of the task."""
+
+    task_id: int
+    network: Network
+    contract: str
+    keeper_key_file: Path
+    ipfs_api: str
+    norm_bound: float
+    max_examples: int
+    connect_timeout: float
+    feed_port: int
+
+    @staticmethod
+    def from_run_config(config: dict) -> RunSettings:
+        return RunSettings(
+            task_id=int(config["task-id"]),
+            network=Network(
+                chain_id=str(config["chain-id"]),
+                grpc_url=str(config["grpc-url"]),
+                rpc_url=str(config["rpc-url"]),
+                denom=str(config["denom"]),
+                gas_price=Decimal(str(config["gas-price"])),
+                bech32_prefix=str(config["prefix"]),
+            ),
+            contract=str(config["contract"]),
+            keeper_key_file=Path(str(config["keeper-key-file"])),
+            ipfs_api=str(config["ipfs-api"]),
+            norm_bound=float(config["norm-bound"]),
+            max_examples=int(config["max-examples"]),
+            connect_timeout=float(config["connect-timeout"]),
+            feed_port=int(config["feed-port"]),
+        )
+
+
+class TaskKeeper:
+    """Chain, IPFS and feed side of one task's run."""
+
+    def __init__(self, settings: RunSettings, feed: LiveFeed) -> None:
+        self.settings = settings
+        self.chain = ChainClient(settings.network)
+        self.hub = TaskHub(self.chain, settings.contract)
+        self.ipfs = KuboStore(settings.ipfs_api)
+        self.wallet = wallet_from_mnemonic(read_mnemonic_file(settings.keeper_key_file), settings.network.bech32_prefix)
+        self.feed = feed
+        self.task: Task = self.hub.task(settings.task_id)
+        self._members = {p.trainer: p.slashed for p in self.hub.participants(settings.task_id)}
+
+    def is_participant(self, address: str) -> bool:
+        """Joined this task and not slashed."""
+        return self._members.get(address) is False
+
+    def load_model(self) -> tuple[list[str], list[np.ndarray]]:
+        """The model to continue from: the last attested round's, else the initial one."""
+        rounds = self.hub.rounds(self.task.id)
+        cid, sha = (
+            (rounds[-1].model_cid, rounds[-1].model_sha256)
+            if rounds
+            else (self.task.initial_model_cid, self.task.initial_model_sha256)
+        )
+        names, arrays, _ = decode(fetch_verified(self.ipfs, cid, sha))
+        return names, arrays
+
+    def context(self, task_round: int, names: list[str], arrays: list[np.ndarray]) -> UpdateContext:
+        return UpdateContext(
+            chain_id=self.settings.network.chain_id,
+            contract=self.settings.contract,
+            task_id=self.task.id,
+            round=task_round,
+            global_names=names,
+            global_arrays=arrays,
+            norm_bound=self.settings.norm_bound,
+            max_examples_per_trainer=self.settings.max_examples,
+            bech32_prefix=self.settings.network.bech32_prefix,
+        )
+
+    def attest(self, outcome: RoundOutcome) -> None:
+        """Pin the new global model, record the round on chain, slash provable misbehaviour."""
+        model = encode(outcome.names, outcome.arrays, {"task_id": str(self.task.id), "round": str(outcome.round)})
+        pinned = self.ipfs.add(model, name=f"task{self.task.id}-round{outcome.round}.safetensors")
+        loss = outcome.eval_loss if outcome.eval_loss is not None else (outcome.train_loss or 0.0)
+        metrics = RoundMetrics(
+            Decimal(str(round(loss, 6))), Decimal(str(round(outcome.eval_accuracy or 0.0, 6))), outcome.eval_examples
+        )
+        contributors = [(a.address, a.weight) for a in outcome.accepted]
+        result = self.hub.submit_round(
+            self.wallet, self.task.id, outcome.round, pinned.cid, pinned.sha256, metrics, contributors
+        )
+        self.feed.publish(
+            "round_attested",
+            task_id=self.task.id,
+            round=outcome.round,
+            tx_hash=result.hash,
+            model_cid=pinned.cid,
+            accuracy=outcome.eval_accuracy,
+            loss=loss,
+            accepted=len(outcome.accepted),
+            rejected=len(outcome.rejected),
+        )
+        for rejection in outcome.rejected:
+            if rejection.malicious and rejection.address and self.is_participant(rejection.address):
+                slashed = self.hub.slash(self.wallet, self.task.id, rejection.address, rejection.reason[:200])
+                self._members[rejection.address] = True
+                self.feed.publish(
+                    "trainer_slashed",
+                    task_id=self.task.id,
+                    round=outcome.round,
+                    trainer=rejection.address,
+                    reason=rejection.reason,
+                    tx_hash=slashed.hash,
+                )
+
+    def finalize(self) -> None:
+        task = self.hub.task(self.task.id)
+        if task.status in ("open", "running") and task.rounds_completed == task.rounds:
+            result = self.hub.finalize_task(self.wallet, self.task.id)
+            self.feed.publish("task_finalized", task_id=self.task.id, tx_hash=result.hash)
+
+
+def wait_for_trainers(grid: Grid, expected: int, timeout: float, feed: LiveFeed, task_id: int) -> int:
+    """Wait until every participant's node is connected, or the window closes; returns how many came."""
+    deadline = time.monotonic() + timeout
+    seen: set[int] = set()
+    while True:
+        nodes = set(grid.get_node_ids())
+        for node in sorted(nodes - seen):
+            feed.publish("trainer_connected", task_id=task_id, node_id=node)
+        seen |= nodes
+        if len(nodes) >= expected or time.monotonic() >= deadline:
+            return len(nodes)
+        time.sleep(0.5)
+
+
+@app.main()
+def main(grid: Grid, context: Context) -> None:
+    settings = RunSettings.from_run_config(dict(context.run_config))
+    feed = LiveFeed(port=settings.feed_port)
+    feed.start()
+    try:
+        keeper = TaskKeeper(settings, feed)
+        task = keeper.task
+        remaining = task.rounds - task.rounds_completed
+        if remaining > 0:
+            names, arrays = keeper.load_model()
+            trainers = wait_for_trainers(grid, task.participants, settings.connect_timeout, feed, task.id)
+            if trainers == 0:
+                raise ChainError(ChainError.TIMEOUT, f"no trainer connected for task {task.id}")
+            strategy = ChainFedAvg(
+                trainers=trainers,
+                context_for_round=keeper.context,
+                is_participant=keeper.is_participant,
+                on_round=keeper.attest,
+                on_event=lambda kind, **f: feed.publish(kind, task_id=task.id, **f),
+                round_offset=task.rounds_completed,
+            )
+            strategy.start(
+                grid=grid,
+                initial_arrays=ArrayRecord({n: Array(a) for n, a in zip(names, arrays, strict=True)}),
+                num_rounds=remaining,
+                train_config=ConfigRecord({"task-id": task.id}),
+            )
+        keeper.finalize()
+    finally:
+        feed.stop()

@@ -1,0 +1,154 @@
+"""Flower's deployment runtime on loopback: the keeper's SuperLink, trainers' SuperNodes, task runs.
+
+The SuperLink serves all its APIs (Fleet, Control, ServerAppIo) on one HTTP port bound to
+127.0.0.1 and never installs dependencies at run time; a task run is submitted with `flwr run` on
+the app in `keepers/flower_app`, with per-run values written to a TOML override file.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+APP_DIR = Path(__file__).resolve().parent / "flower_app"
+
+
+def _bin_env(flwr_home: Path | None = None) -> dict[str, str]:
+    """Flower launches its helpers (flower-superexec, flwr-serverapp) by name: put ours first on PATH."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    if flwr_home is not None:
+        env["FLWR_HOME"] = str(flwr_home)
+    return env
+
+
+@dataclass
+class ManagedProcess:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM the whole process group (Flower spawns children), then SIGKILL."""
+        if self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+        except ProcessLookupError:
+            pass
+
+
+def _spawn(name: str, command: list[str], log: Path, env: dict[str, str]) -> ManagedProcess:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as handle:
+        process = subprocess.Popen(
+            command, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+        )
+    return ManagedProcess(name, process, log)
+
+
+def start_superlink(port: int, workdir: Path, timeout: float = 30.0) -> ManagedProcess:
+    workdir.mkdir(parents=True, exist_ok=True)
+    link = _spawn(
+        "superlink",
+        [
+            str(Path(sys.executable).parent / "flower-superlink"),
+            "--insecure",
+            "--disable-runtime-dependency-installation",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--database",
+            str(workdir / "superlink.db"),
+        ],
+        workdir / "superlink.log",
+        _bin_env(),
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not link.alive():
+            raise RuntimeError(f"the Flower SuperLink exited at start; log: {link.log}")
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return link
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    link.stop()
+    raise RuntimeError(
+        f"the Flower SuperLink did not listen on 127.0.0.1:{port} within {timeout:.0f}s; log: {link.log}"
+    )
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def submit_task_run(
+    superlink_port: int, workdir: Path, run_config: dict[str, Any], timeout: float = 1800
+) -> subprocess.CompletedProcess[str]:
+    """Submit one task run and stream it to the end (`flwr run --stream`)."""
+    home = workdir / "flwr-home"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(
+        f'[superlink]\ndefault = "keeper"\n\n[superlink.keeper]\naddress = "127.0.0.1:{superlink_port}"\n'
+        "insecure = true\n"
+    )
+    overrides = workdir / f"run-{run_config.get('task-id', 'x')}.toml"
+    overrides.write_text("".join(f"{key} = {_toml_value(value)}\n" for key, value in run_config.items()))
+    return subprocess.run(
+        [
+            str(Path(sys.executable).parent / "flwr"),
+            "run",
+            str(APP_DIR),
+            "keeper",
+            "--run-config",
+            str(overrides),
+            "--stream",
+        ],
+        capture_output=True,
+        text=True,
+        env=_bin_env(home),
+        timeout=timeout,
+    )
+
+
+def start_supernode(superlink: str, port: int, node_config: dict[str, Any], log: Path) -> ManagedProcess:
+    """A trainer's node: runs the task's ClientApp with its key and data (given in node config)."""
+    config = " ".join(f"{key}={_toml_value(value)}" for key, value in node_config.items())
+    return _spawn(
+        f"supernode:{port}",
+        [
+            str(Path(sys.executable).parent / "flower-supernode"),
+            "--insecure",
+            "--superlink",
+            superlink,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--node-config",
+            config,
+        ],
+        log,
+        _bin_env(),
+    )

@@ -1,0 +1,177 @@
+"""FedAvg bound to the chain: only verified updates from staked trainers reach the average.
+
+A subclass of Flower's own FedAvg: sampling, messaging and evaluation stay Flower's; training
+replies go through `keepers.verification` one by one, and the accepted ones are averaged in place
+by `keepers.fedavg`. After each round's evaluation the `on_round` hook receives everything the
+keeper must attest (new global arrays, accepted contributors with weights, rejections with
+reasons, metrics), and `on_event` sees each decision as it happens, for the live feed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from flwr.app import Array, ArrayRecord, ConfigRecord, Message, MetricRecord
+from flwr.serverapp import Grid
+from flwr.serverapp.strategy import FedAvg
+
+from keepers.fedavg import weighted_average
+from keepers.verification import Accepted, Rejected, UpdateContext, verify_update
+
+
+@dataclass
+class RoundOutcome:
+    round: int
+    names: list[str]
+    arrays: list[np.ndarray]
+    accepted: list[Accepted]
+    rejected: list[Rejected]
+    train_loss: float | None = None
+    eval_loss: float | None = None
+    eval_accuracy: float | None = None
+    eval_examples: int = 0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def array_view(array: Array) -> np.ndarray:
+    """Read-only NumPy view of a Flower Array's .npy bytes (no copy, unlike Array.numpy())."""
+    if array.stype != "numpy.ndarray":
+        return array.numpy()
+    data = memoryview(array.data)
+    header_length_at = 8 if data[6] == 1 else 10  # .npy v1 uses a 2-byte length, v2/v3 a 4-byte one
+    size = 2 if header_length_at == 8 else 4
+    header_length = int.from_bytes(data[header_length_at : header_length_at + size], "little")
+    offset = header_length_at + size + header_length
+    view = np.frombuffer(data, dtype=np.dtype(array.dtype), offset=offset, count=int(np.prod(array.shape)))
+    return view.reshape(array.shape)
+
+
+class ChainFedAvg(FedAvg):
+    def __init__(
+        self,
+        trainers: int,
+        context_for_round: Callable[[int, list[str], list[np.ndarray]], UpdateContext],
+        is_participant: Callable[[str], bool],
+        on_round: Callable[[RoundOutcome], None],
+        on_event: Callable[..., None] = lambda kind, **fields: None,
+        round_offset: int = 0,
+    ) -> None:
+        # Fraction sampling is taken before nodes arrive: wait for exactly the task's trainers.
+        super().__init__(
+            fraction_train=1.0,
+            fraction_evaluate=1.0,
+            min_train_nodes=trainers,
+            min_evaluate_nodes=trainers,
+            min_available_nodes=trainers,
+        )
+        self._context_for_round = context_for_round
+        self._is_participant = is_participant
+        self._on_round = on_round
+        self._on_event = on_event
+        self.round_offset = round_offset
+        self._global: tuple[list[str], list[np.ndarray]] = ([], [])
+        self._pending: RoundOutcome | None = None
+
+    def task_round(self, server_round: int) -> int:
+        """Flower counts from 1 in every run; the chain counts across restarts."""
+        return server_round + self.round_offset
+
+    def configure_train(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
+        names = list(arrays.keys())
+        self._global = (names, [arrays[n].numpy() for n in names])
+        config["server-round"] = self.task_round(server_round)
+        messages = list(super().configure_train(server_round, arrays, config, grid))
+        for message in messages:
+            message.content["config"]["server-round"] = self.task_round(server_round)
+            self._on_event("round_started", round=self.task_round(server_round), node_id=message.metadata.dst_node_id)
+        return messages
+
+    def aggregate_train(
+        self, server_round: int, replies: Iterable[Message]
+    ) -> tuple[ArrayRecord | None, MetricRecord | None]:
+        task_round = self.task_round(server_round)
+        names, global_arrays = self._global
+        context = self._context_for_round(task_round, names, global_arrays)
+        accepted: list[Accepted] = []
+        rejected: list[Rejected] = []
+        losses: list[tuple[float, int]] = []
+        for reply in replies:
+            verdict = self._judge(context, reply)
+            if isinstance(verdict, Accepted):
+                accepted.append(verdict)
+                metrics = _metric_record(reply)
+                if metrics is not None and "train-loss" in metrics:
+                    losses.append((float(metrics["train-loss"]), verdict.num_examples))
+                self._on_event(
+                    "update_accepted",
+                    round=task_round,
+                    trainer=verdict.address,
+                    node_id=verdict.node_id,
+                    weight=verdict.weight,
+                )
+            else:
+                rejected.append(verdict)
+                self._on_event(
+                    "update_rejected",
+                    round=task_round,
+                    trainer=verdict.address,
+                    node_id=verdict.node_id,
+                    reason=verdict.reason,
+                    malicious=verdict.malicious,
+                )
+        if accepted:
+            total = float(sum(a.weight for a in accepted))
+            new_arrays = weighted_average(((a.arrays, float(a.weight)) for a in accepted), total)
+        else:
+            new_arrays = [a.copy() for a in global_arrays]  # nothing trustworthy arrived: keep the model
+        train_loss = sum(loss * n for loss, n in losses) / sum(n for _, n in losses) if losses else None
+        self._pending = RoundOutcome(task_round, names, new_arrays, accepted, rejected, train_loss=train_loss)
+        metrics = MetricRecord({"accepted": len(accepted), "rejected": len(rejected)})
+        return ArrayRecord({n: Array(a) for n, a in zip(names, new_arrays, strict=True)}), metrics
+
+    def _judge(self, context: UpdateContext, reply: Message) -> Accepted | Rejected:
+        node_id = int(reply.metadata.src_node_id)
+        if reply.has_error():
+            return Rejected(f"trainer reported an error: {reply.error.reason}", node_id, None, malicious=False)
+        content = reply.content
+        record = content.array_records.get("arrays") if "arrays" in content.array_records else None
+        metrics = _metric_record(reply)
+        if record is None or metrics is None:
+            return Rejected("reply lacks an 'arrays' ArrayRecord or a MetricRecord", node_id, None, malicious=False)
+        names = list(record.keys())
+        arrays = [array_view(record[name]) for name in names]
+        envelope = content.config_records.get("envelope") if "envelope" in content.config_records else None
+        return verify_update(
+            context, node_id, names, arrays, metrics.get(self.weighted_by_key), envelope, self._is_participant
+        )
+
+    def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:
+        replies = list(replies)
+        aggregated = super().aggregate_evaluate(server_round, replies)
+        outcome = self._pending
+        if outcome is None:
+            return aggregated
+        if aggregated is not None:
+            outcome.eval_loss = _float(aggregated.get("eval-loss"))
+            outcome.eval_accuracy = _float(aggregated.get("eval-acc"))
+        outcome.eval_examples = sum(
+            int(m["num-examples"])
+            for r in replies
+            if not r.has_error() and (m := _metric_record(r)) is not None and "num-examples" in m
+        )
+        self._pending = None
+        self._on_round(outcome)
+        return aggregated
+
+
+def _metric_record(reply: Message) -> MetricRecord | None:
+    records = reply.content.metric_records
+    return next(iter(records.values())) if len(records) else None
+
+
+def _float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
