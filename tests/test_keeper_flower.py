@@ -6,13 +6,17 @@ averages, pins each global model and attests every round on chain, then finalize
 
 from __future__ import annotations
 
+import json
 import socket
+import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
+from websockets.sync.client import connect
 
 from chain_config import LocalnetConfig
 from client_kit.ipfs import KuboStore, fetch_verified
@@ -95,6 +99,29 @@ def _run_config(config: LocalnetConfig, deployment: Deployment, task_id: int, ke
     }
 
 
+def _prepare_trainers(config: LocalnetConfig, names: list[str], folder: Path, per_trainer: int = 400) -> None:
+    digits = load_digits()
+    order = np.random.default_rng(0).permutation(len(digits.target))
+    for i, name in enumerate(names):
+        part = order[i :: len(names)][:per_trainer]
+        data = folder / name / "data"
+        data.mkdir(parents=True)
+        np.savez(data / "data.npz", x=digits.data[part], y=digits.target[part])
+        _key_file(config, name, folder / name)
+
+
+def _start_nodes(
+    port: int, names: list[str], folder: Path, faults: dict[str, str] | None = None
+) -> list[ManagedProcess]:
+    nodes = []
+    for name in names:
+        node_config = {"key-file": str(folder / name / f"{name}.mnemonic"), "data-dir": str(folder / name / "data")}
+        if faults and name in faults:
+            node_config["fault"] = faults[name]
+        nodes.append(start_supernode(f"127.0.0.1:{port}", _free_port(), node_config, folder / f"{name}.log"))
+    return nodes
+
+
 @pytest.mark.slow
 def test_three_trainers_three_rounds_accuracy_rises_and_rounds_are_on_chain(
     localnet: Localnet, chain: ChainClient, deployment: Deployment, kubo: KuboStore, tmp_path: Path
@@ -104,28 +131,12 @@ def test_three_trainers_three_rounds_accuracy_rises_and_rounds_are_on_chain(
     names = ["trainer4", "trainer5", "trainer6"]
     task_id = _create_task(chain, hub, kubo, config, names, rounds=3)
 
-    digits = load_digits()
-    order = np.random.default_rng(0).permutation(len(digits.target))
-    for i, name in enumerate(names):
-        part = order[i::3][:400]
-        folder = tmp_path / name / "data"
-        folder.mkdir(parents=True)
-        np.savez(folder / "data.npz", x=digits.data[part], y=digits.target[part])
-        _key_file(config, name, tmp_path / name)
-
+    _prepare_trainers(config, names, tmp_path)
     port = _free_port()
     processes: list[ManagedProcess] = []
     try:
         processes.append(start_superlink(port, tmp_path / "keeper"))
-        for name in names:
-            processes.append(
-                start_supernode(
-                    f"127.0.0.1:{port}",
-                    _free_port(),
-                    {"key-file": str(tmp_path / name / f"{name}.mnemonic"), "data-dir": str(tmp_path / name / "data")},
-                    tmp_path / f"{name}.log",
-                )
-            )
+        processes += _start_nodes(port, names, tmp_path)
         keeper_key = _key_file(config, "keeper", tmp_path)
         result = submit_task_run(port, tmp_path / "keeper", _run_config(config, deployment, task_id, keeper_key))
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -146,3 +157,75 @@ def test_three_trainers_three_rounds_accuracy_rises_and_rounds_are_on_chain(
         assert arrays[0].shape == (64, 10) and np.isfinite(arrays[0]).all()
     weights = {p.trainer: p.weight for p in hub.participants(task_id)}
     assert all(w > 0 for w in weights.values()) and len(weights) == 3
+
+
+@pytest.mark.slow
+def test_bad_updates_are_rejected_with_reasons_and_the_malicious_staked_trainer_is_slashed(
+    localnet: Localnet, chain: ChainClient, deployment: Deployment, kubo: KuboStore, tmp_path: Path
+) -> None:
+    config = localnet.config
+    hub = TaskHub(chain, deployment.contract)
+    honest = ["trainer1", "trainer2"]
+    faults = {
+        "trainer3": "unsigned",
+        "trainer7": "impostor",
+        "trainer8": "nan",
+        "trainer9": "shape",
+        "trainer10": "scale",
+    }
+    names = honest + list(faults)
+    task_id = _create_task(chain, hub, kubo, config, names, rounds=1)
+    _prepare_trainers(config, names, tmp_path, per_trainer=150)
+    feed_events: list[dict] = []
+    run_config = _run_config(config, deployment, task_id, _key_file(config, "keeper", tmp_path))
+    listener = threading.Thread(target=_listen, args=(run_config["feed-port"], feed_events), daemon=True)
+    port = _free_port()
+    processes: list[ManagedProcess] = []
+    try:
+        processes.append(start_superlink(port, tmp_path / "keeper"))
+        processes += _start_nodes(port, names, tmp_path, faults)
+        listener.start()
+        result = submit_task_run(port, tmp_path / "keeper", run_config)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    finally:
+        for process in reversed(processes):
+            process.stop()
+    listener.join(timeout=10)
+
+    address = {name: str(dev_wallet(config, name).address()) for name in names}
+    record = hub.rounds(task_id)[0]
+    assert record.contributors_count == 2  # the round completed from the honest updates alone
+    participants = {p.trainer: p for p in hub.participants(task_id)}
+    for name in honest:
+        assert participants[address[name]].weight > 0 and not participants[address[name]].slashed
+    reasons = {name: participants[address[name]].slash_reason for name in ("trainer8", "trainer9", "trainer10")}
+    assert "NaN" in reasons["trainer8"] and "layer 'weight'" in reasons["trainer9"]
+    assert "exceeds the bound" in reasons["trainer10"]
+    for name in ("trainer3", "trainer7"):  # rejected, but nothing proves a staked trainer signed it
+        assert not participants[address[name]].slashed and participants[address[name]].weight == 0
+
+    rejected = [e for e in feed_events if e["event"] == "update_rejected"]
+    assert len(rejected) == 5 and sum(e["event"] == "update_accepted" for e in feed_events) == 2
+    assert any(e["reason"].startswith("unsigned update") for e in rejected)
+    assert any("has not joined" in e["reason"] for e in rejected)
+    kinds = [e["event"] for e in feed_events]
+    assert kinds.index("round_started") < kinds.index("update_accepted") < kinds.index("round_attested")
+    assert kinds.index("round_attested") < kinds.index("trainer_slashed") < kinds.index("task_finalized")
+    assert [e["seq"] for e in feed_events] == sorted(e["seq"] for e in feed_events)
+
+
+def _listen(port: int, events: list[dict], timeout: float = 300) -> None:
+    """Follow the keeper's live feed from its start to task_finalized."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with connect(f"ws://127.0.0.1:{port}", open_timeout=2) as feed:
+                while time.monotonic() < deadline:
+                    event = json.loads(feed.recv(timeout=deadline - time.monotonic()))
+                    events.append(event)
+                    if event["event"] == "task_finalized":
+                        return
+        except (OSError, TimeoutError):
+            time.sleep(0.3)
+        except Exception:  # noqa: BLE001 - the feed closing at the end of the run
+            return
