@@ -103,10 +103,8 @@ def _toml_value(value: Any) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def submit_task_run(
-    superlink_port: int, workdir: Path, run_config: dict[str, Any], timeout: float = 1800
-) -> subprocess.CompletedProcess[str]:
-    """Submit one task run and stream it to the end (`flwr run --stream`)."""
+def launch_task_run(superlink_port: int, workdir: Path, run_config: dict[str, Any]) -> ManagedProcess:
+    """Submit one task run with `flwr run --stream`, which follows it to the end, in the background."""
     home = workdir / "flwr-home"
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text(
@@ -115,21 +113,25 @@ def submit_task_run(
     )
     overrides = workdir / f"run-{run_config.get('task-id', 'x')}.toml"
     overrides.write_text("".join(f"{key} = {_toml_value(value)}\n" for key, value in run_config.items()))
-    return subprocess.run(
-        [
-            str(Path(sys.executable).parent / "flwr"),
-            "run",
-            str(APP_DIR),
-            "keeper",
-            "--run-config",
-            str(overrides),
-            "--stream",
-        ],
-        capture_output=True,
-        text=True,
-        env=_bin_env(home),
-        timeout=timeout,
-    )
+    command = [
+        str(Path(sys.executable).parent / "flwr"),
+        "run",
+        str(APP_DIR),
+        "keeper",
+        "--run-config",
+        str(overrides),
+        "--stream",
+    ]
+    return _spawn(f"run:{run_config.get('task-id')}", command, workdir / "runs.log", _bin_env(home))
+
+
+def submit_task_run(superlink_port: int, workdir: Path, run_config: dict[str, Any], timeout: float = 1800) -> int:
+    """Submit one task run and wait for it to end; returns the exit code (0: the run completed)."""
+    run = launch_task_run(superlink_port, workdir, run_config)
+    try:
+        return run.process.wait(timeout)
+    finally:
+        run.stop()
 
 
 def start_supernode(superlink: str, port: int, node_config: dict[str, Any], log: Path) -> ManagedProcess:

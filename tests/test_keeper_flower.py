@@ -22,7 +22,7 @@ from chain_config import LocalnetConfig
 from client_kit.ipfs import KuboStore, fetch_verified
 from client_kit.model_format import decode, encode
 from keepers.chain import ChainClient
-from keepers.runtime import ManagedProcess, start_superlink, start_supernode, submit_task_run
+from keepers.runtime import ManagedProcess, launch_task_run, start_superlink, start_supernode, submit_task_run
 from keepers.task_hub import TaskHub, TaskSpec
 from localnet.deploy import Deployment
 from localnet.network import Localnet
@@ -138,8 +138,8 @@ def test_three_trainers_three_rounds_accuracy_rises_and_rounds_are_on_chain(
         processes.append(start_superlink(port, tmp_path / "keeper"))
         processes += _start_nodes(port, names, tmp_path)
         keeper_key = _key_file(config, "keeper", tmp_path)
-        result = submit_task_run(port, tmp_path / "keeper", _run_config(config, deployment, task_id, keeper_key))
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        code = submit_task_run(port, tmp_path / "keeper", _run_config(config, deployment, task_id, keeper_key))
+        assert code == 0, (tmp_path / "keeper" / "runs.log").read_text()[-4000:]
     finally:
         for process in reversed(processes):
             process.stop()
@@ -185,8 +185,8 @@ def test_bad_updates_are_rejected_with_reasons_and_the_malicious_staked_trainer_
         processes.append(start_superlink(port, tmp_path / "keeper"))
         processes += _start_nodes(port, names, tmp_path, faults)
         listener.start()
-        result = submit_task_run(port, tmp_path / "keeper", run_config)
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        code = submit_task_run(port, tmp_path / "keeper", run_config)
+        assert code == 0, (tmp_path / "keeper" / "runs.log").read_text()[-4000:]
     finally:
         for process in reversed(processes):
             process.stop()
@@ -229,3 +229,46 @@ def _listen(port: int, events: list[dict], timeout: float = 300) -> None:
             time.sleep(0.3)
         except Exception:  # noqa: BLE001 - the feed closing at the end of the run
             return
+
+
+@pytest.mark.slow
+def test_a_keeper_killed_between_and_mid_round_resumes_without_repeating_a_round(
+    localnet: Localnet, chain: ChainClient, deployment: Deployment, kubo: KuboStore, tmp_path: Path
+) -> None:
+    config = localnet.config
+    hub = TaskHub(chain, deployment.contract)
+    names = ["trainer4", "trainer5"]
+    task_id = _create_task(chain, hub, kubo, config, names, rounds=3)
+    _prepare_trainers(config, names, tmp_path, per_trainer=300)
+    run_config = _run_config(config, deployment, task_id, _key_file(config, "keeper", tmp_path))
+    port = _free_port()
+    workdir = tmp_path / "keeper"
+    nodes: list[ManagedProcess] = []
+    link = start_superlink(port, workdir)
+    try:
+        nodes = _start_nodes(port, names, tmp_path)
+        for kill_after_round, extra_wait in ((1, 0.0), (2, 1.5)):  # between rounds, then inside round 3
+            run = launch_task_run(port, workdir, run_config)
+            _wait_for_round(hub, task_id, kill_after_round, 180)
+            time.sleep(extra_wait)
+            run.stop()
+            link.stop()  # the SuperLink and the ServerApp it started die together
+            assert hub.task(task_id).status == "running"
+            link = start_superlink(port, workdir)
+        code = submit_task_run(port, workdir, run_config)
+        assert code == 0, (workdir / "runs.log").read_text()[-4000:]
+    finally:
+        for process in [*nodes, link]:
+            process.stop()
+    task = hub.task(task_id)
+    assert (task.status, task.rounds_completed) == ("finalized", 3)
+    assert [r.round for r in hub.rounds(task_id)] == [1, 2, 3]
+    assert all(r.contributors_count == 2 for r in hub.rounds(task_id))
+
+
+def _wait_for_round(hub: TaskHub, task_id: int, rounds: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while hub.task(task_id).rounds_completed < rounds:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"round {rounds} of task {task_id} was not attested within {timeout:.0f}s")
+        time.sleep(0.3)
