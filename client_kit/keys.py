@@ -83,6 +83,20 @@ class KeyStore:
             return wallet_from_mnemonic(TEST_ONLY_MNEMONICS[name], self.prefix)
         raise KeysError(f"no key named {name!r} (looked in {self.folder}, the OS keyring and the dev accounts)")
 
+    def key_file(self, name: str, scratch: Path) -> Path:
+        """A 0600 mnemonic file for `name`, for processes that load the key themselves."""
+        path = self._path(name)
+        if path.exists():
+            return path
+        if self.allow_dev_accounts and name in TEST_ONLY_MNEMONICS:
+            scratch.mkdir(parents=True, exist_ok=True, mode=0o700)
+            copy = scratch / f"{name}.mnemonic"
+            descriptor = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(TEST_ONLY_MNEMONICS[name] + "\n")
+            return copy
+        raise KeysError(f"no key file for {name!r} in {self.folder}")
+
     def list(self) -> list[KeyInfo]:
         found = []
         if self.folder.is_dir():

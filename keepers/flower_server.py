@@ -79,9 +79,10 @@ class TaskKeeper:
         self.task: Task = self.hub.task(settings.task_id)
         self._members = {p.trainer: p.slashed for p in self.hub.participants(settings.task_id)}
 
-    def is_participant(self, address: str) -> bool:
-        """Joined this task and not slashed."""
-        return self._members.get(address) is False
+    def standing(self, address: str) -> str:
+        """active (joined, not slashed), slashed, or absent."""
+        slashed = self._members.get(address)
+        return "absent" if slashed is None else "slashed" if slashed else "active"
 
     def load_model(self) -> tuple[list[str], list[np.ndarray]]:
         """The model to continue from: the last attested round's, else the initial one."""
@@ -131,7 +132,7 @@ class TaskKeeper:
             rejected=len(outcome.rejected),
         )
         for rejection in outcome.rejected:
-            if rejection.malicious and rejection.address and self.is_participant(rejection.address):
+            if rejection.malicious and rejection.address and self.standing(rejection.address) == "active":
                 slashed = self.hub.slash(self.wallet, self.task.id, rejection.address, rejection.reason[:200])
                 self._members[rejection.address] = True
                 self.feed.publish(
@@ -181,7 +182,7 @@ def main(grid: Grid, context: Context) -> None:
             strategy = ChainFedAvg(
                 trainers=trainers,
                 context_for_round=keeper.context,
-                is_participant=keeper.is_participant,
+                standing=keeper.standing,
                 on_round=keeper.attest,
                 on_event=lambda kind, **f: feed.publish(kind, task_id=task.id, **f),
                 round_offset=task.rounds_completed,

@@ -53,7 +53,7 @@ class ChainFedAvg(FedAvg):
         self,
         trainers: int,
         context_for_round: Callable[[int, list[str], list[np.ndarray]], UpdateContext],
-        is_participant: Callable[[str], bool],
+        standing: Callable[[str], str],
         on_round: Callable[[RoundOutcome], None],
         on_event: Callable[..., None] = lambda kind, **fields: None,
         round_offset: int = 0,
@@ -67,7 +67,7 @@ class ChainFedAvg(FedAvg):
             min_available_nodes=trainers,
         )
         self._context_for_round = context_for_round
-        self._is_participant = is_participant
+        self._standing = standing
         self._on_round = on_round
         self._on_event = on_event
         self.round_offset = round_offset
@@ -146,7 +146,7 @@ class ChainFedAvg(FedAvg):
         arrays = [array_view(record[name]) for name in names]
         envelope = content.config_records.get("envelope") if "envelope" in content.config_records else None
         return verify_update(
-            context, node_id, names, arrays, metrics.get(self.weighted_by_key), envelope, self._is_participant
+            context, node_id, names, arrays, metrics.get(self.weighted_by_key), envelope, self._standing
         )
 
     def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:

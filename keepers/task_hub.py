@@ -117,6 +117,7 @@ class Participant:
     slashed: bool
     slash_reason: str | None
     claimed: bool
+    claimed_amount: int
 
     @staticmethod
     def parse(data: dict[str, Any]) -> Participant:
@@ -128,6 +129,7 @@ class Participant:
             slashed=bool(data["slashed"]),
             slash_reason=data.get("slash_reason"),
             claimed=bool(data["claimed"]),
+            claimed_amount=int(data.get("claimed_amount", 0)),
         )
 
 

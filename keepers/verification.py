@@ -74,8 +74,9 @@ def verify_update(
     arrays: Sequence[np.ndarray],
     num_examples: object,
     envelope_record: Mapping[str, object] | None,
-    is_participant: Callable[[str], bool],
+    standing: Callable[[str], str],
 ) -> Accepted | Rejected:
+    """`standing(address)` says where the address stands in the task: active, slashed or absent."""
     if not envelope_record:
         return Rejected("unsigned update: no envelope in the reply", node_id, None, malicious=False)
     try:
@@ -98,7 +99,10 @@ def verify_update(
         address = verify_envelope(envelope, expected, context.bech32_prefix)
     except EnvelopeError as error:
         return Rejected(f"bad signature: {error}", node_id, claimed, malicious=False)
-    if not is_participant(address):
+    status = standing(address)
+    if status == "slashed":
+        return Rejected(f"{address} was slashed in task {context.task_id}", node_id, address, malicious=False)
+    if status != "active":
         return Rejected(f"{address} has not joined task {context.task_id}", node_id, address, malicious=False)
     # From here on the update provably comes from a staked trainer: failures are slashable.
     if list(names) != list(context.global_names):

@@ -99,8 +99,9 @@ def _honest() -> list[np.ndarray]:
     return [np.full((4, 3), 0.5, np.float32), np.full(3, -0.25, np.float32)]
 
 
-def _joined(address: str) -> bool:
-    return address == str(wallet_from_mnemonic(LocalnetConfig().dev_account("trainer1").mnemonic).address())
+def _joined(address: str) -> str:
+    joined = address == str(wallet_from_mnemonic(LocalnetConfig().dev_account("trainer1").mnemonic).address())
+    return "active" if joined else "absent"
 
 
 def test_an_honest_signed_update_is_accepted_with_capped_weight() -> None:
@@ -147,3 +148,9 @@ def test_each_bad_update_is_rejected_with_its_reason(case: str, reason: str, mal
     assert isinstance(verdict, Rejected)
     assert reason in verdict.reason
     assert verdict.malicious is malicious
+
+
+def test_a_slashed_trainer_is_refused_but_not_slashed_again() -> None:
+    arrays = _honest()
+    verdict = verify_update(CONTEXT, 77, NAMES, arrays, 120, _signed(arrays), lambda _: "slashed")
+    assert isinstance(verdict, Rejected) and "was slashed" in verdict.reason and not verdict.malicious

@@ -8,6 +8,8 @@ import click
 
 from keepers.cli.common import USER_ERRORS, console_error
 from keepers.cli.context import target_options
+from keepers.cli.demo_cmd import demo
+from keepers.cli.keeper_cmds import keeper
 from keepers.cli.keys_cmds import balance, keys
 from keepers.cli.localnet_cmds import localnet
 from keepers.cli.task_cmds import org, tasks, trainer
@@ -29,7 +31,7 @@ def cli(ctx: click.Context, **target: object) -> None:
     ctx.meta["target_options"] = target
 
 
-for command in (localnet, keys, balance, org, tasks, trainer):
+for command in (demo, localnet, keys, balance, org, tasks, trainer, keeper):
     cli.add_command(command)
 
 

@@ -1,0 +1,69 @@
+"""`fedchain keeper run`: the keeper service for one keeper key."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+import click
+
+from keepers.cli.common import console
+from keepers.cli.context import Target, pass_target
+from keepers.service import KeeperService, KeeperSettings
+
+
+@click.group()
+def keeper() -> None:
+    """Keepers: aggregate tasks with Flower and attest every round on chain."""
+
+
+@keeper.command("run")
+@click.option("--keeper-key", required=True, help="Key name of the keeper (the tasks' keeper address).")
+@click.option("--superlink-port", default=9092, show_default=True, help="Loopback port of the keeper's SuperLink.")
+@click.option("--feed-port", default=8765, show_default=True, help="Loopback port of the live WebSocket feed.")
+@click.option("--workdir", type=click.Path(path_type=Path), default=None, help="State and logs (default: in the net).")
+@click.option("--norm-bound", default=50.0, show_default=True, help="Largest accepted L2 norm of an update.")
+@click.option("--once", is_flag=True, help="One pass over the tasks, then exit.")
+@pass_target
+def keeper_run(
+    target: Target,
+    keeper_key: str,
+    superlink_port: int,
+    feed_port: int,
+    workdir: Path | None,
+    norm_bound: float,
+    once: bool,
+) -> None:
+    """Follow the chain for this keeper's tasks; serve each when ready, finalize when due.
+
+    \b
+    Example:
+      fedchain keeper run --keeper-key keeper
+    """
+    home = workdir or ((target.localnet.home if target.localnet else Path.cwd()) / "keeper")
+    settings = KeeperSettings(
+        superlink_port=superlink_port,
+        workdir=home,
+        keeper_key_file=target.keys.key_file(keeper_key, home / "keys"),
+        ipfs_api=target.ipfs_api,
+        feed_port=feed_port,
+        norm_bound=norm_bound,
+    )
+    service = KeeperService(
+        target.chain, target.hub, target.keys.wallet(keeper_key), settings, report=lambda line: console.print(line)
+    )
+    console.print(f"keeper {service.address} on {target.network.chain_id}; SuperLink 127.0.0.1:{superlink_port}")
+    if once:
+        try:
+            for task_id, action in service.step():
+                console.print(f"task {task_id}: {action}")
+        finally:
+            service.close()
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        service.run(stop)
+    except KeyboardInterrupt:
+        stop.set()

@@ -1,0 +1,349 @@
+"""`fedchain demo`: the whole platform for real, on the embedded localnet, in a few minutes.
+
+An organization funds a digits task; trainers stake and train on their own non-IID shards (one
+never shows up, one poisons an update); the keeper aggregates with Flower, attests each round on
+chain and slashes the poisoner; everyone claims; and the books are reconciled to the coin.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from sklearn.datasets import load_digits
+from websockets.sync.client import connect
+
+from chain_config import LocalnetConfig
+from client_kit.data import dirichlet_partition, write_npz
+from client_kit.ipfs import KuboStore, fetch_to_file, fetch_verified
+from client_kit.keys import KeyStore
+from client_kit.model_format import decode, encode
+from client_kit.models import build_model, digits_features
+from keepers.chain import ChainClient
+from keepers.runtime import ManagedProcess, start_supernode
+from keepers.service import KeeperService, KeeperSettings
+from keepers.task_hub import TaskHub, TaskSpec
+from localnet.deploy import deploy
+from localnet.network import Localnet
+
+CLIENT_SOURCE = Path(__file__).resolve().parent.parent / "client_kit" / "flower_client.py"
+
+
+@dataclass
+class DemoOptions:
+    trainers: int = 6
+    rounds: int = 5
+    validators: int = 1
+    model: str = "sklearn"
+    keep_running: bool = False
+    stake: int = 5_000_000
+    pool: int = 100_000_000
+    seed: int = 7
+
+
+@dataclass
+class DemoReport:
+    task_id: int
+    accuracies: list[float]
+    held_out_accuracy: float
+    rows: list[dict[str, object]]
+    organization_refund: int
+    treasury_fee: int
+    reconciled: bool
+    events: list[dict] = field(default_factory=list)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class _FeedFollower(threading.Thread):
+    """Collects the keeper's live feed into round rows for the live table."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(daemon=True)
+        self.port = port
+        self.events: list[dict] = []
+        self.rounds: dict[int, dict] = {}
+        self.finished = threading.Event()
+
+    def run(self) -> None:
+        while not self.finished.is_set():
+            try:
+                with connect(f"ws://127.0.0.1:{self.port}", open_timeout=2) as feed:
+                    for raw in feed:
+                        self._take(json.loads(raw))
+                        if self.finished.is_set():
+                            return
+            except (OSError, TimeoutError):
+                time.sleep(0.3)
+            except Exception:  # noqa: BLE001 - the feed closes when a run ends; reconnect for the next
+                time.sleep(0.3)
+
+    def _take(self, event: dict) -> None:
+        if self.events and event["seq"] <= self.events[-1]["seq"]:
+            return  # a reconnect replays the backlog
+        self.events.append(event)
+        kind, number = event["event"], event.get("round")
+        if number is not None:
+            row = self.rounds.setdefault(
+                number, {"accepted": 0, "rejected": [], "accuracy": None, "loss": None, "tx": ""}
+            )
+            if kind == "update_accepted":
+                row["accepted"] += 1
+            elif kind == "update_rejected":
+                row["rejected"].append(event["reason"])
+            elif kind == "round_attested":
+                row.update(accuracy=event.get("accuracy"), loss=event.get("loss"), tx=event["tx_hash"])
+        if kind == "task_finalized":
+            self.finished.set()
+
+    def table(self, rounds: int) -> Table:
+        table = Table(title="training rounds (live)", expand=False)
+        for column in ("round", "accepted", "rejected (reason)", "accuracy", "loss", "attestation tx"):
+            table.add_column(column)
+        for number in range(1, rounds + 1):
+            row = self.rounds.get(number)
+            if row is None:
+                table.add_row(str(number), "", "", "", "", "[dim]pending[/]")
+                continue
+            reasons = "; ".join(r[:60] for r in row["rejected"]) or "-"
+            accuracy = f"{row['accuracy']:.3f}" if row["accuracy"] is not None else "…"
+            loss = f"{row['loss']:.3f}" if row["loss"] is not None else "…"
+            table.add_row(str(number), str(row["accepted"]), reasons, accuracy, loss, (row["tx"] or "…")[:16])
+        return table
+
+
+def run_demo(options: DemoOptions, config: LocalnetConfig, console: Console) -> DemoReport:
+    if options.trainers < 3:
+        raise ValueError("the demo needs at least 3 trainers (one no-show, one poisoner, one honest)")
+    if options.model not in ("sklearn", "softmax"):
+        raise ValueError(f"model {options.model!r} is not available yet; use --model sklearn")
+    net = Localnet(config)
+    was_running = net.is_running()
+    with console.status("starting the localnet and Kubo…"):
+        console.print(net.up(options.validators))
+    try:
+        return _run(options, config, console, net)
+    finally:
+        if not options.keep_running and not was_running:
+            net.down()
+
+
+def _run(options: DemoOptions, config: LocalnetConfig, console: Console, net: Localnet) -> DemoReport:
+    with console.status("deploying task_hub…"):
+        deployment, action = deploy(config)
+    console.print(f"task_hub {action} at {deployment.contract}")
+    chain = ChainClient(config.network())
+    hub = TaskHub(chain, deployment.contract)
+    kubo = KuboStore(config.kubo_api_url)
+    keys = KeyStore(config.home / "keys", config.bech32_prefix)
+    work = Path(tempfile.mkdtemp(prefix="fedchain-demo-", dir=config.home))
+    names = [f"trainer{i + 1}" for i in range(options.trainers)]
+    no_show, poisoner = names[-1], names[-2]
+    org, keeper, treasury = keys.wallet("organization"), keys.wallet("keeper"), keys.wallet("treasury")
+    everyone = {"organization": org, "treasury": treasury, **{n: keys.wallet(n) for n in names}}
+    start_balance = {n: chain.balance(str(w.address())) for n, w in everyone.items()}
+    fees = {n: 0 for n in everyone}
+
+    # --- the organization funds a task -------------------------------------------------------------
+    digits = load_digits()
+    features, labels = digits_features(digits.data), digits.target
+    order = np.random.default_rng(options.seed).permutation(len(labels))
+    held_out, pool_idx = order[:360], order[360:]
+    model = build_model(options.model, features.shape[1], 10)
+    initial = kubo.add(encode(model.names, model.get_arrays(), {"task": "digits"}), "initial.safetensors")
+    client = kubo.add(CLIENT_SOURCE.read_bytes(), "client.py")
+    fees["organization"] += hub.register(org, "Acme Health", organization=True).fee
+    now = int(chain.block_time())
+    spec = TaskSpec(
+        model_name="digits-softmax",
+        description="handwritten digits, trained where the data lives",
+        client_cid=client.cid,
+        client_sha256=client.sha256,
+        initial_model_cid=initial.cid,
+        initial_model_sha256=initial.sha256,
+        rounds=options.rounds,
+        min_trainers=options.trainers - 1,
+        max_trainers=options.trainers,
+        stake=options.stake,
+        join_deadline=now + 300,
+        training_deadline=now + 1800,
+        keeper=str(keeper.address()),
+        no_show_penalty_bps=1000,
+        slash_bps=5000,
+    )
+    task_id, created = hub.create_task(org, spec, options.pool, config.denom)
+    fees["organization"] += created.fee
+    console.print(
+        f"[bold]task {task_id}[/] created: pool {options.pool:,} {config.denom}, {options.rounds} rounds, "
+        f"stake {options.stake:,}; client.py {client.cid}"
+    )
+
+    # --- trainers stake, fetch client.py (hash-checked) and get private shards ----------------------
+    shards = dirichlet_partition(labels[pool_idx], options.trainers, alpha=0.5, seed=options.seed)
+    for name, shard in zip(names, shards, strict=True):
+        wallet = everyone[name]
+        fees[name] += hub.register(wallet, name, trainer=True).fee
+        fees[name] += hub.join_task(wallet, task_id, options.stake, config.denom).fee
+        fetch_to_file(kubo, client.cid, client.sha256, work / name / "client.py")
+        rows = pool_idx[shard]
+        write_npz(work / name / "data", digits.data[rows], labels[rows])
+        keys.key_file(name, work / name)
+    console.print(f"{options.trainers} trainers joined; {no_show} will not show up, {poisoner} poisons round 2")
+
+    # --- the keeper serves the task; trainers run their nodes ---------------------------------------
+    feed_port, link_port = _free_port(), _free_port()
+    settings = KeeperSettings(
+        superlink_port=link_port,
+        workdir=work / "keeper",
+        keeper_key_file=keys.key_file("keeper", work / "keeper"),
+        ipfs_api=config.kubo_api_url,
+        feed_port=feed_port,
+        connect_timeout=20.0,
+        poll_seconds=1.0,
+    )
+    service = KeeperService(chain, hub, keeper, settings, report=lambda line: None)
+    follower = _FeedFollower(feed_port)
+    follower.start()
+    nodes: list[ManagedProcess] = []
+    stop = threading.Event()
+    keeper_thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
+    try:
+        keeper_thread.start()
+        time.sleep(2)  # the keeper's SuperLink comes up on its first pass
+        for name in names:
+            if name == no_show:
+                continue
+            node_config = {"key-file": str(work / name / f"{name}.mnemonic"), "data-dir": str(work / name / "data")}
+            if name == poisoner:
+                node_config["fault"] = "scale@2"
+            nodes.append(start_supernode(f"127.0.0.1:{link_port}", _free_port(), node_config, work / f"{name}.log"))
+        with Live(follower.table(options.rounds), console=console, refresh_per_second=4) as live:
+            while not follower.finished.wait(0.5):
+                live.update(follower.table(options.rounds))
+                if not keeper_thread.is_alive():
+                    break
+            live.update(follower.table(options.rounds))
+    finally:
+        stop.set()
+        keeper_thread.join(timeout=30)
+        for node in nodes:
+            node.stop()
+    task = hub.task(task_id)
+    if task.status != "finalized":
+        raise RuntimeError(f"task {task_id} did not finish (status {task.status}); logs in {work}")
+
+    # --- everyone claims; the books must balance ----------------------------------------------------
+    for name in names:
+        fees[name] += hub.claim(everyone[name], task_id).fee
+    refund = hub.claimable(task_id, str(org.address()))
+    if refund:
+        fees["organization"] += hub.claim_refund(org, task_id).fee
+    task = hub.task(task_id)
+    end_balance = {n: chain.balance(str(w.address())) for n, w in everyone.items()}
+    participants = {p.trainer: p for p in hub.participants(task_id)}
+    rows = []
+    for name in names:
+        p = participants[str(everyone[name].address())]
+        change = end_balance[name] - start_balance[name]
+        payout = p.claimed_amount
+        penalty = options.stake - min(options.stake, payout) if p.weight == 0 or p.slashed else 0
+        rows.append(
+            {
+                "trainer": name,
+                "role": "no-show" if name == no_show else "poisoner" if name == poisoner else "honest",
+                "stake": p.stake,
+                "weight": p.weight,
+                "reward": max(0, payout - p.stake),
+                "penalty": penalty,
+                "slashed": p.slash_reason or "",
+                "gas_fees": fees[name],
+                "balance_change": change,
+            }
+        )
+    fee_paid = end_balance["treasury"] - start_balance["treasury"]
+    paid_trainers = sum(p.claimed_amount for p in participants.values())
+    funds_in = task.pool + task.stake * task.participants
+    funds_out = task.fee + paid_trainers + task.org_refunded
+    org_change = end_balance["organization"] - start_balance["organization"]
+    reconciled = (
+        funds_in == funds_out
+        and fee_paid == task.fee
+        and all(
+            r["balance_change"]
+            == (participants[str(everyone[r["trainer"]].address())].claimed_amount - r["stake"] - r["gas_fees"])
+            for r in rows
+        )
+        and org_change == -task.pool + task.org_refunded - fees["organization"]
+    )
+    final = hub.rounds(task_id)[-1]
+    _, arrays, _ = decode(fetch_verified(kubo, final.model_cid, final.model_sha256))
+    model.set_arrays(arrays)
+    held_out_accuracy = model.evaluate(features[held_out], labels[held_out])[1]
+    report = DemoReport(
+        task_id,
+        [float(r.metrics.accuracy) for r in hub.rounds(task_id)],
+        held_out_accuracy,
+        rows,
+        task.org_refunded,
+        fee_paid,
+        reconciled,
+        follower.events,
+    )
+    _print_settlement(console, report, task, funds_in, funds_out, config.denom)
+    if options.keep_running:
+        console.print(
+            "localnet and Kubo keep running: `fedchain localnet status`, `fedchain org status "
+            f"{task_id}`; stop with `fedchain localnet down`"
+        )
+    return report
+
+
+def _print_settlement(
+    console: Console,
+    report: DemoReport,
+    task,
+    funds_in: int,
+    funds_out: int,  # noqa: ANN001
+    denom: str,
+) -> None:
+    table = Table(title=f"settlement of task {report.task_id} ({denom})")
+    for column in ("trainer", "role", "stake", "weight", "reward", "penalty", "gas fees", "balance change"):
+        table.add_column(column, justify="right" if column not in ("trainer", "role") else "left")
+    for row in report.rows:
+        table.add_row(
+            str(row["trainer"]),
+            str(row["role"]),
+            f"{row['stake']:,}",
+            f"{row['weight']:,}",
+            f"{row['reward']:,}",
+            f"{row['penalty']:,}",
+            f"{row['gas_fees']:,}",
+            f"{row['balance_change']:+,}",
+        )
+    console.print(table)
+    console.print(
+        f"pool {task.pool:,} · treasury fee {report.treasury_fee:,} · forfeited stakes {task.forfeited:,} · "
+        f"distributed {task.rewards_paid:,} · refunded to the organization {report.organization_refund:,}"
+    )
+    console.print(
+        f"funds in {funds_in:,} = funds out {funds_out:,}: "
+        + ("[bold green]reconciled to the coin ✓[/]" if report.reconciled else "[bold red]MISMATCH[/]")
+    )
+    accuracies = " → ".join(f"{a:.3f}" for a in report.accuracies)
+    console.print(
+        f"federated accuracy by round: {accuracies}; held-out accuracy of the final model: "
+        f"[bold]{report.held_out_accuracy:.3f}[/]"
+    )

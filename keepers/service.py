@@ -1,0 +1,144 @@
+"""The keeper service: follow the chain for this keeper's tasks and serve each when it is ready.
+
+A task is served once its join deadline passed with at least its minimum of trainers, or as soon as
+it is full; a task that never reached its minimum, or whose training deadline (plus grace) passed,
+is finalized so nothing stays locked. Serving runs the task's remaining rounds on the keeper's
+SuperLink; a restarted service picks up where the chain says the task is.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cosmpy.aerial.wallet import LocalWallet
+
+from keepers.chain import ChainClient, ChainError
+from keepers.runtime import ManagedProcess, start_superlink, submit_task_run
+from keepers.task_hub import Task, TaskHub
+
+
+@dataclass(frozen=True)
+class KeeperSettings:
+    superlink_port: int
+    workdir: Path
+    keeper_key_file: Path
+    ipfs_api: str
+    feed_port: int = 8765
+    norm_bound: float = 50.0
+    max_examples: int = 1000
+    connect_timeout: float = 60.0
+    poll_seconds: float = 2.0
+
+
+def readiness(task: Task, now: float) -> str:
+    """What the keeper should do with a task right now: serve, finalize, or wait."""
+    if task.status not in ("open", "running"):
+        return "wait"
+    if task.rounds_completed >= task.rounds:
+        return "finalize"
+    if now >= task.join_deadline and task.participants < task.min_trainers and task.rounds_completed == 0:
+        return "finalize"  # never started: the refund path
+    if now >= task.training_deadline:
+        return "wait"  # past training: anyone may settle it after the grace period
+    full = task.participants >= task.max_trainers
+    if task.participants >= task.min_trainers and (full or now >= task.join_deadline):
+        return "serve"
+    return "wait"
+
+
+class KeeperService:
+    def __init__(
+        self,
+        chain: ChainClient,
+        hub: TaskHub,
+        wallet: LocalWallet,
+        settings: KeeperSettings,
+        report: Callable[[str], None] = print,
+    ) -> None:
+        self.chain = chain
+        self.hub = hub
+        self.wallet = wallet
+        self.settings = settings
+        self.report = report
+        self.address = str(wallet.address())
+        self._link: ManagedProcess | None = None
+        self._grace: int | None = None
+
+    @property
+    def grace(self) -> int:
+        if self._grace is None:
+            self._grace = self.hub.config().limits.grace_period_secs
+        return self._grace
+
+    def run_config(self, task: Task) -> dict[str, object]:
+        network = self.chain.network
+        return {
+            "task-id": task.id,
+            "chain-id": network.chain_id,
+            "grpc-url": network.grpc_url,
+            "rpc-url": network.rpc_url,
+            "denom": network.denom,
+            "gas-price": str(network.gas_price),
+            "prefix": network.bech32_prefix,
+            "contract": self.hub.contract,
+            "keeper-key-file": str(self.settings.keeper_key_file),
+            "ipfs-api": self.settings.ipfs_api,
+            "norm-bound": self.settings.norm_bound,
+            "max-examples": self.settings.max_examples,
+            "connect-timeout": self.settings.connect_timeout,
+            "feed-port": self.settings.feed_port,
+        }
+
+    def step(self) -> list[tuple[int, str]]:
+        """One pass over this keeper's open tasks; returns what was done to which task."""
+        done = []
+        now = self.chain.block_time()
+        for task in self.hub.tasks(keeper=self.address, limit=100):
+            action = readiness(task, now)
+            if action == "serve":
+                self.serve(task)
+                done.append((task.id, "served"))
+            elif action == "finalize":
+                self.finalize(task)
+                done.append((task.id, "finalized"))
+            elif task.status in ("open", "running") and now >= task.training_deadline + self.grace:
+                self.finalize(task)
+                done.append((task.id, "finalized after deadline"))
+        return done
+
+    def serve(self, task: Task) -> None:
+        if self._link is None or not self._link.alive():
+            self._link = start_superlink(self.settings.superlink_port, self.settings.workdir)
+        self.report(
+            f"serving task {task.id} ({task.participants} trainers, rounds {task.rounds_completed + 1}-"
+            f"{task.rounds}); live feed ws://127.0.0.1:{self.settings.feed_port}"
+        )
+        code = submit_task_run(self.settings.superlink_port, self.settings.workdir, self.run_config(task))
+        if code != 0:
+            self.report(f"run for task {task.id} ended with code {code}; log: {self.settings.workdir / 'runs.log'}")
+
+    def finalize(self, task: Task) -> None:
+        try:
+            result = self.hub.finalize_task(self.wallet, task.id)
+            self.report(f"finalized task {task.id} (tx {result.hash})")
+        except ChainError as error:
+            self.report(f"task {task.id} not finalized yet: {error}")
+
+    def run(self, stop: threading.Event) -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    self.step()
+                except ChainError as error:
+                    self.report(f"chain unavailable, retrying: {error}")
+                stop.wait(self.settings.poll_seconds)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._link is not None:
+            self._link.stop()
+            self._link = None
