@@ -53,7 +53,7 @@ def train(message: Message, context: Context) -> Message:
     model.set_arrays(arrays)
     server_round = int(message.content["config"]["server-round"])
     loss = model.fit(
-        x, y, int(_setting(context, "epochs", 5)), float(_setting(context, "learning-rate", 0.5)), seed=server_round
+        x, y, int(_setting(context, "epochs", 10)), float(_setting(context, "learning-rate", 1.0)), seed=server_round
     )
     fault = _active_fault(str(_setting(context, "fault", "")), server_round)
     updated, names = _inject(fault, model.get_arrays(), names)

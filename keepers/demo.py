@@ -236,6 +236,7 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console, net: Lo
                 if not keeper_thread.is_alive():
                     break
             live.update(follower.table(options.rounds))
+        console.print()
     finally:
         stop.set()
         keeper_thread.join(timeout=30)

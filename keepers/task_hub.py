@@ -94,13 +94,24 @@ class Task:
     fee: int
     distributable: int
     paid_out: int
+    rewards_paid: int
     org_refunded: int
     settlement: str | None
     raw: dict[str, Any]
 
     @staticmethod
     def parse(data: dict[str, Any]) -> Task:
-        amount = ("pool", "stake", "total_weight", "forfeited", "fee", "distributable", "paid_out", "org_refunded")
+        amount = (
+            "pool",
+            "stake",
+            "total_weight",
+            "forfeited",
+            "fee",
+            "distributable",
+            "paid_out",
+            "rewards_paid",
+            "org_refunded",
+        )
         fields = {name: data.get(name) for name in Task.__dataclass_fields__ if name != "raw"}
         for name in amount:
             fields[name] = int(fields[name] or 0)
