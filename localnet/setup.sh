@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fedchain's one entry point for a fresh machine: installs everything, then runs one job.
 #
-#   bash localnet/setup.sh demo     # install, start the localnet + Kubo, run the end-to-end demo
+#   bash localnet/setup.sh demo     # install, then run `fedchain demo` (options pass through)
 #   bash localnet/setup.sh test     # install, then lint and run the whole test suite
 #   bash localnet/setup.sh install  # install only
 #
@@ -73,10 +73,7 @@ case "$JOB" in
     say "installed. Activate with: source .venv/bin/activate"
     ;;
   demo)
-    # Until the end-to-end training demo lands: the ground it stands on, started for real.
-    fedchain localnet up "$@"
-    fedchain localnet deploy
-    fedchain localnet status
+    exec fedchain demo "$@"
     ;;
   test)
     say "lint: ruff"
