@@ -1,0 +1,170 @@
+"""The `fedchain` CLI: every bad argument gets a one-line reason, exit code 1, and changes nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from client_kit.keys import wallet_from_mnemonic
+from keepers.chain import ChainClient
+from keepers.cli import cli
+from keepers.task_hub import TaskHub
+from localnet.deploy import Deployment
+from localnet.network import Localnet
+
+
+def _run(localnet: Localnet, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(
+        os.environ, FEDCHAIN_HOME=str(localnet.config.home), FEDCHAIN_PORT_OFFSET=str(localnet.config.port_offset)
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "keepers.cli", *args], capture_output=True, text=True, env=env, input=stdin, timeout=120
+    )
+
+
+def _all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found += _all_commands(command, (*prefix, name))
+        else:
+            found.append((*prefix, name))
+    return found
+
+
+@pytest.mark.parametrize("path", _all_commands(cli))
+def test_every_command_has_help_with_an_example(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0
+    assert "Example" in result.output, path
+
+
+@pytest.fixture
+def state(localnet: Localnet, chain: ChainClient, deployment: Deployment):  # noqa: ANN201
+    """A snapshot of what a refused command must not change: the task counter and the org's balance."""
+    hub = TaskHub(chain, deployment.contract)
+    organization = str(wallet_from_mnemonic(localnet.config.dev_account("organization").mnemonic).address())
+    return lambda: (hub.config().next_task_id, chain.balance(organization))
+
+
+def _fails(result: subprocess.CompletedProcess[str], *phrases: str) -> None:
+    assert result.returncode == 1, result.stdout + result.stderr
+    message = result.stderr.strip()
+    assert message.startswith("error:"), message
+    for phrase in phrases:
+        assert phrase in message, message
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_task(localnet: Localnet, deployment: Deployment) -> None:
+    _fails(_run(localnet, "tasks", "show", "99999"), "task 99999 does not exist")
+    _fails(_run(localnet, "trainer", "join", "99999", "--key", "trainer1"), "task 99999 does not exist")
+
+
+def test_wrong_key(localnet: Localnet, deployment: Deployment, state) -> None:  # noqa: ANN001
+    before = state()
+    _fails(_run(localnet, "org", "register", "--key", "nobody", "--name", "x"), "no key named 'nobody'")
+    assert state() == before
+
+
+def test_past_deadline_and_malformed_yaml_and_missing_file(
+    localnet: Localnet,
+    deployment: Deployment,
+    state,  # noqa: ANN001
+    tmp_path: Path,
+) -> None:
+    before = state()
+    client = tmp_path / "client.py"
+    client.write_text("print('hi')\n")
+    model = tmp_path / "model.bin"
+    model.write_bytes(b"\0" * 16)
+    flags = [
+        "--model-name",
+        "m",
+        "--client",
+        str(client),
+        "--initial-model",
+        str(model),
+        "--rounds",
+        "2",
+        "--min-trainers",
+        "1",
+        "--max-trainers",
+        "2",
+        "--stake",
+        "10",
+        "--pool",
+        "1000",
+        "--training-deadline",
+        "2h",
+        "--keeper",
+        "keeper",
+    ]
+    _fails(
+        _run(localnet, "org", "create-task", *flags, "--join-deadline", "2020-01-01T00:00:00+00:00"),
+        "not in the future",
+    )
+    bad = tmp_path / "task.yaml"
+    bad.write_text("model_name: [unclosed\n")
+    _fails(_run(localnet, "org", "create-task", "--file", str(bad)), "not valid YAML")
+    _fails(_run(localnet, "org", "create-task", "--file", str(tmp_path / "missing.yaml")), "does not exist")
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("model_name: m\nbudget: 5\n")
+    _fails(_run(localnet, "org", "create-task", "--file", str(unknown)), "unknown task fields ['budget']")
+    _fails(_run(localnet, "org", "create-task", *flags, "--join-deadline", "tomorrow-ish"), "cannot read")
+    assert state() == before
+
+
+def test_insufficient_funds(localnet: Localnet, deployment: Deployment, state, tmp_path: Path) -> None:  # noqa: ANN001
+    before = state()
+    client = tmp_path / "client.py"
+    client.write_text("print('hi')\n")
+    model = tmp_path / "model.bin"
+    model.write_bytes(b"\0" * 16)
+    result = _run(
+        localnet,
+        "org",
+        "create-task",
+        "--model-name",
+        "m",
+        "--client",
+        str(client),
+        "--initial-model",
+        str(model),
+        "--rounds",
+        "2",
+        "--min-trainers",
+        "1",
+        "--max-trainers",
+        "2",
+        "--stake",
+        "10",
+        "--pool",
+        str(10**18),
+        "--join-deadline",
+        "10m",
+        "--training-deadline",
+        "2h",
+        "--keeper",
+        "keeper",
+    )
+    _fails(result, "insufficient funds")
+    assert state() == before
+
+
+def test_node_down_is_one_line(tmp_path: Path) -> None:
+    env = dict(os.environ, FEDCHAIN_HOME=str(tmp_path), FEDCHAIN_PORT_OFFSET="4321")
+    result = subprocess.run(
+        [sys.executable, "-m", "keepers.cli", "balance", "trainer1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    _fails(result, "unreachable")
