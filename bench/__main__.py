@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["chain_cost"]
+BENCHMARKS = ["aggregation", "chain_cost"]
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

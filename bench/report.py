@@ -46,7 +46,9 @@ def write_results(
     summary: dict[str, Any],
     columns: list[str],
     plot: dict[str, Any] | None = None,
+    plot_rows: list[dict[str, Any]] | None = None,
 ) -> None:
+    """`plot_rows` (default: `rows`) are the points plotted when the table's shape is not a curve's."""
     directory.mkdir(parents=True, exist_ok=True)
     payload = {"benchmark": name, "machine": machine(), "summary": summary, "rows": rows}
     (directory / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
@@ -62,7 +64,7 @@ def write_results(
     lines += ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in rows]
     lines += ["", "Summary:", "", "```json", json.dumps(summary, indent=2, default=str), "```", ""]
     if plot:
-        _plot(directory / f"{name}.png", rows, plot)
+        _plot(directory / f"{name}.png", plot_rows or rows, plot)
         lines += [f"![{plot['title']}]({name}.png)", ""]
     (directory / f"{name}.md").write_text("\n".join(lines))
 

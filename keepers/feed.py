@@ -39,16 +39,27 @@ class LiveFeed:
         """Serve in a background thread; returns the ws:// URL once it is listening."""
         ready = threading.Event()
 
+        failure: list[BaseException] = []
+
         def run() -> None:
-            self._loop = asyncio.new_event_loop()
-            self._loop.run_until_complete(self._open())
+            loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(self._open())
+            except OSError as error:
+                failure.append(error)
+                ready.set()
+                loop.close()
+                return
+            self._loop = loop
             ready.set()
-            self._loop.run_forever()
+            loop.run_forever()
 
         self._thread = threading.Thread(target=run, name="live-feed", daemon=True)
         self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError(f"live feed did not start on {self.host}:{self.port}")
+        if not ready.wait(10) or failure:
+            raise RuntimeError(
+                f"live feed did not start on {self.host}:{self.port}: {failure[0] if failure else 'timeout'}"
+            )
         return self.url
 
     async def _open(self) -> None:

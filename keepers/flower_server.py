@@ -11,10 +11,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from decimal import Decimal
+from logging import WARNING
 from pathlib import Path
 
 import numpy as np
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context
+from flwr.common.logger import log
 from flwr.serverapp import Grid, ServerApp
 
 from chain_config import Network
@@ -169,7 +171,10 @@ def wait_for_trainers(grid: Grid, expected: int, timeout: float, feed: LiveFeed,
 def main(grid: Grid, context: Context) -> None:
     settings = RunSettings.from_run_config(dict(context.run_config))
     feed = LiveFeed(port=settings.feed_port)
-    feed.start()
+    try:
+        feed.start()
+    except (OSError, RuntimeError) as error:  # attestation matters more than the live view
+        log(WARNING, "live feed unavailable on 127.0.0.1:%s (%s); continuing without it", settings.feed_port, error)
     try:
         keeper = TaskKeeper(settings, feed)
         task = keeper.task

@@ -40,17 +40,42 @@ class ManagedProcess:
         return self.process.poll() is None
 
     def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM the whole process group (Flower spawns children), then SIGKILL."""
-        if self.process.poll() is not None:
-            return
+        """Stop the process, its group and every descendant (Flower's SuperExec starts ServerApp and
+        ClientApp processes in sessions of their own, which a process-group signal would miss)."""
+        family = _descendants(self.process.pid)
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+            except ProcessLookupError:
+                pass
+        for pid in family:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _descendants(root: int) -> list[int]:
+    """All live descendants of `root`, from /proc (children first found, deepest last)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(5)
-        except ProcessLookupError:
-            pass
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        parents.setdefault(parent, []).append(int(entry.name))
+    found, frontier = [], [root]
+    while frontier:
+        children = parents.get(frontier.pop(), [])
+        found.extend(children)
+        frontier.extend(children)
+    return found
 
 
 def _spawn(name: str, command: list[str], log: Path, env: dict[str, str]) -> ManagedProcess:

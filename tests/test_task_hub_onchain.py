@@ -62,6 +62,7 @@ def test_full_lifecycle_pays_everyone_exactly(localnet: Localnet, chain: ChainCl
     fees = {a: 0 for a in address.values()}  # count only the fees paid from here on
 
     pool = 50_000_003
+    first_height = chain.height()
     task_id, result = hub.create_task(org, _spec(chain, kubo, address[keeper]), pool, denom)
     paid(org, result)
     for trainer in trainers:
@@ -106,6 +107,28 @@ def test_full_lifecycle_pays_everyone_exactly(localnet: Localnet, chain: ChainCl
     assert all(p.claimed for p in participants.values())
     profile = hub.profile(t3)
     assert profile is not None and profile["no_shows"] >= 1
+
+    # A watcher following the contract from a height sees this task's whole life, in order.
+    mine = [
+        e.attributes
+        for e in chain.contract_events(hub.contract, first_height)
+        if e.attributes.get("task_id") == str(task_id)
+    ]
+    actions = [a["action"] for a in mine]
+    assert actions == [
+        "create_task",
+        "join_task",
+        "join_task",
+        "join_task",
+        "submit_round",
+        "slash",
+        "submit_round",
+        "finalize_task",
+        "claim",
+        "claim",
+        "claim",
+    ]
+    assert [a["round"] for a in mine if a["action"] == "submit_round"] == ["1", "2"]
 
 
 def test_bad_messages_are_refused_and_change_nothing(
