@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["aggregation", "chain_cost"]
+BENCHMARKS = ["aggregation", "chain_cost", "round_latency"]
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -45,6 +45,7 @@ class DemoOptions:
     validators: int = 1
     model: str = "sklearn"
     keep_running: bool = False
+    adversaries: bool = True  # one no-show and one poisoner; off for clean measurements
     stake: int = 5_000_000
     pool: int = 100_000_000
     seed: int = 7
@@ -151,7 +152,7 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console, net: Lo
     keys = KeyStore(config.home / "keys", config.bech32_prefix)
     work = Path(tempfile.mkdtemp(prefix="fedchain-demo-", dir=config.home))
     names = [f"trainer{i + 1}" for i in range(options.trainers)]
-    no_show, poisoner = names[-1], names[-2]
+    no_show, poisoner = (names[-1], names[-2]) if options.adversaries else (None, None)
     org, keeper, treasury = keys.wallet("organization"), keys.wallet("keeper"), keys.wallet("treasury")
     everyone = {"organization": org, "treasury": treasury, **{n: keys.wallet(n) for n in names}}
     start_balance = {n: chain.balance(str(w.address())) for n, w in everyone.items()}
@@ -175,7 +176,7 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console, net: Lo
         initial_model_cid=initial.cid,
         initial_model_sha256=initial.sha256,
         rounds=options.rounds,
-        min_trainers=options.trainers - 1,
+        min_trainers=options.trainers - 1 if options.adversaries else options.trainers,
         max_trainers=options.trainers,
         stake=options.stake,
         join_deadline=now + 300,
@@ -201,7 +202,10 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console, net: Lo
         rows = pool_idx[shard]
         write_npz(work / name / "data", digits.data[rows], labels[rows])
         keys.key_file(name, work / name)
-    console.print(f"{options.trainers} trainers joined; {no_show} will not show up, {poisoner} poisons round 2")
+    if options.adversaries:
+        console.print(f"{options.trainers} trainers joined; {no_show} will not show up, {poisoner} poisons round 2")
+    else:
+        console.print(f"{options.trainers} trainers joined, all honest")
 
     # --- the keeper serves the task; trainers run their nodes ---------------------------------------
     feed_port, link_port = _free_port(), _free_port()

@@ -112,8 +112,10 @@ class TaskKeeper:
 
     def attest(self, outcome: RoundOutcome) -> None:
         """Pin the new global model, record the round on chain, slash provable misbehaviour."""
+        started = time.perf_counter()
         model = encode(outcome.names, outcome.arrays, {"task_id": str(self.task.id), "round": str(outcome.round)})
         pinned = self.ipfs.add(model, name=f"task{self.task.id}-round{outcome.round}.safetensors")
+        pinned_at = time.perf_counter()
         loss = outcome.eval_loss if outcome.eval_loss is not None else (outcome.train_loss or 0.0)
         metrics = RoundMetrics(
             Decimal(str(round(loss, 6))), Decimal(str(round(outcome.eval_accuracy or 0.0, 6))), outcome.eval_examples
@@ -122,6 +124,7 @@ class TaskKeeper:
         result = self.hub.submit_round(
             self.wallet, self.task.id, outcome.round, pinned.cid, pinned.sha256, metrics, contributors
         )
+        timing = {**outcome.timing, "ipfs_s": pinned_at - started, "tx_s": time.perf_counter() - pinned_at}
         self.feed.publish(
             "round_attested",
             task_id=self.task.id,
@@ -132,6 +135,7 @@ class TaskKeeper:
             loss=loss,
             accepted=len(outcome.accepted),
             rejected=len(outcome.rejected),
+            timing={k: round(v, 4) for k, v in timing.items()},
         )
         for rejection in outcome.rejected:
             if rejection.malicious and rejection.address and self.standing(rejection.address) == "active":

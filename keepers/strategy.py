@@ -9,6 +9,7 @@ reasons, metrics), and `on_event` sees each decision as it happens, for the live
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -32,7 +33,7 @@ class RoundOutcome:
     eval_loss: float | None = None
     eval_accuracy: float | None = None
     eval_examples: int = 0
-    extra: dict[str, float] = field(default_factory=dict)
+    timing: dict[str, float] = field(default_factory=dict)  # seconds per phase of the round
 
 
 def array_view(array: Array) -> np.ndarray:
@@ -72,6 +73,7 @@ class ChainFedAvg(FedAvg):
         self._on_event = on_event
         self.round_offset = round_offset
         self._global: tuple[list[str], list[np.ndarray]] = ([], [])
+        self._clock: dict[str, float] = {}
         self._pending: RoundOutcome | None = None
 
     def task_round(self, server_round: int) -> int:
@@ -81,6 +83,7 @@ class ChainFedAvg(FedAvg):
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
+        self._clock = {"round_start": time.perf_counter()}
         names = list(arrays.keys())
         self._global = (names, [arrays[n].numpy() for n in names])
         config["server-round"] = self.task_round(server_round)
@@ -94,6 +97,8 @@ class ChainFedAvg(FedAvg):
         self, server_round: int, replies: Iterable[Message]
     ) -> tuple[ArrayRecord | None, MetricRecord | None]:
         task_round = self.task_round(server_round)
+        replies = list(replies)
+        self._clock["replies_in"] = time.perf_counter()
         names, global_arrays = self._global
         context = self._context_for_round(task_round, names, global_arrays)
         accepted: list[Accepted] = []
@@ -123,12 +128,14 @@ class ChainFedAvg(FedAvg):
                     reason=verdict.reason,
                     malicious=verdict.malicious,
                 )
+        self._clock["verified"] = time.perf_counter()
         if accepted:
             total = float(sum(a.weight for a in accepted))
             new_arrays = weighted_average(((a.arrays, float(a.weight)) for a in accepted), total)
         else:
             new_arrays = [a.copy() for a in global_arrays]  # nothing trustworthy arrived: keep the model
         train_loss = sum(loss * n for loss, n in losses) / sum(n for _, n in losses) if losses else None
+        self._clock["aggregated"] = time.perf_counter()
         self._pending = RoundOutcome(task_round, names, new_arrays, accepted, rejected, train_loss=train_loss)
         metrics = MetricRecord({"accepted": len(accepted), "rejected": len(rejected)})
         return ArrayRecord({n: Array(a) for n, a in zip(names, new_arrays, strict=True)}), metrics
@@ -158,6 +165,13 @@ class ChainFedAvg(FedAvg):
         if aggregated is not None:
             outcome.eval_loss = _float(aggregated.get("eval-loss"))
             outcome.eval_accuracy = _float(aggregated.get("eval-acc"))
+        clock, now = self._clock, time.perf_counter()
+        outcome.timing = {
+            "train_wait_s": clock["replies_in"] - clock["round_start"],
+            "verify_s": clock["verified"] - clock["replies_in"],
+            "aggregate_s": clock["aggregated"] - clock["verified"],
+            "evaluate_wait_s": now - clock["aggregated"],
+        }
         outcome.eval_examples = sum(
             int(m["num-examples"])
             for r in replies
