@@ -1,8 +1,8 @@
 """Round latency: where a round's wall time goes with 10 trainers and a tiny model, chain included.
 
-Runs the real stack (localnet, Kubo, SuperLink, 10 SuperNodes, the keeper) through the demo
+Runs the real stack (localnet, Kubo, SuperLink, 10 trainer client.py processes, the keeper) through the demo
 without adversaries, and reads each round's phase timings from the keeper's live feed: waiting for
-training replies (runtime start-up per ClientApp, polling, local training), verification,
+training replies (polling and local training), verification,
 aggregation, waiting for evaluation replies, pinning to IPFS, and the SubmitRound transaction.
 
 Run: python -m bench round_latency
@@ -27,7 +27,9 @@ def run(results_dir: Path) -> dict:
     with tempfile.TemporaryDirectory(prefix="fedchain-bench-") as home:
         config = LocalnetConfig(home=Path(home), port_offset=7000)
         report = run_demo(
-            DemoOptions(trainers=10, rounds=4, adversaries=False), config, Console(file=io.StringIO(), width=200)
+            DemoOptions(trainers=10, rounds=4, adversaries=False, model="sklearn"),
+            config,
+            Console(file=io.StringIO(), width=200),
         )
     attested = [e for e in report.events if e["event"] == "round_attested"]
     rows = []

@@ -1,12 +1,20 @@
 """Content-addressed storage: pin and fetch bytes by CID, with a hash check on every fetch.
 
-Kubo's RPC is spoken directly over HTTP (POST only): the old `ipfshttpclient` refuses any daemon
-newer than 0.8, and Kubo is at 0.4x. Every CID is CIDv1 (base32, raw leaves).
+Two backends behind one protocol:
+- `KuboStore`, the default: a Kubo daemon's RPC spoken directly over HTTP (POST only). The old
+  `ipfshttpclient` refuses any daemon newer than 0.8, and Kubo is at 0.4x. CIDs are CIDv1 (base32,
+  raw leaves).
+- `PinataStore`: Pinata's hosted IPFS. Uploads go through its v3 Files API (CIDv1), reads through
+  an IPFS gateway, and pinning an existing CID through the standard IPFS Pinning Service API, which
+  other pinning services implement too. The JWT comes from the environment (`PINATA_JWT`).
+
+Whatever the backend, `fetch_verified` refuses bytes whose sha256 differs from the chain's record.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -29,6 +37,8 @@ class ContentStore(Protocol):
     def add(self, data: bytes, name: str = "blob") -> Pinned: ...
 
     def cat(self, cid: str) -> bytes: ...
+
+    def is_pinned(self, cid: str) -> bool: ...
 
 
 def sha256_hex(data: bytes) -> str:
@@ -72,6 +82,77 @@ class KuboStore:
 
     def peer_id(self) -> str:
         return self._post("id").json()["ID"]
+
+
+class PinataStore:
+    """Pinata: v3 Files API for uploads, a gateway for reads, the Pinning Service API for pins by CID."""
+
+    def __init__(
+        self,
+        jwt: str | None = None,
+        api_url: str = "https://api.pinata.cloud",
+        uploads_url: str = "https://uploads.pinata.cloud",
+        gateway_url: str | None = None,
+        network: str = "public",
+        timeout: float = 60.0,
+    ) -> None:
+        token = jwt or os.environ.get("PINATA_JWT", "")
+        if not token:
+            raise IpfsError("the Pinata backend needs an API JWT: set PINATA_JWT (never put it in a file in the repo)")
+        if network not in ("public", "private"):
+            raise IpfsError(f"Pinata network must be public or private, not {network!r}")
+        self.api_url = api_url.rstrip("/")
+        self.uploads_url = uploads_url.rstrip("/")
+        self.gateway_url = (gateway_url or os.environ.get("PINATA_GATEWAY") or "https://gateway.pinata.cloud").rstrip(
+            "/"
+        )
+        self.network = network
+        self._http = httpx.Client(timeout=timeout, headers={"Authorization": f"Bearer {token}"})
+
+    def _call(self, method: str, url: str, what: str, **kwargs: object) -> httpx.Response:
+        try:
+            response = self._http.request(method, url, **kwargs)  # type: ignore[arg-type]
+        except httpx.HTTPError as error:
+            raise IpfsError(f"Pinata unreachable at {url}: {error}") from error
+        if response.status_code in (401, 403):
+            raise IpfsError(f"Pinata refused the JWT while trying to {what} ({response.status_code}): check PINATA_JWT")
+        if response.status_code == 429:
+            raise IpfsError(f"Pinata rate limit reached while trying to {what}; retry later")
+        if response.status_code >= 400:
+            raise IpfsError(f"Pinata could not {what} ({response.status_code}): {response.text.strip()[:300]}")
+        return response
+
+    def add(self, data: bytes, name: str = "blob") -> Pinned:
+        response = self._call(
+            "POST",
+            f"{self.uploads_url}/v3/files",
+            f"upload {name}",
+            files={"file": (name, data, "application/octet-stream")},
+            data={"network": self.network, "name": name},
+        )
+        try:
+            body = response.json()["data"]
+            cid, size = str(body["cid"]), int(body.get("size", len(data)))
+        except (ValueError, KeyError, TypeError):
+            raise IpfsError(f"Pinata answered an upload without data.cid: {response.text[:300]}") from None
+        return Pinned(cid=cid, size=size, sha256=sha256_hex(data))
+
+    def cat(self, cid: str) -> bytes:
+        return self._call("GET", f"{self.gateway_url}/ipfs/{cid}", f"fetch {cid}").content
+
+    def pin(self, cid: str, name: str = "") -> str:
+        """Pin an existing CID (Pinning Service API); returns the pin's status (queued, pinning, pinned)."""
+        response = self._call("POST", f"{self.api_url}/psa/pins", f"pin {cid}", json={"cid": cid, "name": name or cid})
+        status = response.json().get("status", "")
+        if status == "failed":
+            raise IpfsError(f"Pinata failed to pin {cid}")
+        return str(status)
+
+    def is_pinned(self, cid: str) -> bool:
+        response = self._call(
+            "GET", f"{self.api_url}/psa/pins", f"look up {cid}", params={"cid": cid, "status": "pinned"}
+        )
+        return int(response.json().get("count", 0)) > 0
 
 
 def fetch_verified(store: ContentStore, cid: str, expected_sha256: str) -> bytes:

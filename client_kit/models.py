@@ -1,20 +1,29 @@
-"""Trainable models behind one small protocol, so a client trains whatever the task names.
+"""Trainable models behind one small protocol, so the runtime trains whatever a task's client.py builds.
 
-`softmax` is multinomial logistic regression in NumPy (the scikit-learn/NumPy template): tiny,
-deterministic, CPU-only — the default for the digits demo. A PyTorch template plugs in through
-the same protocol.
+Two families, one per client template:
+- `SoftmaxRegression`: multinomial logistic regression in NumPy (the NumPy/scikit-learn template):
+  tiny, deterministic, CPU-only.
+- `TorchClassifier`: any PyTorch `nn.Module` classifier (the PyTorch template); its parameters
+  travel as the module's `state_dict`, in order, as NumPy arrays.
+
+Every model sees inputs already scaled by the task's `input_scale` and shaped `input_shape`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 class TrainableModel(Protocol):
     names: list[str]
+    input_shape: tuple[int, ...]
+    classes: int
 
     def get_arrays(self) -> list[np.ndarray]: ...
 
@@ -35,6 +44,7 @@ class SoftmaxRegression:
 
     def __post_init__(self) -> None:
         self.names = ["weight", "bias"]
+        self.input_shape = (self.features,)
         self.weight = np.zeros((self.features, self.classes), np.float32)
         self.bias = np.zeros(self.classes, np.float32)
 
@@ -47,13 +57,14 @@ class SoftmaxRegression:
         self.bias = np.array(bias, dtype=np.float32).reshape(self.classes)
 
     def _probabilities(self, x: np.ndarray) -> np.ndarray:
-        logits = x @ self.weight + self.bias
+        logits = x.reshape(len(x), -1) @ self.weight + self.bias
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
 
     def fit(self, x: np.ndarray, y: np.ndarray, epochs: int, learning_rate: float, seed: int) -> float:
         rng = np.random.default_rng(seed)
+        x = x.reshape(len(x), -1)
         onehot = np.eye(self.classes, dtype=np.float32)[y]
         for _ in range(epochs):
             order = rng.permutation(len(x))
@@ -74,13 +85,59 @@ class SoftmaxRegression:
         return loss, accuracy
 
 
-def build_model(spec: str, features: int, classes: int) -> TrainableModel:
-    """The task's model by name; unknown names are refused before any training starts."""
-    if spec in ("softmax", "sklearn"):
-        return SoftmaxRegression(features, classes)
-    raise ValueError(f"unknown model {spec!r}: available: softmax")
+class TorchClassifier:
+    """A PyTorch classifier module trained with SGD (momentum 0.9) on cross-entropy, on the CPU."""
 
+    def __init__(
+        self, module: nn.Module, input_shape: tuple[int, ...], classes: int, batch_size: int = 32, threads: int = 1
+    ) -> None:
+        import torch
 
-def digits_features(x: np.ndarray) -> np.ndarray:
-    """scikit-learn's digits pixels are 0..16: scale to 0..1 so SGD is well conditioned."""
-    return (np.asarray(x, dtype=np.float32).reshape(len(x), -1) / 16.0).astype(np.float32)
+        torch.set_num_threads(max(1, threads))
+        self._torch = torch
+        self.module = module.to("cpu")
+        self.input_shape = tuple(input_shape)
+        self.classes = classes
+        self.batch_size = batch_size
+        self.names = list(self.module.state_dict().keys())
+
+    def get_arrays(self) -> list[np.ndarray]:
+        return [tensor.detach().cpu().numpy().copy() for tensor in self.module.state_dict().values()]
+
+    def set_arrays(self, arrays: list[np.ndarray]) -> None:
+        state = {name: self._torch.from_numpy(np.array(a)) for name, a in zip(self.names, arrays, strict=True)}
+        self.module.load_state_dict(state, strict=True)
+
+    def _tensors(self, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
+        features = self._torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32).reshape(len(x), *self.input_shape))
+        return features, self._torch.from_numpy(np.asarray(y, dtype=np.int64))
+
+    def fit(self, x: np.ndarray, y: np.ndarray, epochs: int, learning_rate: float, seed: int) -> float:
+        torch = self._torch
+        generator = torch.Generator().manual_seed(seed)
+        features, labels = self._tensors(x, y)
+        optimizer = torch.optim.SGD(self.module.parameters(), lr=learning_rate, momentum=0.9)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        self.module.train()
+        for _ in range(epochs):
+            order = torch.randperm(len(labels), generator=generator)
+            for start in range(0, len(labels), self.batch_size):
+                batch = order[start : start + self.batch_size]
+                optimizer.zero_grad()
+                loss = loss_fn(self.module(features[batch]), labels[batch])
+                loss.backward()
+                optimizer.step()
+        return self.evaluate(x, y)[0]
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        """(mean cross-entropy, accuracy)."""
+        if len(x) == 0:
+            return 0.0, 0.0
+        torch = self._torch
+        features, labels = self._tensors(x, y)
+        self.module.eval()
+        with torch.no_grad():
+            logits = self.module(features)
+            loss = float(torch.nn.functional.cross_entropy(logits, labels))
+            accuracy = float((logits.argmax(dim=1) == labels).float().mean())
+        return loss, accuracy

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -23,19 +24,25 @@ from sklearn.datasets import load_digits
 from websockets.sync.client import connect
 
 from chain_config import LocalnetConfig
+from client_kit.builder import BuiltClient, ModelSpec, build_client
 from client_kit.data import dirichlet_partition, write_npz
 from client_kit.ipfs import KuboStore, fetch_to_file, fetch_verified
 from client_kit.keys import KeyStore
-from client_kit.model_format import decode, encode
-from client_kit.models import build_model, digits_features
+from client_kit.model_format import decode
+from client_kit.runtime import ClientSettings
 from keepers.chain import ChainClient
-from keepers.runtime import ManagedProcess, start_supernode
+from keepers.runtime import ManagedProcess, start_trainer
 from keepers.service import KeeperService, KeeperSettings
 from keepers.task_hub import TaskHub, TaskSpec
 from localnet.deploy import deploy
 from localnet.network import Localnet
 
-CLIENT_SOURCE = Path(__file__).resolve().parent.parent / "client_kit" / "flower_client.py"
+DIGITS_MLP = Path(__file__).resolve().parent / "examples" / "digits_mlp.py"
+MODELS = {
+    # model spec, hyperparameters (tuned for non-IID digits shards of ~250 examples each)
+    "torch": (f"{DIGITS_MLP}:DigitsMLP", {"hidden": 64}, {"epochs": 5, "learning_rate": 0.05}),
+    "sklearn": ("softmax", {}, {"epochs": 10, "learning_rate": 1.0}),
+}
 
 
 @dataclass
@@ -43,7 +50,7 @@ class DemoOptions:
     trainers: int = 6
     rounds: int = 5
     validators: int = 1
-    model: str = "sklearn"
+    model: str = "torch"
     keep_running: bool = False
     adversaries: bool = True  # one no-show and one poisoner; off for clean measurements
     stake: int = 5_000_000
@@ -129,8 +136,8 @@ class _FeedFollower(threading.Thread):
 def run_demo(options: DemoOptions, config: LocalnetConfig, console: Console) -> DemoReport:
     if options.trainers < 3:
         raise ValueError("the demo needs at least 3 trainers (one no-show, one poisoner, one honest)")
-    if options.model not in ("sklearn", "softmax"):
-        raise ValueError(f"model {options.model!r} is not available yet; use --model sklearn")
+    if options.model not in MODELS:
+        raise ValueError(f"model {options.model!r} is not available; use one of {sorted(MODELS)}")
     net = Localnet(config)
     was_running = net.is_running()
     with console.status("starting the localnet and Kubo…"):
@@ -158,18 +165,18 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console, net: Lo
     start_balance = {n: chain.balance(str(w.address())) for n, w in everyone.items()}
     fees = {n: 0 for n in everyone}
 
-    # --- the organization funds a task -------------------------------------------------------------
+    # --- the organization builds client.py, pins it with the initial model, and funds a task -------
     digits = load_digits()
-    features, labels = digits_features(digits.data), digits.target
-    order = np.random.default_rng(options.seed).permutation(len(labels))
+    order = np.random.default_rng(options.seed).permutation(len(digits.target))
     held_out, pool_idx = order[:360], order[360:]
-    model = build_model(options.model, features.shape[1], 10)
-    initial = kubo.add(encode(model.names, model.get_arrays(), {"task": "digits"}), "initial.safetensors")
-    client = kubo.add(CLIENT_SOURCE.read_bytes(), "client.py")
+    feed_port, link_port = _free_port(), _free_port()
+    built = _build_client(options.model, config, deployment.contract, f"127.0.0.1:{link_port}")
+    initial = kubo.add(built.initial_model(), "initial.safetensors")
+    client = kubo.add(built.source, "client.py")
     fees["organization"] += hub.register(org, "Acme Health", organization=True).fee
     now = int(chain.block_time())
     spec = TaskSpec(
-        model_name="digits-softmax",
+        model_name=f"digits-{options.model}",
         description="handwritten digits, trained where the data lives",
         client_cid=client.cid,
         client_sha256=client.sha256,
@@ -189,51 +196,56 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console, net: Lo
     fees["organization"] += created.fee
     console.print(
         f"[bold]task {task_id}[/] created: pool {options.pool:,} {config.denom}, {options.rounds} rounds, "
-        f"stake {options.stake:,}; client.py {client.cid}"
+        f"stake {options.stake:,}; {options.model} model with {built.parameters:,} parameters; client.py {client.cid}"
     )
 
-    # --- trainers stake, fetch client.py (hash-checked) and get private shards ----------------------
-    shards = dirichlet_partition(labels[pool_idx], options.trainers, alpha=0.5, seed=options.seed)
+    # --- trainers stake, fetch client.py (hash-checked) and keep their private shards on disk ----
+    shards = dirichlet_partition(digits.target[pool_idx], options.trainers, alpha=0.5, seed=options.seed)
     for name, shard in zip(names, shards, strict=True):
         wallet = everyone[name]
         fees[name] += hub.register(wallet, name, trainer=True).fee
         fees[name] += hub.join_task(wallet, task_id, options.stake, config.denom).fee
         fetch_to_file(kubo, client.cid, client.sha256, work / name / "client.py")
         rows = pool_idx[shard]
-        write_npz(work / name / "data", digits.data[rows], labels[rows])
+        write_npz(work / name / "data", digits.data[rows], digits.target[rows])
         keys.key_file(name, work / name)
     if options.adversaries:
         console.print(f"{options.trainers} trainers joined; {no_show} will not show up, {poisoner} poisons round 2")
     else:
         console.print(f"{options.trainers} trainers joined, all honest")
 
-    # --- the keeper serves the task; trainers run their nodes ---------------------------------------
-    feed_port, link_port = _free_port(), _free_port()
+    # --- the keeper serves the task; each trainer runs its verified client.py ---------------------
     settings = KeeperSettings(
         superlink_port=link_port,
         workdir=work / "keeper",
         keeper_key_file=keys.key_file("keeper", work / "keeper"),
         ipfs_api=config.kubo_api_url,
         feed_port=feed_port,
-        connect_timeout=20.0,
+        connect_timeout=60.0,
         poll_seconds=1.0,
     )
     service = KeeperService(chain, hub, keeper, settings, report=lambda line: None)
     follower = _FeedFollower(feed_port)
     follower.start()
-    nodes: list[ManagedProcess] = []
+    trainers: list[ManagedProcess] = []
     stop = threading.Event()
     keeper_thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
     try:
         keeper_thread.start()
-        time.sleep(2)  # the keeper's SuperLink comes up on its first pass
         for name in names:
             if name == no_show:
                 continue
-            node_config = {"key-file": str(work / name / f"{name}.mnemonic"), "data-dir": str(work / name / "data")}
-            if name == poisoner:
-                node_config["fault"] = "scale@2"
-            nodes.append(start_supernode(f"127.0.0.1:{link_port}", _free_port(), node_config, work / f"{name}.log"))
+            trainers.append(
+                start_trainer(
+                    work / name / "client.py",
+                    task_id,
+                    work / name / "data",
+                    work / name / f"{name}.mnemonic",
+                    work / f"{name}.log",
+                    network=config.network(),
+                    fault="scale@2" if name == poisoner else "",
+                )
+            )
         with Live(follower.table(options.rounds), console=console, refresh_per_second=4) as live:
             while not follower.finished.wait(0.5):
                 live.update(follower.table(options.rounds))
@@ -241,11 +253,16 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console, net: Lo
                     break
             live.update(follower.table(options.rounds))
         console.print()
+        for trainer in trainers:  # each prints what it can claim once the task is finalized
+            try:
+                trainer.process.wait(60)
+            except subprocess.TimeoutExpired:
+                pass
     finally:
         stop.set()
         keeper_thread.join(timeout=30)
-        for node in nodes:
-            node.stop()
+        for trainer in trainers:
+            trainer.stop()
     task = hub.task(task_id)
     if task.status != "finalized":
         raise RuntimeError(f"task {task_id} did not finish (status {task.status}); logs in {work}")
@@ -295,8 +312,9 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console, net: Lo
     )
     final = hub.rounds(task_id)[-1]
     _, arrays, _ = decode(fetch_verified(kubo, final.model_cid, final.model_sha256))
+    model = built.build_model()
     model.set_arrays(arrays)
-    held_out_accuracy = model.evaluate(features[held_out], labels[held_out])[1]
+    held_out_accuracy = model.evaluate(digits.data[held_out] / 16.0, digits.target[held_out])[1]
     report = DemoReport(
         task_id,
         [float(r.metrics.accuracy) for r in hub.rounds(task_id)],
@@ -314,6 +332,21 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console, net: Lo
             f"{task_id}`; stop with `fedchain localnet down`"
         )
     return report
+
+
+def _build_client(model: str, config: LocalnetConfig, contract: str, superlink: str) -> BuiltClient:
+    reference, model_args, training = MODELS[model]
+    settings = ClientSettings.for_network(
+        config.network(),
+        contract,
+        superlink,
+        model_name=f"digits-{model}",
+        input_shape=(64,),
+        classes=10,
+        input_scale=16.0,
+        **training,  # type: ignore[arg-type]
+    )
+    return build_client(settings, ModelSpec.parse(reference, model_args))
 
 
 def _print_settlement(

@@ -23,6 +23,7 @@ from chain_config import Network
 from client_kit.ipfs import KuboStore, fetch_verified
 from client_kit.keys import read_mnemonic_file, wallet_from_mnemonic
 from client_kit.model_format import decode, encode
+from keepers.brisk_grid import BriskGrid
 from keepers.chain import ChainClient, ChainError
 from keepers.feed import LiveFeed
 from keepers.strategy import ChainFedAvg, RoundOutcome
@@ -174,6 +175,7 @@ def wait_for_trainers(grid: Grid, expected: int, timeout: float, feed: LiveFeed,
 @app.main()
 def main(grid: Grid, context: Context) -> None:
     settings = RunSettings.from_run_config(dict(context.run_config))
+    grid = BriskGrid(grid)
     feed = LiveFeed(port=settings.feed_port)
     try:
         feed.start()

@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx
 
+from chain_config import Network
+
 APP_DIR = Path(__file__).resolve().parent / "flower_app"
 
 
@@ -78,7 +80,8 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
-def _spawn(name: str, command: list[str], log: Path, env: dict[str, str]) -> ManagedProcess:
+def spawn(name: str, command: list[str], log: Path, env: dict[str, str]) -> ManagedProcess:
+    """Start `command` in a session of its own, output appended to `log`."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as handle:
         process = subprocess.Popen(
@@ -89,7 +92,7 @@ def _spawn(name: str, command: list[str], log: Path, env: dict[str, str]) -> Man
 
 def start_superlink(port: int, workdir: Path, timeout: float = 30.0) -> ManagedProcess:
     workdir.mkdir(parents=True, exist_ok=True)
-    link = _spawn(
+    link = spawn(
         "superlink",
         [
             str(Path(sys.executable).parent / "flower-superlink"),
@@ -147,7 +150,7 @@ def launch_task_run(superlink_port: int, workdir: Path, run_config: dict[str, An
         str(overrides),
         "--stream",
     ]
-    return _spawn(f"run:{run_config.get('task-id')}", command, workdir / "runs.log", _bin_env(home))
+    return spawn(f"run:{run_config.get('task-id')}", command, workdir / "runs.log", _bin_env(home))
 
 
 def submit_task_run(superlink_port: int, workdir: Path, run_config: dict[str, Any], timeout: float = 1800) -> int:
@@ -159,23 +162,25 @@ def submit_task_run(superlink_port: int, workdir: Path, run_config: dict[str, An
         run.stop()
 
 
-def start_supernode(superlink: str, port: int, node_config: dict[str, Any], log: Path) -> ManagedProcess:
-    """A trainer's node: runs the task's ClientApp with its key and data (given in node config)."""
-    config = " ".join(f"{key}={_toml_value(value)}" for key, value in node_config.items())
-    return _spawn(
-        f"supernode:{port}",
-        [
-            str(Path(sys.executable).parent / "flower-supernode"),
-            "--insecure",
-            "--superlink",
-            superlink,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--node-config",
-            config,
-        ],
-        log,
-        _bin_env(),
-    )
+def start_trainer(
+    client_file: Path,
+    task_id: int,
+    data_dir: Path,
+    key_file: Path,
+    log: Path,
+    superlink: str | None = None,
+    network: Network | None = None,
+    fault: str = "",
+) -> ManagedProcess:
+    """A trainer as trainers run it: `python client.py --task ... --data ... --key-file ...`."""
+    command = [sys.executable, str(client_file), "--task", str(task_id), "--data", str(data_dir)]
+    command += ["--key-file", str(key_file)]
+    if superlink:
+        command += ["--superlink", superlink]
+    if network is not None:
+        command += ["--node", network.grpc_url, "--rpc", network.rpc_url]
+    if fault:
+        command += ["--fault", fault]
+    env = _bin_env()
+    env["COLUMNS"] = "160"
+    return spawn(f"trainer:{client_file.parent.name}", command, log, env)

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from client_kit.ipfs import KuboStore, sha256_hex
+from client_kit.ipfs import ContentStore, sha256_hex
 from keepers.task_hub import TaskSpec
 
 _DURATION = re.compile(r"^(\d+)\s*([smhd])$")
@@ -107,7 +107,7 @@ def parse_time(value: str, now: float) -> int:
 
 
 def resolve(
-    request: TaskRequest, keeper_address: str, chain_now: float, store: KuboStore, pin_files: bool = True
+    request: TaskRequest, keeper_address: str, chain_now: float, store: ContentStore, pin_files: bool = True
 ) -> TaskSpec:
     """Pin files (or check given CIDs are pinned), turn deadlines into chain time, check bounds."""
     client_cid, client_sha = _content(
@@ -156,7 +156,7 @@ def resolve(
 
 
 def _content(
-    file: str | None, cid: str | None, sha: str | None, name: str, store: KuboStore, pin_files: bool
+    file: str | None, cid: str | None, sha: str | None, name: str, store: ContentStore, pin_files: bool
 ) -> tuple[str, str]:
     if file:
         path = Path(file)
@@ -172,5 +172,5 @@ def _content(
     if not _SHA256.match(sha):
         raise TaskRequestError(f"{name}_sha256 must be 64 lowercase hex characters")
     if not store.is_pinned(cid):
-        raise TaskRequestError(f"{name}_cid {cid} is not pinned on the IPFS node {store.api_url}; pin it first")
+        raise TaskRequestError(f"{name}_cid {cid} is not pinned on the configured IPFS backend; pin it first")
     return cid, sha

@@ -46,7 +46,7 @@ PYTHON="${PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 "$PYTHON" -c 'import sys; assert sys.version_info[:2] >= (3, 11), sys.version' 2>/dev/null \
   || die "Python >= 3.11 is required (found $("$PYTHON" --version 2>&1))"
-DEPS_KEY="$(sed -n '/^dependencies = \[/,/^\]/p;/^dev = /p' "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
+DEPS_KEY="$(sed -n '/^dependencies = \[/,/^\]/p;/^dev = /p;/^torch = /p' "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
 VENV="$CACHE/venv-py$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}{sys.version_info[1]}")')-$DEPS_KEY"
 if [ ! -x "$VENV/bin/fedchain-deps-ok" ]; then
   say "creating Python environment $VENV (first time: a few minutes)"
@@ -54,7 +54,8 @@ if [ ! -x "$VENV/bin/fedchain-deps-ok" ]; then
   "$PYTHON" -m venv "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip "setuptools>=77" wheel
   # One resolve for everything: cosmpy pins protobuf < 6, Flower wants >= 5.28.
-  "$VENV/bin/pip" install -q "$ROOT[dev]"
+  # PyTorch from PyPI brings its CUDA libraries (~5 GB, once per dependency set; CPU training only).
+  "$VENV/bin/pip" install -q "$ROOT[dev,torch]"
   "$VENV/bin/pip" uninstall -q -y fedchain
   printf '#!/bin/sh\n' > "$VENV/bin/fedchain-deps-ok" && chmod +x "$VENV/bin/fedchain-deps-ok"
 fi

@@ -1,13 +1,13 @@
-"""The keeper end to end: a real SuperLink, real SuperNodes, the ServerApp, the chain and Kubo.
+"""The keeper end to end: a real SuperLink, the ServerApp, trainers running a real client.py, chain, Kubo.
 
-Trainers train on disjoint splits of scikit-learn's digits; the keeper verifies signed updates,
-averages, pins each global model and attests every round on chain, then finalizes.
+Each trainer is a `python client.py --task ...` process rendered from a template, as a trainer
+would run it; they train on disjoint splits of scikit-learn's digits. The keeper verifies signed
+updates, averages, pins each global model and attests every round on chain, then finalizes.
 """
 
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from decimal import Decimal
@@ -15,111 +15,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits
 from websockets.sync.client import connect
 
-from chain_config import LocalnetConfig
 from client_kit.ipfs import KuboStore, fetch_verified
-from client_kit.model_format import decode, encode
+from client_kit.model_format import decode
 from keepers.chain import ChainClient
-from keepers.runtime import ManagedProcess, launch_task_run, start_superlink, start_supernode, submit_task_run
-from keepers.task_hub import TaskHub, TaskSpec
+from keepers.runtime import ManagedProcess, launch_task_run, start_superlink, submit_task_run
+from keepers.task_hub import TaskHub
 from localnet.deploy import Deployment
 from localnet.network import Localnet
 from tests.conftest import dev_wallet
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _key_file(config: LocalnetConfig, name: str, folder: Path) -> Path:
-    path = folder / f"{name}.mnemonic"
-    path.write_text(config.dev_account(name).mnemonic + "\n")
-    path.chmod(0o600)
-    return path
-
-
-def _create_task(
-    chain: ChainClient, hub: TaskHub, kubo: KuboStore, config: LocalnetConfig, trainers: list[str], rounds: int
-) -> int:
-    org, keeper = dev_wallet(config, "organization"), dev_wallet(config, "keeper")
-    hub.register(org, "Acme Health", organization=True)
-    model = kubo.add(
-        encode(["weight", "bias"], [np.zeros((64, 10), np.float32), np.zeros(10, np.float32)]), "initial.safetensors"
-    )
-    client = kubo.add(b"# client.py placeholder: the ClientApp is client_kit.flower_client\n", "client.py")
-    now = int(chain.block_time())
-    spec = TaskSpec(
-        model_name="digits-softmax",
-        description="keeper e2e",
-        client_cid=client.cid,
-        client_sha256=client.sha256,
-        initial_model_cid=model.cid,
-        initial_model_sha256=model.sha256,
-        rounds=rounds,
-        min_trainers=len(trainers),
-        max_trainers=len(trainers),
-        stake=1_000_000,
-        join_deadline=now + 600,
-        training_deadline=now + 3600,
-        keeper=str(keeper.address()),
-        no_show_penalty_bps=1000,
-        slash_bps=5000,
-    )
-    task_id, _ = hub.create_task(org, spec, 30_000_000, config.denom)
-    for name in trainers:
-        wallet = dev_wallet(config, name)
-        hub.register(wallet, name, trainer=True)
-        hub.join_task(wallet, task_id, 1_000_000, config.denom)
-    return task_id
-
-
-def _run_config(config: LocalnetConfig, deployment: Deployment, task_id: int, keeper_key: Path) -> dict:
-    network = config.network()
-    return {
-        "task-id": task_id,
-        "chain-id": network.chain_id,
-        "grpc-url": network.grpc_url,
-        "rpc-url": network.rpc_url,
-        "denom": network.denom,
-        "gas-price": str(network.gas_price),
-        "prefix": network.bech32_prefix,
-        "contract": deployment.contract,
-        "keeper-key-file": str(keeper_key),
-        "ipfs-api": config.kubo_api_url,
-        "norm-bound": 50.0,
-        "max-examples": 1000,
-        "connect-timeout": 60.0,
-        "feed-port": _free_port(),
-        "epochs": 5,
-        "learning-rate": 0.5,
-    }
-
-
-def _prepare_trainers(config: LocalnetConfig, names: list[str], folder: Path, per_trainer: int = 400) -> None:
-    digits = load_digits()
-    order = np.random.default_rng(0).permutation(len(digits.target))
-    for i, name in enumerate(names):
-        part = order[i :: len(names)][:per_trainer]
-        data = folder / name / "data"
-        data.mkdir(parents=True)
-        np.savez(data / "data.npz", x=digits.data[part], y=digits.target[part])
-        _key_file(config, name, folder / name)
-
-
-def _start_nodes(
-    port: int, names: list[str], folder: Path, faults: dict[str, str] | None = None
-) -> list[ManagedProcess]:
-    nodes = []
-    for name in names:
-        node_config = {"key-file": str(folder / name / f"{name}.mnemonic"), "data-dir": str(folder / name / "data")}
-        if faults and name in faults:
-            node_config["fault"] = faults[name]
-        nodes.append(start_supernode(f"127.0.0.1:{port}", _free_port(), node_config, folder / f"{name}.log"))
-    return nodes
+from tests.trainers import (
+    create_task,
+    free_port,
+    keeper_run_config,
+    key_file,
+    render_digits_client,
+    start_trainers,
+    write_digits_shards,
+)
 
 
 @pytest.mark.slow
@@ -129,17 +43,24 @@ def test_three_trainers_three_rounds_accuracy_rises_and_rounds_are_on_chain(
     config = localnet.config
     hub = TaskHub(chain, deployment.contract)
     names = ["trainer4", "trainer5", "trainer6"]
-    task_id = _create_task(chain, hub, kubo, config, names, rounds=3)
+    client_file, built = render_digits_client(config, deployment.contract, tmp_path / "org")
+    task_id = create_task(chain, hub, kubo, config, built, names, rounds=3)
 
-    _prepare_trainers(config, names, tmp_path)
-    port = _free_port()
+    write_digits_shards(config, names, tmp_path)
+    port = free_port()
     processes: list[ManagedProcess] = []
     try:
         processes.append(start_superlink(port, tmp_path / "keeper"))
-        processes += _start_nodes(port, names, tmp_path)
-        keeper_key = _key_file(config, "keeper", tmp_path)
-        code = submit_task_run(port, tmp_path / "keeper", _run_config(config, deployment, task_id, keeper_key))
+        trainers = start_trainers(config, client_file, task_id, names, tmp_path, port)
+        processes += trainers
+        keeper_key = key_file(config, "keeper", tmp_path)
+        code = submit_task_run(
+            port, tmp_path / "keeper", keeper_run_config(config, deployment.contract, task_id, keeper_key)
+        )
         assert code == 0, (tmp_path / "keeper" / "runs.log").read_text()[-4000:]
+        for trainer, name in zip(trainers, names, strict=True):  # each trainer is told what it can claim
+            assert trainer.process.wait(90) == 0, (tmp_path / f"{name}.log").read_text()[-3000:]
+            assert "you can claim" in (tmp_path / f"{name}.log").read_text()
     finally:
         for process in reversed(processes):
             process.stop()
@@ -174,16 +95,17 @@ def test_bad_updates_are_rejected_with_reasons_and_the_malicious_staked_trainer_
         "trainer10": "scale",
     }
     names = honest + list(faults)
-    task_id = _create_task(chain, hub, kubo, config, names, rounds=1)
-    _prepare_trainers(config, names, tmp_path, per_trainer=150)
+    client_file, built = render_digits_client(config, deployment.contract, tmp_path / "org")
+    task_id = create_task(chain, hub, kubo, config, built, names, rounds=1)
+    write_digits_shards(config, names, tmp_path, per_trainer=150)
     feed_events: list[dict] = []
-    run_config = _run_config(config, deployment, task_id, _key_file(config, "keeper", tmp_path))
+    run_config = keeper_run_config(config, deployment.contract, task_id, key_file(config, "keeper", tmp_path))
     listener = threading.Thread(target=_listen, args=(run_config["feed-port"], feed_events), daemon=True)
-    port = _free_port()
+    port = free_port()
     processes: list[ManagedProcess] = []
     try:
         processes.append(start_superlink(port, tmp_path / "keeper"))
-        processes += _start_nodes(port, names, tmp_path, faults)
+        processes += start_trainers(config, client_file, task_id, names, tmp_path, port, faults)
         listener.start()
         code = submit_task_run(port, tmp_path / "keeper", run_config)
         assert code == 0, (tmp_path / "keeper" / "runs.log").read_text()[-4000:]
@@ -238,15 +160,16 @@ def test_a_keeper_killed_between_and_mid_round_resumes_without_repeating_a_round
     config = localnet.config
     hub = TaskHub(chain, deployment.contract)
     names = ["trainer4", "trainer5"]
-    task_id = _create_task(chain, hub, kubo, config, names, rounds=3)
-    _prepare_trainers(config, names, tmp_path, per_trainer=300)
-    run_config = _run_config(config, deployment, task_id, _key_file(config, "keeper", tmp_path))
-    port = _free_port()
+    client_file, built = render_digits_client(config, deployment.contract, tmp_path / "org")
+    task_id = create_task(chain, hub, kubo, config, built, names, rounds=3)
+    write_digits_shards(config, names, tmp_path, per_trainer=300)
+    run_config = keeper_run_config(config, deployment.contract, task_id, key_file(config, "keeper", tmp_path))
+    port = free_port()
     workdir = tmp_path / "keeper"
     nodes: list[ManagedProcess] = []
     link = start_superlink(port, workdir)
     try:
-        nodes = _start_nodes(port, names, tmp_path)
+        nodes = start_trainers(config, client_file, task_id, names, tmp_path, port)
         for kill_after_round, extra_wait in ((1, 0.0), (2, 1.5)):  # between rounds, then inside round 3
             run = launch_task_run(port, workdir, run_config)
             _wait_for_round(hub, task_id, kill_after_round, 180)

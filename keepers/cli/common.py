@@ -8,10 +8,12 @@ from typing import Any
 
 from rich.console import Console
 
+from client_kit.builder import BuildError
 from client_kit.data import DataError
 from client_kit.envelope import EnvelopeError
 from client_kit.ipfs import IpfsError
 from client_kit.keys import KeysError
+from client_kit.runtime import TrainerError
 from keepers.chain import ChainError
 from localnet.install import InstallError
 from localnet.network import LocalnetError
@@ -46,4 +48,6 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     IpfsError,
     DataError,
     EnvelopeError,
+    BuildError,
+    TrainerError,
 )

@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from chain_config import LocalnetConfig, Network, localnet_from_env
-from client_kit.ipfs import KuboStore
+from client_kit.ipfs import ContentStore, KuboStore, PinataStore
 from client_kit.keys import KeyStore
 from keepers.chain import ChainClient
 from keepers.cli.common import CliFailure
@@ -27,7 +27,19 @@ from keepers.task_hub import TaskHub
 from localnet.deploy import load_deployment
 
 DEFAULT_CONFIG = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "fedchain" / "config.toml"
-CONFIG_KEYS = {"chain_id", "node", "rpc", "denom", "gas_price", "prefix", "contract", "ipfs_api", "keys_dir"}
+CONFIG_KEYS = {
+    "chain_id",
+    "node",
+    "rpc",
+    "denom",
+    "gas_price",
+    "prefix",
+    "contract",
+    "ipfs_api",
+    "ipfs_backend",
+    "keys_dir",
+}
+IPFS_BACKENDS = ("kubo", "pinata")
 
 
 @dataclass
@@ -37,6 +49,7 @@ class Target:
     ipfs_api: str
     keys: KeyStore
     localnet: LocalnetConfig | None
+    ipfs_backend: str = "kubo"
     _chain: ChainClient | None = None
 
     @property
@@ -54,7 +67,10 @@ class Target:
         return TaskHub(self.chain, self.contract)
 
     @property
-    def ipfs(self) -> KuboStore:
+    def ipfs(self) -> ContentStore:
+        """Kubo (the localnet's daemon by default), or Pinata with PINATA_JWT from the environment."""
+        if self.ipfs_backend == "pinata":
+            return PinataStore()
         return KuboStore(self.ipfs_api)
 
 
@@ -107,6 +123,9 @@ def resolve_target(options: dict[str, Any]) -> Target:
     if not contract and on_localnet:
         deployment = load_deployment(local)
         contract = deployment.contract if deployment else None
+    ipfs_backend = pick("ipfs_backend") or "kubo"
+    if ipfs_backend not in IPFS_BACKENDS:
+        raise CliFailure(f"IPFS backend {ipfs_backend!r} is unknown; use one of {', '.join(IPFS_BACKENDS)}")
     keys_dir = Path(pick("keys_dir") or (local.home / "keys" if on_localnet else DEFAULT_CONFIG.parent / "keys"))
     return Target(
         network=network,
@@ -114,6 +133,7 @@ def resolve_target(options: dict[str, Any]) -> Target:
         ipfs_api=pick("ipfs_api") or local.kubo_api_url,
         keys=KeyStore(keys_dir, network.bech32_prefix, allow_dev_accounts=on_localnet),
         localnet=local if on_localnet else None,
+        ipfs_backend=ipfs_backend,
     )
 
 
@@ -127,6 +147,11 @@ def target_options(command: Any) -> Any:
             click.option("--chain-id", help="Chain id (default fedchain-local-1)."),
             click.option("--contract", help="task_hub contract address."),
             click.option("--ipfs-api", help="Kubo RPC API URL (default the localnet's)."),
+            click.option(
+                "--ipfs-backend",
+                type=click.Choice(IPFS_BACKENDS),
+                help="Where content is pinned: kubo (default) or pinata (PINATA_JWT from the environment).",
+            ),
         ]
     ):
         command = option(command)

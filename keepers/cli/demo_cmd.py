@@ -15,10 +15,10 @@ from keepers.demo import DemoOptions, run_demo
 @click.option("--validators", type=click.Choice(["1", str(MAX_VALIDATORS)]), default="1", show_default=True)
 @click.option(
     "--model",
-    type=click.Choice(["sklearn"]),
-    default="sklearn",
+    type=click.Choice(["torch", "sklearn"]),
+    default="torch",
     show_default=True,
-    help="The task's model (NumPy softmax regression).",
+    help="The task's model: a small PyTorch MLP, or NumPy softmax regression.",
 )
 @click.option("--keep-running", is_flag=True, help="Leave the localnet and Kubo running afterwards.")
 def demo(trainers: int, rounds: int, validators: str, model: str, keep_running: bool) -> None:

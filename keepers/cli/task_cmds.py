@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Table
 
-from client_kit.ipfs import fetch_to_file
+from client_kit.builder import ModelSpec, build_client, parse_model_args
+from client_kit.ipfs import fetch_to_file, sha256_hex
+from client_kit.runtime import ClientSettings
 from keepers.cli.common import CliFailure, console, emit_json
 from keepers.cli.context import Target, pass_target
 from keepers.task_hub import Task
@@ -127,6 +132,106 @@ def org_create_task(target: Target, key: str, task_file: Path | None, as_json: b
         )
     else:
         console.print(f"created task {task_id} (tx {result.hash}); client.py {spec.client_cid}")
+
+
+@org.command("build-client")
+@click.option(
+    "--model",
+    "model_spec",
+    required=True,
+    help="softmax (NumPy template), or a PyTorch nn.Module: path/to/model.py:Class or package.module:Class.",
+)
+@click.option("--model-args", help="JSON constructor arguments of the model class, e.g. '{\"hidden\": 64}'.")
+@click.option("--model-name", help="Name trainers see (default: the class name, or softmax).")
+@click.option("--input-shape", default="64", show_default=True, help="Shape of one example, e.g. 64 or 1,28,28.")
+@click.option("--classes", default=10, show_default=True, type=click.IntRange(2, 100_000))
+@click.option("--input-scale", default=1.0, show_default=True, type=click.FloatRange(0, min_open=True))
+@click.option("--epochs", default=5, show_default=True, type=click.IntRange(1, 1000), help="Local epochs per round.")
+@click.option("--learning-rate", default=0.05, show_default=True, type=click.FloatRange(0, min_open=True))
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--superlink", default="127.0.0.1:9092", show_default=True, help="The keeper's SuperLink address.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the initial model's weights.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("client.py"), show_default=True)
+@click.option(
+    "--initial-model-out",
+    type=click.Path(path_type=Path),
+    default=Path("initial_model.safetensors"),
+    show_default=True,
+)
+@click.option("--json", "as_json", is_flag=True)
+@pass_target
+def org_build_client(
+    target: Target,
+    model_spec: str,
+    model_args: str | None,
+    model_name: str | None,
+    input_shape: str,
+    out: Path,
+    initial_model_out: Path,
+    superlink: str,
+    seed: int,
+    as_json: bool,
+    **training: Any,
+) -> None:
+    """Render the task's client.py from a template, plus the initial model it builds.
+
+    A model file's source is embedded in client.py, so the sha256 registered on chain covers every
+    line of task code trainers run. Hand both files to `org create-task`.
+
+    \b
+    Example:
+      fedchain org build-client --model softmax --input-scale 16 --learning-rate 1.0
+      fedchain org build-client --model digits_mlp.py:DigitsMLP --model-args '{"hidden": 64}' \\
+        --input-shape 64 --classes 10 --input-scale 16 --superlink 127.0.0.1:9092
+    """
+    if not target.contract:
+        raise CliFailure("no task_hub contract known: pass --contract, or deploy one with `fedchain localnet deploy`")
+    try:
+        shape = tuple(int(part) for part in input_shape.split(","))
+    except ValueError:
+        raise CliFailure(
+            f"--input-shape must be sizes separated by commas, e.g. 1,28,28; got {input_shape!r}"
+        ) from None
+    if not shape or min(shape) < 1:
+        raise CliFailure(f"--input-shape sizes must be positive, got {input_shape!r}")
+    spec = ModelSpec.parse(model_spec, parse_model_args(model_args))
+    settings = ClientSettings.for_network(
+        target.network,
+        target.contract,
+        superlink,
+        model_name=model_name or (spec.class_name if spec.template == "torch" else "softmax"),
+        input_shape=shape,
+        classes=training["classes"],
+        input_scale=training["input_scale"],
+        epochs=training["epochs"],
+        learning_rate=training["learning_rate"],
+        batch_size=training["batch_size"],
+    )
+    built = build_client(settings, spec, seed=seed)
+    out.write_bytes(built.source)
+    initial = built.initial_model()
+    initial_model_out.write_bytes(initial)
+    summary = {
+        "client": str(out),
+        "client_sha256": sha256_hex(built.source),
+        "initial_model": str(initial_model_out),
+        "initial_model_sha256": sha256_hex(initial),
+        "template": spec.template,
+        "model": spec.reference,
+        "parameters": built.parameters,
+        "layers": {name: list(array.shape) for name, array in zip(built.names, built.arrays, strict=True)},
+    }
+    if as_json:
+        emit_json(summary)
+        return
+    table = Table("layer", "shape", title=f"{spec.template} client for {settings.model_name}")
+    for name, shape_ in summary["layers"].items():
+        table.add_row(name, "×".join(map(str, shape_)))
+    console.print(table)
+    console.print(
+        f"{out} (sha256 {summary['client_sha256'][:16]}…) and {initial_model_out} ({built.parameters:,} parameters)"
+        f"\nnext: fedchain org create-task --client {out} --initial-model {initial_model_out} ..."
+    )
 
 
 @org.command("tasks")
@@ -310,6 +415,53 @@ def trainer_join(target: Target, task_id: int, key: str, out: Path | None) -> No
     fetch_to_file(target.ipfs, task.client_cid, task.client_sha256, destination)
     console.print(f"joined task {task_id} with stake {task.stake:,} {task.denom} (tx {result.hash})")
     console.print(f"client.py verified against the chain (sha256 {task.client_sha256[:16]}…) -> {destination}")
+
+
+@trainer.command("train")
+@click.argument("task_id", type=int)
+@click.option("--key", required=True, help=KEY_OPTION_HELP)
+@click.option("--data", "data_dir", type=click.Path(path_type=Path), required=True, help="Your private data folder.")
+@click.option(
+    "--client",
+    "client_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="client.py to run (default task-ID/client.py; fetched and verified when missing).",
+)
+@click.option("--superlink", help="Keeper endpoint, if it differs from the one client.py names.")
+@pass_target
+def trainer_train(
+    target: Target, task_id: int, key: str, data_dir: Path, client_file: Path | None, superlink: str | None
+) -> None:
+    """Run the task's client.py on your data: it trains, signs, and tells you what you can claim.
+
+    client.py is checked against the sha256 on chain before it runs (and checks itself again).
+
+    \b
+    Example:
+      fedchain trainer train 1 --key trainer1 --data ./my-digits
+    """
+    task = _task_or_fail(target, task_id)
+    path = client_file or Path(f"task-{task_id}") / "client.py"
+    if not path.is_file():
+        if client_file is not None:
+            raise CliFailure(f"client file {path} does not exist")
+        fetch_to_file(target.ipfs, task.client_cid, task.client_sha256, path)
+    if sha256_hex(path.read_bytes()) != task.client_sha256:
+        raise CliFailure(
+            f"{path} does not match the client.py registered for task {task_id} (sha256 {task.client_sha256[:16]}…): "
+            f"refusing to run it; delete it and run this command again to fetch the right one"
+        )
+    if not data_dir.is_dir():
+        raise CliFailure(f"data folder {data_dir} does not exist")
+    command = [sys.executable, str(path), "--task", str(task_id), "--data", str(data_dir), "--key", key]
+    command += ["--keys-dir", str(target.keys.folder), "--node", target.network.grpc_url]
+    command += ["--rpc", target.network.rpc_url]
+    if superlink:
+        command += ["--superlink", superlink]
+    code = subprocess.call(command)
+    if code != 0:
+        raise SystemExit(code)  # client.py already printed its one-line reason
 
 
 @trainer.command("claim")

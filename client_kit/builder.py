@@ -1,0 +1,172 @@
+"""Render a task's client.py from a template, and the initial model that exactly that file builds.
+
+The model spec picks the template: `softmax` renders the NumPy template; `FILE.py:Class` or
+`package.module:Class` renders the PyTorch template around the organization's `nn.Module`. A model
+file's source is embedded into client.py, so the hash on chain covers every line of task code a
+trainer runs; an importable module path is imported from the trainer's installed packages instead.
+The initial model is made by loading the rendered file itself and calling its `build_model()`, so
+its layer names and shapes are, by construction, the ones trainers will produce.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from string import Template
+from typing import Any
+
+import numpy as np
+
+from client_kit.model_format import encode
+from client_kit.models import TrainableModel
+from client_kit.runtime import ClientSettings
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MODULE_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+TEMPLATES = ("numpy", "torch")
+
+
+class BuildError(ValueError):
+    """The model spec or a parameter cannot make a working client; nothing was written."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    template: str
+    reference: str  # "softmax", "path/to/file.py:Class" or "package.module:Class"
+    args: dict[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def parse(spec: str, args: dict[str, Any] | None = None) -> ModelSpec:
+        spec = spec.strip()
+        if spec in ("softmax", "sklearn", "numpy"):
+            return ModelSpec("numpy", "softmax", {})
+        where, _, class_name = spec.rpartition(":")
+        if not where or not _IDENTIFIER.match(class_name):
+            raise BuildError(
+                f"model {spec!r} is not a model spec: use softmax, path/to/model.py:ClassName or "
+                "package.module:ClassName"
+            )
+        if where.endswith(".py"):
+            if not Path(where).is_file():
+                raise BuildError(f"model file {where} does not exist")
+        elif not _MODULE_PATH.match(where):
+            raise BuildError(f"{where!r} is neither a .py file nor an importable module path")
+        return ModelSpec("torch", spec, dict(args or {}))
+
+    @property
+    def class_name(self) -> str:
+        return self.reference.rpartition(":")[2]
+
+
+@dataclass(frozen=True)
+class BuiltClient:
+    source: bytes
+    names: list[str]
+    arrays: list[np.ndarray]
+    metadata: dict[str, str]
+    build_model: Callable[[], TrainableModel]  # the rendered file's own factory, e.g. to evaluate a model
+
+    def initial_model(self) -> bytes:
+        return encode(self.names, self.arrays, self.metadata)
+
+    @property
+    def parameters(self) -> int:
+        return int(sum(a.size for a in self.arrays))
+
+
+def render(settings: ClientSettings, spec: ModelSpec) -> bytes:
+    """client.py for these settings and this model; deterministic (same inputs, same bytes)."""
+    text = resources.files("client_kit").joinpath(f"templates/{spec.template}_client.py.tmpl").read_text()
+    values = {
+        "model_name": settings.model_name,
+        "runtime": settings.runtime,
+        "settings_json": settings.to_json(),
+        "model_reference": spec.reference,
+        "model_block": _model_block(spec) if spec.template == "torch" else "",
+    }
+    return Template(text).substitute(values).encode()
+
+
+def _model_block(spec: ModelSpec) -> str:
+    where, _, class_name = spec.reference.rpartition(":")
+    if not where.endswith(".py"):
+        return f"from {where} import {class_name} as MODEL_CLASS  # from the trainer's installed packages\n"
+    source = Path(where).read_text()
+    if "'''" in source or source.endswith("\\"):
+        literal = repr(source)
+    else:
+        literal = "r'''\n" + source.rstrip("\n") + "\n'''"
+    return (
+        f"MODEL_SOURCE = {literal}\n"
+        f'MODEL_CLASS = load_embedded_module("fedchain_task_model", MODEL_SOURCE).{class_name}\n'
+    )
+
+
+def build_client(settings: ClientSettings, spec: ModelSpec, seed: int = 0) -> BuiltClient:
+    """Render client.py, load it, and take its freshly built (seeded) model as the initial model."""
+    model = {"class": spec.reference, "args": spec.args} if spec.template == "torch" else {}
+    settings = replace(settings, template=spec.template, model=model)
+    source = render(settings, spec)
+    module = _load_rendered(source)
+    if spec.template == "torch":
+        import torch
+
+        torch.manual_seed(seed)
+    try:
+        model = module.build_model()
+    except Exception as error:  # noqa: BLE001 - the organization's model code failed: say so plainly
+        raise BuildError(f"building model {spec.reference} failed: {type(error).__name__}: {error}") from None
+    arrays = [np.asarray(a) for a in model.get_arrays()]
+    _check_forward(model, settings)
+    metadata = {"model": settings.model_name, "template": spec.template, "reference": spec.reference}
+    return BuiltClient(source, list(model.names), arrays, metadata, module.build_model)
+
+
+def _check_forward(model: Any, settings: ClientSettings) -> None:
+    """One forward pass on zeros of the declared input shape, so a wrong shape fails here, not on trainers."""
+    x = np.zeros((2, *settings.input_shape), np.float32)
+    try:
+        model.evaluate(x, np.zeros(2, np.int64))
+    except Exception as error:  # noqa: BLE001
+        raise BuildError(
+            f"the model does not accept inputs of shape {settings.input_shape} with {settings.classes} classes: "
+            f"{type(error).__name__}: {error}"
+        ) from None
+
+
+def _load_rendered(source: bytes) -> Any:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "client.py"
+        path.write_bytes(source)
+        name = f"fedchain_rendered_client_{abs(hash(source))}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except ImportError as error:
+            raise BuildError(f"the rendered client cannot import its model: {error}") from None
+        finally:
+            sys.modules.pop(name, None)
+    return module
+
+
+def parse_model_args(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise BuildError(f"--model-args must be a JSON object: {error}") from None
+    if not isinstance(value, dict):
+        raise BuildError("--model-args must be a JSON object, e.g. '{\"hidden\": 64}'")
+    return value

@@ -1,0 +1,170 @@
+"""A trainer's Flower node that runs only the trainer's own, hash-verified ClientApp.
+
+Flower's stock SuperNode executes whatever ClientApp the SuperLink's app bundle (FAB) names, so the
+keeper could push any code to a trainer's machine, and it starts a fresh process for every message.
+This node speaks the same Fleet API to the keeper's SuperLink (Flower's own connection code:
+register, activate, heartbeats, pull/push of messages and their objects) but answers every message
+with the ClientApp object defined in the client.py the trainer verified against the chain, in this
+process. From the bundle it reads only the declared run-config defaults (data, never code).
+
+It also polls briskly: a round's messages are picked up within `poll_interval`, not Flower's fixed
+3-second idle sleep, which is what makes a round on a tiny model take about a second.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from logging import getLogger
+
+from flwr.app import Context, Message, RecordDict
+from flwr.app.error import Error
+from flwr.clientapp import ClientApp
+from flwr.common.config import get_fused_config_from_fab
+from flwr.common.constant import ErrorCode
+from flwr.supercore.inflatable.inflatable_object import (
+    get_all_nested_objects,
+    get_object_tree,
+    no_object_id_recompute,
+)
+from flwr.supercore.inflatable.inflatable_utils import (
+    pull_and_inflate_object_from_tree,
+    push_object_contents_from_iterable,
+)
+from flwr.supercore.run import RunNotRunningException
+from flwr.supernode.fleet_http_connection import http_request_response
+
+logger = getLogger("fedchain.node")
+
+
+@dataclass
+class NodeActivity:
+    """What the node has done so far, for progress displays and tests."""
+
+    node_id: int | None = None
+    handled: dict[str, int] = field(default_factory=dict)  # message type -> count
+    failures: list[str] = field(default_factory=list)
+    last_round: int | None = None
+
+    def record(self, message_type: str, group: str | None) -> None:
+        self.handled[message_type] = self.handled.get(message_type, 0) + 1
+        if group and group.isdigit():
+            self.last_round = int(group)
+
+
+class TrainerNode:
+    """Connects to a SuperLink's Fleet API and answers its messages with `app`, in process."""
+
+    def __init__(
+        self,
+        app: ClientApp,
+        superlink: str,
+        node_config: dict[str, str | int | float | bool],
+        poll_interval: float = 0.1,
+        on_message: Callable[[Message, Message], None] | None = None,
+    ) -> None:
+        self.app = app
+        self.superlink = superlink
+        self.node_config = node_config
+        self.poll_interval = poll_interval
+        self.on_message = on_message
+        self.activity = NodeActivity()
+        self._contexts: dict[int, Context] = {}
+
+    def run(self, stop: threading.Event, connect_timeout: float = 60.0) -> None:
+        """Serve until `stop` is set, reconnecting if the keeper restarts.
+
+        Raises ConnectionError when the keeper's SuperLink cannot be reached within `connect_timeout`.
+        """
+        while not stop.is_set():
+            try:
+                self._serve_connection(stop, connect_timeout)
+            except SystemExit as error:  # Flower exits when it cannot connect; say it plainly
+                raise ConnectionError(f"cannot reach the keeper's SuperLink at {self.superlink}") from error
+            stop.wait(self.poll_interval)
+
+    def _serve_connection(self, stop: threading.Event, connect_timeout: float) -> None:
+        """One connection's life; Flower's context logs and ends it when the SuperLink goes away."""
+        connection = http_request_response(self.superlink, insecure=True, max_wait_time=connect_timeout)
+        with connection as (node_id, receive, send, get_run, get_fab, pull_object, push_object, confirm):
+            self.activity.node_id = node_id
+            while not stop.is_set():
+                received = receive()
+                if received is None:
+                    stop.wait(self.poll_interval)
+                    continue
+                message, tree = received
+                try:
+                    self._serve(message, tree, node_id, get_run, get_fab, pull_object, push_object, confirm, send)
+                except RunNotRunningException:
+                    logger.info("run %s ended; ignoring its message", message.metadata.run_id)
+
+    def _serve(self, head, tree, node_id, get_run, get_fab, pull_object, push_object, confirm, send) -> None:
+        run_id = head.metadata.run_id
+        message = pull_and_inflate_object_from_tree(
+            tree,
+            lambda object_id: pull_object(run_id, object_id),
+            lambda object_id: confirm(run_id, object_id),
+            return_type=Message,
+            initial_backoff=0.05,  # the message can arrive a moment before its objects do
+            backoff_cap=0.5,
+        )
+        message.metadata.__dict__["_message_id"] = tree.object_id
+        context = self._context(run_id, node_id, get_run, get_fab)
+        started = time.perf_counter()
+        try:
+            reply = self.app(message=message, context=context)
+        except Exception as error:  # noqa: BLE001 - the keeper must hear why, the node keeps serving
+            logger.exception("the ClientApp raised while handling %s", message.metadata.message_type)
+            self.activity.failures.append(f"{type(error).__name__}: {error}")
+            reply = Message(Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason=str(error)), reply_to=message)
+        runtime = time.perf_counter() - started
+        self.activity.record(message.metadata.message_type, message.metadata.group_id)
+        with no_object_id_recompute():
+            reply.metadata.__dict__["_message_id"] = reply.object_id
+            reply_tree = get_object_tree(reply)
+            objects = get_all_nested_objects(reply)
+            wanted, session = send(reply, reply_tree, runtime)
+            push_object_contents_from_iterable(
+                ((object_id, objects[object_id].deflate()) for object_id in objects if object_id in wanted),
+                lambda object_id, content: push_object(run_id, session, object_id, content),
+            )
+        if self.on_message is not None:
+            self.on_message(message, reply)
+
+    def _context(self, run_id: int, node_id: int, get_run, get_fab) -> Context:
+        """One Context per run, kept across its messages (ClientApp state survives rounds)."""
+        if run_id not in self._contexts:
+            run = get_run(run_id)
+            fab = get_fab(run.fab_hash, run_id)
+            self._contexts[run_id] = Context(
+                run_id=run_id,
+                node_id=node_id,
+                node_config=dict(self.node_config),
+                state=RecordDict(),
+                run_config=get_fused_config_from_fab(fab.content, run),
+                series_id=run.series_id,
+            )
+        return self._contexts[run_id]
+
+
+# The keeper's app bundle must name a ClientApp. fedchain trainers never run it (they serve their own
+# verified client.py through TrainerNode); a stock SuperNode that does gets a plain refusal.
+bundle_app = ClientApp()
+
+
+@bundle_app.train()
+def _refuse_train(message: Message, context: Context) -> Message:
+    return _refusal(message)
+
+
+@bundle_app.evaluate()
+def _refuse_evaluate(message: Message, context: Context) -> Message:
+    return _refusal(message)
+
+
+def _refusal(message: Message) -> Message:
+    reason = "fedchain tasks are trained by the task's own client.py (python client.py --task ...), not by this bundle"
+    return Message(Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason=reason), reply_to=message)

@@ -1,0 +1,251 @@
+"""client_kit: rendering client.py, the hash check before anything runs, and trainers' plain errors.
+
+The chain-backed tests run a rendered client.py exactly as a trainer does (`python client.py
+--task ...`) against the real localnet, Kubo and a real keeper SuperLink.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chain_config import LocalnetConfig
+from client_kit.builder import BuildError, ModelSpec, build_client, render
+from client_kit.data import DataError, load_folder
+from client_kit.ipfs import IpfsError, KuboStore, fetch_to_file, fetch_verified
+from client_kit.model_format import decode
+from client_kit.runtime import ClientSettings, TaskClient, Trainer
+from keepers.chain import ChainClient
+from keepers.runtime import spawn, start_superlink, submit_task_run
+from keepers.task_hub import TaskHub
+from localnet.deploy import Deployment
+from tests.conftest import dev_wallet
+from tests.trainers import (
+    DIGITS_MLP,
+    create_task,
+    free_port,
+    keeper_run_config,
+    key_file,
+    render_digits_client,
+    write_digits_shards,
+)
+
+SETTINGS = ClientSettings.for_network(
+    LocalnetConfig().network(),
+    "wasm1contract",
+    "127.0.0.1:9092",
+    model_name="digits",
+    input_shape=(64,),
+    classes=10,
+    input_scale=16.0,
+)
+
+
+def test_rendering_is_deterministic_and_embeds_the_model_file_source() -> None:
+    spec = ModelSpec.parse(f"{DIGITS_MLP}:DigitsMLP", {"hidden": 16})
+    first, second = build_client(SETTINGS, spec, seed=3), build_client(SETTINGS, spec, seed=3)
+    assert first.source == second.source and first.initial_model() == second.initial_model()
+    text = first.source.decode()
+    assert "class DigitsMLP(nn.Module):" in text and '"hidden": 16' in text
+    assert first.names == ["layers.1.weight", "layers.1.bias", "layers.3.weight", "layers.3.bias"]
+    assert [a.shape for a in first.arrays] == [(16, 64), (16,), (10, 16), (10,)]
+    names, arrays, metadata = decode(first.initial_model())
+    assert names == first.names and metadata["template"] == "torch"
+    assert build_client(SETTINGS, spec, seed=4).initial_model() != first.initial_model()  # the seed matters
+
+    softmax = build_client(SETTINGS, ModelSpec.parse("softmax"))
+    assert softmax.names == ["weight", "bias"] and softmax.parameters == 650
+    assert "SoftmaxRegression" in softmax.source.decode() and "import torch" not in softmax.source.decode()
+    assert render(SETTINGS, ModelSpec.parse("softmax")) != render(
+        ClientSettings(**{**SETTINGS.__dict__, "superlink": "127.0.0.1:1"}), ModelSpec.parse("softmax")
+    )
+
+
+def test_bad_model_specs_fail_before_anything_is_written(tmp_path: Path) -> None:
+    with pytest.raises(BuildError, match="does not exist"):
+        ModelSpec.parse(str(tmp_path / "missing.py") + ":Net")
+    with pytest.raises(BuildError, match="not a model spec"):
+        ModelSpec.parse("just-a-name")
+    with pytest.raises(BuildError, match="cannot import its model"):
+        build_client(SETTINGS, ModelSpec.parse("no_such_package.models:Net"))
+    broken = tmp_path / "broken.py"
+    broken.write_text(
+        "from torch import nn\nclass Net(nn.Module):\n    def __init__(self):\n        raise ValueError('x')\n"
+    )
+    with pytest.raises(BuildError, match="building model .* failed: ValueError"):
+        build_client(SETTINGS, ModelSpec.parse(f"{broken}:Net"))
+    wrong_input = ClientSettings(**{**SETTINGS.__dict__, "input_shape": (3, 5)})
+    with pytest.raises(BuildError, match=r"does not accept inputs of shape \(3, 5\)"):
+        build_client(wrong_input, ModelSpec.parse(f"{DIGITS_MLP}:DigitsMLP"))
+
+
+def test_data_that_does_not_fit_the_model_is_refused_before_training(tmp_path: Path) -> None:
+    client = TaskClient(SETTINGS, build_client(SETTINGS, ModelSpec.parse("softmax")).build_model)
+    wallet = dev_wallet(LocalnetConfig(), "trainer1")
+    (tmp_path / "wide").mkdir()
+    np.savez(tmp_path / "wide" / "d.npz", x=np.zeros((5, 65)), y=np.zeros(5, np.int64))
+    with pytest.raises(DataError, match=r"shape \(65,\), but the task's model expects \(64,\)"):
+        client.attach(Trainer(wallet, 1, load_folder(tmp_path / "wide")))
+    (tmp_path / "labels").mkdir()
+    np.savez(tmp_path / "labels" / "d.npz", x=np.zeros((5, 64)), y=np.full(5, 10))
+    with pytest.raises(DataError, match=r"labels .* must lie in 0..9"):
+        client.attach(Trainer(wallet, 1, load_folder(tmp_path / "labels")))
+    assert client.trainer is None
+
+
+@pytest.mark.localnet
+def test_build_pin_fetch_verify_round_trip_and_a_tampered_client_is_refused(
+    kubo: KuboStore, tmp_path: Path, localnet
+) -> None:  # noqa: ANN001
+    built = build_client(SETTINGS, ModelSpec.parse(f"{DIGITS_MLP}:DigitsMLP"))
+    pinned = kubo.add(built.source, "client.py")
+    assert pinned.cid.startswith("bafkrei") and pinned.sha256 == hashlib.sha256(built.source).hexdigest()
+    fetched = fetch_to_file(kubo, pinned.cid, pinned.sha256, tmp_path / "task" / "client.py")
+    assert fetched.read_bytes() == built.source
+
+    tampered = kubo.add(built.source.replace(b"nn.ReLU()", b"nn.Tanh()"), "client.py")
+    with pytest.raises(IpfsError, match="does not match the hash on chain"):
+        fetch_to_file(kubo, tampered.cid, pinned.sha256, tmp_path / "evil" / "client.py")
+    assert not (tmp_path / "evil" / "client.py").exists()
+
+
+def _run_client(client_file: Path, task_id: int, data: Path, key: Path, *extra: str, timeout: float = 120) -> str:
+    config_network = LocalnetConfig(port_offset=1000).network()
+    result = subprocess.run(
+        [sys.executable, str(client_file), "--task", str(task_id), "--data", str(data), "--key-file", str(key)]
+        + ["--node", config_network.grpc_url, "--rpc", config_network.rpc_url, *extra],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={"COLUMNS": "200", "PATH": str(Path(sys.executable).parent)},
+    )
+    return f"exit {result.returncode}\n{result.stdout}{result.stderr}"
+
+
+@pytest.mark.localnet
+def test_client_py_refuses_to_run_when_tampered_unjoined_or_the_keeper_is_unreachable(
+    localnet, chain: ChainClient, deployment: Deployment, kubo: KuboStore, tmp_path: Path
+) -> None:  # noqa: ANN001
+    config = localnet.config
+    hub = TaskHub(chain, deployment.contract)
+    client_file, built = render_digits_client(config, deployment.contract, tmp_path / "org")
+    task_id = create_task(chain, hub, kubo, config, built, ["trainer2"], rounds=1)
+    write_digits_shards(config, ["trainer2", "trainer3"], tmp_path, per_trainer=50)
+    data, key = tmp_path / "trainer2" / "data", tmp_path / "trainer2" / "trainer2.mnemonic"
+
+    tampered = tmp_path / "tampered" / "client.py"
+    tampered.parent.mkdir()
+    tampered.write_bytes(client_file.read_bytes().replace(b'"epochs": 5', b'"epochs": 50'))
+    output = _run_client(tampered, task_id, data, key)
+    assert output.startswith("exit 1") and "is not the client registered for task" in output, output
+
+    outsider_key = tmp_path / "trainer3" / "trainer3.mnemonic"
+    output = _run_client(client_file, task_id, tmp_path / "trainer3" / "data", outsider_key)
+    assert output.startswith("exit 1") and "has not joined task" in output, output
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    output = _run_client(client_file, task_id, empty, key)
+    assert output.startswith("exit 1") and "is empty" in output, output
+
+    output = _run_client(
+        client_file, task_id, data, key, "--superlink", f"127.0.0.1:{free_port()}", "--connect-timeout", "3"
+    )
+    assert output.startswith("exit 1") and "keeper unreachable" in output, output
+    assert hub.participant(task_id, str(dev_wallet(config, "trainer2").address())).weight == 0  # nothing changed
+
+
+def _cli_env(localnet) -> dict[str, str]:  # noqa: ANN001
+    home, offset = str(localnet.config.home), str(localnet.config.port_offset)
+    return dict(os.environ, FEDCHAIN_HOME=home, FEDCHAIN_PORT_OFFSET=offset, COLUMNS="200")
+
+
+def _cli(localnet, *args: str) -> subprocess.CompletedProcess[str]:  # noqa: ANN001
+    command = [sys.executable, "-m", "keepers.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=_cli_env(localnet), timeout=180)
+
+
+@pytest.mark.localnet
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["torch", "softmax"])
+def test_a_rendered_client_trains_two_rounds_against_a_real_keeper_through_the_cli(
+    model: str, localnet, chain: ChainClient, deployment: Deployment, kubo: KuboStore, tmp_path: Path
+) -> None:  # noqa: ANN001
+    config = localnet.config
+    hub = TaskHub(chain, deployment.contract)
+    port = free_port()
+    spec = f"{DIGITS_MLP}:DigitsMLP" if model == "torch" else "softmax"
+    built = _cli(
+        localnet,
+        "org",
+        "build-client",
+        "--model",
+        spec,
+        "--input-scale",
+        "16",
+        "--superlink",
+        f"127.0.0.1:{port}",
+        "--out",
+        str(tmp_path / "client.py"),
+        "--initial-model-out",
+        str(tmp_path / "initial.safetensors"),
+        "--json",
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    trainers = ["trainer4", "trainer5"] if model == "torch" else ["trainer6", "trainer7"]
+    task_file = tmp_path / "task.yaml"
+    task_file.write_text(
+        f"model_name: digits-{model}\nclient: client.py\ninitial_model: initial.safetensors\nrounds: 2\n"
+        "min_trainers: 2\nmax_trainers: 2\nstake: 1000000\npool: 20000000\njoin_deadline: 10m\n"
+        "training_deadline: 1h\nkeeper: keeper\n"
+    )
+    created = _cli(localnet, "org", "create-task", "--file", str(task_file), "--json")
+    assert created.returncode == 0, created.stdout + created.stderr
+    task_id = json.loads(created.stdout)["task_id"]
+    write_digits_shards(config, trainers, tmp_path, per_trainer=300)
+    processes = []
+    try:
+        for name in trainers:
+            joined = _cli(
+                localnet, "trainer", "join", str(task_id), "--key", name, "--out", str(tmp_path / name / "client.py")
+            )
+            assert joined.returncode == 0 and "verified against the chain" in joined.stdout, (
+                joined.stdout + joined.stderr
+            )
+            assert (tmp_path / name / "client.py").read_bytes() == (tmp_path / "client.py").read_bytes()
+        link = start_superlink(port, tmp_path / "keeper")
+        processes.append(link)
+        for name in trainers:
+            command = ["trainer", "train", str(task_id), "--key", name, "--data", str(tmp_path / name / "data")]
+            command += ["--client", str(tmp_path / name / "client.py")]
+            cli = [sys.executable, "-m", "keepers.cli", *command]
+            processes.append(spawn(name, cli, tmp_path / f"{name}.log", _cli_env(localnet)))
+        run_config = keeper_run_config(config, deployment.contract, task_id, key_file(config, "keeper", tmp_path))
+        code = submit_task_run(port, tmp_path / "keeper", run_config)
+        assert code == 0, (tmp_path / "keeper" / "runs.log").read_text()[-4000:]
+        for process, name in zip(processes[1:], trainers, strict=True):
+            assert process.process.wait(90) == 0, (tmp_path / f"{name}.log").read_text()[-3000:]
+            log = (tmp_path / f"{name}.log").read_text()
+            assert "you can claim" in log and "verified against task" in log
+    finally:
+        for process in processes:
+            process.stop()
+    task = hub.task(task_id)
+    assert (task.status, task.rounds_completed) == ("finalized", 2)
+    rounds = hub.rounds(task_id)
+    assert all(r.contributors_count == 2 for r in rounds)
+    assert rounds[-1].metrics.accuracy >= Decimal("0.8"), [r.metrics for r in rounds]
+    names, arrays, _ = decode(fetch_verified(kubo, rounds[-1].model_cid, rounds[-1].model_sha256))
+    initial_names, _, _ = decode((tmp_path / "initial.safetensors").read_bytes())
+    assert names == initial_names
+    for name in trainers:
+        claimable = hub.claimable(task_id, str(dev_wallet(config, name).address()))
+        assert claimable > 1_000_000  # stake back plus a share of the pool

@@ -1,0 +1,155 @@
+"""Test helpers: render a real client.py for a task, fund the task, and run trainers as processes."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import numpy as np
+from sklearn.datasets import load_digits
+
+from chain_config import LocalnetConfig
+from client_kit.builder import BuiltClient, ModelSpec, build_client
+from client_kit.ipfs import KuboStore
+from client_kit.runtime import ClientSettings
+from keepers.chain import ChainClient
+from keepers.runtime import ManagedProcess, start_trainer
+from keepers.task_hub import TaskHub, TaskSpec
+from tests.conftest import dev_wallet
+
+DIGITS_MLP = Path(__file__).resolve().parent.parent / "keepers" / "examples" / "digits_mlp.py"
+
+
+def keeper_run_config(config: LocalnetConfig, contract: str, task_id: int, keeper_key: Path) -> dict:
+    """The run config the keeper service would submit for this task."""
+    network = config.network()
+    return {
+        "task-id": task_id,
+        "chain-id": network.chain_id,
+        "grpc-url": network.grpc_url,
+        "rpc-url": network.rpc_url,
+        "denom": network.denom,
+        "gas-price": str(network.gas_price),
+        "prefix": network.bech32_prefix,
+        "contract": contract,
+        "keeper-key-file": str(keeper_key),
+        "ipfs-api": config.kubo_api_url,
+        "norm-bound": 50.0,
+        "max-examples": 1000,
+        "connect-timeout": 60.0,
+        "feed-port": free_port(),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def key_file(config: LocalnetConfig, name: str, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.mnemonic"
+    path.write_text(config.dev_account(name).mnemonic + "\n")
+    path.chmod(0o600)
+    return path
+
+
+def render_digits_client(
+    config: LocalnetConfig, contract: str, folder: Path, model: str = "softmax", **training: float
+) -> tuple[Path, BuiltClient]:
+    """A client.py for 8x8 digits (pixels 0..16), written to `folder/client.py`."""
+    settings = ClientSettings.for_network(
+        config.network(),
+        contract,
+        superlink="127.0.0.1:9092",
+        model_name="digits",
+        input_shape=(64,),
+        classes=10,
+        input_scale=16.0,
+        **{"epochs": 5, "learning_rate": 0.5, **training},  # type: ignore[arg-type]
+    )
+    spec = ModelSpec.parse(f"{DIGITS_MLP}:DigitsMLP" if model == "torch" else model, {"hidden": 32})
+    built = build_client(settings, spec)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "client.py"
+    path.write_bytes(built.source)
+    return path, built
+
+
+def create_task(
+    chain: ChainClient,
+    hub: TaskHub,
+    kubo: KuboStore,
+    config: LocalnetConfig,
+    built: BuiltClient,
+    trainers: list[str],
+    rounds: int,
+    stake: int = 1_000_000,
+    pool: int = 30_000_000,
+) -> int:
+    """Pin client.py and its initial model, create the task, and stake every named trainer into it."""
+    org, keeper = dev_wallet(config, "organization"), dev_wallet(config, "keeper")
+    hub.register(org, "Acme Health", organization=True)
+    model = kubo.add(built.initial_model(), "initial.safetensors")
+    client = kubo.add(built.source, "client.py")
+    now = int(chain.block_time())
+    spec = TaskSpec(
+        model_name="digits",
+        description="keeper e2e",
+        client_cid=client.cid,
+        client_sha256=client.sha256,
+        initial_model_cid=model.cid,
+        initial_model_sha256=model.sha256,
+        rounds=rounds,
+        min_trainers=len(trainers),
+        max_trainers=len(trainers),
+        stake=stake,
+        join_deadline=now + 600,
+        training_deadline=now + 3600,
+        keeper=str(keeper.address()),
+        no_show_penalty_bps=1000,
+        slash_bps=5000,
+    )
+    task_id, _ = hub.create_task(org, spec, pool, config.denom)
+    for name in trainers:
+        wallet = dev_wallet(config, name)
+        hub.register(wallet, name, trainer=True)
+        hub.join_task(wallet, task_id, stake, config.denom)
+    return task_id
+
+
+def write_digits_shards(config: LocalnetConfig, names: list[str], folder: Path, per_trainer: int = 400) -> None:
+    """Disjoint digits shards as each trainer's private data folder, plus its key file."""
+    digits = load_digits()
+    order = np.random.default_rng(0).permutation(len(digits.target))
+    for i, name in enumerate(names):
+        part = order[i :: len(names)][:per_trainer]
+        data = folder / name / "data"
+        data.mkdir(parents=True)
+        np.savez(data / "data.npz", x=digits.data[part], y=digits.target[part])
+        key_file(config, name, folder / name)
+
+
+def start_trainers(
+    config: LocalnetConfig,
+    client_file: Path,
+    task_id: int,
+    names: list[str],
+    folder: Path,
+    superlink_port: int,
+    faults: dict[str, str] | None = None,
+) -> list[ManagedProcess]:
+    return [
+        start_trainer(
+            client_file,
+            task_id,
+            folder / name / "data",
+            folder / name / f"{name}.mnemonic",
+            folder / f"{name}.log",
+            superlink=f"127.0.0.1:{superlink_port}",
+            network=config.network(),
+            fault=(faults or {}).get(name, ""),
+        )
+        for name in names
+    ]
