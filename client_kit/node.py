@@ -46,12 +46,9 @@ class NodeActivity:
     node_id: int | None = None
     handled: dict[str, int] = field(default_factory=dict)  # message type -> count
     failures: list[str] = field(default_factory=list)
-    last_round: int | None = None
 
-    def record(self, message_type: str, group: str | None) -> None:
+    def record(self, message_type: str) -> None:
         self.handled[message_type] = self.handled.get(message_type, 0) + 1
-        if group and group.isdigit():
-            self.last_round = int(group)
 
 
 class TrainerNode:
@@ -121,7 +118,7 @@ class TrainerNode:
             self.activity.failures.append(f"{type(error).__name__}: {error}")
             reply = Message(Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason=str(error)), reply_to=message)
         runtime = time.perf_counter() - started
-        self.activity.record(message.metadata.message_type, message.metadata.group_id)
+        self.activity.record(message.metadata.message_type)
         with no_object_id_recompute():
             reply.metadata.__dict__["_message_id"] = reply.object_id
             reply_tree = get_object_tree(reply)

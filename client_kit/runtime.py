@@ -231,9 +231,7 @@ class TaskClient:
         model.set_arrays([record[name].numpy() for name in record.keys()])
         x, y = self._features()
         loss, accuracy = model.evaluate(x, y)
-        group = message.metadata.group_id
-        if group.isdigit():
-            self.log.note(int(group), eval_loss=loss, eval_accuracy=accuracy)
+        self.log.note(int(message.content["config"]["server-round"]), eval_loss=loss, eval_accuracy=accuracy)
         metrics = MetricRecord({"num-examples": len(y), "eval-loss": loss, "eval-acc": accuracy})
         return Message(content=RecordDict({"metrics": metrics}), reply_to=message)
 

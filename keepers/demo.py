@@ -40,7 +40,7 @@ from localnet.network import Localnet
 DIGITS_MLP = Path(__file__).resolve().parent / "examples" / "digits_mlp.py"
 MODELS = {
     # model spec, hyperparameters (tuned for non-IID digits shards of ~250 examples each)
-    "torch": (f"{DIGITS_MLP}:DigitsMLP", {"hidden": 64}, {"epochs": 5, "learning_rate": 0.05}),
+    "torch": (f"{DIGITS_MLP}:DigitsMLP", {"hidden": 64}, {"epochs": 5, "learning_rate": 0.1}),
     "sklearn": ("softmax", {}, {"epochs": 10, "learning_rate": 1.0}),
 }
 

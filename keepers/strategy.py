@@ -93,6 +93,14 @@ class ChainFedAvg(FedAvg):
             self._on_event("round_started", round=self.task_round(server_round), node_id=message.metadata.dst_node_id)
         return messages
 
+    def configure_evaluate(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
+        messages = list(super().configure_evaluate(server_round, arrays, config, grid))
+        for message in messages:
+            message.content["config"]["server-round"] = self.task_round(server_round)
+        return messages
+
     def aggregate_train(
         self, server_round: int, replies: Iterable[Message]
     ) -> tuple[ArrayRecord | None, MetricRecord | None]:

@@ -207,6 +207,7 @@ def test_a_rendered_client_trains_two_rounds_against_a_real_keeper_through_the_c
         "min_trainers: 2\nmax_trainers: 2\nstake: 1000000\npool: 20000000\njoin_deadline: 10m\n"
         "training_deadline: 1h\nkeeper: keeper\n"
     )
+    assert _cli(localnet, "org", "register", "--name", "Acme Health").returncode == 0
     created = _cli(localnet, "org", "create-task", "--file", str(task_file), "--json")
     assert created.returncode == 0, created.stdout + created.stderr
     task_id = json.loads(created.stdout)["task_id"]
@@ -214,6 +215,7 @@ def test_a_rendered_client_trains_two_rounds_against_a_real_keeper_through_the_c
     processes = []
     try:
         for name in trainers:
+            assert _cli(localnet, "trainer", "register", "--key", name, "--name", name).returncode == 0
             joined = _cli(
                 localnet, "trainer", "join", str(task_id), "--key", name, "--out", str(tmp_path / name / "client.py")
             )
