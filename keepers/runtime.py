@@ -91,6 +91,8 @@ def spawn(name: str, command: list[str], log: Path, env: dict[str, str]) -> Mana
 
 
 def start_superlink(port: int, workdir: Path, timeout: float = 30.0) -> ManagedProcess:
+    """The keeper's SuperLink, its state in memory: the chain, not the SuperLink, is what a restarted
+    keeper resumes from, and Flower's SQLite file state costs up to a second per request here."""
     workdir.mkdir(parents=True, exist_ok=True)
     link = spawn(
         "superlink",
@@ -102,8 +104,6 @@ def start_superlink(port: int, workdir: Path, timeout: float = 30.0) -> ManagedP
             "127.0.0.1",
             "--port",
             str(port),
-            "--database",
-            str(workdir / "superlink.db"),
         ],
         workdir / "superlink.log",
         _bin_env(),
