@@ -7,6 +7,11 @@ register, activate, heartbeats, pull/push of messages and their objects) but ans
 with the ClientApp object defined in the client.py the trainer verified against the chain, in this
 process. From the bundle it reads only the declared run-config defaults (data, never code).
 
+When a restarted SuperLink no longer knows the node, Flower's connection code answers the 401 by
+sending SIGINT to its own process (a stock SuperNode exits and its supervisor restarts it); the
+trainer runtime runs this node in a child process that ignores SIGINT, so the failed connection
+ends and `run` registers again.
+
 It also polls briskly: a round's messages are picked up within `poll_interval` (0.25 s), not after
 Flower's fixed 3-second idle sleep. Faster polling does not pay: every request costs the keeper's
 SuperLink about 10 ms of its one event-loop thread, so ten nodes polling every 0.1 s slow it down.
@@ -62,12 +67,14 @@ class TrainerNode:
         node_config: dict[str, str | int | float | bool],
         poll_interval: float = 0.25,
         on_message: Callable[[Message, Message], None] | None = None,
+        on_connect: Callable[[int], None] | None = None,
     ) -> None:
         self.app = app
         self.superlink = superlink
         self.node_config = node_config
         self.poll_interval = poll_interval
         self.on_message = on_message
+        self.on_connect = on_connect
         self.activity = NodeActivity()
         self._contexts: dict[int, Context] = {}
 
@@ -88,6 +95,8 @@ class TrainerNode:
         connection = http_request_response(self.superlink, insecure=True, max_wait_time=connect_timeout)
         with connection as (node_id, receive, send, get_run, get_fab, pull_object, push_object, confirm):
             self.activity.node_id = node_id
+            if self.on_connect is not None:
+                self.on_connect(node_id)
             while not stop.is_set():
                 received = receive()
                 if received is None:

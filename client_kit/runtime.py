@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import signal
 import sys
 import threading
 import time
@@ -136,9 +138,12 @@ class RoundLog:
     """The trainer's own view of its rounds, for the live display."""
 
     rounds: dict[int, dict[str, float]] = field(default_factory=dict)
+    sink: Callable[[int, dict[str, float]], None] | None = None  # where a node process reports them
 
     def note(self, task_round: int, **values: float) -> None:
         self.rounds.setdefault(task_round, {}).update(values)
+        if self.sink is not None:
+            self.sink(task_round, values)
 
 
 class TaskClient:
@@ -331,6 +336,72 @@ def run_task(client: TaskClient, client_file: Path, request: RunRequest, console
     return _serve(client, hub, task.id, task.rounds, address, superlink, request.connect_timeout, console)
 
 
+def _node_process(client: TaskClient, superlink: str, connect_timeout: float, reports: Any) -> None:
+    """Child process: serve the task with the (inherited, already verified) ClientApp; report progress.
+
+    SIGINT is ignored here: Flower sends it to its own process when a restarted SuperLink answers 401
+    (the node must register again, which the next connection does); the user's Ctrl-C reaches the
+    parent, which stops this process.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    client.log.sink = lambda task_round, values: reports.put(("round", task_round, values))
+    node = TrainerNode(client.app, superlink, node_config={}, on_connect=lambda node_id: reports.put(("node", node_id)))
+    try:
+        node.run(threading.Event(), connect_timeout=connect_timeout)
+    except ConnectionError as error:
+        reports.put(("unreachable", str(error)))
+        raise SystemExit(3) from None
+
+
+class NodeSupervisor:
+    """Runs the trainer node in a child process and starts a fresh one if it exits (keeper restarts)."""
+
+    MAX_RESTARTS = 20
+
+    def __init__(self, client: TaskClient, superlink: str, connect_timeout: float) -> None:
+        self.client = client
+        self.superlink = superlink
+        self.connect_timeout = connect_timeout
+        self.node_id: int | None = None
+        self.restarts = 0
+        self._context = multiprocessing.get_context("fork")  # the child inherits the verified ClientApp
+        self._reports = self._context.SimpleQueue()
+        self._process: Any = None
+
+    def start(self) -> None:
+        self._process = self._context.Process(
+            target=_node_process,
+            args=(self.client, self.superlink, self.connect_timeout, self._reports),
+            name="fedchain-trainer-node",
+            daemon=True,
+        )
+        self._process.start()
+
+    def check(self) -> None:
+        """Take the child's reports; restart it if it exited; raise TrainerError if it cannot connect."""
+        while not self._reports.empty():
+            kind, *payload = self._reports.get()
+            if kind == "node":
+                self.node_id = payload[0]
+            elif kind == "round":
+                self.client.log.note(payload[0], **payload[1])
+            elif kind == "unreachable":
+                raise TrainerError(f"keeper unreachable at {self.superlink}: {payload[0]}")
+        if self._process is not None and not self._process.is_alive():
+            self.restarts += 1
+            if self.restarts > self.MAX_RESTARTS:
+                code = self._process.exitcode
+                raise TrainerError(f"the trainer node exited {self.restarts} times (last exit code {code})")
+            self.start()  # e.g. a restarted keeper no longer knew this node: register again
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            self._process.terminate()
+            self._process.join(timeout=10)
+            if self._process.is_alive():
+                self._process.kill()
+
+
 def _serve(
     client: TaskClient,
     hub: Any,
@@ -341,34 +412,20 @@ def _serve(
     connect_timeout: float,
     console: Console,
 ) -> int:
-    node = TrainerNode(client.app, superlink, node_config={})
-    stop = threading.Event()
-    failure: list[BaseException] = []
-
-    def serve() -> None:
-        try:
-            node.run(stop, connect_timeout=connect_timeout)
-        except BaseException as error:  # noqa: BLE001 - reported by the main thread
-            failure.append(error)
-
-    worker = threading.Thread(target=serve, name="trainer-node", daemon=True)
-    worker.start()
+    supervisor = NodeSupervisor(client, superlink, connect_timeout)
+    supervisor.start()
     done = False
     try:
-        with Live(_progress(client, node, rounds, 0), console=console, refresh_per_second=2, transient=False) as live:
+        with Live(_progress(client, supervisor, rounds, 0), console=console, refresh_per_second=2) as live:
             while not done:
-                if not worker.is_alive():
-                    if failure:
-                        raise TrainerError(f"keeper unreachable at {superlink}: {failure[0]}")
-                    raise TrainerError("the trainer node stopped unexpectedly")
+                supervisor.check()
                 task = hub.task(task_id)
                 done = task.status in ("finalized", "cancelled") or task.rounds_completed >= task.rounds
-                live.update(_progress(client, node, rounds, task.rounds_completed))
+                live.update(_progress(client, supervisor, rounds, task.rounds_completed))
                 if not done:
                     time.sleep(1.0)
     finally:
-        stop.set()
-        worker.join(timeout=10)
+        supervisor.stop()
     deadline = time.monotonic() + 60
     while hub.task(task_id).status != "finalized" and time.monotonic() < deadline:
         time.sleep(1.0)  # the keeper finalizes right after the last attestation
@@ -380,8 +437,8 @@ def _serve(
     return claimable
 
 
-def _progress(client: TaskClient, node: TrainerNode, rounds: int, attested: int) -> Table:
-    connected = f"node {node.activity.node_id}" if node.activity.node_id is not None else "connecting…"
+def _progress(client: TaskClient, supervisor: NodeSupervisor, rounds: int, attested: int) -> Table:
+    connected = f"node {supervisor.node_id}" if supervisor.node_id is not None else "connecting…"
     table = Table(title=f"training ({connected}; {attested}/{rounds} rounds attested on chain)")
     for column in ("round", "local loss", "train s", "eval accuracy (local)"):
         table.add_column(column, justify="right")

@@ -79,9 +79,11 @@ def _free_port() -> int:
 class _FeedFollower(threading.Thread):
     """Collects the keeper's live feed into round rows for the live table."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, task_id: int) -> None:
         super().__init__(daemon=True)
         self.port = port
+        self.task_id = task_id
+        self._seen: set[tuple] = set()
         self.events: list[dict] = []
         self.rounds: dict[int, dict] = {}
         self.finished = threading.Event()
@@ -100,8 +102,10 @@ class _FeedFollower(threading.Thread):
                 time.sleep(0.3)
 
     def _take(self, event: dict) -> None:
-        if self.events and event["seq"] <= self.events[-1]["seq"]:
-            return  # a reconnect replays the backlog
+        key = (event["seq"], event["event"], event.get("time"))
+        if key in self._seen or event.get("task_id") != self.task_id:
+            return  # a reconnect replays the backlog; a restarted run starts its own sequence
+        self._seen.add(key)
         self.events.append(event)
         kind, number = event["event"], event.get("round")
         if number is not None:
@@ -223,9 +227,10 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console, net: Lo
         feed_port=feed_port,
         connect_timeout=60.0,
         poll_seconds=1.0,
+        only_tasks=frozenset({task_id}),  # the dev keeper account may name tasks of earlier runs
     )
     service = KeeperService(chain, hub, keeper, settings, report=lambda line: None)
-    follower = _FeedFollower(feed_port)
+    follower = _FeedFollower(feed_port, task_id)
     follower.start()
     trainers: list[ManagedProcess] = []
     stop = threading.Event()

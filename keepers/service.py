@@ -31,6 +31,7 @@ class KeeperSettings:
     max_examples: int = 1000
     connect_timeout: float = 60.0
     poll_seconds: float = 2.0
+    only_tasks: frozenset[int] | None = None  # serve just these task ids (None: every task naming this keeper)
 
 
 def readiness(task: Task, now: float) -> str:
@@ -97,6 +98,8 @@ class KeeperService:
         done = []
         now = self.chain.block_time()
         for task in self.hub.tasks(keeper=self.address, limit=100):
+            if self.settings.only_tasks is not None and task.id not in self.settings.only_tasks:
+                continue
             action = readiness(task, now)
             if action == "serve":
                 self.serve(task)

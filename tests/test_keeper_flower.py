@@ -170,10 +170,11 @@ def test_a_keeper_killed_between_and_mid_round_resumes_without_repeating_a_round
     link = start_superlink(port, workdir)
     try:
         nodes = start_trainers(config, client_file, task_id, names, tmp_path, port)
-        for kill_after_round, extra_wait in ((1, 0.0), (2, 1.5)):  # between rounds, then inside round 3
+        # Killed right after round 1 is attested (between rounds), then once round 3's first update
+        # has been verified (inside a round, before its attestation).
+        for moment in (("round_attested", 1), ("update_accepted", 3)):
             run = launch_task_run(port, workdir, run_config)
-            _wait_for_round(hub, task_id, kill_after_round, 180)
-            time.sleep(extra_wait)
+            _wait_for_event(run_config["feed-port"], *moment, timeout=180)
             run.stop()
             link.stop()  # the SuperLink and the ServerApp it started die together
             assert hub.task(task_id).status == "running"
@@ -189,9 +190,16 @@ def test_a_keeper_killed_between_and_mid_round_resumes_without_repeating_a_round
     assert all(r.contributors_count == 2 for r in hub.rounds(task_id))
 
 
-def _wait_for_round(hub: TaskHub, task_id: int, rounds: int, timeout: float) -> None:
+def _wait_for_event(port: int, kind: str, task_round: int, timeout: float) -> None:
+    """Follow the keeper's live feed until `kind` happens in `task_round`."""
     deadline = time.monotonic() + timeout
-    while hub.task(task_id).rounds_completed < rounds:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"round {rounds} of task {task_id} was not attested within {timeout:.0f}s")
-        time.sleep(0.3)
+    while time.monotonic() < deadline:
+        try:
+            with connect(f"ws://127.0.0.1:{port}", open_timeout=2) as feed:
+                while True:
+                    event = json.loads(feed.recv(timeout=max(0.1, deadline - time.monotonic())))
+                    if event["event"] == kind and event.get("round") == task_round:
+                        return
+        except (OSError, TimeoutError):
+            time.sleep(0.1)
+    raise AssertionError(f"no {kind} for round {task_round} within {timeout:.0f}s")
