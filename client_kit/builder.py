@@ -115,7 +115,7 @@ def build_client(settings: ClientSettings, spec: ModelSpec, seed: int = 0) -> Bu
     model = {"class": spec.reference, "args": spec.args} if spec.template == "torch" else {}
     settings = replace(settings, template=spec.template, model=model)
     source = render(settings, spec)
-    module = _load_rendered(source)
+    module = load_client(source)
     if spec.template == "torch":
         import torch
 
@@ -142,7 +142,8 @@ def _check_forward(model: Any, settings: ClientSettings) -> None:
         ) from None
 
 
-def _load_rendered(source: bytes) -> Any:
+def load_client(source: bytes) -> Any:
+    """Import a client.py's bytes as a module (its `client`, `build_model`, `SETTINGS`); never runs main."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "client.py"
         path.write_bytes(source)

@@ -191,8 +191,17 @@ class TaskClient:
     def _features(self) -> tuple[np.ndarray, np.ndarray]:
         if self.trainer is None:
             raise TrainerError("no trainer attached: run client.py through its command line")
-        data = self.trainer.data
+        return self.features(self.trainer.data)
+
+    def features(self, data: LocalData) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs as the model sees them (scaled by the task's input_scale), and labels."""
         return (data.x / np.float32(self.settings.input_scale)).astype(np.float32), data.y
+
+    def evaluate_arrays(self, arrays: list[np.ndarray], data: LocalData) -> tuple[float, float]:
+        """(loss, accuracy) of a global model on `data`: a keeper's validation set, for instance."""
+        model = self.build_model()
+        model.set_arrays(arrays)
+        return model.evaluate(*self.features(data))
 
     # --- the ClientApp -----------------------------------------------------------------------
     def _train(self, message: Message, context: Context) -> Message:

@@ -8,6 +8,7 @@ chain and slashes the poisoner; everyone claims; and the books are reconciled to
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import tempfile
@@ -110,31 +111,52 @@ class _FeedFollower(threading.Thread):
         kind, number = event["event"], event.get("round")
         if number is not None:
             row = self.rounds.setdefault(
-                number, {"accepted": 0, "rejected": [], "accuracy": None, "loss": None, "tx": ""}
+                number, {"accepted": 0, "rejected": [], "accuracy": None, "federated": None, "loss": None, "tx": ""}
             )
             if kind == "update_accepted":
                 row["accepted"] += 1
             elif kind == "update_rejected":
                 row["rejected"].append(event["reason"])
             elif kind == "round_attested":
-                row.update(accuracy=event.get("accuracy"), loss=event.get("loss"), tx=event["tx_hash"])
+                row.update(
+                    accuracy=event.get("accuracy"),
+                    federated=event.get("federated_accuracy"),
+                    loss=event.get("loss"),
+                    tx=event["tx_hash"],
+                )
         if kind == "task_finalized":
             self.finished.set()
 
     def table(self, rounds: int) -> Table:
         table = Table(title="training rounds (live)", expand=False)
-        for column in ("round", "accepted", "rejected (reason)", "accuracy", "loss", "attestation tx"):
+        columns = ("round", "accepted", "rejected (reason)", "held-out acc", "trainers' acc", "loss", "attestation tx")
+        for column in columns:
             table.add_column(column)
         for number in range(1, rounds + 1):
             row = self.rounds.get(number)
             if row is None:
-                table.add_row(str(number), "", "", "", "", "[dim]pending[/]")
+                table.add_row(str(number), "", "", "", "", "", "[dim]pending[/]")
                 continue
-            reasons = "; ".join(r[:60] for r in row["rejected"]) or "-"
-            accuracy = f"{row['accuracy']:.3f}" if row["accuracy"] is not None else "…"
-            loss = f"{row['loss']:.3f}" if row["loss"] is not None else "…"
-            table.add_row(str(number), str(row["accepted"]), reasons, accuracy, loss, (row["tx"] or "…")[:16])
+            reasons = "; ".join(_short(r)[:60] for r in row["rejected"]) or "-"
+            table.add_row(
+                str(number),
+                str(row["accepted"]),
+                reasons,
+                _number(row["accuracy"]),
+                _number(row["federated"]),
+                _number(row["loss"]),
+                (row["tx"] or "…")[:16],
+            )
         return table
+
+
+def _number(value: float | None) -> str:
+    return "…" if value is None else f"{value:.3f}"
+
+
+def _short(reason: str) -> str:
+    """Addresses shortened to wasm1abcd…wxyz, so a rejection reason fits the table."""
+    return re.sub(r"\b(wasm1[0-9a-z]{4})[0-9a-z]{30,}([0-9a-z]{4})\b", r"\1…\2", reason)
 
 
 def run_demo(options: DemoOptions, config: LocalnetConfig, console: Console) -> DemoReport:
@@ -219,6 +241,7 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console, net: Lo
         console.print(f"{options.trainers} trainers joined, all honest")
 
     # --- the keeper serves the task; each trainer runs its verified client.py ---------------------
+    write_npz(work / "keeper" / "validation", digits.data[held_out], digits.target[held_out])
     settings = KeeperSettings(
         superlink_port=link_port,
         workdir=work / "keeper",
@@ -227,6 +250,7 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console, net: Lo
         feed_port=feed_port,
         connect_timeout=60.0,
         poll_seconds=1.0,
+        validation_dir=work / "keeper" / "validation",  # the organization's held-out digits
         only_tasks=frozenset({task_id}),  # the dev keeper account may name tasks of earlier runs
     )
     service = KeeperService(chain, hub, keeper, settings, report=lambda line: None)
@@ -387,6 +411,6 @@ def _print_settlement(
     )
     accuracies = " → ".join(f"{a:.3f}" for a in report.accuracies)
     console.print(
-        f"federated accuracy by round: {accuracies}; held-out accuracy of the final model: "
-        f"[bold]{report.held_out_accuracy:.3f}[/]"
+        f"held-out accuracy by round (the keeper's validation, recorded on chain): {accuracies}; "
+        f"final model fetched from IPFS and re-checked: [bold]{report.held_out_accuracy:.3f}[/]"
     )

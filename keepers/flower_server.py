@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from logging import WARNING
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context
@@ -20,6 +21,8 @@ from flwr.common.logger import log
 from flwr.serverapp import Grid, ServerApp
 
 from chain_config import Network
+from client_kit.builder import load_client
+from client_kit.data import LocalData, load_folder
 from client_kit.ipfs import KuboStore, fetch_verified
 from client_kit.keys import read_mnemonic_file, wallet_from_mnemonic
 from client_kit.model_format import decode, encode
@@ -46,6 +49,8 @@ class RunSettings:
     max_examples: int
     connect_timeout: float
     feed_port: int
+    validation_dir: Path | None = None  # the keeper's own labelled data, to validate each global model
+    federated_evaluation: bool = True
 
     @staticmethod
     def from_run_config(config: dict) -> RunSettings:
@@ -66,6 +71,8 @@ class RunSettings:
             max_examples=int(config["max-examples"]),
             connect_timeout=float(config["connect-timeout"]),
             feed_port=int(config["feed-port"]),
+            validation_dir=Path(str(config["validation-dir"])) if config.get("validation-dir") else None,
+            federated_evaluation=bool(config.get("federated-evaluation", True)),
         )
 
 
@@ -81,6 +88,23 @@ class TaskKeeper:
         self.feed = feed
         self.task: Task = self.hub.task(settings.task_id)
         self._members = {p.trainer: p.slashed for p in self.hub.participants(settings.task_id)}
+        self._validation = self._load_validation(settings.validation_dir)
+
+    def _load_validation(self, folder: Path | None) -> tuple[Any, LocalData] | None:
+        """The task's own client.py (fetched by CID, checked against its sha256 on chain) and the
+        keeper's validation data: each global model is then scored exactly as trainers' code scores it."""
+        if folder is None:
+            return None
+        source = fetch_verified(self.ipfs, self.task.client_cid, self.task.client_sha256)
+        return load_client(source).client, load_folder(folder)
+
+    def validate(self, arrays: list[np.ndarray]) -> tuple[float, float, int] | None:
+        """(loss, accuracy, examples) on the keeper's validation set, if it has one."""
+        if self._validation is None:
+            return None
+        client, data = self._validation
+        loss, accuracy = client.evaluate_arrays(arrays, data)
+        return loss, accuracy, len(data)
 
     def standing(self, address: str) -> str:
         """active (joined, not slashed), slashed, or absent."""
@@ -114,26 +138,37 @@ class TaskKeeper:
     def attest(self, outcome: RoundOutcome) -> None:
         """Pin the new global model, record the round on chain, slash provable misbehaviour."""
         started = time.perf_counter()
+        validation = self.validate(outcome.arrays)
+        validated_at = time.perf_counter()
         model = encode(outcome.names, outcome.arrays, {"task_id": str(self.task.id), "round": str(outcome.round)})
         pinned = self.ipfs.add(model, name=f"task{self.task.id}-round{outcome.round}.safetensors")
         pinned_at = time.perf_counter()
-        loss = outcome.eval_loss if outcome.eval_loss is not None else (outcome.train_loss or 0.0)
-        metrics = RoundMetrics(
-            Decimal(str(round(loss, 6))), Decimal(str(round(outcome.eval_accuracy or 0.0, 6))), outcome.eval_examples
-        )
+        if validation is not None:  # the keeper's own data outranks what trainers report about theirs
+            loss, accuracy, examples = validation
+        else:
+            loss = outcome.eval_loss if outcome.eval_loss is not None else (outcome.train_loss or 0.0)
+            accuracy, examples = outcome.eval_accuracy or 0.0, outcome.eval_examples
+        metrics = RoundMetrics(Decimal(str(round(loss, 6))), Decimal(str(round(accuracy, 6))), examples)
         contributors = [(a.address, a.weight) for a in outcome.accepted]
         result = self.hub.submit_round(
             self.wallet, self.task.id, outcome.round, pinned.cid, pinned.sha256, metrics, contributors
         )
-        timing = {**outcome.timing, "ipfs_s": pinned_at - started, "tx_s": time.perf_counter() - pinned_at}
+        timing = {
+            **outcome.timing,
+            "validate_s": validated_at - started,
+            "ipfs_s": pinned_at - validated_at,
+            "tx_s": time.perf_counter() - pinned_at,
+        }
         self.feed.publish(
             "round_attested",
             task_id=self.task.id,
             round=outcome.round,
             tx_hash=result.hash,
             model_cid=pinned.cid,
-            accuracy=outcome.eval_accuracy,
+            accuracy=accuracy,
             loss=loss,
+            federated_accuracy=outcome.eval_accuracy,
+            validation_accuracy=None if validation is None else validation[1],
             accepted=len(outcome.accepted),
             rejected=len(outcome.rejected),
             timing={k: round(v, 4) for k, v in timing.items()},
@@ -197,6 +232,7 @@ def main(grid: Grid, context: Context) -> None:
                 on_round=keeper.attest,
                 on_event=lambda kind, **f: feed.publish(kind, task_id=task.id, **f),
                 round_offset=task.rounds_completed,
+                federated_evaluation=settings.federated_evaluation,
             )
             strategy.start(
                 grid=grid,

@@ -31,6 +31,8 @@ class KeeperSettings:
     max_examples: int = 1000
     connect_timeout: float = 60.0
     poll_seconds: float = 2.0
+    validation_dir: Path | None = None  # labelled data of the keeper's own, to score every global model
+    federated_evaluation: bool = True
     only_tasks: frozenset[int] | None = None  # serve just these task ids (None: every task naming this keeper)
 
 
@@ -91,6 +93,8 @@ class KeeperService:
             "max-examples": self.settings.max_examples,
             "connect-timeout": self.settings.connect_timeout,
             "feed-port": self.settings.feed_port,
+            "validation-dir": str(self.settings.validation_dir or ""),
+            "federated-evaluation": self.settings.federated_evaluation,
         }
 
     def step(self) -> list[tuple[int, str]]:

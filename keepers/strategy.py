@@ -58,11 +58,12 @@ class ChainFedAvg(FedAvg):
         on_round: Callable[[RoundOutcome], None],
         on_event: Callable[..., None] = lambda kind, **fields: None,
         round_offset: int = 0,
+        federated_evaluation: bool = True,
     ) -> None:
         # Fraction sampling is taken before nodes arrive: wait for exactly the task's trainers.
         super().__init__(
             fraction_train=1.0,
-            fraction_evaluate=1.0,
+            fraction_evaluate=1.0 if federated_evaluation else 0.0,
             min_train_nodes=trainers,
             min_evaluate_nodes=trainers,
             min_available_nodes=trainers,

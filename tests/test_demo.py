@@ -28,5 +28,9 @@ def test_demo_reconciles_penalizes_and_reaches_ninety_percent(localnet: Localnet
     assert report.treasury_fee == 100_000_000 * 200 // 10_000
     assert report.accuracies[-1] > report.accuracies[0]
     assert report.held_out_accuracy >= 0.90, text
+    # the keeper scored every global model on the held-out set with the task's own client.py
+    assert abs(report.accuracies[-1] - report.held_out_accuracy) < 1e-5
+    attested = [event for event in report.events if event["event"] == "round_attested"]
+    assert all(e["validation_accuracy"] == e["accuracy"] and e["federated_accuracy"] for e in attested)
     kinds = [event["event"] for event in report.events]
     assert kinds.count("round_attested") == 5 and kinds[-1] == "task_finalized"

@@ -24,6 +24,18 @@ def keeper() -> None:
 @click.option("--feed-port", default=8765, show_default=True, help="Loopback port of the live WebSocket feed.")
 @click.option("--workdir", type=click.Path(path_type=Path), default=None, help="State and logs (default: in the net).")
 @click.option("--norm-bound", default=50.0, show_default=True, help="Largest accepted L2 norm of an update.")
+@click.option(
+    "--validation",
+    "validation_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Labelled data of the keeper's own: every global model is scored on it (recorded on chain).",
+)
+@click.option(
+    "--federated-evaluation/--no-federated-evaluation",
+    default=True,
+    show_default=True,
+    help="Also ask trainers to evaluate each global model on their data (one more message round trip).",
+)
 @click.option("--once", is_flag=True, help="One pass over the tasks, then exit.")
 @pass_target
 def keeper_run(
@@ -33,6 +45,8 @@ def keeper_run(
     feed_port: int,
     workdir: Path | None,
     norm_bound: float,
+    validation_dir: Path | None,
+    federated_evaluation: bool,
     once: bool,
 ) -> None:
     """Follow the chain for this keeper's tasks; serve each when ready, finalize when due.
@@ -40,6 +54,7 @@ def keeper_run(
     \b
     Example:
       fedchain keeper run --keeper-key keeper
+      fedchain keeper run --keeper-key keeper --validation ./held-out --no-federated-evaluation
     """
     home = workdir or ((target.localnet.home if target.localnet else Path.cwd()) / "keeper")
     settings = KeeperSettings(
@@ -49,6 +64,8 @@ def keeper_run(
         ipfs_api=target.ipfs_api,
         feed_port=feed_port,
         norm_bound=norm_bound,
+        validation_dir=validation_dir.resolve() if validation_dir else None,
+        federated_evaluation=federated_evaluation,
     )
     service = KeeperService(
         target.chain, target.hub, target.keys.wallet(keeper_key), settings, report=lambda line: console.print(line)
