@@ -280,6 +280,7 @@ class RunRequest:
     rpc_url: str | None = None
     fault: str = ""
     connect_timeout: float = 600.0
+    poll_interval: float = 0.5
 
 
 def load_embedded_module(name: str, source: str) -> ModuleType:
@@ -342,10 +343,13 @@ def run_task(client: TaskClient, client_file: Path, request: RunRequest, console
         f"client.py verified against task {task.id} (sha256 {own[:16]}…); training as {address} on "
         f"{len(client.trainer.data)} local examples; keeper {superlink}"  # type: ignore[union-attr]
     )
-    return _serve(client, hub, task.id, task.rounds, address, superlink, request.connect_timeout, console)
+    supervisor = NodeSupervisor(client, superlink, request.connect_timeout, request.poll_interval)
+    return _serve(client, hub, task.id, task.rounds, address, supervisor, console)
 
 
-def _node_process(client: TaskClient, superlink: str, connect_timeout: float, reports: Any) -> None:
+def _node_process(
+    client: TaskClient, superlink: str, connect_timeout: float, poll_interval: float, reports: Any
+) -> None:
     """Child process: serve the task with the (inherited, already verified) ClientApp; report progress.
 
     SIGINT is ignored here: Flower sends it to its own process when a restarted SuperLink answers 401
@@ -354,7 +358,13 @@ def _node_process(client: TaskClient, superlink: str, connect_timeout: float, re
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     client.log.sink = lambda task_round, values: reports.put(("round", task_round, values))
-    node = TrainerNode(client.app, superlink, node_config={}, on_connect=lambda node_id: reports.put(("node", node_id)))
+    node = TrainerNode(
+        client.app,
+        superlink,
+        node_config={},
+        poll_interval=poll_interval,
+        on_connect=lambda node_id: reports.put(("node", node_id)),
+    )
     try:
         node.run(threading.Event(), connect_timeout=connect_timeout)
     except ConnectionError as error:
@@ -367,10 +377,11 @@ class NodeSupervisor:
 
     MAX_RESTARTS = 20
 
-    def __init__(self, client: TaskClient, superlink: str, connect_timeout: float) -> None:
+    def __init__(self, client: TaskClient, superlink: str, connect_timeout: float, poll_interval: float) -> None:
         self.client = client
         self.superlink = superlink
         self.connect_timeout = connect_timeout
+        self.poll_interval = poll_interval
         self.node_id: int | None = None
         self.restarts = 0
         self._context = multiprocessing.get_context("fork")  # the child inherits the verified ClientApp
@@ -380,7 +391,7 @@ class NodeSupervisor:
     def start(self) -> None:
         self._process = self._context.Process(
             target=_node_process,
-            args=(self.client, self.superlink, self.connect_timeout, self._reports),
+            args=(self.client, self.superlink, self.connect_timeout, self.poll_interval, self._reports),
             name="fedchain-trainer-node",
             daemon=True,
         )
@@ -417,11 +428,9 @@ def _serve(
     task_id: int,
     rounds: int,
     address: str,
-    superlink: str,
-    connect_timeout: float,
+    supervisor: NodeSupervisor,
     console: Console,
 ) -> int:
-    supervisor = NodeSupervisor(client, superlink, connect_timeout)
     supervisor.start()
     done = False
     try:
@@ -479,6 +488,13 @@ def _command(client: TaskClient, client_file: Path) -> click.Command:
     @click.option("--node", "grpc_url", help=f"Chain gRPC endpoint (default {settings.grpc_url}).")
     @click.option("--rpc", "rpc_url", help=f"Chain RPC endpoint (default {settings.rpc_url}).")
     @click.option("--connect-timeout", default=600.0, show_default=True, help="Seconds to wait for the keeper.")
+    @click.option(
+        "--poll-interval",
+        default=0.5,
+        show_default=True,
+        type=click.FloatRange(0.05, 30),
+        help="Seconds between asks for work; raise it when hundreds of trainers share one keeper.",
+    )
     @click.option("--fault", default="", hidden=True, help="Misbehave on purpose (demo and tests only).")
     def command(**options: Any) -> None:
         from keepers.chain import ChainError

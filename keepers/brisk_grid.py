@@ -16,7 +16,7 @@ from flwr.supercore.run import Run
 
 
 class BriskGrid(Grid):
-    def __init__(self, inner: Grid, poll_interval: float = 0.1) -> None:
+    def __init__(self, inner: Grid, poll_interval: float = 0.25) -> None:
         self.inner = inner
         self.poll_interval = poll_interval
 

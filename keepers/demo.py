@@ -54,6 +54,7 @@ class DemoOptions:
     model: str = "torch"
     keep_running: bool = False
     adversaries: bool = True  # one no-show and one poisoner; off for clean measurements
+    federated_evaluation: bool = True  # trainers also evaluate each global model (one more round trip)
     stake: int = 5_000_000
     pool: int = 100_000_000
     seed: int = 7
@@ -251,6 +252,7 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console, net: Lo
         connect_timeout=60.0,
         poll_seconds=1.0,
         validation_dir=work / "keeper" / "validation",  # the organization's held-out digits
+        federated_evaluation=options.federated_evaluation,
         only_tasks=frozenset({task_id}),  # the dev keeper account may name tasks of earlier runs
     )
     service = KeeperService(chain, hub, keeper, settings, report=lambda line: None)

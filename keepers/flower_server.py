@@ -9,6 +9,7 @@ and restarted never repeats or skips a round: the contract refuses an out-of-ord
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from logging import WARNING
@@ -89,6 +90,8 @@ class TaskKeeper:
         self.task: Task = self.hub.task(settings.task_id)
         self._members = {p.trainer: p.slashed for p in self.hub.participants(settings.task_id)}
         self._validation = self._load_validation(settings.validation_dir)
+        self._inclusion = ThreadPoolExecutor(max_workers=1, thread_name_prefix="attestation")
+        self._pending: Future[None] | None = None
 
     def _load_validation(self, folder: Path | None) -> tuple[Any, LocalData] | None:
         """The task's own client.py (fetched by CID, checked against its sha256 on chain) and the
@@ -136,7 +139,14 @@ class TaskKeeper:
         )
 
     def attest(self, outcome: RoundOutcome) -> None:
-        """Pin the new global model, record the round on chain, slash provable misbehaviour."""
+        """Pin the new global model, then record the round and slash provable misbehaviour on chain.
+
+        SubmitRound and any Slash go out in one transaction, broadcast without waiting for its block:
+        the next round trains meanwhile, and its own attestation first confirms this one (the
+        contract refuses an out-of-order round, so a failed attestation stops the run, which then
+        resumes from the chain).
+        """
+        self.confirm()
         started = time.perf_counter()
         validation = self.validate(outcome.arrays)
         validated_at = time.perf_counter()
@@ -150,47 +160,70 @@ class TaskKeeper:
             accuracy, examples = outcome.eval_accuracy or 0.0, outcome.eval_examples
         metrics = RoundMetrics(Decimal(str(round(loss, 6))), Decimal(str(round(accuracy, 6))), examples)
         contributors = [(a.address, a.weight) for a in outcome.accepted]
-        result = self.hub.submit_round(
-            self.wallet, self.task.id, outcome.round, pinned.cid, pinned.sha256, metrics, contributors
-        )
+        sender = str(self.wallet.address())
+        body = TaskHub.submit_round_body(self.task.id, outcome.round, pinned.cid, pinned.sha256, metrics, contributors)
+        messages = [self.hub.message(sender, body)]
+        culprits = {
+            r.address: r.reason
+            for r in outcome.rejected
+            if r.malicious and r.address and self.standing(r.address) == "active"
+        }
+        for trainer, reason in culprits.items():
+            messages.append(self.hub.message(sender, TaskHub.slash_body(self.task.id, trainer, reason[:200])))
+            self._members[trainer] = True
+        tx_hash, fee = self.chain.submit(self.wallet, messages)
         timing = {
             **outcome.timing,
             "validate_s": validated_at - started,
             "ipfs_s": pinned_at - validated_at,
             "tx_s": time.perf_counter() - pinned_at,
         }
-        self.feed.publish(
-            "round_attested",
-            task_id=self.task.id,
-            round=outcome.round,
-            tx_hash=result.hash,
-            model_cid=pinned.cid,
-            accuracy=accuracy,
-            loss=loss,
-            federated_accuracy=outcome.eval_accuracy,
-            validation_accuracy=None if validation is None else validation[1],
-            accepted=len(outcome.accepted),
-            rejected=len(outcome.rejected),
-            timing={k: round(v, 4) for k, v in timing.items()},
-        )
-        for rejection in outcome.rejected:
-            if rejection.malicious and rejection.address and self.standing(rejection.address) == "active":
-                slashed = self.hub.slash(self.wallet, self.task.id, rejection.address, rejection.reason[:200])
-                self._members[rejection.address] = True
-                self.feed.publish(
-                    "trainer_slashed",
-                    task_id=self.task.id,
-                    round=outcome.round,
-                    trainer=rejection.address,
-                    reason=rejection.reason,
-                    tx_hash=slashed.hash,
-                )
+        event = {
+            "task_id": self.task.id,
+            "round": outcome.round,
+            "tx_hash": tx_hash,
+            "model_cid": pinned.cid,
+            "accuracy": accuracy,
+            "loss": loss,
+            "federated_accuracy": outcome.eval_accuracy,
+            "validation_accuracy": None if validation is None else validation[1],
+            "accepted": len(outcome.accepted),
+            "rejected": len(outcome.rejected),
+        }
+        self._pending = self._inclusion.submit(self._included, tx_hash, fee, event, timing, culprits, pinned_at)
+
+    def _included(
+        self, tx_hash: str, fee: int, event: dict, timing: dict, culprits: dict[str, str], sent_at: float
+    ) -> None:
+        """Background: wait for the attestation's block, then tell the feed."""
+        self.chain.wait_for_tx(tx_hash, fee=fee)
+        timing = {**timing, "inclusion_s": time.perf_counter() - sent_at}
+        self.feed.publish("round_attested", **event, timing={k: round(v, 4) for k, v in timing.items()})
+        for trainer, reason in culprits.items():
+            self.feed.publish(
+                "trainer_slashed",
+                task_id=self.task.id,
+                round=event["round"],
+                trainer=trainer,
+                reason=reason,
+                tx_hash=tx_hash,
+            )
+
+    def confirm(self) -> None:
+        """Wait for the last attestation's block; raises if the chain refused it."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
 
     def finalize(self) -> None:
+        self.confirm()
         task = self.hub.task(self.task.id)
         if task.status in ("open", "running") and task.rounds_completed == task.rounds:
             result = self.hub.finalize_task(self.wallet, self.task.id)
             self.feed.publish("task_finalized", task_id=self.task.id, tx_hash=result.hash)
+
+    def close(self) -> None:
+        self._inclusion.shutdown(wait=False, cancel_futures=True)
 
 
 def wait_for_trainers(grid: Grid, expected: int, timeout: float, feed: LiveFeed, task_id: int) -> int:
@@ -216,6 +249,7 @@ def main(grid: Grid, context: Context) -> None:
         feed.start()
     except (OSError, RuntimeError) as error:  # attestation matters more than the live view
         log(WARNING, "live feed unavailable on 127.0.0.1:%s (%s); continuing without it", settings.feed_port, error)
+    keeper: TaskKeeper | None = None
     try:
         keeper = TaskKeeper(settings, feed)
         task = keeper.task
@@ -242,4 +276,6 @@ def main(grid: Grid, context: Context) -> None:
             )
         keeper.finalize()
     finally:
+        if keeper is not None:
+            keeper.close()
         feed.stop()

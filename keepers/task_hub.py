@@ -220,6 +220,26 @@ class TaskHub:
     def join_task(self, wallet: LocalWallet, task_id: int, stake: int, denom: str) -> TxResult:
         return self._execute(wallet, self.join_body(task_id), f"{stake}{denom}")
 
+    @staticmethod
+    def submit_round_body(
+        task_id: int,
+        round_number: int,
+        model_cid: str,
+        model_sha256: str,
+        metrics: RoundMetrics,
+        contributors: list[tuple[str, int]],
+    ) -> dict[str, Any]:
+        return {
+            "submit_round": {
+                "task_id": task_id,
+                "round": round_number,
+                "model_cid": model_cid,
+                "model_sha256": model_sha256,
+                "metrics": metrics.wire(),
+                "contributors": [{"trainer": t, "weight": str(w)} for t, w in contributors],
+            }
+        }
+
     def submit_round(
         self,
         wallet: LocalWallet,
@@ -230,22 +250,15 @@ class TaskHub:
         metrics: RoundMetrics,
         contributors: list[tuple[str, int]],
     ) -> TxResult:
-        return self._execute(
-            wallet,
-            {
-                "submit_round": {
-                    "task_id": task_id,
-                    "round": round_number,
-                    "model_cid": model_cid,
-                    "model_sha256": model_sha256,
-                    "metrics": metrics.wire(),
-                    "contributors": [{"trainer": t, "weight": str(w)} for t, w in contributors],
-                }
-            },
-        )
+        body = self.submit_round_body(task_id, round_number, model_cid, model_sha256, metrics, contributors)
+        return self._execute(wallet, body)
+
+    @staticmethod
+    def slash_body(task_id: int, trainer: str, reason: str) -> dict[str, Any]:
+        return {"slash": {"task_id": task_id, "trainer": trainer, "reason": reason}}
 
     def slash(self, wallet: LocalWallet, task_id: int, trainer: str, reason: str) -> TxResult:
-        return self._execute(wallet, {"slash": {"task_id": task_id, "trainer": trainer, "reason": reason}})
+        return self._execute(wallet, self.slash_body(task_id, trainer, reason))
 
     def finalize_task(self, wallet: LocalWallet, task_id: int) -> TxResult:
         return self._execute(wallet, {"finalize_task": {"task_id": task_id}})
