@@ -72,13 +72,13 @@ class DemoReport:
     events: list[dict] = field(default_factory=list)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-class _FeedFollower(threading.Thread):
+class FeedFollower(threading.Thread):
     """Collects the keeper's live feed into round rows for the live table."""
 
     def __init__(self, port: int, task_id: int) -> None:
@@ -194,10 +194,9 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console, net: Lo
 
     # --- the organization builds client.py, pins it with the initial model, and funds a task -------
     digits = load_digits()
-    order = np.random.default_rng(options.seed).permutation(len(digits.target))
-    held_out, pool_idx = order[:360], order[360:]
-    feed_port, link_port = _free_port(), _free_port()
-    built = _build_client(options.model, config, deployment.contract, f"127.0.0.1:{link_port}")
+    held_out, shards = digits_split(options.trainers, options.seed)
+    feed_port, link_port = free_port(), free_port()
+    built = build_demo_client(options.model, config, deployment.contract, f"127.0.0.1:{link_port}")
     initial = kubo.add(built.initial_model(), "initial.safetensors")
     client = kubo.add(built.source, "client.py")
     fees["organization"] += hub.register(org, "Acme Health", organization=True).fee
@@ -227,13 +226,11 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console, net: Lo
     )
 
     # --- trainers stake, fetch client.py (hash-checked) and keep their private shards on disk ----
-    shards = dirichlet_partition(digits.target[pool_idx], options.trainers, alpha=0.5, seed=options.seed)
-    for name, shard in zip(names, shards, strict=True):
+    for name, rows in zip(names, shards, strict=True):
         wallet = everyone[name]
         fees[name] += hub.register(wallet, name, trainer=True).fee
         fees[name] += hub.join_task(wallet, task_id, options.stake, config.denom).fee
         fetch_to_file(kubo, client.cid, client.sha256, work / name / "client.py")
-        rows = pool_idx[shard]
         write_npz(work / name / "data", digits.data[rows], digits.target[rows])
         keys.key_file(name, work / name)
     if options.adversaries:
@@ -256,7 +253,7 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console, net: Lo
         only_tasks=frozenset({task_id}),  # the dev keeper account may name tasks of earlier runs
     )
     service = KeeperService(chain, hub, keeper, settings, report=lambda line: None)
-    follower = _FeedFollower(feed_port, task_id)
+    follower = FeedFollower(feed_port, task_id)
     follower.start()
     trainers: list[ManagedProcess] = []
     stop = threading.Event()
@@ -365,7 +362,15 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console, net: Lo
     return report
 
 
-def _build_client(model: str, config: LocalnetConfig, contract: str, superlink: str) -> BuiltClient:
+def digits_split(trainers: int, seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The demo's data: 360 held-out digits, the rest split non-IID (Dirichlet 0.5) across trainers."""
+    labels = load_digits().target
+    order = np.random.default_rng(seed).permutation(len(labels))
+    held_out, pool = order[:360], order[360:]
+    return held_out, [pool[shard] for shard in dirichlet_partition(labels[pool], trainers, alpha=0.5, seed=seed)]
+
+
+def build_demo_client(model: str, config: LocalnetConfig, contract: str, superlink: str) -> BuiltClient:
     reference, model_args, training = MODELS[model]
     settings = ClientSettings.for_network(
         config.network(),

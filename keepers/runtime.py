@@ -23,7 +23,7 @@ from chain_config import Network
 APP_DIR = Path(__file__).resolve().parent / "flower_app"
 
 
-def _bin_env(flwr_home: Path | None = None) -> dict[str, str]:
+def flower_env(flwr_home: Path | None = None) -> dict[str, str]:
     """Flower launches its helpers (flower-superexec, flwr-serverapp) by name: put ours first on PATH."""
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
@@ -44,7 +44,7 @@ class ManagedProcess:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the process, its group and every descendant (Flower's SuperExec starts ServerApp and
         ClientApp processes in sessions of their own, which a process-group signal would miss)."""
-        family = _descendants(self.process.pid)
+        family = descendants(self.process.pid)
         if self.process.poll() is None:
             try:
                 os.killpg(self.process.pid, signal.SIGTERM)
@@ -61,7 +61,7 @@ class ManagedProcess:
                 pass
 
 
-def _descendants(root: int) -> list[int]:
+def descendants(root: int) -> list[int]:
     """All live descendants of `root`, from /proc (children first found, deepest last)."""
     parents: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
@@ -106,7 +106,7 @@ def start_superlink(port: int, workdir: Path, timeout: float = 30.0) -> ManagedP
             str(port),
         ],
         workdir / "superlink.log",
-        _bin_env(),
+        flower_env(),
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -131,8 +131,11 @@ def _toml_value(value: Any) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def launch_task_run(superlink_port: int, workdir: Path, run_config: dict[str, Any]) -> ManagedProcess:
-    """Submit one task run with `flwr run --stream`, which follows it to the end, in the background."""
+def launch_task_run(
+    superlink_port: int, workdir: Path, run_config: dict[str, Any], app_dir: Path = APP_DIR
+) -> ManagedProcess:
+    """Submit one run of `app_dir` (the keeper's app by default) with `flwr run --stream`, which
+    follows it to the end, in the background."""
     home = workdir / "flwr-home"
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text(
@@ -144,18 +147,20 @@ def launch_task_run(superlink_port: int, workdir: Path, run_config: dict[str, An
     command = [
         str(Path(sys.executable).parent / "flwr"),
         "run",
-        str(APP_DIR),
+        str(app_dir),
         "keeper",
         "--run-config",
         str(overrides),
         "--stream",
     ]
-    return spawn(f"run:{run_config.get('task-id')}", command, workdir / "runs.log", _bin_env(home))
+    return spawn(f"run:{run_config.get('task-id')}", command, workdir / "runs.log", flower_env(home))
 
 
-def submit_task_run(superlink_port: int, workdir: Path, run_config: dict[str, Any], timeout: float = 1800) -> int:
-    """Submit one task run and wait for it to end; returns the exit code (0: the run completed)."""
-    run = launch_task_run(superlink_port, workdir, run_config)
+def submit_task_run(
+    superlink_port: int, workdir: Path, run_config: dict[str, Any], timeout: float = 1800, app_dir: Path = APP_DIR
+) -> int:
+    """Submit one run and wait for it to end; returns the exit code (0: the run completed)."""
+    run = launch_task_run(superlink_port, workdir, run_config, app_dir)
     try:
         return run.process.wait(timeout)
     finally:
@@ -181,6 +186,6 @@ def start_trainer(
         command += ["--node", network.grpc_url, "--rpc", network.rpc_url]
     if fault:
         command += ["--fault", fault]
-    env = _bin_env()
+    env = flower_env()
     env["COLUMNS"] = "160"
     return spawn(f"trainer:{client_file.parent.name}", command, log, env)

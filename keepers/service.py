@@ -76,6 +76,11 @@ class KeeperService:
             self._grace = self.hub.config().limits.grace_period_secs
         return self._grace
 
+    @property
+    def superlink_pid(self) -> int | None:
+        """The running SuperLink's process id (its ServerApp runs among its descendants)."""
+        return self._link.process.pid if self._link is not None and self._link.alive() else None
+
     def run_config(self, task: Task) -> dict[str, object]:
         network = self.chain.network
         return {

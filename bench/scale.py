@@ -1,0 +1,209 @@
+"""Scale: 100 trainers in one task, one round of a ~115k-parameter PyTorch model, on this machine.
+
+Everything is real: the localnet, Kubo, the keeper's SuperLink and ServerApp, 100 funded accounts
+that each register and stake with their own signed transaction, and 100 trainer nodes speaking
+Flower's Fleet API, each signing its update. To fit 100 trainers on 2 cores they run as threads in
+four processes (one rendered client.py loaded per process, one TaskClient and TrainerNode per
+trainer), polling every 2 s: each request costs the SuperLink's single event loop ~10 ms, so 100
+nodes polling every 0.5 s would saturate it. Reported: the round's wall time (first train message
+to its attestation in a block), where it went, and the peak memory of every process involved.
+
+Run: python -m bench scale
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import multiprocessing
+import signal
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from cosmpy.aerial.wallet import LocalWallet
+from cosmpy.crypto.keypairs import PrivateKey
+from cosmpy.protos.cosmos.bank.v1beta1.tx_pb2 import MsgSend
+from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
+from rich.console import Console
+from rich.progress import Progress
+from sklearn.datasets import load_digits
+
+from bench.report import write_results
+from chain_config import LocalnetConfig
+from client_kit.builder import ModelSpec, build_client, load_client
+from client_kit.data import load_folder, write_npz
+from client_kit.ipfs import KuboStore
+from client_kit.keys import KeyStore
+from client_kit.node import TrainerNode
+from client_kit.runtime import ClientSettings, TaskClient, Trainer
+from keepers.chain import ChainClient
+from keepers.demo import DIGITS_MLP, FeedFollower, free_port
+from keepers.runtime import descendants
+from keepers.service import KeeperService, KeeperSettings
+from keepers.task_hub import TaskHub, TaskSpec
+from localnet.deploy import deploy
+from localnet.network import Localnet
+
+TRAINERS, WORKERS, HIDDEN, POLL_S, STAKE = 100, 4, 1536, 2.0, 1_000
+
+
+def _wallets(count: int) -> list[LocalWallet]:
+    keys = [hashlib.sha256(f"fedchain scale bench {i}".encode()).digest() for i in range(count)]
+    return [LocalWallet(PrivateKey(key), "wasm") for key in keys]
+
+
+def _worker(source: bytes, superlink: str, task_id: int, assignments: list[tuple[str, str]]) -> None:
+    """One process hosting several trainers: a TaskClient and a TrainerNode thread each."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    module = load_client(source)
+    stop = threading.Event()
+    for key, data in assignments:
+        client = TaskClient(module.SETTINGS, module.build_model)
+        wallet = LocalWallet(PrivateKey(bytes.fromhex(key)), "wasm")
+        client.attach(Trainer(wallet, task_id, load_folder(Path(data))))
+        node = TrainerNode(client.app, superlink, {}, poll_interval=POLL_S)
+        threading.Thread(target=node.run, args=(stop, 600.0), daemon=True).start()
+    stop.wait()
+
+
+def _peak_rss_mb(pids: list[int]) -> float:
+    """Sum of each process's peak resident memory (VmHWM), in MiB."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return round(total / 1024, 1)
+
+
+def run(results_dir: Path) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="fedchain-scale-") as scratch:
+        return _run(Path(scratch), results_dir)
+
+
+def _run(home: Path, results_dir: Path) -> dict[str, Any]:
+    config = LocalnetConfig(home=home / "net", port_offset=9000)
+    net = Localnet(config)
+    net.up(1)
+    workers: list[Any] = []
+    try:
+        deployment, _ = deploy(config)
+        chain, kubo = ChainClient(config.network()), KuboStore(config.kubo_api_url)
+        hub = TaskHub(chain, deployment.contract)
+        keys = KeyStore(config.home / "keys", config.bech32_prefix)
+        org, keeper = keys.wallet("organization"), keys.wallet("keeper")
+        link_port, feed_port = free_port(), free_port()
+        settings = ClientSettings.for_network(
+            config.network(), deployment.contract, f"127.0.0.1:{link_port}", "digits-wide", (64,), 10, 16.0, 5, 0.1
+        )
+        built = build_client(settings, ModelSpec.parse(f"{DIGITS_MLP}:DigitsMLP", {"hidden": HIDDEN}))
+        client, initial = kubo.add(built.source, "client.py"), kubo.add(built.initial_model(), "initial.safetensors")
+        wallets = _wallets(TRAINERS)
+        with Progress() as progress:
+            setup = progress.add_task("fund, create the task, 100 trainers register and stake", total=TRAINERS + 2)
+            sends = [
+                MsgSend(
+                    from_address=str(org.address()),
+                    to_address=str(w.address()),
+                    amount=[Coin(amount="1000000", denom=config.denom)],
+                )
+                for w in wallets
+            ]
+            chain.broadcast(org, sends)
+            hub.register(org, "Scale Org", organization=True)
+            progress.advance(setup)
+            now = int(chain.block_time())
+            spec = TaskSpec(
+                "digits-wide", "scale benchmark", client.cid, client.sha256, initial.cid, initial.sha256,
+                1, TRAINERS, TRAINERS, STAKE, now + 900, now + 3600, str(keeper.address()), 1000, 5000,
+            )  # fmt: skip
+            task_id, _ = hub.create_task(org, spec, 10_000_000, config.denom)
+            progress.advance(setup)
+            hashes = []
+            for wallet in wallets:
+                sender = str(wallet.address())
+                messages = [
+                    hub.message(sender, TaskHub.register_body("scale", trainer=True)),
+                    hub.message(sender, TaskHub.join_body(task_id), f"{STAKE}{config.denom}"),
+                ]
+                hashes.append(chain.submit(wallet, messages)[0])
+            for tx_hash in hashes:
+                chain.wait_for_tx(tx_hash)
+                progress.advance(setup)
+
+        digits = load_digits()
+        order = np.random.default_rng(0).permutation(len(digits.target))
+        assignments = []
+        for index, rows in enumerate(np.array_split(order, TRAINERS)):
+            folder = home / "trainers" / f"t{index}"
+            write_npz(folder, digits.data[rows], digits.target[rows])
+            assignments.append((wallets[index].signer().private_key_hex, str(folder)))
+        keeper_settings = KeeperSettings(
+            superlink_port=link_port,
+            workdir=home / "keeper",
+            keeper_key_file=keys.key_file("keeper", home / "keeper"),
+            ipfs_api=config.kubo_api_url,
+            feed_port=feed_port,
+            connect_timeout=600.0,
+            poll_seconds=1.0,
+            only_tasks=frozenset({task_id}),
+        )
+        service = KeeperService(chain, hub, keeper, keeper_settings, report=lambda line: None)
+        follower = FeedFollower(feed_port, task_id)
+        follower.start()
+        stop = threading.Event()
+        keeper_thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
+        keeper_thread.start()
+        context = multiprocessing.get_context("fork")
+        for part in range(WORKERS):
+            args = (built.source, f"127.0.0.1:{link_port}", task_id, assignments[part::WORKERS])
+            process = context.Process(target=_worker, args=args, daemon=True)
+            process.start()
+            workers.append(process)
+        with Console(file=io.StringIO()).status("one round with 100 trainers"):
+            follower.finished.wait(900)
+        link_pids = [service.superlink_pid] if service.superlink_pid else []
+        pids = {
+            "trainers": [w.pid for w in workers],
+            "keeper": link_pids + [p for pid in link_pids for p in descendants(pid)],
+            "chain and IPFS": [int(p.read_text()) for p in (config.home / "pids").glob("*.pid")],
+        }
+        memory = {name: _peak_rss_mb(group) for name, group in pids.items()}
+        stop.set()
+        keeper_thread.join(timeout=30)
+    finally:
+        for process in workers:
+            process.terminate()
+        net.down()
+    task = hub.task(task_id)
+    events = follower.events
+    started = min(e["time"] for e in events if e["event"] == "round_started")
+    attested = next(e for e in events if e["event"] == "round_attested")
+    connected = [e["time"] for e in events if e["event"] == "trainer_connected"]
+    row = {
+        "trainers": TRAINERS,
+        "parameters": built.parameters,
+        "accepted": attested["accepted"],
+        "round_s": round(attested["time"] - started, 2),
+        **{k: v for k, v in attested["timing"].items()},
+        "all_connected_s": round(max(connected) - min(connected), 2) if connected else None,
+        "status": task.status,
+        **{f"peak_rss_mb_{k.replace(' ', '_')}": v for k, v in memory.items()},
+    }
+    summary = {
+        "round_s": row["round_s"],
+        "target_round_s": 60,
+        "accepted_updates": attested["accepted"],
+        "peak_memory_mb_total": round(sum(memory.values()), 1),
+        "peak_memory_mb": memory,
+        "trainer_processes": WORKERS,
+        "poll_interval_s": POLL_S,
+    }
+    write_results(results_dir, "scale", [row], summary, columns=list(row))
+    return summary
