@@ -434,14 +434,14 @@ def _serve(
     supervisor.start()
     done = False
     try:
-        with Live(_progress(client, supervisor, rounds, 0), console=console, refresh_per_second=2) as live:
+        with Live(_progress(client, supervisor, rounds, 0), console=console, refresh_per_second=1) as live:
             while not done:
                 supervisor.check()
                 task = hub.task(task_id)
                 done = task.status in ("finalized", "cancelled") or task.rounds_completed >= task.rounds
                 live.update(_progress(client, supervisor, rounds, task.rounds_completed))
                 if not done:
-                    time.sleep(1.0)
+                    time.sleep(2.0)  # the chain is asked only whether the task is done
     finally:
         supervisor.stop()
     deadline = time.monotonic() + 60

@@ -1,4 +1,4 @@
-"""A Grid that waits for replies by polling every 0.1 s instead of Flower's fixed 3 s.
+"""A Grid that waits for replies by polling every 0.25 s instead of Flower's fixed 3 s.
 
 Flower's HTTP Grid sleeps 3 s between reply pulls, so every train or evaluate phase costs up to
 3 s of idle waiting even when all trainers answered in milliseconds. This wrapper keeps Flower's

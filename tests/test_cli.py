@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -168,3 +169,34 @@ def test_node_down_is_one_line(tmp_path: Path) -> None:
         timeout=60,
     )
     _fails(result, "unreachable")
+
+
+def test_a_trainer_who_cannot_pay_stake_and_fee_is_refused(
+    localnet: Localnet, chain: ChainClient, deployment: Deployment, tmp_path: Path
+) -> None:
+    hub = TaskHub(chain, deployment.contract)
+    client = tmp_path / "client.py"
+    client.write_text("print('hi')\n")
+    model = tmp_path / "model.bin"
+    model.write_bytes(b"\0" * 16)
+    assert _run(localnet, "org", "register", "--name", "Acme").returncode == 0
+    created = _run(
+        localnet, "org", "create-task", "--model-name", "m", "--client", str(client), "--initial-model", str(model),
+        "--rounds", "1", "--min-trainers", "1", "--max-trainers", "2", "--stake", "5000", "--pool", "1000",
+        "--join-deadline", "10m", "--training-deadline", "2h", "--keeper", "keeper", "--json",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    task_id = json.loads(created.stdout)["task_id"]
+    assert _run(localnet, "keys", "add", "poor").returncode == 0
+    address = _run(localnet, "keys", "show", "poor").stdout.strip()
+    organization = wallet_from_mnemonic(localnet.config.dev_account("organization").mnemonic)
+    chain.send(organization, address, 5_500)  # the stake, but not the fee on top of it
+    _fails(_run(localnet, "trainer", "join", str(task_id), "--key", "poor"), "not enough balance", "in fees")
+    assert hub.task(task_id).participants == 0 and chain.balance(address) == 5_500
+
+
+def test_build_client_refuses_a_bad_model_spec(localnet: Localnet, deployment: Deployment, tmp_path: Path) -> None:
+    out = tmp_path / "client.py"
+    _fails(_run(localnet, "org", "build-client", "--model", "missing.py:Net", "--out", str(out)), "does not exist")
+    _fails(_run(localnet, "org", "build-client", "--model", "softmax", "--input-shape", "8x8"), "--input-shape")
+    assert not out.exists()

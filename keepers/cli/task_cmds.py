@@ -20,6 +20,7 @@ from keepers.task_hub import Task
 from keepers.task_request import TaskRequest, TaskRequestError, resolve
 
 KEY_OPTION_HELP = "Key name (see `fedchain keys list`)."
+JOIN_GAS_ESTIMATE = 320_000  # JoinTask used 224k gas (bench/results/chain_cost.md), times the 1.4 gas margin
 
 
 def _when(seconds: int) -> str:
@@ -405,10 +406,11 @@ def trainer_join(target: Target, task_id: int, key: str, out: Path | None) -> No
     if task.participants >= task.max_trainers:
         raise CliFailure(f"task {task_id} is full ({task.participants}/{task.max_trainers} trainers)")
     available = target.chain.balance(str(wallet.address()), task.denom)
-    if available < task.stake:
+    fee = int(JOIN_GAS_ESTIMATE * target.network.gas_price) + 1  # the stake must leave room for the fee
+    if available < task.stake + fee:
         raise CliFailure(
-            f"not enough balance: the stake is {task.stake:,} {task.denom} plus fees, {wallet.address()} has "
-            f"{available:,}"
+            f"not enough balance: the stake is {task.stake:,} {task.denom} plus about {fee:,} in fees, "
+            f"{wallet.address()} has {available:,}"
         )
     result = target.hub.join_task(wallet, task_id, task.stake, task.denom)
     destination = out or Path(f"task-{task_id}") / "client.py"
