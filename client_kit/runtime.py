@@ -182,6 +182,8 @@ class TaskClient:
         if kind and kind not in FAULTS:
             raise TrainerError(f"unknown fault {kind!r}; known: {', '.join(FAULTS)}")
         self.trainer = trainer
+        x, y = self._features()
+        model.fit(x[:2], y[:2], epochs=1, learning_rate=0.0, seed=0)  # warm up (PyTorch's first step is slow)
 
     def model(self) -> TrainableModel:
         if self._model is None:
