@@ -6,7 +6,6 @@ Run: python -m bench chain_cost   (starts its own localnet on shifted ports, the
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 import time
 from dataclasses import dataclass
@@ -14,11 +13,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from cosmpy.aerial.wallet import LocalWallet
-from cosmpy.crypto.keypairs import PrivateKey
-from cosmpy.protos.cosmos.bank.v1beta1.tx_pb2 import MsgSend
-from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
 from rich.progress import Progress
 
+from bench.accounts import derive_wallets, fund, register_and_join
 from bench.report import write_results
 from chain_config import LocalnetConfig
 from client_kit.keys import wallet_from_mnemonic
@@ -48,12 +45,6 @@ def _timed(call) -> tuple[TxResult, float]:  # noqa: ANN001 - any zero-argument 
     return result, time.perf_counter() - started
 
 
-def _wallets(count: int, seed: str) -> list[LocalWallet]:
-    return [
-        LocalWallet(PrivateKey(hashlib.sha256(f"bench {seed} {i}".encode()).digest()), "wasm") for i in range(count)
-    ]
-
-
 def _spec(chain: ChainClient, keeper: str, trainers: int) -> TaskSpec:
     now = int(chain.block_time())
     return TaskSpec(
@@ -73,38 +64,6 @@ def _spec(chain: ChainClient, keeper: str, trainers: int) -> TaskSpec:
         no_show_penalty_bps=1000,
         slash_bps=5000,
     )
-
-
-def _fund(chain: ChainClient, funder: LocalWallet, wallets: list[LocalWallet], amount: int) -> None:
-    for start in range(0, len(wallets), 100):
-        sends = [
-            MsgSend(
-                from_address=str(funder.address()),
-                to_address=str(w.address()),
-                amount=[Coin(amount=str(amount), denom=chain.network.denom)],
-            )
-            for w in wallets[start : start + 100]
-        ]
-        chain.broadcast(funder, sends)
-
-
-def _register_and_join(
-    chain: ChainClient, hub: TaskHub, wallets: list[LocalWallet], task_id: int, progress: Progress
-) -> None:
-    """Every trainer signs its own [register, join] tx; all are broadcast, then awaited."""
-    job = progress.add_task(f"  {len(wallets)} trainers register + join", total=len(wallets) * 2)
-    hashes = []
-    for wallet in wallets:
-        sender = str(wallet.address())
-        messages = [
-            hub.message(sender, TaskHub.register_body("bench", trainer=True)),
-            hub.message(sender, TaskHub.join_body(task_id), f"{STAKE}{chain.network.denom}"),
-        ]
-        hashes.append(chain.submit(wallet, messages)[0])
-        progress.advance(job)
-    for tx_hash in hashes:
-        chain.wait_for_tx(tx_hash)
-        progress.advance(job)
 
 
 class _Recorder:
@@ -132,11 +91,11 @@ def _measure_size(
     denom = chain.network.denom
     metrics = RoundMetrics(Decimal("0.5"), Decimal("0.9"), 100)
     # One extra trainer per task is slashed, so slash is measured on a populated task.
-    wallets = _wallets(size + 1, f"n{size}")
-    _fund(chain, org, wallets, 200_000)
+    wallets = derive_wallets(size + 1, f"n{size}")
+    fund(chain, org, wallets, 200_000)
     spec = _spec(chain, str(keeper.address()), size + 1)
     task_id, _ = record("create_task", size, lambda: hub.create_task(org, spec, 1_000_000, denom))
-    _register_and_join(chain, hub, wallets, task_id, progress)
+    register_and_join(chain, hub, wallets, task_id, STAKE, progress)
     contributors = [(str(w.address()), 10 + i) for i, w in enumerate(wallets[:size])]
     record("submit_round", size, lambda: hub.submit_round(keeper, task_id, 1, CID, SHA, metrics, contributors))
     record("slash", size, lambda: hub.slash(keeper, task_id, str(wallets[-1].address()), "bench"))
@@ -168,8 +127,8 @@ def measure(config: LocalnetConfig) -> list[Measured]:
 
 def _join_cost(chain: ChainClient, hub: TaskHub, org: LocalWallet, keeper: LocalWallet, denom: str) -> Measured:
     task_id, _ = hub.create_task(org, _spec(chain, str(keeper.address()), 2), 10_000, denom)
-    trainer = _wallets(1, "join")[0]
-    _fund(chain, org, [trainer], 100_000)
+    trainer = derive_wallets(1, "join")[0]
+    fund(chain, org, [trainer], 100_000)
     hub.register(trainer, "joiner", trainer=True)
     result, latency = _timed(lambda: hub.join_task(trainer, task_id, STAKE, denom))
     return Measured("join_task", 0, result.gas_used, result.fee, round(latency, 3))

@@ -13,7 +13,6 @@ Run: python -m bench scale
 
 from __future__ import annotations
 
-import hashlib
 import io
 import multiprocessing
 import signal
@@ -25,12 +24,11 @@ from typing import Any
 import numpy as np
 from cosmpy.aerial.wallet import LocalWallet
 from cosmpy.crypto.keypairs import PrivateKey
-from cosmpy.protos.cosmos.bank.v1beta1.tx_pb2 import MsgSend
-from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
 from rich.console import Console
 from rich.progress import Progress
 from sklearn.datasets import load_digits
 
+from bench.accounts import derive_wallets, fund, register_and_join
 from bench.report import write_results
 from chain_config import LocalnetConfig
 from client_kit.builder import ModelSpec, build_client, load_client
@@ -48,11 +46,6 @@ from localnet.deploy import deploy
 from localnet.network import Localnet
 
 TRAINERS, WORKERS, HIDDEN, POLL_S, STAKE = 100, 4, 1536, 2.0, 1_000
-
-
-def _wallets(count: int) -> list[LocalWallet]:
-    keys = [hashlib.sha256(f"fedchain scale bench {i}".encode()).digest() for i in range(count)]
-    return [LocalWallet(PrivateKey(key), "wasm") for key in keys]
 
 
 def _worker(source: bytes, superlink: str, task_id: int, assignments: list[tuple[str, str]]) -> None:
@@ -118,38 +111,17 @@ def _round(home: Path, federated_evaluation: bool) -> dict[str, Any]:
         )
         built = build_client(settings, ModelSpec.parse(f"{DIGITS_MLP}:DigitsMLP", {"hidden": HIDDEN}))
         client, initial = kubo.add(built.source, "client.py"), kubo.add(built.initial_model(), "initial.safetensors")
-        wallets = _wallets(TRAINERS)
+        trainers = derive_wallets(TRAINERS, "scale")
         with Progress() as progress:
-            setup = progress.add_task("fund, create the task, 100 trainers register and stake", total=TRAINERS + 2)
-            sends = [
-                MsgSend(
-                    from_address=str(org.address()),
-                    to_address=str(w.address()),
-                    amount=[Coin(amount="1000000", denom=config.denom)],
-                )
-                for w in wallets
-            ]
-            chain.broadcast(org, sends)
+            fund(chain, org, trainers, 1_000_000)
             hub.register(org, "Scale Org", organization=True)
-            progress.advance(setup)
             now = int(chain.block_time())
             spec = TaskSpec(
                 "digits-wide", "scale benchmark", client.cid, client.sha256, initial.cid, initial.sha256,
                 1, TRAINERS, TRAINERS, STAKE, now + 900, now + 3600, str(keeper.address()), 1000, 5000,
             )  # fmt: skip
             task_id, _ = hub.create_task(org, spec, 10_000_000, config.denom)
-            progress.advance(setup)
-            hashes = []
-            for wallet in wallets:
-                sender = str(wallet.address())
-                messages = [
-                    hub.message(sender, TaskHub.register_body("scale", trainer=True)),
-                    hub.message(sender, TaskHub.join_body(task_id), f"{STAKE}{config.denom}"),
-                ]
-                hashes.append(chain.submit(wallet, messages)[0])
-            for tx_hash in hashes:
-                chain.wait_for_tx(tx_hash)
-                progress.advance(setup)
+            register_and_join(chain, hub, trainers, task_id, STAKE, progress)
 
         digits = load_digits()
         order = np.random.default_rng(0).permutation(len(digits.target))
@@ -157,7 +129,7 @@ def _round(home: Path, federated_evaluation: bool) -> dict[str, Any]:
         for index, rows in enumerate(np.array_split(order[360:], TRAINERS)):
             folder = home / "trainers" / f"t{index}"
             write_npz(folder, digits.data[rows], digits.target[rows])
-            assignments.append((wallets[index].signer().private_key_hex, str(folder)))
+            assignments.append((trainers[index].signer().private_key_hex, str(folder)))
         write_npz(home / "validation", digits.data[order[:360]], digits.target[order[:360]])
         keeper_settings = KeeperSettings(
             superlink_port=link_port,

@@ -24,8 +24,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from logging import getLogger
+from typing import Any, NamedTuple
 
 from flwr.app import Context, Message, RecordDict
 from flwr.app.error import Error
@@ -47,16 +47,17 @@ from flwr.supernode.fleet_http_connection import http_request_response
 logger = getLogger("fedchain.node")
 
 
-@dataclass
-class NodeActivity:
-    """What the node has done so far, for progress displays and tests."""
+class _Fleet(NamedTuple):
+    """The callables Flower's Fleet connection hands out, by name."""
 
-    node_id: int | None = None
-    handled: dict[str, int] = field(default_factory=dict)  # message type -> count
-    failures: list[str] = field(default_factory=list)
-
-    def record(self, message_type: str) -> None:
-        self.handled[message_type] = self.handled.get(message_type, 0) + 1
+    node_id: int
+    receive: Callable[[], Any]
+    send: Callable[..., Any]
+    get_run: Callable[..., Any]
+    get_fab: Callable[..., Any]
+    pull_object: Callable[..., bytes]
+    push_object: Callable[..., None]
+    confirm: Callable[..., None]
 
 
 class TrainerNode:
@@ -68,16 +69,13 @@ class TrainerNode:
         superlink: str,
         node_config: dict[str, str | int | float | bool],
         poll_interval: float = 0.5,
-        on_message: Callable[[Message, Message], None] | None = None,
         on_connect: Callable[[int], None] | None = None,
     ) -> None:
         self.app = app
         self.superlink = superlink
         self.node_config = node_config
         self.poll_interval = poll_interval
-        self.on_message = on_message
         self.on_connect = on_connect
-        self.activity = NodeActivity()
         self._contexts: dict[int, Context] = {}
 
     def run(self, stop: threading.Event, connect_timeout: float = 60.0) -> None:
@@ -95,62 +93,59 @@ class TrainerNode:
     def _serve_connection(self, stop: threading.Event, connect_timeout: float) -> None:
         """One connection's life; Flower's context logs and ends it when the SuperLink goes away."""
         connection = http_request_response(self.superlink, insecure=True, max_wait_time=connect_timeout)
-        with connection as (node_id, receive, send, get_run, get_fab, pull_object, push_object, confirm):
-            self.activity.node_id = node_id
+        with connection as callables:
+            fleet = _Fleet(*callables)
             if self.on_connect is not None:
-                self.on_connect(node_id)
+                self.on_connect(fleet.node_id)
             while not stop.is_set():
-                received = receive()
+                received = fleet.receive()
                 if received is None:
                     stop.wait(self.poll_interval)
                     continue
                 message, tree = received
                 try:
-                    self._serve(message, tree, node_id, get_run, get_fab, pull_object, push_object, confirm, send)
+                    self._serve(fleet, message, tree)
                 except RunNotRunningException:
                     logger.info("run %s ended; ignoring its message", message.metadata.run_id)
 
-    def _serve(self, head, tree, node_id, get_run, get_fab, pull_object, push_object, confirm, send) -> None:
+    def _serve(self, fleet: _Fleet, head: Message, tree: Any) -> None:
+        """Pull the message's objects, answer it with the ClientApp, push the reply's objects."""
         run_id = head.metadata.run_id
         message = pull_and_inflate_object_from_tree(
             tree,
-            lambda object_id: pull_object(run_id, object_id),
-            lambda object_id: confirm(run_id, object_id),
+            lambda object_id: fleet.pull_object(run_id, object_id),
+            lambda object_id: fleet.confirm(run_id, object_id),
             return_type=Message,
             initial_backoff=0.05,  # the message can arrive a moment before its objects do
             backoff_cap=0.5,
         )
         message.metadata.__dict__["_message_id"] = tree.object_id
-        context = self._context(run_id, node_id, get_run, get_fab)
+        context = self._context(fleet, run_id)
         started = time.perf_counter()
         try:
             reply = self.app(message=message, context=context)
         except Exception as error:  # noqa: BLE001 - the keeper must hear why, the node keeps serving
             logger.exception("the ClientApp raised while handling %s", message.metadata.message_type)
-            self.activity.failures.append(f"{type(error).__name__}: {error}")
             reply = Message(Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason=str(error)), reply_to=message)
         runtime = time.perf_counter() - started
-        self.activity.record(message.metadata.message_type)
         with no_object_id_recompute():
             reply.metadata.__dict__["_message_id"] = reply.object_id
             reply_tree = get_object_tree(reply)
             objects = get_all_nested_objects(reply)
-            wanted, session = send(reply, reply_tree, runtime)
+            wanted, session = fleet.send(reply, reply_tree, runtime)
             push_object_contents_from_iterable(
                 ((object_id, objects[object_id].deflate()) for object_id in objects if object_id in wanted),
-                lambda object_id, content: push_object(run_id, session, object_id, content),
+                lambda object_id, content: fleet.push_object(run_id, session, object_id, content),
             )
-        if self.on_message is not None:
-            self.on_message(message, reply)
 
-    def _context(self, run_id: int, node_id: int, get_run, get_fab) -> Context:
+    def _context(self, fleet: _Fleet, run_id: int) -> Context:
         """One Context per run, kept across its messages (ClientApp state survives rounds)."""
         if run_id not in self._contexts:
-            run = get_run(run_id)
-            fab = get_fab(run.fab_hash, run_id)
+            run = fleet.get_run(run_id)
+            fab = fleet.get_fab(run.fab_hash, run_id)
             self._contexts[run_id] = Context(
                 run_id=run_id,
-                node_id=node_id,
+                node_id=fleet.node_id,
                 node_config=dict(self.node_config),
                 state=RecordDict(),
                 run_config=get_fused_config_from_fab(fab.content, run),
