@@ -1,10 +1,12 @@
 """Aggregation: fedchain's FedAvg vs Flower's own, on identical inputs, against the memory bound.
 
-Both start where the keeper starts: N replies, each an ArrayRecord of float32 arrays (P parameters
-in total) plus an example count. Flower's path is `aggregate_arrayrecords` (deserialize each array,
-multiply into a temporary, add). Ours reads each array as a zero-copy view of its bytes and folds it
-into one accumulator with BLAS axpy. The bound is `np.copyto` of the same bytes (read once, write
-once): no averaging can move the data faster. Peak extra memory is measured with tracemalloc.
+Both start from N replies as they reach the server, with the same float32 arrays (P parameters in
+three layers) and example counts. Flower's path gets them in Flower's message layout (an ArrayRecord
+with one Array per layer) and runs `aggregate_arrayrecords` (deserialize each array, multiply into
+a temporary, add). The keeper's path gets them as fedchain trainers send them (one Array holding the
+model's safetensors bytes), reads each layer as a zero-copy view of those bytes and folds it into
+one accumulator with BLAS axpy. The bound is `np.copyto` of the same bytes (read once, write once):
+no averaging can move the data faster. Peak extra memory is measured with tracemalloc.
 
 Run: python -m bench aggregation
 """
@@ -22,32 +24,31 @@ from flwr.serverapp.strategy.strategy_utils import aggregate_arrayrecords
 from rich.progress import Progress
 
 from bench.report import write_results
+from client_kit.model_format import from_record, to_record
 from keepers.fedavg import weighted_average
-from keepers.strategy import array_view
 
 CLIENTS = (10, 50, 100)
 PARAMETERS = (100_000, 1_000_000, 10_000_000)
 REPEATS = 3
 
 
-def _replies(clients: int, parameters: int, seed: int = 0) -> list[RecordDict]:
+def _replies(clients: int, parameters: int, packed: bool, seed: int = 0) -> list[RecordDict]:
+    """The same N replies (same seed), in the keeper's layout (`packed`) or in Flower's."""
     rng = np.random.default_rng(seed)
     layers = [parameters // 2, parameters // 4, parameters - parameters // 2 - parameters // 4]
+    names = [f"layer{i}" for i in range(len(layers))]
     replies = []
     for _ in range(clients):
-        arrays = {f"layer{i}": Array(rng.standard_normal(size, dtype=np.float32)) for i, size in enumerate(layers)}
-        replies.append(
-            RecordDict(
-                {"arrays": ArrayRecord(arrays), "metrics": MetricRecord({"num-examples": int(rng.integers(50, 500))})}
-            )
-        )
+        arrays = [rng.standard_normal(size, dtype=np.float32) for size in layers]
+        record = to_record(names, arrays) if packed else ArrayRecord(dict(zip(names, map(Array, arrays), strict=True)))
+        metrics = MetricRecord({"num-examples": int(rng.integers(50, 500))})
+        replies.append(RecordDict({"arrays": record, "metrics": metrics}))
     return replies
 
 
 def ours(replies: list[RecordDict]) -> list[np.ndarray]:
     weights = [float(r["metrics"]["num-examples"]) for r in replies]
-    records = [r["arrays"] for r in replies]
-    clients = (([array_view(rec[name]) for name in rec.keys()], w) for rec, w in zip(records, weights, strict=True))
+    clients = ((from_record(r["arrays"])[1], w) for r, w in zip(replies, weights, strict=True))
     return weighted_average(clients, sum(weights))
 
 
@@ -56,7 +57,7 @@ def flowers(replies: list[RecordDict]) -> list[np.ndarray]:
 
 
 def bound(replies: list[RecordDict]) -> None:
-    views = [[array_view(r["arrays"][name]) for name in r["arrays"].keys()] for r in replies]
+    views = [from_record(r["arrays"])[1] for r in replies]
     targets = [np.empty_like(a) for a in views[0]]
     for arrays in views:
         for target, array in zip(targets, arrays, strict=True):
@@ -85,11 +86,14 @@ def run(results_dir: Path) -> dict:
         job = progress.add_task("aggregation N × P", total=len(CLIENTS) * len(PARAMETERS))
         for parameters in PARAMETERS:
             for clients in CLIENTS:
-                replies = _replies(clients, parameters)
-                mine, theirs = ours(replies), flowers(replies)
+                replies = _replies(clients, parameters, packed=False)
+                theirs = flowers(replies)
+                t_flower, m_flower = _measure(flowers, replies)
+                del replies  # one layout in memory at a time (100 x 10M parameters is 4 GB)
+                replies = _replies(clients, parameters, packed=True)
+                mine = ours(replies)
                 error = max(float(np.max(np.abs(a - b))) for a, b in zip(mine, theirs, strict=True))
                 t_ours, m_ours = _measure(ours, replies)
-                t_flower, m_flower = _measure(flowers, replies)
                 t_bound, _ = _measure(bound, replies)
                 model_bytes = parameters * 4
                 rows.append(

@@ -27,7 +27,7 @@ import click
 import numpy as np
 from cosmpy.aerial.wallet import LocalWallet
 from cosmpy.crypto.keypairs import PrivateKey
-from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
+from flwr.app import ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 from rich.console import Console
 from rich.live import Live
@@ -37,6 +37,7 @@ from chain_config import Network
 from client_kit.data import DataError, LocalData, load_folder
 from client_kit.envelope import UpdateClaim, parameters_digest, sign_update
 from client_kit.keys import KeysError, KeyStore, read_mnemonic_file, wallet_from_mnemonic
+from client_kit.model_format import from_record, to_record
 from client_kit.models import TrainableModel
 from client_kit.node import TrainerNode
 
@@ -210,10 +211,9 @@ class TaskClient:
         trainer = self.trainer
         if trainer is None:
             raise TrainerError("no trainer attached")
-        record = message.content["arrays"]
-        names = list(record.keys())
+        names, arrays = from_record(message.content["arrays"])
         model = self.model()
-        model.set_arrays([record[name].numpy() for name in names])
+        model.set_arrays(arrays)
         task_round = int(message.content["config"]["server-round"])
         x, y = self._features()
         started = time.perf_counter()
@@ -223,7 +223,7 @@ class TaskClient:
         arrays = _misbehave(fault, model.get_arrays())
         reply = RecordDict(
             {
-                "arrays": ArrayRecord({n: Array(a) for n, a in zip(names, arrays, strict=True)}),
+                "arrays": to_record(names, arrays),
                 "metrics": MetricRecord({"num-examples": len(y), "train-loss": float(loss)}),
             }
         )
@@ -242,9 +242,8 @@ class TaskClient:
         return Message(content=reply, reply_to=message)
 
     def _evaluate(self, message: Message) -> Message:
-        record = message.content["arrays"]
         model = self.model()
-        model.set_arrays([record[name].numpy() for name in record.keys()])
+        model.set_arrays(from_record(message.content["arrays"])[1])
         x, y = self._features()
         loss, accuracy = model.evaluate(x, y)
         self.log.note(int(message.content["config"]["server-round"]), eval_loss=loss, eval_accuracy=accuracy)

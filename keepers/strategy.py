@@ -18,6 +18,7 @@ from flwr.app import Array, ArrayRecord, ConfigRecord, Message, MetricRecord
 from flwr.serverapp import Grid
 from flwr.serverapp.strategy import FedAvg
 
+from client_kit.model_format import ModelFormatError, from_record, to_record
 from keepers.fedavg import weighted_average
 from keepers.verification import Accepted, Rejected, UpdateContext, verify_update
 
@@ -34,19 +35,6 @@ class RoundOutcome:
     eval_accuracy: float | None = None
     eval_examples: int = 0
     timing: dict[str, float] = field(default_factory=dict)  # seconds per phase of the round
-
-
-def array_view(array: Array) -> np.ndarray:
-    """Read-only NumPy view of a Flower Array's .npy bytes (no copy, unlike Array.numpy())."""
-    if array.stype != "numpy.ndarray":
-        return array.numpy()
-    data = memoryview(array.data)
-    header_length_at = 8 if data[6] == 1 else 10  # .npy v1 uses a 2-byte length, v2/v3 a 4-byte one
-    size = 2 if header_length_at == 8 else 4
-    header_length = int.from_bytes(data[header_length_at : header_length_at + size], "little")
-    offset = header_length_at + size + header_length
-    view = np.frombuffer(data, dtype=np.dtype(array.dtype), offset=offset, count=int(np.prod(array.shape)))
-    return view.reshape(array.shape)
 
 
 class ChainFedAvg(FedAvg):
@@ -88,7 +76,7 @@ class ChainFedAvg(FedAvg):
         names = list(arrays.keys())
         self._global = (names, [arrays[n].numpy() for n in names])
         config["server-round"] = self.task_round(server_round)
-        messages = list(super().configure_train(server_round, arrays, config, grid))
+        messages = list(super().configure_train(server_round, to_record(*self._global), config, grid))
         for message in messages:
             message.content["config"]["server-round"] = self.task_round(server_round)
             self._on_event("round_started", round=self.task_round(server_round), node_id=message.metadata.dst_node_id)
@@ -97,7 +85,7 @@ class ChainFedAvg(FedAvg):
     def configure_evaluate(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
-        messages = list(super().configure_evaluate(server_round, arrays, config, grid))
+        messages = list(super().configure_evaluate(server_round, _packed(arrays), config, grid))
         for message in messages:
             message.content["config"]["server-round"] = self.task_round(server_round)
         return messages
@@ -158,8 +146,10 @@ class ChainFedAvg(FedAvg):
         metrics = _metric_record(reply)
         if record is None or metrics is None:
             return Rejected("reply lacks an 'arrays' ArrayRecord or a MetricRecord", node_id, None, malicious=False)
-        names = list(record.keys())
-        arrays = [array_view(record[name]) for name in names]
+        try:
+            names, arrays = from_record(record)
+        except ModelFormatError as error:
+            return Rejected(f"unreadable model: {error}", node_id, None, malicious=False)
         envelope = content.config_records.get("envelope") if "envelope" in content.config_records else None
         return verify_update(
             context, node_id, names, arrays, metrics.get(self.weighted_by_key), envelope, self._standing
@@ -189,6 +179,12 @@ class ChainFedAvg(FedAvg):
         self._pending = None
         self._on_round(outcome)
         return aggregated
+
+
+def _packed(arrays: ArrayRecord) -> ArrayRecord:
+    """The model as trainers receive it: one Array of safetensors bytes (see client_kit.model_format)."""
+    names = list(arrays.keys())
+    return to_record(names, [arrays[n].numpy() for n in names])
 
 
 def _metric_record(reply: Message) -> MetricRecord | None:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from cosmpy.crypto.keypairs import PrivateKey
-from flwr.app import ArrayRecord, MetricRecord, RecordDict
+from flwr.app import Array, ArrayRecord, MetricRecord, RecordDict
 from flwr.serverapp.strategy.strategy_utils import aggregate_arrayrecords
+from safetensors.numpy import load as safetensors_load
+from safetensors.numpy import save as safetensors_save
 
 from chain_config import LocalnetConfig
 from client_kit.envelope import UpdateClaim, parameters_digest, sign_update
 from client_kit.keys import wallet_from_mnemonic
-from client_kit.model_format import ModelFormatError, decode, encode
+from client_kit.model_format import ModelFormatError, decode, encode, from_record, to_record
 from keepers.fedavg import weighted_average
 from keepers.verification import Accepted, Rejected, UpdateContext, verify_update
 
@@ -62,6 +66,79 @@ def test_model_format_round_trips_deterministically() -> None:
         decode(b"definitely not safetensors")
     with pytest.raises(ModelFormatError, match="unique"):
         encode(["x", "x"], arrays[:2])
+
+
+def test_model_format_is_plain_safetensors_both_ways_and_keeps_scalars() -> None:
+    names = ["fc.weight", "bn.num_batches_tracked", "mask"]
+    arrays = [np.ones((2, 3), np.float32), np.array(7, np.int64), np.array([True, False])]
+    loaded = safetensors_load(encode(names, arrays))  # the reference reader takes our bytes
+    assert loaded["bn.num_batches_tracked"].shape == () and loaded["bn.num_batches_tracked"] == 7
+    back_names, back_arrays, _ = decode(encode(names, arrays))
+    assert back_arrays[1].shape == () and back_arrays[2].dtype == np.bool_
+    foreign = safetensors_save(  # and ours takes the reference writer's, given fedchain's metadata
+        {"b": np.zeros(2, np.float16), "a": np.arange(3, dtype=np.int32)},
+        metadata={"format": "fedchain-model/1", "order": '["b", "a"]'},
+    )
+    foreign_names, foreign_arrays, _ = decode(foreign)
+    assert foreign_names == ["b", "a"] and foreign_arrays[1].tolist() == [0, 1, 2]
+
+
+def test_a_model_in_a_message_is_one_array_read_without_copying() -> None:
+    names, arrays = ["w", "b"], [np.arange(12, dtype=np.float32).reshape(3, 4), np.ones(4, np.float32)]
+    record = to_record(names, arrays)
+    assert list(record.keys()) == ["model"] and record["model"].stype == "safetensors"
+    back_names, views = from_record(record)
+    assert back_names == names and all(np.array_equal(a, v) for a, v in zip(arrays, views, strict=True))
+    wire = np.frombuffer(record["model"].data, np.uint8)
+    assert all(np.shares_memory(view, wire) and not view.flags.writeable for view in views)
+
+
+def _tampered(data: bytes, edit) -> bytes:  # noqa: ANN001 - edits the parsed header
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + length])
+    edit(header)
+    text = json.dumps(header).encode()
+    return len(text).to_bytes(8, "little") + text + data[8 + length :]
+
+
+@pytest.mark.parametrize(
+    "case, reason",
+    [
+        ("truncated", "ends past the data"),
+        ("trailing byte", "the data holds"),
+        ("no header", "shorter than"),
+        ("huge header length", "header length exceeds"),
+        ("overlapping tensors", "does not start where"),
+        ("shape larger than bytes", "does not fill bytes"),
+        ("unknown dtype", "known dtype"),
+        ("negative shape", "negative"),
+        ("order names a missing layer", "layer order"),
+        ("foreign format", "unknown model format"),
+    ],
+)
+def test_a_malformed_model_is_refused_with_its_reason(case: str, reason: str) -> None:
+    good = encode(["w", "b"], [np.ones((2, 2), np.float32), np.ones(2, np.float32)])
+    bad = {
+        "truncated": lambda: good[:-1],
+        "trailing byte": lambda: good + b"\0",
+        "no header": lambda: good[:5],
+        "huge header length": lambda: (10**9).to_bytes(8, "little") + good[8:],
+        "overlapping tensors": lambda: _tampered(good, lambda h: h["w"].update(data_offsets=[0, 16])),
+        "shape larger than bytes": lambda: _tampered(good, lambda h: h["w"].update(shape=[3, 2])),
+        "unknown dtype": lambda: _tampered(good, lambda h: h["w"].update(dtype="F128")),
+        "negative shape": lambda: _tampered(good, lambda h: h["b"].update(shape=[-2])),
+        "order names a missing layer": lambda: _tampered(good, lambda h: h["__metadata__"].update(order='["w", "x"]')),
+        "foreign format": lambda: _tampered(good, lambda h: h["__metadata__"].update(format="other/1")),
+    }[case]()
+    with pytest.raises(ModelFormatError, match=reason):
+        decode(bad)
+
+
+def test_a_record_that_is_not_one_model_array_is_refused() -> None:
+    with pytest.raises(ModelFormatError, match="one array 'model'"):
+        from_record(ArrayRecord({"w": Array(np.ones(2, np.float32))}))
+    with pytest.raises(ModelFormatError, match="stype"):
+        from_record(ArrayRecord({"model": Array(np.ones(2, np.float32))}))
 
 
 NAMES = ["w", "b"]
