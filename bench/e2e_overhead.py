@@ -6,8 +6,10 @@ hyperparameters and training loop, federated evaluation every round in all three
 - `fedchain`: the demo without adversaries: signed updates, verification, IPFS checkpoints, one
   attestation per round on the real localnet, trainers running their hash-verified client.py.
 - `plain Flower, same transport`: Flower's own FedAvg ServerApp and a plain ClientApp, trainers on
-  fedchain's trainer node (warm process, 0.5 s polling) and the keeper's brisk reply polling. This
-  isolates what signing, verification, IPFS and the chain cost.
+  fedchain's trainer node (warm process, PyTorch warmed up before connecting, 0.5 s polling) and
+  the keeper's brisk reply polling. The difference to fedchain is what fedchain does beyond Flower:
+  signing, verification, IPFS and the chain cost time; sending the model as one Array of
+  safetensors bytes instead of Flower's Array per layer saves some (client_kit/model_format.py).
 - `plain Flower, stock runtime`: the same apps on Flower's stock SuperNodes (a process per message,
   3 s idle polling), as an operator would deploy Flower today.
 
@@ -27,6 +29,7 @@ import socket
 import sys
 import tempfile
 import threading
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -88,11 +91,13 @@ def _prepare_plain(folder: Path) -> Path:
 
 
 def _plain_node(superlink: str, data_dir: str) -> None:
-    """A child process: fedchain's trainer node serving the plain ClientApp."""
+    """A child process: fedchain's trainer node serving the plain ClientApp, warmed up like fedchain's."""
     spec = importlib.util.spec_from_file_location("plain_app", PLAIN_APP / "plain_app.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    defaults = tomllib.loads((PLAIN_APP / "pyproject.toml").read_text())["tool"]["flwr"]["app"]["config"]
+    module.warm_up(defaults, data_dir)
     TrainerNode(module.client_app, superlink, {"data-dir": data_dir}, poll_interval=0.5).run(threading.Event())
 
 

@@ -76,10 +76,18 @@ def _plot(path: Path, rows: list[dict[str, Any]], spec: dict[str, Any]) -> None:
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(7, 4.5))
+    bottoms: dict[Any, float] = {}
     for series in spec["series_values"]:
         points = sorted((r[spec["x"]], r[spec["y"]]) for r in rows if r[spec["series"]] == series)
-        if points:
-            axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=series)
+        if not points:
+            continue
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        if spec.get("stacked"):  # a bar per x, each series a segment: where a total goes
+            below = [bottoms.get(x, 0.0) for x in xs]
+            axis.bar(xs, ys, bottom=below, label=series)
+            bottoms.update({x: b + y for x, b, y in zip(xs, below, ys, strict=True)})
+        else:
+            axis.plot(xs, ys, marker="o", label=series)
     if spec.get("logx"):
         axis.set_xscale("log")
     if spec.get("logy"):

@@ -8,6 +8,12 @@ verification, aggregation, validation, pinning to IPFS and broadcasting the atte
 attestation's block inclusion (`inclusion_s`) overlaps the next round's training. `wall_s` is
 from one round's start to the next one's.
 
+The wait for training replies is broken down along the round's last reply, from the times its
+trainer reported: the train message's delivery (push to the SuperLink, the trainer's poll, pulling
+its objects), local training, encoding and signing the reply, and the reply's return (push,
+the keeper's poll, pulling its objects). Trainers run as warm processes (no runtime start-up per
+ClientApp, which cost Flower's stock runtime about 10 s per phase here).
+
 Run: python -m bench round_latency
 """
 
@@ -24,6 +30,7 @@ from chain_config import LocalnetConfig
 from keepers.demo import DemoOptions, run_demo
 
 PHASES = ("train_wait_s", "verify_s", "aggregate_s", "evaluate_wait_s", "validate_s", "ipfs_s", "tx_s")
+LAST_REPLY = ("delivery_s", "local_train_s", "sign_s", "return_s")  # train_wait_s along the last reply
 
 
 def _one_run(rounds: int, run: int) -> tuple[list[dict], bool]:
@@ -46,6 +53,7 @@ def _one_run(rounds: int, run: int) -> tuple[list[dict], bool]:
                 "run": run,
                 "round": number,
                 **{p: timing[p] for p in PHASES},
+                **{p: timing.get(p) for p in LAST_REPLY},
                 "inclusion_s": timing["inclusion_s"],
                 "wall_s": round(end - starts[number], 3),
                 "accuracy": event["accuracy"],
@@ -63,7 +71,9 @@ def run(results_dir: Path, rounds: int = 6, runs: int = 2) -> dict:
         rows += measured
         steady += measured[1:-1]  # round 1 includes first contact, the last one waits for its block
         reconciled &= balanced
-    mean = {p: round(sum(r[p] for r in steady) / len(steady), 3) for p in (*PHASES, "inclusion_s", "wall_s")}
+    mean = {
+        p: round(sum(r[p] for r in steady) / len(steady), 3) for p in (*PHASES, *LAST_REPLY, "inclusion_s", "wall_s")
+    }
     per_run = {
         number: round(sum(r["wall_s"] for r in steady if r["run"] == number) / (rounds - 2), 3)
         for number in range(1, runs + 1)
@@ -77,19 +87,23 @@ def run(results_dir: Path, rounds: int = 6, runs: int = 2) -> dict:
         "target_wall_s": 3.0,
         "reconciled": reconciled,
     }
-    plot_rows = [{"round": r["round"], "seconds": r[p], "phase": p} for r in rows if r["run"] == 1 for p in PHASES]
+    stacked = (*LAST_REPLY, "verify_s", "aggregate_s", "validate_s", "ipfs_s", "tx_s")  # one round's critical path
+    plot_rows = [
+        {"round": r["round"], "seconds": r[p] or 0.0, "phase": p} for r in rows if r["run"] == 1 for p in stacked
+    ]
     write_results(
         results_dir,
         "round_latency",
         rows,
         summary,
-        columns=["run", "round", *PHASES, "inclusion_s", "wall_s", "accuracy"],
+        columns=["run", "round", *PHASES, *LAST_REPLY, "inclusion_s", "wall_s", "accuracy"],
         plot={
             "x": "round",
             "y": "seconds",
             "series": "phase",
-            "series_values": list(PHASES),
-            "title": "round phases, 10 trainers, tiny model",
+            "series_values": list(stacked),
+            "stacked": True,
+            "title": "where a round goes (run 1), 10 trainers, tiny model",
         },
         plot_rows=plot_rows,
     )

@@ -208,6 +208,10 @@ class TaskClient:
 
     # --- the ClientApp -----------------------------------------------------------------------
     def _train(self, message: Message, context: Context) -> Message:
+        """Train on the local data and reply with the new model, signed; the reply's metrics also say
+        how long the message took to arrive, training took, and encoding plus signing took (the
+        keeper shows these in its round timing; nothing is paid on them)."""
+        received = time.time()
         trainer = self.trainer
         if trainer is None:
             raise TrainerError("no trainer attached")
@@ -218,15 +222,19 @@ class TaskClient:
         x, y = self._features()
         started = time.perf_counter()
         loss = model.fit(x, y, self.settings.epochs, self.settings.learning_rate, seed=task_round)
-        self.log.note(task_round, train_loss=loss, train_s=time.perf_counter() - started)
+        trained = time.perf_counter()
+        self.log.note(task_round, train_loss=loss, train_s=trained - started)
         fault = _active_fault(trainer.fault, task_round)
         arrays = _misbehave(fault, model.get_arrays())
-        reply = RecordDict(
+        metrics = MetricRecord(
             {
-                "arrays": to_record(names, arrays),
-                "metrics": MetricRecord({"num-examples": len(y), "train-loss": float(loss)}),
+                "num-examples": len(y),
+                "train-loss": float(loss),
+                "delivery-s": max(0.0, received - message.metadata.created_at),
+                "train-s": trained - started,
             }
         )
+        reply = RecordDict({"arrays": to_record(names, arrays), "metrics": metrics})
         if fault != "unsigned":
             key = PrivateKey() if fault == "impostor" else trainer.wallet.signer()
             claim = UpdateClaim(
@@ -239,6 +247,7 @@ class TaskClient:
                 digest=parameters_digest(arrays),
             )
             reply["envelope"] = ConfigRecord(sign_update(key, claim, self.settings.prefix).to_record())
+        metrics["sign-s"] = time.perf_counter() - trained
         return Message(content=reply, reply_to=message)
 
     def _evaluate(self, message: Message) -> Message:

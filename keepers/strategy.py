@@ -63,6 +63,7 @@ class ChainFedAvg(FedAvg):
         self.round_offset = round_offset
         self._global: tuple[list[str], list[np.ndarray]] = ([], [])
         self._clock: dict[str, float] = {}
+        self._slowest: dict[str, float] = {}
         self._pending: RoundOutcome | None = None
 
     def task_round(self, server_round: int) -> int:
@@ -96,6 +97,7 @@ class ChainFedAvg(FedAvg):
         task_round = self.task_round(server_round)
         replies = list(replies)
         self._clock["replies_in"] = time.perf_counter()
+        self._slowest = slowest_reply_path(replies, time.time())
         names, global_arrays = self._global
         context = self._context_for_round(task_round, names, global_arrays)
         accepted: list[Accepted] = []
@@ -170,6 +172,7 @@ class ChainFedAvg(FedAvg):
             "verify_s": clock["verified"] - clock["replies_in"],
             "aggregate_s": clock["aggregated"] - clock["verified"],
             "evaluate_wait_s": now - clock["aggregated"],
+            **self._slowest,
         }
         outcome.eval_examples = sum(
             int(m["num-examples"])
@@ -179,6 +182,31 @@ class ChainFedAvg(FedAvg):
         self._pending = None
         self._on_round(outcome)
         return aggregated
+
+
+TRAINER_TIMES = ("delivery-s", "train-s", "sign-s")  # what a trainer's reply reports of its part
+
+
+def slowest_reply_path(replies: list[Message], arrived: float) -> dict[str, float]:
+    """Where the round's last reply spent its time: the train message's delivery to the trainer
+    (push, the trainer's poll, pull), local training, encoding and signing (all three as the trainer
+    reports them: for the timing display only), and the reply's way back to the keeper."""
+    timed = [
+        (reply.metadata.created_at, metrics)
+        for reply in replies
+        if not reply.has_error()
+        and (metrics := _metric_record(reply)) is not None
+        and all(isinstance(metrics.get(key), int | float) for key in TRAINER_TIMES)
+    ]
+    if not timed:
+        return {}
+    created, metrics = max(timed, key=lambda pair: pair[0])
+    return {
+        "delivery_s": float(metrics["delivery-s"]),
+        "local_train_s": float(metrics["train-s"]),
+        "sign_s": float(metrics["sign-s"]),
+        "return_s": max(0.0, arrived - created),
+    }
 
 
 def _packed(arrays: ArrayRecord) -> ArrayRecord:

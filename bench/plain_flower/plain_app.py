@@ -37,6 +37,14 @@ def _features(folder: str, config: dict) -> tuple[np.ndarray, np.ndarray]:
     return (data.x / np.float32(config["input-scale"])).astype(np.float32), data.y
 
 
+def warm_up(config: dict, data_dir: str) -> None:
+    """PyTorch's first training step is slow (seconds, with ten trainers on two cores); fedchain's
+    trainer takes it before connecting, and so does this baseline's node, so that round 1 compares
+    the two systems rather than PyTorch start-up."""
+    x, y = _features(data_dir, config)
+    _model(config).fit(x[:2], y[:2], epochs=1, learning_rate=0.0, seed=0)
+
+
 @server_app.main()
 def main(grid: Grid, context: Context) -> None:
     config = dict(context.run_config)
