@@ -75,7 +75,7 @@ def _plot(path: Path, rows: list[dict[str, Any]], spec: dict[str, Any]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(7, 4.5))
+    figure, axis = plt.subplots(figsize=(8.5 if spec.get("stacked") else 7, 4.5))
     bottoms: dict[Any, float] = {}
     for series in spec["series_values"]:
         points = sorted((r[spec["x"]], r[spec["y"]]) for r in rows if r[spec["series"]] == series)
@@ -96,7 +96,10 @@ def _plot(path: Path, rows: list[dict[str, Any]], spec: dict[str, Any]) -> None:
     axis.set_ylabel(spec.get("ylabel", spec["y"]))
     axis.set_title(spec["title"])
     axis.grid(True, alpha=0.3)
-    axis.legend()
+    if spec.get("stacked"):
+        axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    else:
+        axis.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

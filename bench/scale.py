@@ -4,8 +4,9 @@ Everything is real: the localnet, Kubo, the keeper's SuperLink and ServerApp, 10
 that each register and stake with their own signed transaction, and 100 trainer nodes speaking
 Flower's Fleet API, each signing its update. To fit 100 trainers on 2 cores they run as threads in
 four processes (one rendered client.py loaded per process, one TaskClient and TrainerNode per
-trainer), polling every 2 s: each request costs the SuperLink's single event loop ~10 ms, so 100
-nodes polling every 0.5 s would saturate it. Reported: the round's wall time (first train message
+trainer), polling every 2 s: each request costs the SuperLink's single event loop 3-5 ms, so 100
+idle nodes polling every 0.5 s would take most of it (polling every 1 s gave the same round time).
+Reported: the round's wall time (first train message
 to its attestation in a block), where it went, and the peak memory of every process involved.
 
 Run: python -m bench scale
