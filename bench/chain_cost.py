@@ -122,7 +122,25 @@ def measure(config: LocalnetConfig) -> list[Measured]:
             _measure_size(record, chain, hub, org, keeper, size, progress)
             progress.advance(sizes)
     record.rows.append(_join_cost(chain, hub, org, keeper, config.denom))
+    _refund_path(record, chain, hub, org, keeper)
+    admin = wallet_from_mnemonic(config.validator_mnemonic(0))  # the deployer administers the contract
+    record("update_config", 0, lambda: hub.update_config(admin, fee_bps=hub.config().fee_bps))
     return record.rows
+
+
+def _refund_path(record: _Recorder, chain: ChainClient, hub: TaskHub, org: LocalWallet, keeper: LocalWallet) -> None:
+    """A task whose only round had no acceptable update: finalized with no contributors, and the
+    organization takes its pool back with ClaimRefund."""
+    task_id, _ = hub.create_task(org, _spec(chain, str(keeper.address()), 1), 10_000, chain.network.denom)
+    trainer = derive_wallets(1, "refund")
+    fund(chain, org, trainer, 200_000)
+    with Progress() as progress:
+        register_and_join(chain, hub, trainer, task_id, STAKE, progress)
+    metrics = RoundMetrics(Decimal("2.3"), Decimal("0.1"), 0)
+    for round_number in (1, 2):
+        hub.submit_round(keeper, task_id, round_number, CID, SHA, metrics, [])
+    record("finalize_task_no_contributors", 0, lambda: hub.finalize_task(keeper, task_id))
+    record("claim_refund", 0, lambda: hub.claim_refund(org, task_id))
 
 
 def _join_cost(chain: ChainClient, hub: TaskHub, org: LocalWallet, keeper: LocalWallet, denom: str) -> Measured:

@@ -269,6 +269,23 @@ class TaskHub:
     def claim_refund(self, wallet: LocalWallet, task_id: int) -> TxResult:
         return self._execute(wallet, {"claim_refund": {"task_id": task_id}})
 
+    def update_config(
+        self,
+        admin: LocalWallet,
+        treasury: str | None = None,
+        fee_bps: int | None = None,
+        limits: Limits | None = None,
+        new_admin: str | None = None,
+    ) -> TxResult:
+        """The platform admin's settings; a field left None stays as it is."""
+        body = {
+            "treasury": treasury,
+            "fee_bps": fee_bps,
+            "limits": None if limits is None else {k: int(v) for k, v in limits.__dict__.items()},
+            "admin": new_admin,
+        }
+        return self._execute(admin, {"update_config": body})
+
     # --- query ---------------------------------------------------------------------------
     def _query(self, message: dict[str, Any]) -> Any:
         return self.chain.query_contract(self.contract, message)

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from client_kit.ipfs import KuboStore
-from keepers.chain import ChainClient, ChainError
+from keepers.chain import ChainClient, ChainError, wallet_from_mnemonic
 from keepers.task_hub import RoundMetrics, TaskHub, TaskSpec
 from localnet.deploy import Deployment
 from localnet.network import Localnet
@@ -147,3 +147,20 @@ def test_bad_messages_are_refused_and_change_nothing(
         hub.create_task(org, late, 1_000, config.denom)
     assert hub.config().next_task_id == before_tasks
     assert chain.balance(str(org.address())) == before_balance  # refused in simulation: no fee either
+
+
+def test_only_the_admin_changes_the_platform_settings(localnet: Localnet, chain: ChainClient, hub: TaskHub) -> None:
+    config = localnet.config
+    admin = wallet_from_mnemonic(config.validator_mnemonic(0), config.bech32_prefix)  # the deployer
+    before = hub.config()
+    assert before.admin == str(admin.address())
+    with pytest.raises(ChainError, match="admin"):
+        hub.update_config(dev_wallet(config, "organization"), fee_bps=0)
+    assert hub.config() == before
+    hub.update_config(admin, fee_bps=before.fee_bps + 50)
+    try:
+        changed = hub.config()
+        assert changed.fee_bps == before.fee_bps + 50 and changed.treasury == before.treasury
+    finally:
+        hub.update_config(admin, fee_bps=before.fee_bps)
+    assert hub.config() == before
