@@ -39,7 +39,8 @@ from client_kit.keys import KeyStore
 from client_kit.node import TrainerNode
 from client_kit.runtime import ClientSettings, TaskClient, Trainer
 from keepers.chain import ChainClient
-from keepers.demo import DIGITS_MLP, FeedFollower, free_port
+from keepers.demo import DIGITS_MLP, free_port
+from keepers.feed import FeedFollower
 from keepers.runtime import descendants
 from keepers.service import KeeperService, KeeperSettings
 from keepers.task_hub import TaskHub, TaskSpec

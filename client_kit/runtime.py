@@ -452,6 +452,8 @@ def _serve(
                 live.update(_progress(client, supervisor, rounds, task.rounds_completed))
                 if not done:
                     time.sleep(2.0)  # the chain is asked only whether the task is done
+        if not console.is_terminal:
+            console.line()  # a log file gets the table's last frame without its line end
     finally:
         supervisor.stop()
     deadline = time.monotonic() + 60

@@ -7,13 +7,10 @@ chain and slashes the poisoner; everyone claims; and the books are reconciled to
 
 from __future__ import annotations
 
-import json
-import re
 import socket
 import subprocess
 import tempfile
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +19,6 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from sklearn.datasets import load_digits
-from websockets.sync.client import connect
 
 from chain_config import LocalnetConfig
 from client_kit.builder import BuiltClient, ModelSpec, build_client
@@ -32,6 +28,7 @@ from client_kit.keys import KeyStore
 from client_kit.model_format import decode
 from client_kit.runtime import ClientSettings
 from keepers.chain import ChainClient
+from keepers.feed import FeedFollower
 from keepers.runtime import ManagedProcess, start_trainer
 from keepers.service import KeeperService, KeeperSettings
 from keepers.task_hub import TaskHub, TaskSpec
@@ -76,88 +73,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-class FeedFollower(threading.Thread):
-    """Collects the keeper's live feed into round rows for the live table."""
-
-    def __init__(self, port: int, task_id: int) -> None:
-        super().__init__(daemon=True)
-        self.port = port
-        self.task_id = task_id
-        self._seen: set[tuple] = set()
-        self.events: list[dict] = []
-        self.rounds: dict[int, dict] = {}
-        self.finished = threading.Event()
-
-    def run(self) -> None:
-        while not self.finished.is_set():
-            try:
-                with connect(f"ws://127.0.0.1:{self.port}", open_timeout=2) as feed:
-                    for raw in feed:
-                        self._take(json.loads(raw))
-                        if self.finished.is_set():
-                            return
-            except (OSError, TimeoutError):
-                time.sleep(0.3)
-            except Exception:  # noqa: BLE001 - the feed closes when a run ends; reconnect for the next
-                time.sleep(0.3)
-
-    def _take(self, event: dict) -> None:
-        key = (event["seq"], event["event"], event.get("time"))
-        if key in self._seen or event.get("task_id") != self.task_id:
-            return  # a reconnect replays the backlog; a restarted run starts its own sequence
-        self._seen.add(key)
-        self.events.append(event)
-        kind, number = event["event"], event.get("round")
-        if number is not None:
-            row = self.rounds.setdefault(
-                number, {"accepted": 0, "rejected": [], "accuracy": None, "federated": None, "loss": None, "tx": ""}
-            )
-            if kind == "update_accepted":
-                row["accepted"] += 1
-            elif kind == "update_rejected":
-                row["rejected"].append(event["reason"])
-            elif kind == "round_attested":
-                row.update(
-                    accuracy=event.get("accuracy"),
-                    federated=event.get("federated_accuracy"),
-                    loss=event.get("loss"),
-                    tx=event["tx_hash"],
-                )
-        if kind == "task_finalized":
-            self.finished.set()
-
-    def table(self, rounds: int) -> Table:
-        table = Table(title="training rounds (live)", expand=False)
-        columns = ("round", "accepted", "rejected (reason)", "held-out acc", "trainers' acc", "loss", "attestation tx")
-        for column in columns:
-            table.add_column(column)
-        for number in range(1, rounds + 1):
-            row = self.rounds.get(number)
-            if row is None:
-                table.add_row(str(number), "", "", "", "", "", "[dim]pending[/]")
-                continue
-            reasons = "; ".join(_short(r)[:60] for r in row["rejected"]) or "-"
-            table.add_row(
-                str(number),
-                str(row["accepted"]),
-                reasons,
-                _number(row["accuracy"]),
-                _number(row["federated"]),
-                _number(row["loss"]),
-                (row["tx"] or "…")[:16],
-            )
-        return table
-
-
-def _number(value: float | None) -> str:
-    return "…" if value is None else f"{value:.3f}"
-
-
-def _short(reason: str) -> str:
-    """Addresses shortened to wasm1abcd…wxyz, so a rejection reason fits the table."""
-    return re.sub(r"\b(wasm1[0-9a-z]{4})[0-9a-z]{30,}([0-9a-z]{4})\b", r"\1…\2", reason)
 
 
 def run_demo(options: DemoOptions, config: LocalnetConfig, console: Console) -> DemoReport:

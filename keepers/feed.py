@@ -1,19 +1,25 @@
 """The keeper's live feed: task events as JSON over a WebSocket on 127.0.0.1.
 
-Events (trainer connected, update accepted/rejected with reason, round attested with tx hash and
-metrics, task finalized) are numbered in publish order. A subscriber first gets the backlog, then
-live events, so one that connects mid-round still sees the whole round in order.
+Events (trainer connected, round started, update accepted/rejected with reason, round attested
+with tx hash, metrics and timing, trainer slashed, task finalized) are numbered in publish order.
+A subscriber first gets the backlog, then live events, so one that connects mid-round still sees
+the whole round in order. `LiveFeed` publishes (in the keeper's ServerApp); `FeedFollower`
+subscribes (the keeper's command line, the demo, the benchmarks).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
+from rich.table import Table
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.sync.client import connect
 
 
 class LiveFeed:
@@ -113,3 +119,120 @@ class LiveFeed:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._loop = None
+
+
+class FeedFollower(threading.Thread):
+    """Follows a keeper's feed across runs, collecting one task's events (or every task's, when
+    `task_id` is None) into round rows; `on_event` sees each new event as it arrives."""
+
+    def __init__(self, port: int, task_id: int | None = None, on_event: Callable[[dict], None] | None = None) -> None:
+        super().__init__(daemon=True)
+        self.port = port
+        self.task_id = task_id
+        self.on_event = on_event
+        self._seen: set[tuple] = set()
+        self.events: list[dict] = []
+        self.rounds: dict[tuple[int, int], dict] = {}  # (task, round) -> row
+        self.finished = threading.Event()  # the followed task was finalized
+
+    def run(self) -> None:
+        while not self.finished.is_set():
+            try:
+                with connect(f"ws://127.0.0.1:{self.port}", open_timeout=2) as feed:
+                    for raw in feed:
+                        self._take(json.loads(raw))
+                        if self.finished.is_set():
+                            return
+            except (OSError, TimeoutError):
+                time.sleep(0.3)
+            except Exception:  # noqa: BLE001 - the feed closes when a run ends; reconnect for the next
+                time.sleep(0.3)
+
+    def _take(self, event: dict) -> None:
+        key = (event["seq"], event["event"], event.get("time"))
+        if key in self._seen or (self.task_id is not None and event.get("task_id") != self.task_id):
+            return  # a reconnect replays the backlog; a restarted run starts its own sequence
+        self._seen.add(key)
+        self.events.append(event)
+        kind, number, task = event["event"], event.get("round"), event.get("task_id")
+        if number is not None and task is not None:
+            row = self.rounds.setdefault(
+                (task, number),
+                {"accepted": 0, "rejected": [], "accuracy": None, "federated": None, "loss": None, "tx": ""},
+            )
+            if kind == "round_started":
+                row.setdefault("started", event["time"])
+            elif kind == "update_accepted":
+                row["accepted"] += 1
+            elif kind == "update_rejected":
+                row["rejected"].append(event["reason"])
+            elif kind == "round_attested":
+                row.update(
+                    accuracy=event.get("accuracy"),
+                    federated=event.get("federated_accuracy"),
+                    loss=event.get("loss"),
+                    tx=event["tx_hash"],
+                    timing=event.get("timing") or {},
+                    seconds=event["time"] - row["started"] if "started" in row else None,
+                )
+        if self.on_event is not None:
+            self.on_event(event)
+        if kind == "task_finalized" and self.task_id is not None:
+            self.finished.set()
+
+    def table(self, rounds: int) -> Table:
+        """The followed task's rounds, pending ones included."""
+        table = Table(title="training rounds (live)", expand=False)
+        columns = ("round", "accepted", "rejected (reason)", "held-out acc", "trainers' acc", "loss", "round s")
+        for column in (*columns, "attestation tx"):
+            table.add_column(column)
+        for number in range(1, rounds + 1):
+            row = self.rounds.get((self.task_id, number)) if self.task_id is not None else None
+            if row is None:
+                table.add_row(str(number), "", "", "", "", "", "", "[dim]pending[/]")
+                continue
+            reasons = "; ".join(short_addresses(r)[:60] for r in row["rejected"]) or "-"
+            table.add_row(
+                str(number),
+                str(row["accepted"]),
+                reasons,
+                _number(row["accuracy"]),
+                _number(row["federated"]),
+                _number(row["loss"]),
+                f"{row['seconds']:.1f}" if row.get("seconds") is not None else "…",
+                (row["tx"] or "…")[:16],
+            )
+        return table
+
+
+def round_summary(event: dict, row: dict) -> str:
+    """One line for an attested round: outcome, accuracy, transaction and where its time went
+    (the training phase along its last reply, federated evaluation, the keeper's own work, and the
+    wait for the attestation's block)."""
+    timing = row.get("timing") or {}
+    parts = [
+        f"task {event['task_id']} round {event['round']} attested",
+        f"{event['accepted']} accepted, {event['rejected']} rejected",
+        f"accuracy {event['accuracy']:.3f}",
+        f"tx {event['tx_hash'][:16]}",
+    ]
+    if row.get("seconds") is not None:
+        keeper = sum(timing.get(k, 0.0) for k in ("verify_s", "aggregate_s", "validate_s", "ipfs_s", "tx_s"))
+        phases = [(name, timing.get(key, 0.0)) for name, key in _LAST_REPLY]
+        if timing.get("evaluate_wait_s", 0.0) >= 0.005:  # federated evaluation is optional
+            phases.append(("evaluation", timing["evaluate_wait_s"]))
+        phases += [("keeper", keeper), ("block", timing.get("inclusion_s", 0.0))]
+        parts.append(f"{row['seconds']:.1f} s (" + ", ".join(f"{n} {v:.2f}" for n, v in phases) + ")")
+    return "; ".join(parts)
+
+
+_LAST_REPLY = (("delivery", "delivery_s"), ("training", "local_train_s"), ("signing", "sign_s"), ("return", "return_s"))
+
+
+def short_addresses(text: str) -> str:
+    """Addresses shortened to wasm1abcd…wxyz, so a rejection reason fits a table cell."""
+    return re.sub(r"\b(wasm1[0-9a-z]{4})[0-9a-z]{30,}([0-9a-z]{4})\b", r"\1…\2", text)
+
+
+def _number(value: float | None) -> str:
+    return "…" if value is None else f"{value:.3f}"
