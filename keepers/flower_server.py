@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from flwr.app import Array, ArrayRecord, ConfigRecord, Context
+from flwr.app import ConfigRecord, Context
 from flwr.common.logger import log
 from flwr.serverapp import Grid, ServerApp
 
@@ -26,7 +26,7 @@ from client_kit.builder import load_client
 from client_kit.data import LocalData, load_folder
 from client_kit.ipfs import KuboStore, fetch_verified
 from client_kit.keys import read_mnemonic_file, wallet_from_mnemonic
-from client_kit.model_format import decode, encode
+from client_kit.model_format import decode, encode, to_record
 from keepers.brisk_grid import BriskGrid
 from keepers.chain import ChainClient, ChainError
 from keepers.feed import LiveFeed
@@ -270,7 +270,7 @@ def main(grid: Grid, context: Context) -> None:
             )
             strategy.start(
                 grid=grid,
-                initial_arrays=ArrayRecord({n: Array(a) for n, a in zip(names, arrays, strict=True)}),
+                initial_arrays=to_record(names, arrays),
                 num_rounds=remaining,
                 train_config=ConfigRecord({"task-id": task.id}),
             )

@@ -4,7 +4,9 @@ A subclass of Flower's own FedAvg: sampling, messaging and evaluation stay Flowe
 replies go through `keepers.verification` one by one, and the accepted ones are averaged in place
 by `keepers.fedavg`. After each round's evaluation the `on_round` hook receives everything the
 keeper must attest (new global arrays, accepted contributors with weights, rejections with
-reasons, metrics), and `on_event` sees each decision as it happens, for the live feed.
+reasons, metrics), and `on_event` sees each decision as it happens, for the live feed. The global
+model moves through Flower's loop in the wire format trainers get (`client_kit.model_format`: one
+Array of safetensors bytes), so it is encoded once per round and read without copies.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
-from flwr.app import Array, ArrayRecord, ConfigRecord, Message, MetricRecord
+from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord
 from flwr.serverapp import Grid
 from flwr.serverapp.strategy import FedAvg
 
@@ -74,10 +76,9 @@ class ChainFedAvg(FedAvg):
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
         self._clock = {"round_start": time.perf_counter()}
-        names = list(arrays.keys())
-        self._global = (names, [arrays[n].numpy() for n in names])
+        self._global = from_record(arrays)
         config["server-round"] = self.task_round(server_round)
-        messages = list(super().configure_train(server_round, to_record(*self._global), config, grid))
+        messages = list(super().configure_train(server_round, arrays, config, grid))
         for message in messages:
             message.content["config"]["server-round"] = self.task_round(server_round)
             self._on_event("round_started", round=self.task_round(server_round), node_id=message.metadata.dst_node_id)
@@ -86,7 +87,7 @@ class ChainFedAvg(FedAvg):
     def configure_evaluate(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
-        messages = list(super().configure_evaluate(server_round, _packed(arrays), config, grid))
+        messages = list(super().configure_evaluate(server_round, arrays, config, grid))
         for message in messages:
             message.content["config"]["server-round"] = self.task_round(server_round)
         return messages
@@ -137,7 +138,7 @@ class ChainFedAvg(FedAvg):
         self._clock["aggregated"] = time.perf_counter()
         self._pending = RoundOutcome(task_round, names, new_arrays, accepted, rejected, train_loss=train_loss)
         metrics = MetricRecord({"accepted": len(accepted), "rejected": len(rejected)})
-        return ArrayRecord({n: Array(a) for n, a in zip(names, new_arrays, strict=True)}), metrics
+        return to_record(names, new_arrays), metrics
 
     def _judge(self, context: UpdateContext, reply: Message) -> Accepted | Rejected:
         node_id = int(reply.metadata.src_node_id)
@@ -207,12 +208,6 @@ def slowest_reply_path(replies: list[Message], arrived: float) -> dict[str, floa
         "sign_s": float(metrics["sign-s"]),
         "return_s": max(0.0, arrived - created),
     }
-
-
-def _packed(arrays: ArrayRecord) -> ArrayRecord:
-    """The model as trainers receive it: one Array of safetensors bytes (see client_kit.model_format)."""
-    names = list(arrays.keys())
-    return to_record(names, [arrays[n].numpy() for n in names])
 
 
 def _metric_record(reply: Message) -> MetricRecord | None:
