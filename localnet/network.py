@@ -387,6 +387,7 @@ def _configure_node(home: Path, cfg: LocalnetConfig, index: int, peers: str) -> 
     doc["proxy_app"] = f"tcp://{cfg.host}:{ports.abci}"
     doc["rpc"]["laddr"] = f"tcp://{cfg.host}:{ports.rpc}"
     doc["rpc"]["pprof_laddr"] = ""
+    doc["rpc"]["cors_allowed_origins"] = ["*"]  # the web app reads the chain from the browser
     doc["p2p"]["laddr"] = f"tcp://{cfg.host}:{ports.p2p}"
     doc["p2p"]["persistent_peers"] = peers
     doc["p2p"]["seeds"] = ""
@@ -408,6 +409,7 @@ def _configure_node(home: Path, cfg: LocalnetConfig, index: int, peers: str) -> 
     app["minimum-gas-prices"] = cfg.gas_price_str
     app["api"]["enable"] = True
     app["api"]["address"] = f"tcp://{cfg.host}:{ports.api}"
+    app["api"]["enabled-unsafe-cors"] = True  # loopback-only REST, read by the web app in the browser
     app["grpc"]["enable"] = True
     app["grpc"]["address"] = f"{cfg.host}:{ports.grpc}"
     if "telemetry" in app:
