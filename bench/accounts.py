@@ -10,8 +10,8 @@ from cosmpy.protos.cosmos.bank.v1beta1.tx_pb2 import MsgSend
 from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
 from rich.progress import Progress
 
-from keepers.chain import ChainClient
-from keepers.task_hub import TaskHub
+from client_kit.chain import ChainClient
+from client_kit.task_hub import TaskHub
 
 
 def derive_wallets(count: int, seed: str) -> list[LocalWallet]:

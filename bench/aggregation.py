@@ -64,7 +64,7 @@ def bound(replies: list[RecordDict]) -> None:
             np.copyto(target, array)
 
 
-def _measure(function, replies: list[RecordDict]) -> tuple[float, int]:  # noqa: ANN001
+def _measure(function, replies: list[RecordDict]) -> tuple[float, int]:
     """Best of REPEATS wall times, and the peak extra memory of one call."""
     times = []
     for _ in range(REPEATS):

@@ -18,9 +18,9 @@ from rich.progress import Progress
 from bench.accounts import derive_wallets, fund, register_and_join
 from bench.report import write_results
 from chain_config import LocalnetConfig
+from client_kit.chain import ChainClient, TxResult
 from client_kit.keys import wallet_from_mnemonic
-from keepers.chain import ChainClient, TxResult
-from keepers.task_hub import RoundMetrics, TaskHub, TaskSpec
+from client_kit.task_hub import RoundMetrics, TaskHub, TaskSpec
 from localnet.deploy import deploy
 from localnet.network import Localnet
 
@@ -39,7 +39,7 @@ class Measured:
     latency_s: float
 
 
-def _timed(call) -> tuple[TxResult, float]:  # noqa: ANN001 - any zero-argument chain call
+def _timed(call) -> tuple[TxResult, float]:  # any zero-argument chain call
     started = time.perf_counter()
     result = call()
     return result, time.perf_counter() - started
@@ -72,7 +72,7 @@ class _Recorder:
     def __init__(self) -> None:
         self.rows: list[Measured] = []
 
-    def __call__(self, name: str, contributors: int, call):  # noqa: ANN001, ANN204 - returns what `call` returns
+    def __call__(self, name: str, contributors: int, call):  # returns what `call` returns
         outcome, latency = _timed(call)
         result = outcome[1] if isinstance(outcome, tuple) else outcome
         self.rows.append(Measured(name, contributors, result.gas_used, result.fee, round(latency, 3)))

@@ -25,7 +25,6 @@ import importlib.util
 import io
 import json
 import multiprocessing
-import socket
 import sys
 import tempfile
 import threading
@@ -41,16 +40,12 @@ from chain_config import LocalnetConfig
 from client_kit.data import write_npz
 from client_kit.node import TrainerNode
 from keepers.demo import DemoOptions, build_demo_client, digits_split, run_demo
-from keepers.runtime import ManagedProcess, flower_env, spawn, start_superlink, submit_task_run
+from keepers.events import RoundAttested, RoundStarted
+from keepers.runtime import flower_env, start_superlink, submit_task_run
+from localnet.processes import ManagedProcess, free_port, spawn
 
 PLAIN_APP = Path(__file__).resolve().parent / "plain_flower"
 TRAINERS, ROUNDS, SEED = 10, 5, 7
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _fedchain(home: Path) -> dict[str, Any]:
@@ -58,10 +53,10 @@ def _fedchain(home: Path) -> dict[str, Any]:
     options = DemoOptions(trainers=TRAINERS, rounds=ROUNDS, adversaries=False, model="torch", seed=SEED)
     report = run_demo(options, config, Console(file=io.StringIO(), width=200))
     starts: dict[int, float] = {}
-    for event in report.events:
-        if event["event"] == "round_started":
-            starts.setdefault(event["round"], event["time"])
-    finished = max(e["time"] for e in report.events if e["event"] == "round_attested")
+    for published in report.events:
+        if isinstance(published.event, RoundStarted):
+            starts.setdefault(published.event.round, published.time)
+    finished = max(p.time for p in report.events if isinstance(p.event, RoundAttested))
     ends = [starts[r + 1] for r in range(1, ROUNDS)] + [finished]
     return {
         "variant": "fedchain",
@@ -103,7 +98,7 @@ def _plain_node(superlink: str, data_dir: str) -> None:
 
 def _plain(folder: Path, stock: bool) -> dict[str, Any]:
     initial = _prepare_plain(folder)
-    port = _free_port()
+    port = free_port()
     results = folder / "results.json"
     link = start_superlink(port, folder / "link")
     nodes: list[Any] = []
@@ -112,7 +107,7 @@ def _plain(folder: Path, stock: bool) -> dict[str, Any]:
             data = str(folder / f"trainer{index + 1}")
             if stock:
                 command = [str(Path(sys.executable).parent / "flower-supernode"), "--insecure"]
-                command += ["--superlink", f"127.0.0.1:{port}", "--port", str(_free_port())]
+                command += ["--superlink", f"127.0.0.1:{port}", "--port", str(free_port())]
                 command += ["--node-config", f'data-dir="{data}"']
                 nodes.append(spawn(f"supernode{index}", command, folder / f"node{index}.log", flower_env()))
             else:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+from dataclasses import fields
 from pathlib import Path
 
 from rich.console import Console
@@ -28,9 +29,10 @@ from rich.console import Console
 from bench.report import write_results
 from chain_config import LocalnetConfig
 from keepers.demo import DemoOptions, run_demo
+from keepers.events import LastReply, RoundAttested, RoundStarted, RoundTiming
 
-PHASES = ("train_wait_s", "verify_s", "aggregate_s", "evaluate_wait_s", "validate_s", "ipfs_s", "tx_s")
-LAST_REPLY = ("delivery_s", "local_train_s", "sign_s", "return_s")  # train_wait_s along the last reply
+PHASES = tuple(f.name for f in fields(RoundTiming) if f.name not in ("last_reply", "inclusion_s"))
+LAST_REPLY = tuple(f.name for f in fields(LastReply))  # train_wait_s along the last reply
 
 
 def _one_run(rounds: int, run: int) -> tuple[list[dict], bool]:
@@ -41,13 +43,16 @@ def _one_run(rounds: int, run: int) -> tuple[list[dict], bool]:
         )
         report = run_demo(options, config, Console(file=io.StringIO(), width=200))
     starts: dict[int, float] = {}
-    for event in report.events:
-        if event["event"] == "round_started":
-            starts.setdefault(event["round"], event["time"])
+    for published in report.events:
+        if isinstance(published.event, RoundStarted):
+            starts.setdefault(published.event.round, published.time)
     rows = []
-    for event in (e for e in report.events if e["event"] == "round_attested"):
-        timing, number = event["timing"], event["round"]
-        end = starts.get(number + 1, event["time"])  # the last round ends when its block is in
+    for published in report.events:
+        event = published.event
+        if not isinstance(event, RoundAttested):
+            continue
+        timing, number = event.timing.to_json(), event.round
+        end = starts.get(number + 1, published.time)  # the last round ends when its block is in
         rows.append(
             {
                 "run": run,
@@ -56,7 +61,7 @@ def _one_run(rounds: int, run: int) -> tuple[list[dict], bool]:
                 **{p: timing.get(p) for p in LAST_REPLY},
                 "inclusion_s": timing["inclusion_s"],
                 "wall_s": round(end - starts[number], 3),
-                "accuracy": event["accuracy"],
+                "accuracy": event.accuracy,
             }
         )
     return rows, report.reconciled

@@ -33,19 +33,21 @@ from bench.accounts import derive_wallets, fund, register_and_join
 from bench.report import write_results
 from chain_config import LocalnetConfig
 from client_kit.builder import ModelSpec, build_client, load_client
+from client_kit.chain import ChainClient
+from client_kit.client_app import TaskClient, Trainer
 from client_kit.data import load_folder, write_npz
 from client_kit.ipfs import KuboStore
 from client_kit.keys import KeyStore
 from client_kit.node import TrainerNode
-from client_kit.runtime import ClientSettings, TaskClient, Trainer
-from keepers.chain import ChainClient
-from keepers.demo import DIGITS_MLP, free_port
-from keepers.feed import FeedFollower
-from keepers.runtime import descendants
-from keepers.service import KeeperService, KeeperSettings
-from keepers.task_hub import TaskHub, TaskSpec
+from client_kit.settings import ClientSettings
+from client_kit.task_hub import TaskHub
+from keepers.demo import DIGITS_MLP
+from keepers.events import RoundAttested, RoundStarted
+from keepers.orchestration import ServedTask, TaskTerms, publish_task
+from keepers.service import KeeperSettings
 from localnet.deploy import deploy
 from localnet.network import Localnet
+from localnet.processes import descendants, free_port
 
 TRAINERS, WORKERS, HIDDEN, POLL_S, STAKE = 100, 4, 1536, 2.0, 1_000
 
@@ -112,17 +114,13 @@ def _round(home: Path, federated_evaluation: bool) -> dict[str, Any]:
             config.network(), deployment.contract, f"127.0.0.1:{link_port}", "digits-wide", (64,), 10, 16.0, 5, 0.1
         )
         built = build_client(settings, ModelSpec.parse(f"{DIGITS_MLP}:DigitsMLP", {"hidden": HIDDEN}))
-        client, initial = kubo.add(built.source, "client.py"), kubo.add(built.initial_model(), "initial.safetensors")
         trainers = derive_wallets(TRAINERS, "scale")
         with Progress() as progress:
             fund(chain, org, trainers, 1_000_000)
-            hub.register(org, "Scale Org", organization=True)
-            now = int(chain.block_time())
-            spec = TaskSpec(
-                "digits-wide", "scale benchmark", client.cid, client.sha256, initial.cid, initial.sha256,
-                1, TRAINERS, TRAINERS, STAKE, now + 900, now + 3600, str(keeper.address()), 1000, 5000,
+            terms = TaskTerms(
+                "digits-wide", "scale benchmark", 1, TRAINERS, TRAINERS, STAKE, 10_000_000, 900, 3600
             )  # fmt: skip
-            task_id, _ = hub.create_task(org, spec, 10_000_000, config.denom)
+            task_id = publish_task(hub, kubo, org, str(keeper.address()), built, terms, "Scale Org").task_id
             register_and_join(chain, hub, trainers, task_id, STAKE, progress)
 
         digits = load_digits()
@@ -143,48 +141,42 @@ def _round(home: Path, federated_evaluation: bool) -> dict[str, Any]:
             poll_seconds=1.0,
             validation_dir=home / "validation",
             federated_evaluation=federated_evaluation,
-            only_tasks=frozenset({task_id}),
         )
-        service = KeeperService(chain, hub, keeper, keeper_settings, report=lambda line: None)
-        follower = FeedFollower(feed_port, task_id)
-        follower.start()
-        stop = threading.Event()
-        keeper_thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
-        keeper_thread.start()
-        context = multiprocessing.get_context("fork")
-        for part in range(WORKERS):
-            args = (built.source, f"127.0.0.1:{link_port}", task_id, assignments[part::WORKERS])
-            process = context.Process(target=_worker, args=args, daemon=True)
-            process.start()
-            workers.append(process)
-        with Console(file=io.StringIO()).status("one round with 100 trainers"):
-            follower.finished.wait(900)
-        link_pids = [service.superlink_pid] if service.superlink_pid else []
-        pids = {
-            "trainers": [w.pid for w in workers],
-            "keeper": link_pids + [p for pid in link_pids for p in descendants(pid)],
-            "chain and IPFS": [int(p.read_text()) for p in (config.home / "pids").glob("*.pid")],
-        }
-        memory = {name: _peak_rss_mb(group) for name, group in pids.items()}
-        task = hub.task(task_id)
-        stop.set()
-        keeper_thread.join(timeout=30)
+        with ServedTask(chain, hub, keeper, keeper_settings, task_id) as served:
+            context = multiprocessing.get_context("fork")
+            for part in range(WORKERS):
+                args = (built.source, f"127.0.0.1:{link_port}", task_id, assignments[part::WORKERS])
+                process = context.Process(target=_worker, args=args, daemon=True)
+                process.start()
+                workers.append(process)
+            with Console(file=io.StringIO()).status("one round with 100 trainers"):
+                served.wait(900)
+            link_pid = served.service.superlink_pid
+            link_pids = [link_pid] if link_pid else []
+            pids = {
+                "trainers": [w.pid for w in workers],
+                "keeper": link_pids + [p for pid in link_pids for p in descendants(pid)],
+                "chain and IPFS": [int(p.read_text()) for p in (config.home / "pids").glob("*.pid")],
+            }
+            memory = {name: _peak_rss_mb(group) for name, group in pids.items()}
+            task = hub.task(task_id)
     finally:
         for process in workers:
             process.terminate()
         net.down()
-    events = follower.events
-    started = min(e["time"] for e in events if e["event"] == "round_started")
-    attested = next(e for e in events if e["event"] == "round_attested")
+    events = served.follower.events
+    started = min(p.time for p in events if isinstance(p.event, RoundStarted))
+    attested_at, attested = next((p.time, p.event) for p in events if isinstance(p.event, RoundAttested))
+    timing = attested.timing.to_json()
     return {
         "evaluation": "federated + keeper validation" if federated_evaluation else "keeper validation",
         "trainers": TRAINERS,
         "parameters": built.parameters,
-        "accepted": attested["accepted"],
-        "round_s": round(attested["time"] - started, 2),
-        **{k: v for k, v in attested["timing"].items() if k != "aggregate_s"},
-        "held_out_accuracy": round(attested["accuracy"], 4),
-        "status": task.status,
+        "accepted": attested.accepted,
+        "round_s": round(attested_at - started, 2),
+        **{k: v for k, v in timing.items() if k != "aggregate_s"},
+        "held_out_accuracy": round(attested.accuracy, 4),
+        "status": str(task.status),
         "peak_memory_mb_total": round(sum(memory.values()), 1),
         **{f"peak_mb_{k.replace(' ', '_')}": v for k, v in memory.items()},
     }

@@ -26,7 +26,7 @@ import numpy as np
 
 from client_kit.model_format import encode
 from client_kit.models import TrainableModel
-from client_kit.runtime import ClientSettings
+from client_kit.settings import ClientSettings
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MODULE_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -122,7 +122,7 @@ def build_client(settings: ClientSettings, spec: ModelSpec, seed: int = 0) -> Bu
         torch.manual_seed(seed)
     try:
         model = module.build_model()
-    except Exception as error:  # noqa: BLE001 - the organization's model code failed: say so plainly
+    except Exception as error:  # the organization's model code failed: say so plainly
         raise BuildError(f"building model {spec.reference} failed: {type(error).__name__}: {error}") from None
     arrays = [np.asarray(a) for a in model.get_arrays()]
     _check_forward(model, settings)
@@ -135,7 +135,7 @@ def _check_forward(model: Any, settings: ClientSettings) -> None:
     x = np.zeros((2, *settings.input_shape), np.float32)
     try:
         model.evaluate(x, np.zeros(2, np.int64))
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         raise BuildError(
             f"the model does not accept inputs of shape {settings.input_shape} with {settings.classes} classes: "
             f"{type(error).__name__}: {error}"

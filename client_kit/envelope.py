@@ -152,7 +152,7 @@ def verify_envelope(envelope: SignedEnvelope, expected: UpdateClaim, prefix: str
         raise EnvelopeError("signature is not in low-S form")
     try:
         public_key = PublicKey(key_bytes)
-    except Exception:  # noqa: BLE001 - ecdsa raises several types for off-curve points
+    except Exception:  # ecdsa raises several types for off-curve points
         raise EnvelopeError("public key is not a point on secp256k1") from None
     derived = str(Address(public_key, prefix))
     if derived != envelope.address:

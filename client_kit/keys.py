@@ -35,7 +35,7 @@ class KeyInfo:
 def wallet_from_mnemonic(mnemonic: str, prefix: str = "wasm") -> LocalWallet:
     try:
         normalised = validate_mnemonic_and_normalise(mnemonic.strip())
-    except Exception:  # noqa: BLE001 - cosmpy raises plain ValueError/KeyError variants
+    except Exception:  # cosmpy raises plain ValueError/KeyError variants
         raise KeysError("the mnemonic is not a valid BIP-39 phrase") from None
     return LocalWallet.from_mnemonic(normalised, prefix)
 
@@ -124,5 +124,5 @@ def _keyring_mnemonic(name: str) -> str | None:
         return None
     try:
         return keyring.get_password(KEYRING_SERVICE, name)
-    except Exception:  # noqa: BLE001 - a missing backend is "no key here", not an error
+    except Exception:  # a missing backend is "no key here", not an error
         return None

@@ -124,7 +124,7 @@ class TrainerNode:
         started = time.perf_counter()
         try:
             reply = self.app(message=message, context=context)
-        except Exception as error:  # noqa: BLE001 - the keeper must hear why, the node keeps serving
+        except Exception as error:  # the keeper must hear why, the node keeps serving
             logger.exception("the ClientApp raised while handling %s", message.metadata.message_type)
             reply = Message(Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason=str(error)), reply_to=message)
         runtime = time.perf_counter() - started

@@ -7,14 +7,13 @@ chain and slashes the poisoner; everyone claims; and the books are reconciled to
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import tempfile
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from cosmpy.aerial.wallet import LocalWallet
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -22,18 +21,21 @@ from sklearn.datasets import load_digits
 
 from chain_config import LocalnetConfig
 from client_kit.builder import BuiltClient, ModelSpec, build_client
+from client_kit.chain import ChainClient
 from client_kit.data import dirichlet_partition, write_npz
 from client_kit.ipfs import KuboStore, fetch_to_file, fetch_verified
 from client_kit.keys import KeyStore
 from client_kit.model_format import decode
-from client_kit.runtime import ClientSettings
-from keepers.chain import ChainClient
-from keepers.feed import FeedFollower
-from keepers.runtime import ManagedProcess, start_trainer
-from keepers.service import KeeperService, KeeperSettings
-from keepers.task_hub import TaskHub, TaskSpec
+from client_kit.settings import ClientSettings
+from client_kit.task_hub import Task, TaskHub, TaskStatus
+from keepers.events import Published
+from keepers.orchestration import PublishedTask, ServedTask, TaskTerms, publish_task
+from keepers.reconciliation import Reconciliation, reconcile
+from keepers.runtime import start_trainer
+from keepers.service import KeeperSettings
 from localnet.deploy import deploy
 from localnet.network import Localnet
+from localnet.processes import ManagedProcess, free_port
 
 DIGITS_MLP = Path(__file__).resolve().parent / "examples" / "digits_mlp.py"
 MODELS = {
@@ -41,6 +43,7 @@ MODELS = {
     "torch": (f"{DIGITS_MLP}:DigitsMLP", {"hidden": 64}, {"epochs": 5, "learning_rate": 0.1}),
     "sklearn": ("softmax", {}, {"epochs": 10, "learning_rate": 1.0}),
 }
+INPUT_SCALE = 16.0  # digits pixels are 0..16
 
 
 @dataclass
@@ -57,22 +60,50 @@ class DemoOptions:
     seed: int = 7
 
 
+@dataclass(frozen=True)
+class SettlementRow:
+    """One trainer's outcome, as the settlement table shows it."""
+
+    trainer: str
+    role: str  # honest, no-show or poisoner
+    stake: int
+    weight: int
+    reward: int
+    penalty: int
+    slashed: str  # the slash reason, empty when not slashed
+    gas_fees: int
+    balance_change: int
+
+
 @dataclass
 class DemoReport:
     task_id: int
     accuracies: list[float]
     held_out_accuracy: float
-    rows: list[dict[str, object]]
+    rows: list[SettlementRow]
     organization_refund: int
     treasury_fee: int
-    reconciled: bool
-    events: list[dict] = field(default_factory=list)
+    reconciliation: Reconciliation
+    events: list[Published] = field(default_factory=list)
+
+    @property
+    def reconciled(self) -> bool:
+        return self.reconciliation.balanced and self.reconciliation.held == 0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@dataclass
+class _Cast:
+    """Who plays which part, and what each paid in gas along the way."""
+
+    wallets: dict[str, LocalWallet]  # organization, treasury and each trainer, by name
+    keeper: LocalWallet
+    trainers: list[str]
+    no_show: str | None
+    poisoner: str | None
+    fees: dict[str, int]
+
+    def role(self, name: str) -> str:
+        return "no-show" if name == self.no_show else "poisoner" if name == self.poisoner else "honest"
 
 
 def run_demo(options: DemoOptions, config: LocalnetConfig, console: Console) -> DemoReport:
@@ -85,13 +116,13 @@ def run_demo(options: DemoOptions, config: LocalnetConfig, console: Console) -> 
     with console.status("starting the localnet and Kubo…"):
         console.print(net.up(options.validators))
     try:
-        return _run(options, config, console, net)
+        return _run(options, config, console)
     finally:
         if not options.keep_running and not was_running:
             net.down()
 
 
-def _run(options: DemoOptions, config: LocalnetConfig, console: Console, net: Localnet) -> DemoReport:
+def _run(options: DemoOptions, config: LocalnetConfig, console: Console) -> DemoReport:
     with console.status("deploying task_hub…"):
         deployment, action = deploy(config)
     console.print(f"task_hub {action} at {deployment.contract}")
@@ -101,55 +132,50 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console, net: Lo
     keys = KeyStore(config.home / "keys", config.bech32_prefix)
     work = Path(tempfile.mkdtemp(prefix="fedchain-demo-", dir=config.home))
     names = [f"trainer{i + 1}" for i in range(options.trainers)]
-    no_show, poisoner = (names[-1], names[-2]) if options.adversaries else (None, None)
-    org, keeper, treasury = keys.wallet("organization"), keys.wallet("keeper"), keys.wallet("treasury")
-    everyone = {"organization": org, "treasury": treasury, **{n: keys.wallet(n) for n in names}}
-    start_balance = {n: chain.balance(str(w.address())) for n, w in everyone.items()}
-    fees = {n: 0 for n in everyone}
+    cast = _Cast(
+        wallets={n: keys.wallet(n) for n in ("organization", "treasury", *names)},
+        keeper=keys.wallet("keeper"),
+        trainers=names,
+        no_show=names[-1] if options.adversaries else None,
+        poisoner=names[-2] if options.adversaries else None,
+        fees={n: 0 for n in ("organization", "treasury", *names)},
+    )
+    before = {n: chain.balance(str(w.address())) for n, w in cast.wallets.items()}
 
     # --- the organization builds client.py, pins it with the initial model, and funds a task -------
     digits = load_digits()
     held_out, shards = digits_split(options.trainers, options.seed)
     feed_port, link_port = free_port(), free_port()
     built = build_demo_client(options.model, config, deployment.contract, f"127.0.0.1:{link_port}")
-    initial = kubo.add(built.initial_model(), "initial.safetensors")
-    client = kubo.add(built.source, "client.py")
-    fees["organization"] += hub.register(org, "Acme Health", organization=True).fee
-    now = int(chain.block_time())
-    spec = TaskSpec(
+    terms = TaskTerms(
         model_name=f"digits-{options.model}",
         description="handwritten digits, trained where the data lives",
-        client_cid=client.cid,
-        client_sha256=client.sha256,
-        initial_model_cid=initial.cid,
-        initial_model_sha256=initial.sha256,
         rounds=options.rounds,
         min_trainers=options.trainers - 1 if options.adversaries else options.trainers,
         max_trainers=options.trainers,
         stake=options.stake,
-        join_deadline=now + 300,
-        training_deadline=now + 1800,
-        keeper=str(keeper.address()),
-        no_show_penalty_bps=1000,
-        slash_bps=5000,
+        pool=options.pool,
     )
-    task_id, created = hub.create_task(org, spec, options.pool, config.denom)
-    fees["organization"] += created.fee
+    task = publish_task(hub, kubo, cast.wallets["organization"], str(cast.keeper.address()), built, terms)
+    cast.fees["organization"] += task.gas_fees
     console.print(
-        f"[bold]task {task_id}[/] created: pool {options.pool:,} {config.denom}, {options.rounds} rounds, "
-        f"stake {options.stake:,}; {options.model} model with {built.parameters:,} parameters; client.py {client.cid}"
+        f"[bold]task {task.task_id}[/] created: pool {options.pool:,} {config.denom}, {options.rounds} rounds, "
+        f"stake {options.stake:,}; {options.model} model with {built.parameters:,} parameters; "
+        f"client.py {task.client.cid}"
     )
 
     # --- trainers stake, fetch client.py (hash-checked) and keep their private shards on disk ----
     for name, rows in zip(names, shards, strict=True):
-        wallet = everyone[name]
-        fees[name] += hub.register(wallet, name, trainer=True).fee
-        fees[name] += hub.join_task(wallet, task_id, options.stake, config.denom).fee
-        fetch_to_file(kubo, client.cid, client.sha256, work / name / "client.py")
+        wallet = cast.wallets[name]
+        cast.fees[name] += hub.register(wallet, name, trainer=True).fee
+        cast.fees[name] += hub.join_task(wallet, task.task_id, options.stake, config.denom).fee
+        fetch_to_file(kubo, task.client.cid, task.client.sha256, work / name / "client.py")
         write_npz(work / name / "data", digits.data[rows], digits.target[rows])
         keys.key_file(name, work / name)
     if options.adversaries:
-        console.print(f"{options.trainers} trainers joined; {no_show} will not show up, {poisoner} poisons round 2")
+        console.print(
+            f"{options.trainers} trainers joined; {cast.no_show} will not show up, {cast.poisoner} poisons round 2"
+        )
     else:
         console.print(f"{options.trainers} trainers joined, all honest")
 
@@ -165,116 +191,120 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console, net: Lo
         poll_seconds=1.0,
         validation_dir=work / "keeper" / "validation",  # the organization's held-out digits
         federated_evaluation=options.federated_evaluation,
-        only_tasks=frozenset({task_id}),  # the dev keeper account may name tasks of earlier runs
     )
-    service = KeeperService(chain, hub, keeper, settings, report=lambda line: None)
-    follower = FeedFollower(feed_port, task_id)
-    follower.start()
-    trainers: list[ManagedProcess] = []
-    stop = threading.Event()
-    keeper_thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
-    try:
-        keeper_thread.start()
-        for name in names:
-            if name == no_show:
-                continue
-            trainers.append(
-                start_trainer(
-                    work / name / "client.py",
-                    task_id,
-                    work / name / "data",
-                    work / name / f"{name}.mnemonic",
-                    work / f"{name}.log",
-                    network=config.network(),
-                    fault="scale@2" if name == poisoner else "",
-                )
-            )
-        with Live(follower.table(options.rounds), console=console, refresh_per_second=4) as live:
-            while not follower.finished.wait(0.5):
-                live.update(follower.table(options.rounds))
-                if not keeper_thread.is_alive():
-                    break
-            live.update(follower.table(options.rounds))
-        console.print()
-        for trainer in trainers:  # each prints what it can claim once the task is finalized
-            try:
-                trainer.process.wait(60)
-            except subprocess.TimeoutExpired:
-                pass
-    finally:
-        stop.set()
-        keeper_thread.join(timeout=30)
-        for trainer in trainers:
-            trainer.stop()
-    task = hub.task(task_id)
-    if task.status != "finalized":
-        raise RuntimeError(f"task {task_id} did not finish (status {task.status}); logs in {work}")
+    events = _train(console, chain, hub, cast, settings, task, options, work, config)
+    finished = hub.task(task.task_id)
+    if finished.status != TaskStatus.FINALIZED:
+        raise RuntimeError(f"task {task.task_id} did not finish (status {finished.status}); logs in {work}")
 
     # --- everyone claims; the books must balance ----------------------------------------------------
-    for name in names:
-        fees[name] += hub.claim(everyone[name], task_id).fee
-    refund = hub.claimable(task_id, str(org.address()))
-    if refund:
-        fees["organization"] += hub.claim_refund(org, task_id).fee
-    task = hub.task(task_id)
-    end_balance = {n: chain.balance(str(w.address())) for n, w in everyone.items()}
-    participants = {p.trainer: p for p in hub.participants(task_id)}
-    rows = []
-    for name in names:
-        p = participants[str(everyone[name].address())]
-        change = end_balance[name] - start_balance[name]
-        payout = p.claimed_amount
-        penalty = options.stake - min(options.stake, payout) if p.weight == 0 or p.slashed else 0
-        rows.append(
-            {
-                "trainer": name,
-                "role": "no-show" if name == no_show else "poisoner" if name == poisoner else "honest",
-                "stake": p.stake,
-                "weight": p.weight,
-                "reward": max(0, payout - p.stake),
-                "penalty": penalty,
-                "slashed": p.slash_reason or "",
-                "gas_fees": fees[name],
-                "balance_change": change,
-            }
-        )
-    fee_paid = end_balance["treasury"] - start_balance["treasury"]
-    paid_trainers = sum(p.claimed_amount for p in participants.values())
-    funds_in = task.pool + task.stake * task.participants
-    funds_out = task.fee + paid_trainers + task.org_refunded
-    org_change = end_balance["organization"] - start_balance["organization"]
-    reconciled = (
-        funds_in == funds_out
-        and fee_paid == task.fee
-        and all(
-            r["balance_change"]
-            == (participants[str(everyone[r["trainer"]].address())].claimed_amount - r["stake"] - r["gas_fees"])
-            for r in rows
-        )
-        and org_change == -task.pool + task.org_refunded - fees["organization"]
-    )
-    final = hub.rounds(task_id)[-1]
+    report = _settle(hub, chain, cast, task.task_id, before, events, options)
+    final = hub.rounds(task.task_id)[-1]
     _, arrays, _ = decode(fetch_verified(kubo, final.model_cid, final.model_sha256))
     model = built.build_model()
     model.set_arrays(arrays)
-    held_out_accuracy = model.evaluate(digits.data[held_out] / 16.0, digits.target[held_out])[1]
-    report = DemoReport(
-        task_id,
-        [float(r.metrics.accuracy) for r in hub.rounds(task_id)],
-        held_out_accuracy,
-        rows,
-        task.org_refunded,
-        fee_paid,
-        reconciled,
-        follower.events,
-    )
-    _print_settlement(console, report, task, funds_in, funds_out, config.denom)
+    report.held_out_accuracy = model.evaluate(digits.data[held_out] / INPUT_SCALE, digits.target[held_out])[1]
+    _print_settlement(console, report, hub.task(task.task_id), config.denom)
     if options.keep_running:
         console.print(
             "localnet and Kubo keep running: `fedchain localnet status`, `fedchain org status "
-            f"{task_id}`; stop with `fedchain localnet down`"
+            f"{task.task_id}`; stop with `fedchain localnet down`"
         )
     return report
+
+
+def _train(
+    console: Console,
+    chain: ChainClient,
+    hub: TaskHub,
+    cast: _Cast,
+    settings: KeeperSettings,
+    task: PublishedTask,
+    options: DemoOptions,
+    work: Path,
+    config: LocalnetConfig,
+) -> list[Published]:
+    """Serve the task while every trainer but the no-show runs its client.py; show the rounds live."""
+    trainers: list[ManagedProcess] = []
+    with ServedTask(chain, hub, cast.keeper, settings, task.task_id) as served:
+        try:
+            for name in cast.trainers:
+                if name == cast.no_show:
+                    continue
+                trainers.append(
+                    start_trainer(
+                        work / name / "client.py",
+                        task.task_id,
+                        work / name / "data",
+                        work / name / f"{name}.mnemonic",
+                        work / f"{name}.log",
+                        network=config.network(),
+                        fault="scale@2" if name == cast.poisoner else "",
+                    )
+                )
+            table = served.follower.table
+            with Live(table(options.rounds), console=console, refresh_per_second=4) as live:
+                served.wait(3600, on_tick=lambda: live.update(table(options.rounds)))
+            console.print()
+            for trainer in trainers:  # each prints what it can claim once the task is finalized
+                try:
+                    trainer.process.wait(60)
+                except subprocess.TimeoutExpired:
+                    pass
+        finally:
+            for trainer in trainers:
+                trainer.stop()
+    return served.follower.events
+
+
+def _settle(
+    hub: TaskHub,
+    chain: ChainClient,
+    cast: _Cast,
+    task_id: int,
+    before: dict[str, int],
+    events: list[Published],
+    options: DemoOptions,
+) -> DemoReport:
+    """Every trainer claims, the organization takes its refund, and the books are reconciled."""
+    organization = cast.wallets["organization"]
+    for name in cast.trainers:
+        cast.fees[name] += hub.claim(cast.wallets[name], task_id).fee
+    if hub.claimable(task_id, str(organization.address())):
+        cast.fees["organization"] += hub.claim_refund(organization, task_id).fee
+    task = hub.task(task_id)
+    after = {n: chain.balance(str(w.address())) for n, w in cast.wallets.items()}
+    participants = hub.participants(task_id)
+    addresses = {n: str(w.address()) for n, w in cast.wallets.items()}
+    reconciliation = reconcile(task, participants, addresses, before, after, cast.fees)
+    members = {p.trainer: p for p in participants}
+    rows = []
+    for name in cast.trainers:
+        member = members[addresses[name]]
+        payout = member.claimed_amount
+        rows.append(
+            SettlementRow(
+                trainer=name,
+                role=cast.role(name),
+                stake=member.stake,
+                weight=member.weight,
+                reward=max(0, payout - member.stake),
+                penalty=member.stake - min(member.stake, payout) if member.weight == 0 or member.slashed else 0,
+                slashed=member.slash_reason or "",
+                gas_fees=cast.fees[name],
+                balance_change=after[name] - before[name],
+            )
+        )
+    return DemoReport(
+        task_id=task_id,
+        accuracies=[float(r.metrics.accuracy) for r in hub.rounds(task_id)],
+        held_out_accuracy=0.0,
+        rows=rows,
+        organization_refund=task.org_refunded,
+        treasury_fee=after["treasury"] - before["treasury"],
+        reconciliation=reconciliation,
+        events=events,
+    )
 
 
 def digits_split(trainers: int, seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -294,43 +324,39 @@ def build_demo_client(model: str, config: LocalnetConfig, contract: str, superli
         model_name=f"digits-{model}",
         input_shape=(64,),
         classes=10,
-        input_scale=16.0,
+        input_scale=INPUT_SCALE,
         **training,  # type: ignore[arg-type]
     )
     return build_client(settings, ModelSpec.parse(reference, model_args))
 
 
-def _print_settlement(
-    console: Console,
-    report: DemoReport,
-    task,
-    funds_in: int,
-    funds_out: int,  # noqa: ANN001
-    denom: str,
-) -> None:
+def _print_settlement(console: Console, report: DemoReport, task: Task, denom: str) -> None:
     table = Table(title=f"settlement of task {report.task_id} ({denom})")
     for column in ("trainer", "role", "stake", "weight", "reward", "penalty", "gas fees", "balance change"):
         table.add_column(column, justify="right" if column not in ("trainer", "role") else "left")
     for row in report.rows:
         table.add_row(
-            str(row["trainer"]),
-            str(row["role"]),
-            f"{row['stake']:,}",
-            f"{row['weight']:,}",
-            f"{row['reward']:,}",
-            f"{row['penalty']:,}",
-            f"{row['gas_fees']:,}",
-            f"{row['balance_change']:+,}",
+            row.trainer,
+            row.role,
+            f"{row.stake:,}",
+            f"{row.weight:,}",
+            f"{row.reward:,}",
+            f"{row.penalty:,}",
+            f"{row.gas_fees:,}",
+            f"{row.balance_change:+,}",
         )
     console.print(table)
     console.print(
         f"pool {task.pool:,} · treasury fee {report.treasury_fee:,} · forfeited stakes {task.forfeited:,} · "
         f"distributed {task.rewards_paid:,} · refunded to the organization {report.organization_refund:,}"
     )
-    console.print(
-        f"funds in {funds_in:,} = funds out {funds_out:,}: "
-        + ("[bold green]reconciled to the coin ✓[/]" if report.reconciled else "[bold red]MISMATCH[/]")
+    books = report.reconciliation
+    verdict = (
+        "[bold green]reconciled to the coin ✓[/]"
+        if report.reconciled
+        else "[bold red]MISMATCH[/]: " + "; ".join(books.mismatches() or [f"{books.held:,} still held"])
     )
+    console.print(f"funds in {books.funds_in:,} = funds out {books.funds_out:,}: " + verdict)
     accuracies = " → ".join(f"{a:.3f}" for a in report.accuracies)
     console.print(
         f"held-out accuracy by round (the keeper's validation, recorded on chain): {accuracies}; "

@@ -1,10 +1,10 @@
 """The keeper's live feed: task events as JSON over a WebSocket on 127.0.0.1.
 
-Events (trainer connected, round started, update accepted/rejected with reason, round attested
-with tx hash, metrics and timing, trainer slashed, task finalized) are numbered in publish order.
-A subscriber first gets the backlog, then live events, so one that connects mid-round still sees
-the whole round in order. `LiveFeed` publishes (in the keeper's ServerApp); `FeedFollower`
-subscribes (the keeper's command line, the demo, the benchmarks).
+Events (`keepers.events`: trainer connected, round started, update accepted/rejected with reason,
+round attested with tx hash, metrics and timing, trainer slashed, task finalized) are numbered in
+publish order. A subscriber first gets the backlog, then live events, so one that connects
+mid-round still sees the whole round in order. `LiveFeed` publishes (in the keeper's ServerApp);
+`FeedFollower` subscribes (the keeper's command line, the demo, the benchmarks).
 """
 
 from __future__ import annotations
@@ -15,11 +15,21 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, field
 
 from rich.table import Table
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.sync.client import connect
+
+from keepers.events import (
+    FeedEvent,
+    Published,
+    RoundAttested,
+    RoundStarted,
+    TaskFinalized,
+    UpdateAccepted,
+    UpdateRejected,
+)
 
 
 class LiveFeed:
@@ -82,24 +92,24 @@ class LiveFeed:
                 await connection.send(message)
             while (message := await queue.get()) is not None:
                 await connection.send(message)
-        except Exception:  # noqa: BLE001 - a subscriber going away is normal
+        except Exception:  # a subscriber going away is normal
             pass
         finally:
             with self._lock:
                 self._subscribers.discard(queue)
 
-    def publish(self, kind: str, **fields: Any) -> dict[str, Any]:
+    def publish(self, event: FeedEvent) -> Published:
         with self._lock:
             self._sequence += 1
-            event = {"seq": self._sequence, "time": round(time.time(), 3), "event": kind, **fields}
-            message = json.dumps(event, default=str)
+            published = Published(self._sequence, round(time.time(), 3), event)
+            message = json.dumps(published.to_json(), default=str)
             self._history.append(message)
             del self._history[: -self._backlog_limit]
             subscribers = list(self._subscribers)
         if self._loop is not None:
             for queue in subscribers:
                 self._loop.call_soon_threadsafe(queue.put_nowait, message)
-        return event
+        return published
 
     def stop(self) -> None:
         if self._loop is None:
@@ -121,18 +131,31 @@ class LiveFeed:
         self._loop = None
 
 
+@dataclass
+class RoundRow:
+    """One round of one task as a follower saw it."""
+
+    accepted: int = 0
+    rejected: list[str] = field(default_factory=list)  # reasons, in arrival order
+    started: float | None = None  # when its first train message went out
+    attested: RoundAttested | None = None
+    seconds: float | None = None  # from start to the attestation's broadcast
+
+
 class FeedFollower(threading.Thread):
     """Follows a keeper's feed across runs, collecting one task's events (or every task's, when
     `task_id` is None) into round rows; `on_event` sees each new event as it arrives."""
 
-    def __init__(self, port: int, task_id: int | None = None, on_event: Callable[[dict], None] | None = None) -> None:
+    def __init__(
+        self, port: int, task_id: int | None = None, on_event: Callable[[Published], None] | None = None
+    ) -> None:
         super().__init__(daemon=True)
         self.port = port
         self.task_id = task_id
         self.on_event = on_event
-        self._seen: set[tuple] = set()
-        self.events: list[dict] = []
-        self.rounds: dict[tuple[int, int], dict] = {}  # (task, round) -> row
+        self._seen: set[tuple[int, str, float]] = set()
+        self.events: list[Published] = []
+        self.rounds: dict[tuple[int, int], RoundRow] = {}  # (task, round) -> row
         self.finished = threading.Event()  # the followed task was finalized
 
     def run(self) -> None:
@@ -140,44 +163,36 @@ class FeedFollower(threading.Thread):
             try:
                 with connect(f"ws://127.0.0.1:{self.port}", open_timeout=2) as feed:
                     for raw in feed:
-                        self._take(json.loads(raw))
+                        published = Published.from_json(json.loads(raw))
+                        if published is not None:
+                            self._take(published)
                         if self.finished.is_set():
                             return
-            except (OSError, TimeoutError):
-                time.sleep(0.3)
-            except Exception:  # noqa: BLE001 - the feed closes when a run ends; reconnect for the next
+            except Exception:  # the feed closes when a run ends; reconnect for the next
                 time.sleep(0.3)
 
-    def _take(self, event: dict) -> None:
-        key = (event["seq"], event["event"], event.get("time"))
-        if key in self._seen or (self.task_id is not None and event.get("task_id") != self.task_id):
+    def _take(self, published: Published) -> None:
+        event = published.event
+        key = (published.seq, event.KIND, published.time)
+        if key in self._seen or (self.task_id is not None and event.task_id != self.task_id):
             return  # a reconnect replays the backlog; a restarted run starts its own sequence
         self._seen.add(key)
-        self.events.append(event)
-        kind, number, task = event["event"], event.get("round"), event.get("task_id")
-        if number is not None and task is not None:
-            row = self.rounds.setdefault(
-                (task, number),
-                {"accepted": 0, "rejected": [], "accuracy": None, "federated": None, "loss": None, "tx": ""},
-            )
-            if kind == "round_started":
-                row.setdefault("started", event["time"])
-            elif kind == "update_accepted":
-                row["accepted"] += 1
-            elif kind == "update_rejected":
-                row["rejected"].append(event["reason"])
-            elif kind == "round_attested":
-                row.update(
-                    accuracy=event.get("accuracy"),
-                    federated=event.get("federated_accuracy"),
-                    loss=event.get("loss"),
-                    tx=event["tx_hash"],
-                    timing=event.get("timing") or {},
-                    seconds=event["time"] - row["started"] if "started" in row else None,
-                )
+        self.events.append(published)
+        number = getattr(event, "round", None)
+        if number is not None:
+            row = self.rounds.setdefault((event.task_id, number), RoundRow())
+            if isinstance(event, RoundStarted) and row.started is None:
+                row.started = published.time
+            elif isinstance(event, UpdateAccepted):
+                row.accepted += 1
+            elif isinstance(event, UpdateRejected):
+                row.rejected.append(event.reason)
+            elif isinstance(event, RoundAttested):
+                row.attested = event
+                row.seconds = published.time - row.started if row.started is not None else None
         if self.on_event is not None:
-            self.on_event(event)
-        if kind == "task_finalized" and self.task_id is not None:
+            self.on_event(published)
+        if isinstance(event, TaskFinalized) and self.task_id is not None:
             self.finished.set()
 
     def table(self, rounds: int) -> Table:
@@ -191,42 +206,45 @@ class FeedFollower(threading.Thread):
             if row is None:
                 table.add_row(str(number), "", "", "", "", "", "", "[dim]pending[/]")
                 continue
-            reasons = "; ".join(short_addresses(r)[:60] for r in row["rejected"]) or "-"
+            attested = row.attested
+            reasons = "; ".join(short_addresses(r)[:60] for r in row.rejected) or "-"
             table.add_row(
                 str(number),
-                str(row["accepted"]),
+                str(row.accepted),
                 reasons,
-                _number(row["accuracy"]),
-                _number(row["federated"]),
-                _number(row["loss"]),
-                f"{row['seconds']:.1f}" if row.get("seconds") is not None else "…",
-                (row["tx"] or "…")[:16],
+                _number(attested.accuracy if attested else None),
+                _number(attested.federated_accuracy if attested else None),
+                _number(attested.loss if attested else None),
+                f"{row.seconds:.1f}" if row.seconds is not None else "…",
+                attested.tx_hash[:16] if attested else "…",
             )
         return table
 
 
-def round_summary(event: dict, row: dict) -> str:
+def round_summary(event: RoundAttested, row: RoundRow) -> str:
     """One line for an attested round: outcome, accuracy, transaction and where its time went
     (the training phase along its last reply, federated evaluation, the keeper's own work, and the
     wait for the attestation's block)."""
-    timing = row.get("timing") or {}
     parts = [
-        f"task {event['task_id']} round {event['round']} attested",
-        f"{event['accepted']} accepted, {event['rejected']} rejected",
-        f"accuracy {event['accuracy']:.3f}",
-        f"tx {event['tx_hash'][:16]}",
+        f"task {event.task_id} round {event.round} attested",
+        f"{event.accepted} accepted, {event.rejected} rejected",
+        f"accuracy {event.accuracy:.3f}",
+        f"tx {event.tx_hash[:16]}",
     ]
-    if row.get("seconds") is not None:
-        keeper = sum(timing.get(k, 0.0) for k in ("verify_s", "aggregate_s", "validate_s", "ipfs_s", "tx_s"))
-        phases = [(name, timing.get(key, 0.0)) for name, key in _LAST_REPLY]
-        if timing.get("evaluate_wait_s", 0.0) >= 0.005:  # federated evaluation is optional
-            phases.append(("evaluation", timing["evaluate_wait_s"]))
-        phases += [("keeper", keeper), ("block", timing.get("inclusion_s", 0.0))]
-        parts.append(f"{row['seconds']:.1f} s (" + ", ".join(f"{n} {v:.2f}" for n, v in phases) + ")")
+    if row.seconds is not None:
+        timing = event.timing
+        reply = timing.last_reply
+        phases = [
+            ("delivery", reply.delivery_s if reply else 0.0),
+            ("training", reply.local_train_s if reply else 0.0),
+            ("signing", reply.sign_s if reply else 0.0),
+            ("return", reply.return_s if reply else 0.0),
+        ]
+        if timing.evaluate_wait_s >= 0.005:  # federated evaluation is optional
+            phases.append(("evaluation", timing.evaluate_wait_s))
+        phases += [("keeper", timing.keeper_s), ("block", timing.inclusion_s)]
+        parts.append(f"{row.seconds:.1f} s (" + ", ".join(f"{n} {v:.2f}" for n, v in phases) + ")")
     return "; ".join(parts)
-
-
-_LAST_REPLY = (("delivery", "delivery_s"), ("training", "local_train_s"), ("signing", "sign_s"), ("return", "return_s"))
 
 
 def short_addresses(text: str) -> str:

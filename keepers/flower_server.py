@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import replace
 from decimal import Decimal
 from logging import WARNING
 from pathlib import Path
@@ -21,66 +21,27 @@ from flwr.app import ConfigRecord, Context
 from flwr.common.logger import log
 from flwr.serverapp import Grid, ServerApp
 
-from chain_config import Network
 from client_kit.builder import load_client
+from client_kit.chain import ChainClient, ChainError, ChainErrorKind
 from client_kit.data import LocalData, load_folder
 from client_kit.ipfs import KuboStore, fetch_verified
 from client_kit.keys import read_mnemonic_file, wallet_from_mnemonic
 from client_kit.model_format import decode, encode, to_record
+from client_kit.task_hub import RoundMetrics, Standing, Task, TaskHub
 from keepers.brisk_grid import BriskGrid
-from keepers.chain import ChainClient, ChainError
+from keepers.events import RoundAttested, RoundTiming, TaskFinalized, TrainerConnected, TrainerSlashed
 from keepers.feed import LiveFeed
+from keepers.run_config import TaskRunConfig
 from keepers.strategy import ChainFedAvg, RoundOutcome
-from keepers.task_hub import RoundMetrics, Task, TaskHub
 from keepers.verification import UpdateContext
 
 app = ServerApp()
 
 
-@dataclass(frozen=True)
-class RunSettings:
-    """What a keeper run needs beyond the chain's own record of the task."""
-
-    task_id: int
-    network: Network
-    contract: str
-    keeper_key_file: Path
-    ipfs_api: str
-    norm_bound: float
-    max_examples: int
-    connect_timeout: float
-    feed_port: int
-    validation_dir: Path | None = None  # the keeper's own labelled data, to validate each global model
-    federated_evaluation: bool = True
-
-    @staticmethod
-    def from_run_config(config: dict) -> RunSettings:
-        return RunSettings(
-            task_id=int(config["task-id"]),
-            network=Network(
-                chain_id=str(config["chain-id"]),
-                grpc_url=str(config["grpc-url"]),
-                rpc_url=str(config["rpc-url"]),
-                denom=str(config["denom"]),
-                gas_price=Decimal(str(config["gas-price"])),
-                bech32_prefix=str(config["prefix"]),
-            ),
-            contract=str(config["contract"]),
-            keeper_key_file=Path(str(config["keeper-key-file"])),
-            ipfs_api=str(config["ipfs-api"]),
-            norm_bound=float(config["norm-bound"]),
-            max_examples=int(config["max-examples"]),
-            connect_timeout=float(config["connect-timeout"]),
-            feed_port=int(config["feed-port"]),
-            validation_dir=Path(str(config["validation-dir"])) if config.get("validation-dir") else None,
-            federated_evaluation=bool(config.get("federated-evaluation", True)),
-        )
-
-
 class TaskKeeper:
     """Chain, IPFS and feed side of one task's run."""
 
-    def __init__(self, settings: RunSettings, feed: LiveFeed) -> None:
+    def __init__(self, settings: TaskRunConfig, feed: LiveFeed) -> None:
         self.settings = settings
         self.chain = ChainClient(settings.network)
         self.hub = TaskHub(self.chain, settings.contract)
@@ -109,10 +70,10 @@ class TaskKeeper:
         loss, accuracy = client.evaluate_arrays(arrays, data)
         return loss, accuracy, len(data)
 
-    def standing(self, address: str) -> str:
-        """active (joined, not slashed), slashed, or absent."""
+    def standing(self, address: str) -> Standing:
+        """Active (joined, not slashed), slashed, or absent (never joined)."""
         slashed = self._members.get(address)
-        return "absent" if slashed is None else "slashed" if slashed else "active"
+        return Standing.ABSENT if slashed is None else Standing.SLASHED if slashed else Standing.ACTIVE
 
     def load_model(self) -> tuple[list[str], list[np.ndarray]]:
         """The model to continue from: the last attested round's, else the initial one."""
@@ -166,48 +127,39 @@ class TaskKeeper:
         culprits = {
             r.address: r.reason
             for r in outcome.rejected
-            if r.malicious and r.address and self.standing(r.address) == "active"
+            if r.malicious and r.address and self.standing(r.address) == Standing.ACTIVE
         }
         for trainer, reason in culprits.items():
             messages.append(self.hub.message(sender, TaskHub.slash_body(self.task.id, trainer, reason[:200])))
             self._members[trainer] = True
         tx_hash, fee = self.chain.submit(self.wallet, messages)
-        timing = {
-            **outcome.timing,
-            "validate_s": validated_at - started,
-            "ipfs_s": pinned_at - validated_at,
-            "tx_s": time.perf_counter() - pinned_at,
-        }
-        event = {
-            "task_id": self.task.id,
-            "round": outcome.round,
-            "tx_hash": tx_hash,
-            "model_cid": pinned.cid,
-            "accuracy": accuracy,
-            "loss": loss,
-            "federated_accuracy": outcome.eval_accuracy,
-            "validation_accuracy": None if validation is None else validation[1],
-            "accepted": len(outcome.accepted),
-            "rejected": len(outcome.rejected),
-        }
-        self._pending = self._inclusion.submit(self._included, tx_hash, fee, event, timing, culprits, pinned_at)
+        timing = replace(
+            outcome.timing or RoundTiming(0.0, 0.0, 0.0, 0.0),
+            validate_s=validated_at - started,
+            ipfs_s=pinned_at - validated_at,
+            tx_s=time.perf_counter() - pinned_at,
+        )
+        event = RoundAttested(
+            task_id=self.task.id,
+            round=outcome.round,
+            tx_hash=tx_hash,
+            model_cid=pinned.cid,
+            accuracy=accuracy,
+            loss=loss,
+            federated_accuracy=outcome.eval_accuracy,
+            validation_accuracy=None if validation is None else validation[1],
+            accepted=len(outcome.accepted),
+            rejected=len(outcome.rejected),
+            timing=timing,
+        )
+        self._pending = self._inclusion.submit(self._included, tx_hash, fee, event, culprits, pinned_at)
 
-    def _included(
-        self, tx_hash: str, fee: int, event: dict, timing: dict, culprits: dict[str, str], sent_at: float
-    ) -> None:
+    def _included(self, tx_hash: str, fee: int, event: RoundAttested, culprits: dict[str, str], sent_at: float) -> None:
         """Background: wait for the attestation's block, then tell the feed."""
         self.chain.wait_for_tx(tx_hash, fee=fee)
-        timing = {**timing, "inclusion_s": time.perf_counter() - sent_at}
-        self.feed.publish("round_attested", **event, timing={k: round(v, 4) for k, v in timing.items()})
+        self.feed.publish(replace(event, timing=replace(event.timing, inclusion_s=time.perf_counter() - sent_at)))
         for trainer, reason in culprits.items():
-            self.feed.publish(
-                "trainer_slashed",
-                task_id=self.task.id,
-                round=event["round"],
-                trainer=trainer,
-                reason=reason,
-                tx_hash=tx_hash,
-            )
+            self.feed.publish(TrainerSlashed(self.task.id, event.round, trainer, reason, tx_hash))
 
     def confirm(self) -> None:
         """Wait for the last attestation's block; raises if the chain refused it."""
@@ -218,9 +170,9 @@ class TaskKeeper:
     def finalize(self) -> None:
         self.confirm()
         task = self.hub.task(self.task.id)
-        if task.status in ("open", "running") and task.rounds_completed == task.rounds:
+        if task.status.live and task.rounds_completed == task.rounds:
             result = self.hub.finalize_task(self.wallet, self.task.id)
-            self.feed.publish("task_finalized", task_id=self.task.id, tx_hash=result.hash)
+            self.feed.publish(TaskFinalized(self.task.id, result.hash))
 
     def close(self) -> None:
         self._inclusion.shutdown(wait=False, cancel_futures=True)
@@ -233,7 +185,7 @@ def wait_for_trainers(grid: Grid, expected: int, timeout: float, feed: LiveFeed,
     while True:
         nodes = set(grid.get_node_ids())
         for node in sorted(nodes - seen):
-            feed.publish("trainer_connected", task_id=task_id, node_id=node)
+            feed.publish(TrainerConnected(task_id, node))
         seen |= nodes
         if len(nodes) >= expected or time.monotonic() >= deadline:
             return len(nodes)
@@ -242,7 +194,7 @@ def wait_for_trainers(grid: Grid, expected: int, timeout: float, feed: LiveFeed,
 
 @app.main()
 def main(grid: Grid, context: Context) -> None:
-    settings = RunSettings.from_run_config(dict(context.run_config))
+    settings = TaskRunConfig.from_run_config(context.run_config)
     grid = BriskGrid(grid)
     feed = LiveFeed(port=settings.feed_port)
     try:
@@ -258,13 +210,14 @@ def main(grid: Grid, context: Context) -> None:
             names, arrays = keeper.load_model()
             trainers = wait_for_trainers(grid, task.participants, settings.connect_timeout, feed, task.id)
             if trainers == 0:
-                raise ChainError(ChainError.TIMEOUT, f"no trainer connected for task {task.id}")
+                raise ChainError(ChainErrorKind.TIMEOUT, f"no trainer connected for task {task.id}")
             strategy = ChainFedAvg(
                 trainers=trainers,
                 context_for_round=keeper.context,
                 standing=keeper.standing,
                 on_round=keeper.attest,
-                on_event=lambda kind, **f: feed.publish(kind, task_id=task.id, **f),
+                on_event=feed.publish,
+                task_id=task.id,
                 round_offset=task.rounds_completed,
                 federated_evaluation=settings.federated_evaluation,
             )

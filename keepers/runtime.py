@@ -8,17 +8,17 @@ the app in `keepers/flower_app`, with per-run values written to a TOML override 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from chain_config import Network
+from client_kit.command import trainer_command
+from client_kit.preflight import KeySource
+from keepers.run_config import RunConfigValue, TaskRunConfig
+from localnet.processes import ManagedProcess, spawn
 
 APP_DIR = Path(__file__).resolve().parent / "flower_app"
 
@@ -30,64 +30,6 @@ def flower_env(flwr_home: Path | None = None) -> dict[str, str]:
     if flwr_home is not None:
         env["FLWR_HOME"] = str(flwr_home)
     return env
-
-
-@dataclass
-class ManagedProcess:
-    name: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the process, its group and every descendant (Flower's SuperExec starts ServerApp and
-        ClientApp processes in sessions of their own, which a process-group signal would miss)."""
-        family = descendants(self.process.pid)
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
-            except ProcessLookupError:
-                pass
-        for pid in family:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-
-def descendants(root: int) -> list[int]:
-    """All live descendants of `root`, from /proc (children first found, deepest last)."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        parents.setdefault(parent, []).append(int(entry.name))
-    found, frontier = [], [root]
-    while frontier:
-        children = parents.get(frontier.pop(), [])
-        found.extend(children)
-        frontier.extend(children)
-    return found
-
-
-def spawn(name: str, command: list[str], log: Path, env: dict[str, str]) -> ManagedProcess:
-    """Start `command` in a session of its own, output appended to `log`."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as handle:
-        process = subprocess.Popen(
-            command, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
-        )
-    return ManagedProcess(name, process, log)
 
 
 def start_superlink(port: int, workdir: Path, timeout: float = 30.0) -> ManagedProcess:
@@ -123,7 +65,7 @@ def start_superlink(port: int, workdir: Path, timeout: float = 30.0) -> ManagedP
     )
 
 
-def _toml_value(value: Any) -> str:
+def _toml_value(value: RunConfigValue) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -131,9 +73,7 @@ def _toml_value(value: Any) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def launch_task_run(
-    superlink_port: int, workdir: Path, run_config: dict[str, Any], app_dir: Path = APP_DIR
-) -> ManagedProcess:
+def launch_task_run(superlink_port: int, workdir: Path, run: TaskRunConfig, app_dir: Path = APP_DIR) -> ManagedProcess:
     """Submit one run of `app_dir` (the keeper's app by default) with `flwr run --stream`, which
     follows it to the end, in the background."""
     home = workdir / "flwr-home"
@@ -142,8 +82,8 @@ def launch_task_run(
         f'[superlink]\ndefault = "keeper"\n\n[superlink.keeper]\naddress = "127.0.0.1:{superlink_port}"\n'
         "insecure = true\n"
     )
-    overrides = workdir / f"run-{run_config.get('task-id', 'x')}.toml"
-    overrides.write_text("".join(f"{key} = {_toml_value(value)}\n" for key, value in run_config.items()))
+    overrides = workdir / f"run-{run.task_id}.toml"
+    overrides.write_text("".join(f"{key} = {_toml_value(value)}\n" for key, value in run.to_run_config().items()))
     command = [
         str(Path(sys.executable).parent / "flwr"),
         "run",
@@ -153,18 +93,18 @@ def launch_task_run(
         str(overrides),
         "--stream",
     ]
-    return spawn(f"run:{run_config.get('task-id')}", command, workdir / "runs.log", flower_env(home))
+    return spawn(f"run:{run.task_id}", command, workdir / "runs.log", flower_env(home))
 
 
 def submit_task_run(
-    superlink_port: int, workdir: Path, run_config: dict[str, Any], timeout: float = 1800, app_dir: Path = APP_DIR
+    superlink_port: int, workdir: Path, run: TaskRunConfig, timeout: float = 1800, app_dir: Path = APP_DIR
 ) -> int:
     """Submit one run and wait for it to end; returns the exit code (0: the run completed)."""
-    run = launch_task_run(superlink_port, workdir, run_config, app_dir)
+    launched = launch_task_run(superlink_port, workdir, run, app_dir)
     try:
-        return run.process.wait(timeout)
+        return launched.process.wait(timeout)
     finally:
-        run.stop()
+        launched.stop()
 
 
 def start_trainer(
@@ -178,14 +118,7 @@ def start_trainer(
     fault: str = "",
 ) -> ManagedProcess:
     """A trainer as trainers run it: `python client.py --task ... --data ... --key-file ...`."""
-    command = [sys.executable, str(client_file), "--task", str(task_id), "--data", str(data_dir)]
-    command += ["--key-file", str(key_file)]
-    if superlink:
-        command += ["--superlink", superlink]
-    if network is not None:
-        command += ["--node", network.grpc_url, "--rpc", network.rpc_url]
-    if fault:
-        command += ["--fault", fault]
+    command = trainer_command(client_file, task_id, data_dir, KeySource(key_file=key_file), network, superlink, fault)
     env = flower_env()
     env["COLUMNS"] = "160"
     return spawn(f"trainer:{client_file.parent.name}", command, log, env)

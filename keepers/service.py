@@ -11,13 +11,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from cosmpy.aerial.wallet import LocalWallet
 
-from keepers.chain import ChainClient, ChainError
-from keepers.runtime import ManagedProcess, start_superlink, submit_task_run
-from keepers.task_hub import Task, TaskHub
+from client_kit.chain import ChainClient, ChainError
+from client_kit.task_hub import Task, TaskHub
+from keepers.run_config import TaskRunConfig
+from keepers.runtime import start_superlink, submit_task_run
+from localnet.processes import ManagedProcess
 
 
 @dataclass(frozen=True)
@@ -36,20 +39,28 @@ class KeeperSettings:
     only_tasks: frozenset[int] | None = None  # serve just these task ids (None: every task naming this keeper)
 
 
-def readiness(task: Task, now: float) -> str:
-    """What the keeper should do with a task right now: serve, finalize, or wait."""
-    if task.status not in ("open", "running"):
-        return "wait"
+class KeeperAction(StrEnum):
+    """What the keeper should do with one of its tasks right now."""
+
+    SERVE = "serve"  # run its remaining rounds
+    FINALIZE = "finalize"  # settle it: all rounds done, or it never started
+    WAIT = "wait"  # nothing yet (or nothing any more)
+
+
+def readiness(task: Task, now: float) -> KeeperAction:
+    """What the keeper should do with `task` at chain time `now`."""
+    if not task.status.live:
+        return KeeperAction.WAIT
     if task.rounds_completed >= task.rounds:
-        return "finalize"
+        return KeeperAction.FINALIZE
     if now >= task.join_deadline and task.participants < task.min_trainers and task.rounds_completed == 0:
-        return "finalize"  # never started: the refund path
+        return KeeperAction.FINALIZE  # never started: the refund path
     if now >= task.training_deadline:
-        return "wait"  # past training: anyone may settle it after the grace period
+        return KeeperAction.WAIT  # past training: anyone may settle it after the grace period
     full = task.participants >= task.max_trainers
     if task.participants >= task.min_trainers and (full or now >= task.join_deadline):
-        return "serve"
-    return "wait"
+        return KeeperAction.SERVE
+    return KeeperAction.WAIT
 
 
 class KeeperService:
@@ -81,26 +92,20 @@ class KeeperService:
         """The running SuperLink's process id (its ServerApp runs among its descendants)."""
         return self._link.process.pid if self._link is not None and self._link.alive() else None
 
-    def run_config(self, task: Task) -> dict[str, object]:
-        network = self.chain.network
-        return {
-            "task-id": task.id,
-            "chain-id": network.chain_id,
-            "grpc-url": network.grpc_url,
-            "rpc-url": network.rpc_url,
-            "denom": network.denom,
-            "gas-price": str(network.gas_price),
-            "prefix": network.bech32_prefix,
-            "contract": self.hub.contract,
-            "keeper-key-file": str(self.settings.keeper_key_file),
-            "ipfs-api": self.settings.ipfs_api,
-            "norm-bound": self.settings.norm_bound,
-            "max-examples": self.settings.max_examples,
-            "connect-timeout": self.settings.connect_timeout,
-            "feed-port": self.settings.feed_port,
-            "validation-dir": str(self.settings.validation_dir or ""),
-            "federated-evaluation": self.settings.federated_evaluation,
-        }
+    def run_config(self, task: Task) -> TaskRunConfig:
+        return TaskRunConfig(
+            task_id=task.id,
+            network=self.chain.network,
+            contract=self.hub.contract,
+            keeper_key_file=self.settings.keeper_key_file,
+            ipfs_api=self.settings.ipfs_api,
+            norm_bound=self.settings.norm_bound,
+            max_examples=self.settings.max_examples,
+            connect_timeout=self.settings.connect_timeout,
+            feed_port=self.settings.feed_port,
+            validation_dir=self.settings.validation_dir,
+            federated_evaluation=self.settings.federated_evaluation,
+        )
 
     def step(self) -> list[tuple[int, str]]:
         """One pass over this keeper's open tasks; returns what was done to which task."""
@@ -110,13 +115,13 @@ class KeeperService:
             if self.settings.only_tasks is not None and task.id not in self.settings.only_tasks:
                 continue
             action = readiness(task, now)
-            if action == "serve":
+            if action == KeeperAction.SERVE:
                 self.serve(task)
                 done.append((task.id, "served"))
-            elif action == "finalize":
+            elif action == KeeperAction.FINALIZE:
                 self.finalize(task)
                 done.append((task.id, "finalized"))
-            elif task.status in ("open", "running") and now >= task.training_deadline + self.grace:
+            elif task.status.live and now >= task.training_deadline + self.grace:
                 self.finalize(task)
                 done.append((task.id, "finalized after deadline"))
         return done

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord
@@ -21,6 +21,18 @@ from flwr.serverapp import Grid
 from flwr.serverapp.strategy import FedAvg
 
 from client_kit.model_format import ModelFormatError, from_record, to_record
+from client_kit.protocol import (
+    ARRAYS,
+    ENVELOPE,
+    EVAL_ACCURACY,
+    EVAL_LOSS,
+    NUM_EXAMPLES,
+    SERVER_ROUND,
+    TRAIN_LOSS,
+    TrainerTimings,
+)
+from client_kit.task_hub import Standing
+from keepers.events import FeedEvent, LastReply, RoundStarted, RoundTiming, UpdateAccepted, UpdateRejected
 from keepers.fedavg import weighted_average
 from keepers.verification import Accepted, Rejected, UpdateContext, verify_update
 
@@ -36,7 +48,7 @@ class RoundOutcome:
     eval_loss: float | None = None
     eval_accuracy: float | None = None
     eval_examples: int = 0
-    timing: dict[str, float] = field(default_factory=dict)  # seconds per phase of the round
+    timing: RoundTiming | None = None  # the round's phases as far as the strategy sees them
 
 
 class ChainFedAvg(FedAvg):
@@ -44,9 +56,10 @@ class ChainFedAvg(FedAvg):
         self,
         trainers: int,
         context_for_round: Callable[[int, list[str], list[np.ndarray]], UpdateContext],
-        standing: Callable[[str], str],
+        standing: Callable[[str], Standing],
         on_round: Callable[[RoundOutcome], None],
-        on_event: Callable[..., None] = lambda kind, **fields: None,
+        on_event: Callable[[FeedEvent], None] = lambda event: None,
+        task_id: int = 0,
         round_offset: int = 0,
         federated_evaluation: bool = True,
     ) -> None:
@@ -62,10 +75,11 @@ class ChainFedAvg(FedAvg):
         self._standing = standing
         self._on_round = on_round
         self._on_event = on_event
+        self.task_id = task_id
         self.round_offset = round_offset
         self._global: tuple[list[str], list[np.ndarray]] = ([], [])
         self._clock: dict[str, float] = {}
-        self._slowest: dict[str, float] = {}
+        self._slowest: LastReply | None = None
         self._pending: RoundOutcome | None = None
 
     def task_round(self, server_round: int) -> int:
@@ -77,11 +91,12 @@ class ChainFedAvg(FedAvg):
     ) -> Iterable[Message]:
         self._clock = {"round_start": time.perf_counter()}
         self._global = from_record(arrays)
-        config["server-round"] = self.task_round(server_round)
+        task_round = self.task_round(server_round)
+        config[SERVER_ROUND] = task_round
         messages = list(super().configure_train(server_round, arrays, config, grid))
         for message in messages:
-            message.content["config"]["server-round"] = self.task_round(server_round)
-            self._on_event("round_started", round=self.task_round(server_round), node_id=message.metadata.dst_node_id)
+            message.content["config"][SERVER_ROUND] = task_round
+            self._on_event(RoundStarted(self.task_id, task_round, int(message.metadata.dst_node_id)))
         return messages
 
     def configure_evaluate(
@@ -89,7 +104,7 @@ class ChainFedAvg(FedAvg):
     ) -> Iterable[Message]:
         messages = list(super().configure_evaluate(server_round, arrays, config, grid))
         for message in messages:
-            message.content["config"]["server-round"] = self.task_round(server_round)
+            message.content["config"][SERVER_ROUND] = self.task_round(server_round)
         return messages
 
     def aggregate_train(
@@ -109,24 +124,17 @@ class ChainFedAvg(FedAvg):
             if isinstance(verdict, Accepted):
                 accepted.append(verdict)
                 metrics = _metric_record(reply)
-                if metrics is not None and "train-loss" in metrics:
-                    losses.append((float(metrics["train-loss"]), verdict.num_examples))
+                if metrics is not None and TRAIN_LOSS in metrics:
+                    losses.append((float(metrics[TRAIN_LOSS]), verdict.num_examples))
                 self._on_event(
-                    "update_accepted",
-                    round=task_round,
-                    trainer=verdict.address,
-                    node_id=verdict.node_id,
-                    weight=verdict.weight,
+                    UpdateAccepted(self.task_id, task_round, verdict.address, verdict.node_id, verdict.weight)
                 )
             else:
                 rejected.append(verdict)
                 self._on_event(
-                    "update_rejected",
-                    round=task_round,
-                    trainer=verdict.address,
-                    node_id=verdict.node_id,
-                    reason=verdict.reason,
-                    malicious=verdict.malicious,
+                    UpdateRejected(
+                        self.task_id, task_round, verdict.address, verdict.node_id, verdict.reason, verdict.malicious
+                    )
                 )
         self._clock["verified"] = time.perf_counter()
         if accepted:
@@ -145,7 +153,7 @@ class ChainFedAvg(FedAvg):
         if reply.has_error():
             return Rejected(f"trainer reported an error: {reply.error.reason}", node_id, None, malicious=False)
         content = reply.content
-        record = content.array_records.get("arrays") if "arrays" in content.array_records else None
+        record = content.array_records.get(ARRAYS) if ARRAYS in content.array_records else None
         metrics = _metric_record(reply)
         if record is None or metrics is None:
             return Rejected("reply lacks an 'arrays' ArrayRecord or a MetricRecord", node_id, None, malicious=False)
@@ -153,7 +161,7 @@ class ChainFedAvg(FedAvg):
             names, arrays = from_record(record)
         except ModelFormatError as error:
             return Rejected(f"unreadable model: {error}", node_id, None, malicious=False)
-        envelope = content.config_records.get("envelope") if "envelope" in content.config_records else None
+        envelope = content.config_records.get(ENVELOPE) if ENVELOPE in content.config_records else None
         return verify_update(
             context, node_id, names, arrays, metrics.get(self.weighted_by_key), envelope, self._standing
         )
@@ -165,49 +173,41 @@ class ChainFedAvg(FedAvg):
         if outcome is None:
             return aggregated
         if aggregated is not None:
-            outcome.eval_loss = _float(aggregated.get("eval-loss"))
-            outcome.eval_accuracy = _float(aggregated.get("eval-acc"))
+            outcome.eval_loss = _float(aggregated.get(EVAL_LOSS))
+            outcome.eval_accuracy = _float(aggregated.get(EVAL_ACCURACY))
         clock, now = self._clock, time.perf_counter()
-        outcome.timing = {
-            "train_wait_s": clock["replies_in"] - clock["round_start"],
-            "verify_s": clock["verified"] - clock["replies_in"],
-            "aggregate_s": clock["aggregated"] - clock["verified"],
-            "evaluate_wait_s": now - clock["aggregated"],
-            **self._slowest,
-        }
+        outcome.timing = RoundTiming(
+            train_wait_s=clock["replies_in"] - clock["round_start"],
+            verify_s=clock["verified"] - clock["replies_in"],
+            aggregate_s=clock["aggregated"] - clock["verified"],
+            evaluate_wait_s=now - clock["aggregated"],
+            last_reply=self._slowest,
+        )
         outcome.eval_examples = sum(
-            int(m["num-examples"])
+            int(m[NUM_EXAMPLES])
             for r in replies
-            if not r.has_error() and (m := _metric_record(r)) is not None and "num-examples" in m
+            if not r.has_error() and (m := _metric_record(r)) is not None and NUM_EXAMPLES in m
         )
         self._pending = None
         self._on_round(outcome)
         return aggregated
 
 
-TRAINER_TIMES = ("delivery-s", "train-s", "sign-s")  # what a trainer's reply reports of its part
-
-
-def slowest_reply_path(replies: list[Message], arrived: float) -> dict[str, float]:
+def slowest_reply_path(replies: list[Message], arrived: float) -> LastReply | None:
     """Where the round's last reply spent its time: the train message's delivery to the trainer
     (push, the trainer's poll, pull), local training, encoding and signing (all three as the trainer
     reports them: for the timing display only), and the reply's way back to the keeper."""
     timed = [
-        (reply.metadata.created_at, metrics)
+        (reply.metadata.created_at, timings)
         for reply in replies
         if not reply.has_error()
         and (metrics := _metric_record(reply)) is not None
-        and all(isinstance(metrics.get(key), int | float) for key in TRAINER_TIMES)
+        and (timings := TrainerTimings.from_metrics(metrics)) is not None
     ]
     if not timed:
-        return {}
-    created, metrics = max(timed, key=lambda pair: pair[0])
-    return {
-        "delivery_s": float(metrics["delivery-s"]),
-        "local_train_s": float(metrics["train-s"]),
-        "sign_s": float(metrics["sign-s"]),
-        "return_s": max(0.0, arrived - created),
-    }
+        return None
+    created, timings = max(timed, key=lambda pair: pair[0])
+    return LastReply(timings.delivery_s, timings.train_s, timings.sign_s, max(0.0, arrived - created))
 
 
 def _metric_record(reply: Message) -> MetricRecord | None:

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from client_kit.ipfs import ContentStore, sha256_hex
-from keepers.task_hub import TaskSpec
+from client_kit.task_hub import TaskSpec
 
 _DURATION = re.compile(r"^(\d+)\s*([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from client_kit.envelope import EnvelopeError, SignedEnvelope, UpdateClaim, parameters_digest, verify_envelope
+from client_kit.task_hub import Standing
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def verify_update(
     arrays: Sequence[np.ndarray],
     num_examples: object,
     envelope_record: Mapping[str, object] | None,
-    standing: Callable[[str], str],
+    standing: Callable[[str], Standing],
 ) -> Accepted | Rejected:
     """`standing(address)` says where the address stands in the task: active, slashed or absent."""
     if not envelope_record:
@@ -100,9 +101,9 @@ def verify_update(
     except EnvelopeError as error:
         return Rejected(f"bad signature: {error}", node_id, claimed, malicious=False)
     status = standing(address)
-    if status == "slashed":
+    if status == Standing.SLASHED:
         return Rejected(f"{address} was slashed in task {context.task_id}", node_id, address, malicious=False)
-    if status != "active":
+    if status != Standing.ACTIVE:
         return Rejected(f"{address} has not joined task {context.task_id}", node_id, address, malicious=False)
     # From here on the update provably comes from a staked trainer: failures are slashable.
     if list(names) != list(context.global_names):

@@ -1,1 +1,2 @@
-"""Scripts that build the pinned node binaries and run a 1- or 4-validator localnet plus Kubo."""
+"""The embedded network: builds the pinned node binaries, writes and runs a 1- or 4-validator
+wasmd localnet plus Kubo, deploys task_hub, and starts and stops background programs."""

@@ -14,7 +14,8 @@ from pathlib import Path
 from cosmpy.aerial.contract.cosmwasm import create_cosmwasm_migrate_msg
 
 from chain_config import TASK_HUB_WASM, ContractDefaults, LocalnetConfig
-from keepers.chain import ChainClient, ChainError, wallet_from_mnemonic
+from client_kit.chain import ChainClient, ChainError, ChainErrorKind
+from client_kit.keys import wallet_from_mnemonic
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ def deploy(
     """Returns the deployment and what was done: 'unchanged', 'migrated' or 'instantiated'."""
     if not wasm.exists():
         raise ChainError(
-            ChainError.NOT_FOUND,
+            ChainErrorKind.NOT_FOUND,
             f"contract wasm {wasm} is missing: build it with `bash cosmwasm_contracts/build.sh`",
         )
     checksum = hashlib.sha256(wasm.read_bytes()).hexdigest()

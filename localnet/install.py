@@ -8,12 +8,15 @@ clone (as CI makes) costs nothing after the first build.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,14 +137,31 @@ def _build(binary: Binary) -> None:
     _say(f"built {binary.name} {binary.version} in {time.monotonic() - started:.0f}s -> {binary.path}")
 
 
+@contextmanager
+def _one_builder(binary: Binary) -> Iterator[None]:
+    """Hold the binary's build lock: two commands started at once (a test suite and a demo, say)
+    must not build into the same folder; the second waits and then finds the binary built."""
+    lock = cache_dir() / "build" / f"{binary.name}-{binary.version}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def ensure_wasmd(versions: Versions = Versions()) -> Path:
     binary = wasmd_binary(versions)
     library = binary.directory / "libwasmvm.x86_64.so"
     if binary.path.exists() and library.exists():
         return binary.path
-    _build(binary)
-    wasmvm = _module_dir(WASMVM_MODULE, versions.wasmvm)
-    shutil.copyfile(wasmvm / "internal" / "api" / "libwasmvm.x86_64.so", library)
+    with _one_builder(binary):
+        if binary.path.exists() and library.exists():
+            return binary.path
+        _build(binary)
+        wasmvm = _module_dir(WASMVM_MODULE, versions.wasmvm)
+        shutil.copyfile(wasmvm / "internal" / "api" / "libwasmvm.x86_64.so", library)
     out = subprocess.run([str(binary.path), "version"], capture_output=True, text=True, env=wasmd_env(versions))
     if out.returncode != 0:
         raise InstallError(f"built wasmd does not run: {out.stderr.strip()}")
@@ -150,8 +170,11 @@ def ensure_wasmd(versions: Versions = Versions()) -> Path:
 
 def ensure_kubo(versions: Versions = Versions()) -> Path:
     binary = kubo_binary(versions)
-    if not binary.path.exists():
-        _build(binary)
+    if binary.path.exists():
+        return binary.path
+    with _one_builder(binary):
+        if not binary.path.exists():
+            _build(binary)
     return binary.path
 
 

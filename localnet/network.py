@@ -1,31 +1,25 @@
-"""Create, start, stop and inspect a 1- or 4-validator wasmd localnet plus a Kubo daemon.
+"""Start, stop and inspect a 1- or 4-validator wasmd localnet plus a Kubo daemon.
 
 All state lives under `LocalnetConfig.home`: one folder per validator, the Kubo repo, logs, pid
-files and the deployment record. Every process binds loopback ports of its own; nothing dials out.
+files and the deployment record. `localnet.genesis` writes a fresh net's files; this module runs
+its processes. Every process binds loopback ports of its own; nothing dials out.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import tomlkit
-from cosmpy.aerial.wallet import LocalWallet
 
 from chain_config import MAX_VALIDATORS, LocalnetConfig
+from localnet.errors import LocalnetError
+from localnet.genesis import kubo_env, write_kubo_repo, write_network
 from localnet.install import ensure_kubo, ensure_wasmd, wasmd_env
-
-
-class LocalnetError(RuntimeError):
-    """A localnet operation failed; the message names the cause and, where useful, the log file."""
+from localnet.processes import ManagedProcess, port_free, running, spawn, tail, terminate
 
 
 @dataclass(frozen=True)
@@ -66,137 +60,21 @@ class Localnet:
         if not path.exists():
             return None
         pid = int(path.read_text().strip())
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        if _is_zombie(pid):
-            return None
-        return pid
+        return pid if running(pid) else None
 
-    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        self.config.logs_dir.mkdir(parents=True, exist_ok=True)
+    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> ManagedProcess:
+        started = spawn(name, command, self.log_file(name), env)
         self._pid_file(name).parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_file(name), "ab")
-        process = subprocess.Popen(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,
-        )
-        log.close()
-        self._pid_file(name).write_text(str(process.pid))
-        return process
+        self._pid_file(name).write_text(str(started.pid))
+        return started
 
     def _stop(self, name: str, timeout: float = 15.0) -> bool:
         pid = self._pid(name)
         self._pid_file(name).unlink(missing_ok=True)
         if pid is None:
             return False
-        _terminate(pid, timeout)
+        terminate(pid, timeout)
         return True
-
-    # --- creation ------------------------------------------------------------------------
-    def _wasmd(self, *args: str, home: Path, stdin: str | None = None) -> str:
-        binary = ensure_wasmd(self.config.versions)
-        out = subprocess.run(
-            [str(binary), *args, "--home", str(home)],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=wasmd_env(self.config.versions),
-        )
-        if out.returncode != 0:
-            raise LocalnetError(f"wasmd {' '.join(args[:2])} failed: {out.stderr.strip() or out.stdout.strip()}")
-        return out.stdout
-
-    def create(self, validators: int) -> None:
-        """Write genesis and node configs for a fresh net with `validators` validators."""
-        cfg = self.config
-        if validators not in (1, MAX_VALIDATORS):
-            raise LocalnetError(f"--validators must be 1 or {MAX_VALIDATORS}, got {validators}")
-        cfg.home.mkdir(parents=True, exist_ok=True)
-        homes = [cfg.validator_home(i) for i in range(validators)]
-        for i, home in enumerate(homes):
-            self._wasmd("init", f"validator{i}", "--chain-id", cfg.chain_id, "--default-denom", cfg.denom, home=home)
-            self._wasmd(
-                "keys",
-                "add",
-                "validator",
-                "--recover",
-                "--keyring-backend",
-                "test",
-                home=home,
-                stdin=cfg.validator_mnemonic(i) + "\n",
-            )
-        genesis_home = homes[0]
-        accounts = [
-            (_address(cfg.validator_mnemonic(i), cfg.bech32_prefix), cfg.validator_balance) for i in range(validators)
-        ] + [(_address(a.mnemonic, cfg.bech32_prefix), a.genesis_balance) for a in cfg.dev_accounts]
-        for address, amount in accounts:
-            self._wasmd("genesis", "add-genesis-account", address, f"{amount}{cfg.denom}", home=genesis_home)
-        _tune_genesis(genesis_home / "config" / "genesis.json", cfg)
-        gentx_dir = genesis_home / "config" / "gentx"
-        gentx_dir.mkdir(exist_ok=True)
-        for i, home in enumerate(homes):
-            if i > 0:
-                shutil.copyfile(genesis_home / "config" / "genesis.json", home / "config" / "genesis.json")
-            self._wasmd(
-                "genesis",
-                "gentx",
-                "validator",
-                f"{cfg.validator_self_stake}{cfg.denom}",
-                "--chain-id",
-                cfg.chain_id,
-                "--keyring-backend",
-                "test",
-                "--moniker",
-                f"validator{i}",
-                "--ip",
-                cfg.host,
-                "--p2p-port",
-                str(cfg.validator_ports(i).p2p),
-                "--output-document",
-                str(gentx_dir / f"gentx-validator{i}.json"),
-                home=home,
-            )
-        self._wasmd("genesis", "collect-gentxs", home=genesis_home)
-        self._wasmd("genesis", "validate", home=genesis_home)
-        node_ids = [self._wasmd("comet", "show-node-id", home=h).strip() for h in homes]
-        for i, home in enumerate(homes):
-            if i > 0:
-                shutil.copyfile(genesis_home / "config" / "genesis.json", home / "config" / "genesis.json")
-            peers = ",".join(
-                f"{node_ids[j]}@{cfg.host}:{cfg.validator_ports(j).p2p}" for j in range(validators) if j != i
-            )
-            _configure_node(home, cfg, i, peers)
-        self._meta_file.write_text(json.dumps({"validators": validators, "chain_id": cfg.chain_id}))
-
-    def _create_kubo(self) -> None:
-        cfg = self.config
-        env = self._kubo_env()
-        binary = str(ensure_kubo(cfg.versions))
-        commands = [
-            ["init", "--profile", "test", "--empty-repo"],
-            ["config", "Addresses.API", f"/ip4/{cfg.host}/tcp/{cfg.kubo_ports.api}"],
-            ["config", "Addresses.Gateway", f"/ip4/{cfg.host}/tcp/{cfg.kubo_ports.gateway}"],
-            ["config", "--json", "Addresses.Swarm", json.dumps([f"/ip4/{cfg.host}/tcp/{cfg.kubo_ports.swarm}"])],
-            ["config", "Routing.Type", "none"],
-            ["config", "Plugins.Plugins.telemetry.Config.Mode", "off"],
-        ]
-        for args in commands:
-            out = subprocess.run([binary, *args], capture_output=True, text=True, env=env)
-            if out.returncode != 0:
-                raise LocalnetError(f"ipfs {' '.join(args[:2])} failed: {out.stderr.strip()}")
-
-    def _kubo_env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env["IPFS_PATH"] = str(self.config.kubo_home)
-        env["IPFS_TELEMETRY"] = "off"
-        env["DO_NOT_TRACK"] = "1"
-        return env
 
     # --- lifecycle -----------------------------------------------------------------------
     def is_running(self) -> bool:
@@ -219,9 +97,10 @@ class Localnet:
         ensure_kubo(self.config.versions)
         self._check_ports(validators)
         if not existing:
-            self.create(validators)
+            write_network(self.config, validators)
+            self._meta_file.write_text(json.dumps({"validators": validators, "chain_id": self.config.chain_id}))
         if not (self.config.kubo_home / "config").exists():
-            self._create_kubo()
+            write_kubo_repo(self.config)
         try:
             for i in range(validators):
                 self.start_validator(i)
@@ -240,7 +119,7 @@ class Localnet:
         }
         wanted.update(self.config.kubo_ports.all())
         for name, port in wanted.items():
-            if not _port_free(self.config.host, port):
+            if not port_free(self.config.host, port):
                 raise LocalnetError(
                     f"port {port} ({name}) on {self.config.host} is already in use; stop what holds it "
                     "or set FEDCHAIN_PORT_OFFSET to move every localnet port"
@@ -260,7 +139,7 @@ class Localnet:
 
     def _start_kubo(self) -> None:
         binary = ensure_kubo(self.config.versions)
-        process = self._spawn("kubo", [str(binary), "daemon", "--offline=false"], self._kubo_env())
+        process = self._spawn("kubo", [str(binary), "daemon", "--offline=false"], kubo_env(self.config))
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             self._expect_alive(process, "kubo", settle=0)
@@ -273,12 +152,12 @@ class Localnet:
             f"Kubo did not answer on {self.config.kubo_api_url} within 30s; log: {self.log_file('kubo')}"
         )
 
-    def _expect_alive(self, process: subprocess.Popen[bytes], name: str, settle: float = 0.5) -> None:
+    def _expect_alive(self, started: ManagedProcess, name: str, settle: float = 0.5) -> None:
         time.sleep(settle)
-        if process.poll() is not None:
-            tail = _tail(self.log_file(name))
+        if not started.alive():
             raise LocalnetError(
-                f"{name} exited at start (code {process.returncode}); log: {self.log_file(name)}\n{tail}"
+                f"{name} exited at start (code {started.process.returncode}); log: {self.log_file(name)}\n"
+                + tail(self.log_file(name))
             )
 
     def down(self) -> list[str]:
@@ -324,7 +203,7 @@ class Localnet:
             if self.config.validator_home(index).exists() and not self._pid(f"validator{index}"):
                 raise LocalnetError(
                     f"validator{index} is not running; log: {self.log_file(f'validator{index}')}\n"
-                    + _tail(self.log_file(f"validator{index}"))
+                    + tail(self.log_file(f"validator{index}"))
                 )
             try:
                 current = self.height(index)
@@ -360,107 +239,3 @@ class Localnet:
             return response.json()["ID"]
         except httpx.HTTPError:
             return None
-
-
-def _address(mnemonic: str, prefix: str) -> str:
-    return str(LocalWallet.from_mnemonic(mnemonic, prefix).address())
-
-
-def _tune_genesis(path: Path, cfg: LocalnetConfig) -> None:
-    """Short governance periods and the fedchain denom everywhere a denom is named."""
-    genesis = json.loads(path.read_text())
-    state = genesis["app_state"]
-    gov = state.get("gov", {}).get("params", {})
-    if gov:
-        gov["voting_period"] = "60s"
-        gov["expedited_voting_period"] = "30s"
-        gov["max_deposit_period"] = "60s"
-    path.write_text(json.dumps(genesis, indent=1))
-
-
-def _configure_node(home: Path, cfg: LocalnetConfig, index: int, peers: str) -> None:
-    """Loopback ports, fast blocks, no telemetry, fixed peers: the node talks only to its siblings."""
-    ports = cfg.validator_ports(index)
-    config_path = home / "config" / "config.toml"
-    doc = tomlkit.parse(config_path.read_text())
-    doc["moniker"] = f"validator{index}"
-    doc["proxy_app"] = f"tcp://{cfg.host}:{ports.abci}"
-    doc["rpc"]["laddr"] = f"tcp://{cfg.host}:{ports.rpc}"
-    doc["rpc"]["pprof_laddr"] = ""
-    doc["rpc"]["cors_allowed_origins"] = ["*"]  # the web app reads the chain from the browser
-    doc["p2p"]["laddr"] = f"tcp://{cfg.host}:{ports.p2p}"
-    doc["p2p"]["persistent_peers"] = peers
-    doc["p2p"]["seeds"] = ""
-    doc["p2p"]["pex"] = False
-    doc["p2p"]["addr_book_strict"] = False
-    doc["p2p"]["allow_duplicate_ip"] = True
-    doc["p2p"]["external_address"] = ""
-    consensus = doc["consensus"]
-    block = f"{cfg.block_time_ms}ms"
-    consensus["timeout_commit"] = block
-    for key in ("timeout_propose", "timeout_prevote", "timeout_precommit"):
-        if key in consensus:
-            consensus[key] = "1s"
-    doc["instrumentation"]["prometheus"] = False
-    config_path.write_text(tomlkit.dumps(doc))
-
-    app_path = home / "config" / "app.toml"
-    app = tomlkit.parse(app_path.read_text())
-    app["minimum-gas-prices"] = cfg.gas_price_str
-    app["api"]["enable"] = True
-    app["api"]["address"] = f"tcp://{cfg.host}:{ports.api}"
-    app["api"]["enabled-unsafe-cors"] = True  # loopback-only REST, read by the web app in the browser
-    app["grpc"]["enable"] = True
-    app["grpc"]["address"] = f"{cfg.host}:{ports.grpc}"
-    if "telemetry" in app:
-        app["telemetry"]["enabled"] = False
-    app_path.write_text(tomlkit.dumps(app))
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def _terminate(pid: int, timeout: float) -> None:
-    """SIGTERM the process group, wait, then SIGKILL; reaps our own children."""
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                return
-        except ChildProcessError:
-            pass
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        if _is_zombie(pid):
-            return
-        time.sleep(0.1)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def _tail(path: Path, lines: int = 12) -> str:
-    if not path.exists():
-        return ""
-    return "".join(path.read_text(errors="replace").splitlines(keepends=True)[-lines:])

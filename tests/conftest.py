@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from chain_config import TASK_HUB_WASM, LocalnetConfig
+from client_kit.chain import ChainClient
 from client_kit.ipfs import KuboStore
-from keepers.chain import ChainClient, wallet_from_mnemonic
+from client_kit.keys import wallet_from_mnemonic
 from localnet.deploy import Deployment, deploy
 from localnet.network import Localnet
 

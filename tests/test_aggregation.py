@@ -16,6 +16,7 @@ from chain_config import LocalnetConfig
 from client_kit.envelope import UpdateClaim, parameters_digest, sign_update
 from client_kit.keys import wallet_from_mnemonic
 from client_kit.model_format import ModelFormatError, decode, encode, from_record, to_record
+from client_kit.task_hub import Standing
 from keepers.fedavg import weighted_average
 from keepers.verification import Accepted, Rejected, UpdateContext, verify_update
 
@@ -93,7 +94,7 @@ def test_a_model_in_a_message_is_one_array_read_without_copying() -> None:
     assert all(np.shares_memory(view, wire) and not view.flags.writeable for view in views)
 
 
-def _tampered(data: bytes, edit) -> bytes:  # noqa: ANN001 - edits the parsed header
+def _tampered(data: bytes, edit) -> bytes:  # edits the parsed header
     length = int.from_bytes(data[:8], "little")
     header = json.loads(data[8 : 8 + length])
     edit(header)
@@ -176,9 +177,9 @@ def _honest() -> list[np.ndarray]:
     return [np.full((4, 3), 0.5, np.float32), np.full(3, -0.25, np.float32)]
 
 
-def _joined(address: str) -> str:
+def _joined(address: str) -> Standing:
     joined = address == str(wallet_from_mnemonic(LocalnetConfig().dev_account("trainer1").mnemonic).address())
-    return "active" if joined else "absent"
+    return Standing.ACTIVE if joined else Standing.ABSENT
 
 
 def test_an_honest_signed_update_is_accepted_with_capped_weight() -> None:
@@ -229,5 +230,5 @@ def test_each_bad_update_is_rejected_with_its_reason(case: str, reason: str, mal
 
 def test_a_slashed_trainer_is_refused_but_not_slashed_again() -> None:
     arrays = _honest()
-    verdict = verify_update(CONTEXT, 77, NAMES, arrays, 120, _signed(arrays), lambda _: "slashed")
+    verdict = verify_update(CONTEXT, 77, NAMES, arrays, 120, _signed(arrays), lambda _: Standing.SLASHED)
     assert isinstance(verdict, Rejected) and "was slashed" in verdict.reason and not verdict.malicious

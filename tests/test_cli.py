@@ -12,10 +12,10 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from client_kit.chain import ChainClient
 from client_kit.keys import wallet_from_mnemonic
-from keepers.chain import ChainClient
+from client_kit.task_hub import TaskHub
 from keepers.cli import cli
-from keepers.task_hub import TaskHub
 from localnet.deploy import Deployment
 from localnet.network import Localnet
 
@@ -47,7 +47,7 @@ def test_every_command_has_help_with_an_example(path: tuple[str, ...]) -> None:
 
 
 @pytest.fixture
-def state(localnet: Localnet, chain: ChainClient, deployment: Deployment):  # noqa: ANN201
+def state(localnet: Localnet, chain: ChainClient, deployment: Deployment):
     """A snapshot of what a refused command must not change: the task counter and the org's balance."""
     hub = TaskHub(chain, deployment.contract)
     organization = str(wallet_from_mnemonic(localnet.config.dev_account("organization").mnemonic).address())
@@ -68,7 +68,7 @@ def test_unknown_task(localnet: Localnet, deployment: Deployment) -> None:
     _fails(_run(localnet, "trainer", "join", "99999", "--key", "trainer1"), "task 99999 does not exist")
 
 
-def test_wrong_key(localnet: Localnet, deployment: Deployment, state) -> None:  # noqa: ANN001
+def test_wrong_key(localnet: Localnet, deployment: Deployment, state) -> None:
     before = state()
     _fails(_run(localnet, "org", "register", "--key", "nobody", "--name", "x"), "no key named 'nobody'")
     assert state() == before
@@ -77,7 +77,7 @@ def test_wrong_key(localnet: Localnet, deployment: Deployment, state) -> None:  
 def test_past_deadline_and_malformed_yaml_and_missing_file(
     localnet: Localnet,
     deployment: Deployment,
-    state,  # noqa: ANN001
+    state,
     tmp_path: Path,
 ) -> None:
     before = state()
@@ -122,7 +122,7 @@ def test_past_deadline_and_malformed_yaml_and_missing_file(
     assert state() == before
 
 
-def test_insufficient_funds(localnet: Localnet, deployment: Deployment, state, tmp_path: Path) -> None:  # noqa: ANN001
+def test_insufficient_funds(localnet: Localnet, deployment: Deployment, state, tmp_path: Path) -> None:
     before = state()
     client = tmp_path / "client.py"
     client.write_text("print('hi')\n")

@@ -19,19 +19,20 @@ import pytest
 
 from chain_config import LocalnetConfig
 from client_kit.builder import BuildError, ModelSpec, build_client, render
+from client_kit.chain import ChainClient
+from client_kit.client_app import TaskClient, Trainer
 from client_kit.data import DataError, load_folder
 from client_kit.ipfs import IpfsError, KuboStore, fetch_to_file, fetch_verified
 from client_kit.model_format import decode
-from client_kit.runtime import ClientSettings, TaskClient, Trainer
-from keepers.chain import ChainClient
-from keepers.runtime import spawn, start_superlink, submit_task_run
-from keepers.task_hub import TaskHub
+from client_kit.settings import ClientSettings
+from client_kit.task_hub import TaskHub, TaskStatus
+from keepers.runtime import start_superlink, submit_task_run
 from localnet.deploy import Deployment
+from localnet.processes import free_port, spawn
 from tests.conftest import dev_wallet
 from tests.trainers import (
     DIGITS_MLP,
     create_task,
-    free_port,
     keeper_run_config,
     key_file,
     render_digits_client,
@@ -104,7 +105,7 @@ def test_data_that_does_not_fit_the_model_is_refused_before_training(tmp_path: P
 @pytest.mark.localnet
 def test_build_pin_fetch_verify_round_trip_and_a_tampered_client_is_refused(
     kubo: KuboStore, tmp_path: Path, localnet
-) -> None:  # noqa: ANN001
+) -> None:
     built = build_client(SETTINGS, ModelSpec.parse(f"{DIGITS_MLP}:DigitsMLP"))
     pinned = kubo.add(built.source, "client.py")
     assert pinned.cid.startswith("bafkrei") and pinned.sha256 == hashlib.sha256(built.source).hexdigest()
@@ -133,7 +134,7 @@ def _run_client(client_file: Path, task_id: int, data: Path, key: Path, *extra: 
 @pytest.mark.localnet
 def test_client_py_refuses_to_run_when_tampered_unjoined_or_the_keeper_is_unreachable(
     localnet, chain: ChainClient, deployment: Deployment, kubo: KuboStore, tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     config = localnet.config
     hub = TaskHub(chain, deployment.contract)
     client_file, built = render_digits_client(config, deployment.contract, tmp_path / "org")
@@ -163,12 +164,12 @@ def test_client_py_refuses_to_run_when_tampered_unjoined_or_the_keeper_is_unreac
     assert hub.participant(task_id, str(dev_wallet(config, "trainer2").address())).weight == 0  # nothing changed
 
 
-def _cli_env(localnet) -> dict[str, str]:  # noqa: ANN001
+def _cli_env(localnet) -> dict[str, str]:
     home, offset = str(localnet.config.home), str(localnet.config.port_offset)
     return dict(os.environ, FEDCHAIN_HOME=home, FEDCHAIN_PORT_OFFSET=offset, COLUMNS="200")
 
 
-def _cli(localnet, *args: str) -> subprocess.CompletedProcess[str]:  # noqa: ANN001
+def _cli(localnet, *args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "keepers.cli", *args]
     return subprocess.run(command, capture_output=True, text=True, env=_cli_env(localnet), timeout=180)
 
@@ -178,7 +179,7 @@ def _cli(localnet, *args: str) -> subprocess.CompletedProcess[str]:  # noqa: ANN
 @pytest.mark.parametrize("model", ["torch", "softmax"])
 def test_a_rendered_client_trains_two_rounds_against_a_real_keeper_through_the_cli(
     model: str, localnet, chain: ChainClient, deployment: Deployment, kubo: KuboStore, tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     config = localnet.config
     hub = TaskHub(chain, deployment.contract)
     port = free_port()
@@ -241,7 +242,7 @@ def test_a_rendered_client_trains_two_rounds_against_a_real_keeper_through_the_c
         for process in processes:
             process.stop()
     task = hub.task(task_id)
-    assert (task.status, task.rounds_completed) == ("finalized", 2)
+    assert (task.status, task.rounds_completed) == (TaskStatus.FINALIZED, 2)
     rounds = hub.rounds(task_id)
     assert all(r.contributors_count == 2 for r in rounds)
     assert rounds[-1].metrics.accuracy >= Decimal("0.8"), [r.metrics for r in rounds]

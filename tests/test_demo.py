@@ -8,29 +8,29 @@ import pytest
 from rich.console import Console
 
 from keepers.demo import DemoOptions, run_demo
+from keepers.events import RoundAttested, TaskFinalized
 from localnet.network import Localnet
 
 
 @pytest.mark.slow
-def test_demo_reconciles_penalizes_and_reaches_ninety_percent(localnet: Localnet, deployment) -> None:  # noqa: ANN001
+def test_demo_reconciles_penalizes_and_reaches_ninety_percent(localnet: Localnet, deployment) -> None:
     output = io.StringIO()
     report = run_demo(DemoOptions(trainers=6, rounds=5), localnet.config, Console(file=output, width=200))
     text = output.getvalue()
 
     assert report.reconciled, text
     assert "reconciled to the coin" in text
-    rows = {row["role"]: row for row in report.rows if row["role"] != "honest"}
+    rows = {row.role: row for row in report.rows if row.role != "honest"}
     stake = 5_000_000
-    assert rows["no-show"]["penalty"] == stake // 10 and rows["no-show"]["weight"] == 0
-    assert rows["poisoner"]["penalty"] == stake // 2 and "exceeds the bound" in rows["poisoner"]["slashed"]
-    honest = [row for row in report.rows if row["role"] == "honest"]
-    assert len(honest) == 4 and all(row["reward"] > 0 and row["penalty"] == 0 for row in honest)
+    assert rows["no-show"].penalty == stake // 10 and rows["no-show"].weight == 0
+    assert rows["poisoner"].penalty == stake // 2 and "exceeds the bound" in rows["poisoner"].slashed
+    honest = [row for row in report.rows if row.role == "honest"]
+    assert len(honest) == 4 and all(row.reward > 0 and row.penalty == 0 for row in honest)
     assert report.treasury_fee == 100_000_000 * 200 // 10_000
     assert report.accuracies[-1] > report.accuracies[0]
     assert report.held_out_accuracy >= 0.90, text
     # the keeper scored every global model on the held-out set with the task's own client.py
     assert abs(report.accuracies[-1] - report.held_out_accuracy) < 1e-5
-    attested = [event for event in report.events if event["event"] == "round_attested"]
-    assert all(e["validation_accuracy"] == e["accuracy"] and e["federated_accuracy"] for e in attested)
-    kinds = [event["event"] for event in report.events]
-    assert kinds.count("round_attested") == 5 and kinds[-1] == "task_finalized"
+    attested = [p.event for p in report.events if isinstance(p.event, RoundAttested)]
+    assert all(e.validation_accuracy == e.accuracy and e.federated_accuracy for e in attested)
+    assert len(attested) == 5 and isinstance(report.events[-1].event, TaskFinalized)

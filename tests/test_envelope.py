@@ -20,7 +20,7 @@ from client_kit.envelope import (
     sign_update,
     verify_envelope,
 )
-from keepers.chain import wallet_from_mnemonic
+from client_kit.keys import wallet_from_mnemonic
 
 ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 

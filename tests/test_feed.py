@@ -7,7 +7,32 @@ import time
 
 from websockets.sync.client import connect
 
+from keepers.events import (
+    EVENT_TYPES,
+    LastReply,
+    Published,
+    RoundAttested,
+    RoundStarted,
+    RoundTiming,
+    TaskFinalized,
+    TrainerConnected,
+    UpdateAccepted,
+    UpdateRejected,
+)
 from keepers.feed import FeedFollower, LiveFeed, round_summary
+
+TIMING = RoundTiming(
+    train_wait_s=1.7,
+    verify_s=0.03,
+    aggregate_s=0.0,
+    evaluate_wait_s=0.0004,
+    inclusion_s=0.41,
+    last_reply=LastReply(delivery_s=0.8, local_train_s=0.01, sign_s=0.004, return_s=0.9),
+)
+
+
+def _attested(task_id: int, number: int, tx: str = "ABCDEF0123456789XYZ") -> RoundAttested:
+    return RoundAttested(task_id, number, tx, "bafyglobal", 0.91, 0.3, None, 0.91, 1, 1, TIMING)
 
 
 def test_feed_delivers_backlog_then_live_events_in_order() -> None:
@@ -15,11 +40,11 @@ def test_feed_delivers_backlog_then_live_events_in_order() -> None:
     url = feed.start()
     try:
         assert url.startswith("ws://127.0.0.1:")
-        feed.publish("trainer_connected", task_id=1, node_id=11)
-        feed.publish("update_accepted", task_id=1, round=1, trainer="wasm1a")
+        feed.publish(TrainerConnected(1, 11))
+        feed.publish(UpdateAccepted(1, 1, "wasm1a", 11, 300))
         with connect(url) as early, connect(url) as late_joiner:
-            feed.publish("update_rejected", task_id=1, round=1, reason="norm 9.1 exceeds bound 5.0")
-            feed.publish("round_attested", task_id=1, round=1, tx_hash="ABC")
+            feed.publish(UpdateRejected(1, 1, None, 12, "norm 9.1 exceeds bound 5.0", True))
+            feed.publish(_attested(1, 1, "ABC"))
             for subscriber in (early, late_joiner):
                 events = [json.loads(subscriber.recv(timeout=5)) for _ in range(4)]
                 assert [e["event"] for e in events] == [
@@ -29,27 +54,41 @@ def test_feed_delivers_backlog_then_live_events_in_order() -> None:
                     "round_attested",
                 ]
                 assert [e["seq"] for e in events] == [1, 2, 3, 4]
-                assert events[2]["reason"].startswith("norm")
+                assert events[2]["reason"].startswith("norm") and events[2]["malicious"] is True
+                assert events[3]["timing"]["delivery_s"] == 0.8 and events[3]["timing"]["inclusion_s"] == 0.41
     finally:
         feed.stop()
+
+
+def test_every_event_kind_survives_its_json_form_and_unknown_kinds_are_skipped() -> None:
+    samples = [
+        TrainerConnected(1, 11),
+        RoundStarted(1, 2, 11),
+        UpdateAccepted(1, 2, "wasm1a", 11, 300),
+        UpdateRejected(1, 2, None, 12, "unsigned update", False),
+        _attested(1, 2),
+        TaskFinalized(1, "F1"),
+    ]
+    assert {type(sample) for sample in samples} <= set(EVENT_TYPES.values())
+    for number, sample in enumerate(samples, start=1):
+        published = Published(number, 1700000000.5, sample)
+        assert Published.from_json(json.loads(json.dumps(published.to_json()))) == published
+    assert Published.from_json({"seq": 9, "time": 1.0, "event": "from_a_newer_keeper", "task_id": 1}) is None
 
 
 def test_a_follower_builds_round_rows_with_their_time_and_summary() -> None:
     feed = LiveFeed()
     feed.start()
     seen: list[str] = []
-    everything = FeedFollower(feed.port, on_event=lambda event: seen.append(event["event"]))
+    everything = FeedFollower(feed.port, on_event=lambda published: seen.append(published.event.KIND))
     task_two = FeedFollower(feed.port, task_id=2)
     try:
-        feed.publish("round_started", task_id=1, round=3, node_id=11)
-        feed.publish("round_started", task_id=2, round=1, node_id=12)
-        feed.publish("update_accepted", task_id=1, round=3, trainer="wasm1a", node_id=11, weight=5)
-        feed.publish("update_rejected", task_id=1, round=3, trainer=None, node_id=13, reason="unsigned update")
-        timing = {"delivery_s": 0.8, "local_train_s": 0.01, "sign_s": 0.004, "return_s": 0.9, "verify_s": 0.03}
-        timing |= {"evaluate_wait_s": 0.0004, "inclusion_s": 0.41}
-        attested = dict(accuracy=0.91, loss=0.3, tx_hash="ABCDEF0123456789XYZ", accepted=1, rejected=1, timing=timing)
-        feed.publish("round_attested", task_id=1, round=3, **attested)
-        feed.publish("task_finalized", task_id=2, tx_hash="F1")
+        feed.publish(RoundStarted(1, 3, 11))
+        feed.publish(RoundStarted(2, 1, 12))
+        feed.publish(UpdateAccepted(1, 3, "wasm1a", 11, 5))
+        feed.publish(UpdateRejected(1, 3, None, 13, "unsigned update", False))
+        feed.publish(_attested(1, 3))
+        feed.publish(TaskFinalized(2, "F1"))
         everything.start()
         task_two.start()
         assert task_two.finished.wait(10)  # its task was finalized; task 1's events were not its business
@@ -57,9 +96,9 @@ def test_a_follower_builds_round_rows_with_their_time_and_summary() -> None:
         while "round_attested" not in seen and time.monotonic() < deadline:
             time.sleep(0.05)
         row = everything.rounds[(1, 3)]
-        assert row["accepted"] == 1 and row["rejected"] == ["unsigned update"] and row["tx"].startswith("ABCDEF")
-        assert 0 <= row["seconds"] < 5
-        line = round_summary(everything.events[4], row)
+        assert row.accepted == 1 and row.rejected == ["unsigned update"] and row.attested is not None
+        assert row.attested.tx_hash.startswith("ABCDEF") and row.seconds is not None and 0 <= row.seconds < 5
+        line = round_summary(row.attested, row)
         assert "task 1 round 3 attested" in line and "1 accepted, 1 rejected" in line and "accuracy 0.910" in line
         assert "delivery 0.80" in line and "return 0.90" in line and "keeper 0.03" in line and "block 0.41" in line
         assert "evaluation" not in line  # no federated evaluation in this round

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from chain_config import LocalnetConfig
+from client_kit.chain import ChainClient, ChainError, ChainErrorKind
 from client_kit.ipfs import IpfsError, KuboStore, fetch_to_file, sha256_hex
-from keepers.chain import ChainClient, ChainError
 from localnet.deploy import Deployment, deploy
 from localnet.network import Localnet
 from tests.conftest import dev_wallet
@@ -84,7 +84,7 @@ def test_contract_rejection_is_a_clear_error_and_changes_nothing(
     before = chain.balance(str(org.address()))
     with pytest.raises(ChainError) as raised:
         chain.execute(org, deployment.contract, {"register": {"name": "", "organization": True, "trainer": False}})
-    assert raised.value.kind == ChainError.CONTRACT
+    assert raised.value.kind == ChainErrorKind.CONTRACT
     assert "name" in str(raised.value).lower()
     assert chain.balance(str(org.address())) == before  # failed simulation: nothing was broadcast
     assert chain.query_contract(deployment.contract, {"profile": {"address": str(org.address())}}) is None
@@ -94,7 +94,7 @@ def test_node_down_is_reported_plainly(localnet: Localnet) -> None:
     dead = LocalnetConfig(home=localnet.config.home, port_offset=4321).network()
     with pytest.raises(ChainError) as raised:
         ChainClient(dead).height()
-    assert raised.value.kind == ChainError.NODE_DOWN
+    assert raised.value.kind == ChainErrorKind.NODE_DOWN
     assert "unreachable" in str(raised.value)
 
 

@@ -17,17 +17,27 @@ import numpy as np
 import pytest
 from websockets.sync.client import connect
 
+from client_kit.chain import ChainClient
 from client_kit.ipfs import KuboStore, fetch_verified
 from client_kit.model_format import decode
-from keepers.chain import ChainClient
-from keepers.runtime import ManagedProcess, launch_task_run, start_superlink, submit_task_run
-from keepers.task_hub import TaskHub
+from client_kit.task_hub import TaskHub, TaskStatus
+from keepers.events import (
+    FeedEvent,
+    Published,
+    RoundAttested,
+    RoundStarted,
+    TaskFinalized,
+    TrainerSlashed,
+    UpdateAccepted,
+    UpdateRejected,
+)
+from keepers.runtime import launch_task_run, start_superlink, submit_task_run
 from localnet.deploy import Deployment
 from localnet.network import Localnet
+from localnet.processes import ManagedProcess, free_port
 from tests.conftest import dev_wallet
 from tests.trainers import (
     create_task,
-    free_port,
     keeper_run_config,
     key_file,
     render_digits_client,
@@ -66,7 +76,7 @@ def test_three_trainers_three_rounds_accuracy_rises_and_rounds_are_on_chain(
             process.stop()
 
     task = hub.task(task_id)
-    assert (task.status, task.rounds_completed) == ("finalized", 3)
+    assert (task.status, task.rounds_completed) == (TaskStatus.FINALIZED, 3)
     rounds = hub.rounds(task_id)
     accuracies = [r.metrics.accuracy for r in rounds]
     assert accuracies[-1] > accuracies[0] >= Decimal("0.1"), accuracies
@@ -98,9 +108,9 @@ def test_bad_updates_are_rejected_with_reasons_and_the_malicious_staked_trainer_
     client_file, built = render_digits_client(config, deployment.contract, tmp_path / "org")
     task_id = create_task(chain, hub, kubo, config, built, names, rounds=1)
     write_digits_shards(config, names, tmp_path, per_trainer=150)
-    feed_events: list[dict] = []
+    feed_events: list[Published] = []
     run_config = keeper_run_config(config, deployment.contract, task_id, key_file(config, "keeper", tmp_path))
-    listener = threading.Thread(target=_listen, args=(run_config["feed-port"], feed_events), daemon=True)
+    listener = threading.Thread(target=_listen, args=(run_config.feed_port, feed_events), daemon=True)
     port = free_port()
     processes: list[ManagedProcess] = []
     try:
@@ -126,30 +136,31 @@ def test_bad_updates_are_rejected_with_reasons_and_the_malicious_staked_trainer_
     for name in ("trainer3", "trainer7"):  # rejected, but nothing proves a staked trainer signed it
         assert not participants[address[name]].slashed and participants[address[name]].weight == 0
 
-    rejected = [e for e in feed_events if e["event"] == "update_rejected"]
-    assert len(rejected) == 5 and sum(e["event"] == "update_accepted" for e in feed_events) == 2
-    assert any(e["reason"].startswith("unsigned update") for e in rejected)
-    assert any("has not joined" in e["reason"] for e in rejected)
-    kinds = [e["event"] for e in feed_events]
-    assert kinds.index("round_started") < kinds.index("update_accepted") < kinds.index("round_attested")
-    assert kinds.index("round_attested") < kinds.index("trainer_slashed") < kinds.index("task_finalized")
-    assert [e["seq"] for e in feed_events] == sorted(e["seq"] for e in feed_events)
+    rejected = [p.event for p in feed_events if isinstance(p.event, UpdateRejected)]
+    assert len(rejected) == 5 and sum(isinstance(p.event, UpdateAccepted) for p in feed_events) == 2
+    assert any(e.reason.startswith("unsigned update") for e in rejected)
+    assert any("has not joined" in e.reason for e in rejected)
+    kinds = [type(p.event) for p in feed_events]
+    assert kinds.index(RoundStarted) < kinds.index(UpdateAccepted) < kinds.index(RoundAttested)
+    assert kinds.index(RoundAttested) < kinds.index(TrainerSlashed) < kinds.index(TaskFinalized)
+    assert [p.seq for p in feed_events] == sorted(p.seq for p in feed_events)
 
 
-def _listen(port: int, events: list[dict], timeout: float = 300) -> None:
+def _listen(port: int, events: list[Published], timeout: float = 300) -> None:
     """Follow the keeper's live feed from its start to task_finalized."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             with connect(f"ws://127.0.0.1:{port}", open_timeout=2) as feed:
                 while time.monotonic() < deadline:
-                    event = json.loads(feed.recv(timeout=deadline - time.monotonic()))
-                    events.append(event)
-                    if event["event"] == "task_finalized":
+                    published = Published.from_json(json.loads(feed.recv(timeout=deadline - time.monotonic())))
+                    assert published is not None, "the keeper published an event of an unknown kind"
+                    events.append(published)
+                    if isinstance(published.event, TaskFinalized):
                         return
         except (OSError, TimeoutError):
             time.sleep(0.3)
-        except Exception:  # noqa: BLE001 - the feed closing at the end of the run
+        except Exception:  # the feed closing at the end of the run
             return
 
 
@@ -172,12 +183,12 @@ def test_a_keeper_killed_between_and_mid_round_resumes_without_repeating_a_round
         nodes = start_trainers(config, client_file, task_id, names, tmp_path, port)
         # Killed right after round 1 is attested (between rounds), then once round 3's first update
         # has been verified (inside a round, before its attestation).
-        for moment in (("round_attested", 1), ("update_accepted", 3)):
+        for moment in ((RoundAttested, 1), (UpdateAccepted, 3)):
             run = launch_task_run(port, workdir, run_config)
-            _wait_for_event(run_config["feed-port"], *moment, timeout=180)
+            _wait_for_event(run_config.feed_port, *moment, timeout=180)
             run.stop()
             link.stop()  # the SuperLink and the ServerApp it started die together
-            assert hub.task(task_id).status == "running"
+            assert hub.task(task_id).status == TaskStatus.RUNNING
             link = start_superlink(port, workdir)
         code = submit_task_run(port, workdir, run_config)
         assert code == 0, (workdir / "runs.log").read_text()[-4000:]
@@ -185,21 +196,27 @@ def test_a_keeper_killed_between_and_mid_round_resumes_without_repeating_a_round
         for process in [*nodes, link]:
             process.stop()
     task = hub.task(task_id)
-    assert (task.status, task.rounds_completed) == ("finalized", 3)
+    assert (task.status, task.rounds_completed) == (TaskStatus.FINALIZED, 3)
     assert [r.round for r in hub.rounds(task_id)] == [1, 2, 3]
     assert all(r.contributors_count == 2 for r in hub.rounds(task_id))
 
 
-def _wait_for_event(port: int, kind: str, task_round: int, timeout: float) -> None:
+def _wait_for_event(port: int, kind: type[FeedEvent], task_round: int, timeout: float) -> None:
     """Follow the keeper's live feed until `kind` happens in `task_round`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             with connect(f"ws://127.0.0.1:{port}", open_timeout=2) as feed:
                 while True:
-                    event = json.loads(feed.recv(timeout=max(0.1, deadline - time.monotonic())))
-                    if event["event"] == kind and event.get("round") == task_round:
+                    published = Published.from_json(
+                        json.loads(feed.recv(timeout=max(0.1, deadline - time.monotonic())))
+                    )
+                    if (
+                        published
+                        and isinstance(published.event, kind)
+                        and getattr(published.event, "round", None) == task_round
+                    ):
                         return
         except (OSError, TimeoutError):
             time.sleep(0.1)
-    raise AssertionError(f"no {kind} for round {task_round} within {timeout:.0f}s")
+    raise AssertionError(f"no {kind.KIND} for round {task_round} within {timeout:.0f}s")

@@ -54,7 +54,7 @@ class FakePinata(BaseHTTPRequestHandler):
             return False
         return True
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:  # http.server's naming
         if not self._authorized():
             return
         url = urlparse(self.path)
@@ -79,7 +79,7 @@ class FakePinata(BaseHTTPRequestHandler):
         else:
             self._answer(404, {"error": "no such endpoint"})
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         url = urlparse(self.path)
         if url.path.startswith("/ipfs/"):  # the public gateway needs no token
             cid = url.path.removeprefix("/ipfs/")

@@ -12,6 +12,8 @@ from chain_config import LocalnetConfig
 from client_kit.envelope import UpdateClaim, parameters_digest, sign_update
 from client_kit.keys import wallet_from_mnemonic
 from client_kit.model_format import to_record
+from client_kit.task_hub import Standing
+from keepers.events import LastReply
 from keepers.strategy import ChainFedAvg, slowest_reply_path
 from keepers.verification import Accepted, Rejected, UpdateContext
 
@@ -27,7 +29,7 @@ def _strategy() -> ChainFedAvg:
     return ChainFedAvg(
         trainers=1,
         context_for_round=lambda *_: CONTEXT,
-        standing=lambda address: "active" if address == joined else "absent",
+        standing=lambda address: Standing.ACTIVE if address == joined else Standing.ABSENT,
         on_round=lambda outcome: None,
     )
 
@@ -81,5 +83,5 @@ def test_the_round_timing_follows_the_last_reply() -> None:
     early.metadata.created_at, late.metadata.created_at = 1000.0, 1001.5
     untimed.metadata.created_at = 1002.0  # a reply without times (an old or a foreign client) is skipped
     path = slowest_reply_path([early, late, untimed], arrived=1002.0)
-    assert path == {"delivery_s": 0.7, "local_train_s": 0.3, "sign_s": 0.02, "return_s": 0.5}
-    assert slowest_reply_path([untimed], arrived=1003.0) == {}
+    assert path == LastReply(delivery_s=0.7, local_train_s=0.3, sign_s=0.02, return_s=0.5)
+    assert slowest_reply_path([untimed], arrived=1003.0) is None

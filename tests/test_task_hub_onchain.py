@@ -6,9 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from client_kit.chain import ChainClient, ChainError
 from client_kit.ipfs import KuboStore
-from keepers.chain import ChainClient, ChainError, wallet_from_mnemonic
-from keepers.task_hub import RoundMetrics, TaskHub, TaskSpec
+from client_kit.keys import wallet_from_mnemonic
+from client_kit.task_hub import RoundMetrics, Settlement, TaskHub, TaskSpec, TaskStatus
 from localnet.deploy import Deployment
 from localnet.network import Localnet
 from tests.conftest import dev_wallet
@@ -52,7 +53,7 @@ def test_full_lifecycle_pays_everyone_exactly(localnet: Localnet, chain: ChainCl
     address = {w: str(w.address()) for w in [org, keeper, treasury, *trainers]}
     fees: dict[str, int] = {a: 0 for a in address.values()}
 
-    def paid(wallet, result) -> None:  # noqa: ANN001 - local helper
+    def paid(wallet, result) -> None:  # local helper
         fees[address[wallet]] += result.fee
 
     paid(org, hub.register(org, "Acme Health", organization=True))
@@ -68,7 +69,7 @@ def test_full_lifecycle_pays_everyone_exactly(localnet: Localnet, chain: ChainCl
     for trainer in trainers:
         paid(trainer, hub.join_task(trainer, task_id, 1_000_000, denom))
     task = hub.task(task_id)
-    assert (task.status, task.participants, task.pool) == ("open", 3, pool)
+    assert (task.status, task.participants, task.pool) == (TaskStatus.OPEN, 3, pool)
 
     metrics = RoundMetrics(Decimal("0.61"), Decimal("0.83"), 900)
     cid, sha = task.initial_model_cid, task.initial_model_sha256
@@ -85,7 +86,12 @@ def test_full_lifecycle_pays_everyone_exactly(localnet: Localnet, chain: ChainCl
     task = hub.task(task_id)
     fee = pool * 200 // 10_000
     forfeited = 500_000 + 100_000  # slash 50% of trainer2's stake + no-show 10% of trainer3's
-    assert (task.status, task.settlement, task.fee, task.forfeited) == ("finalized", "normal", fee, forfeited)
+    assert (task.status, task.settlement, task.fee, task.forfeited) == (
+        TaskStatus.FINALIZED,
+        Settlement.NORMAL,
+        fee,
+        forfeited,
+    )
     assert task.distributable == pool - fee + forfeited
 
     expected = {t1: 1_000_000 + task.distributable, t2: 500_000, t3: 900_000}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -10,41 +9,32 @@ from sklearn.datasets import load_digits
 
 from chain_config import LocalnetConfig
 from client_kit.builder import BuiltClient, ModelSpec, build_client
+from client_kit.chain import ChainClient
 from client_kit.ipfs import KuboStore
-from client_kit.runtime import ClientSettings
-from keepers.chain import ChainClient
-from keepers.runtime import ManagedProcess, start_trainer
-from keepers.task_hub import TaskHub, TaskSpec
+from client_kit.settings import ClientSettings
+from client_kit.task_hub import TaskHub
+from keepers.orchestration import TaskTerms, publish_task
+from keepers.run_config import TaskRunConfig
+from keepers.runtime import start_trainer
+from localnet.processes import ManagedProcess, free_port
 from tests.conftest import dev_wallet
 
 DIGITS_MLP = Path(__file__).resolve().parent.parent / "keepers" / "examples" / "digits_mlp.py"
 
 
-def keeper_run_config(config: LocalnetConfig, contract: str, task_id: int, keeper_key: Path) -> dict:
+def keeper_run_config(config: LocalnetConfig, contract: str, task_id: int, keeper_key: Path) -> TaskRunConfig:
     """The run config the keeper service would submit for this task."""
-    network = config.network()
-    return {
-        "task-id": task_id,
-        "chain-id": network.chain_id,
-        "grpc-url": network.grpc_url,
-        "rpc-url": network.rpc_url,
-        "denom": network.denom,
-        "gas-price": str(network.gas_price),
-        "prefix": network.bech32_prefix,
-        "contract": contract,
-        "keeper-key-file": str(keeper_key),
-        "ipfs-api": config.kubo_api_url,
-        "norm-bound": 50.0,
-        "max-examples": 1000,
-        "connect-timeout": 60.0,
-        "feed-port": free_port(),
-    }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return TaskRunConfig(
+        task_id=task_id,
+        network=config.network(),
+        contract=contract,
+        keeper_key_file=keeper_key,
+        ipfs_api=config.kubo_api_url,
+        norm_bound=50.0,
+        max_examples=1000,
+        connect_timeout=60.0,
+        feed_port=free_port(),
+    )
 
 
 def key_file(config: LocalnetConfig, name: str, folder: Path) -> Path:
@@ -90,28 +80,8 @@ def create_task(
 ) -> int:
     """Pin client.py and its initial model, create the task, and stake every named trainer into it."""
     org, keeper = dev_wallet(config, "organization"), dev_wallet(config, "keeper")
-    hub.register(org, "Acme Health", organization=True)
-    model = kubo.add(built.initial_model(), "initial.safetensors")
-    client = kubo.add(built.source, "client.py")
-    now = int(chain.block_time())
-    spec = TaskSpec(
-        model_name="digits",
-        description="keeper e2e",
-        client_cid=client.cid,
-        client_sha256=client.sha256,
-        initial_model_cid=model.cid,
-        initial_model_sha256=model.sha256,
-        rounds=rounds,
-        min_trainers=len(trainers),
-        max_trainers=len(trainers),
-        stake=stake,
-        join_deadline=now + 600,
-        training_deadline=now + 3600,
-        keeper=str(keeper.address()),
-        no_show_penalty_bps=1000,
-        slash_bps=5000,
-    )
-    task_id, _ = hub.create_task(org, spec, pool, config.denom)
+    terms = TaskTerms("digits", "keeper e2e", rounds, len(trainers), len(trainers), stake, pool, 600, 3600)
+    task_id = publish_task(hub, kubo, org, str(keeper.address()), built, terms).task_id
     for name in trainers:
         wallet = dev_wallet(config, name)
         hub.register(wallet, name, trainer=True)

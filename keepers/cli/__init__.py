@@ -12,7 +12,9 @@ from keepers.cli.demo_cmd import demo
 from keepers.cli.keeper_cmds import keeper
 from keepers.cli.keys_cmds import balance, keys
 from keepers.cli.localnet_cmds import localnet
-from keepers.cli.task_cmds import org, tasks, trainer
+from keepers.cli.org_cmds import org
+from keepers.cli.tasks_cmds import tasks
+from keepers.cli.trainer_cmds import trainer
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

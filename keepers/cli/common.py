@@ -9,14 +9,14 @@ from typing import Any
 from rich.console import Console
 
 from client_kit.builder import BuildError
+from client_kit.chain import ChainError
+from client_kit.client_app import TrainerError
 from client_kit.data import DataError
 from client_kit.envelope import EnvelopeError
 from client_kit.ipfs import IpfsError
 from client_kit.keys import KeysError
-from client_kit.runtime import TrainerError
-from keepers.chain import ChainError
+from localnet.errors import LocalnetError
 from localnet.install import InstallError
-from localnet.network import LocalnetError
 
 # Piped output (scripts, CI logs) must not be cut at 80 columns: addresses are longer than that.
 _WIDTH = None if sys.stdout.isatty() else 200

@@ -19,11 +19,11 @@ from typing import Any
 import click
 
 from chain_config import LocalnetConfig, Network, localnet_from_env
+from client_kit.chain import ChainClient
 from client_kit.ipfs import ContentStore, KuboStore, PinataStore
 from client_kit.keys import KeyStore
-from keepers.chain import ChainClient
+from client_kit.task_hub import Task, TaskHub, TaskNotFound
 from keepers.cli.common import CliFailure
-from keepers.task_hub import TaskHub
 from localnet.deploy import load_deployment
 
 DEFAULT_CONFIG = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "fedchain" / "config.toml"
@@ -65,6 +65,13 @@ class Target:
                 "no task_hub contract known: pass --contract, or deploy one with `fedchain localnet deploy`"
             )
         return TaskHub(self.chain, self.contract)
+
+    def task(self, task_id: int) -> Task:
+        """The task, or a one-line failure naming the chain when it does not exist."""
+        try:
+            return self.hub.task(task_id)
+        except TaskNotFound:
+            raise CliFailure(f"task {task_id} does not exist on {self.network.chain_id}") from None
 
     @property
     def ipfs(self) -> ContentStore:

@@ -10,7 +10,8 @@ import click
 
 from keepers.cli.common import console
 from keepers.cli.context import Target, pass_target
-from keepers.feed import FeedFollower, round_summary, short_addresses
+from keepers.events import Published, RoundAttested, TaskFinalized, TrainerSlashed, UpdateRejected
+from keepers.feed import FeedFollower, RoundRow, round_summary, short_addresses
 from keepers.service import KeeperService, KeeperSettings
 
 
@@ -72,7 +73,7 @@ def keeper_run(
         target.chain, target.hub, target.keys.wallet(keeper_key), settings, report=lambda line: console.print(line)
     )
     console.print(f"keeper {service.address} on {target.network.chain_id}; SuperLink 127.0.0.1:{superlink_port}")
-    follower = FeedFollower(feed_port, on_event=lambda event: _print_event(follower, event))
+    follower = FeedFollower(feed_port, on_event=lambda published: _print_event(follower, published))
     follower.start()  # the ServerApp publishes each round on the feed; print what happens as it happens
     if once:
         try:
@@ -89,17 +90,20 @@ def keeper_run(
         stop.set()
 
 
-def _print_event(follower: FeedFollower, event: dict) -> None:
+def _print_event(follower: FeedFollower, published: Published) -> None:
     """A line for each decision worth a keeper operator's eye: rejections, attested rounds with
-    where their time went, slashes, finalization."""
-    kind, task = event["event"], event.get("task_id")
-    if kind == "update_rejected":
-        blame = "slashable" if event.get("malicious") else "not slashable"
-        who = short_addresses(event.get("trainer") or f"node {event.get('node_id')}")
-        console.print(f"task {task} round {event['round']}: rejected {who}: {event['reason']} ({blame})")
-    elif kind == "round_attested":
-        console.print(round_summary(event, follower.rounds.get((task, event["round"]), {})), highlight=False)
-    elif kind == "trainer_slashed":
-        console.print(f"task {task}: slashed {event['trainer']} ({event['reason']}), tx {event['tx_hash'][:16]}")
-    elif kind == "task_finalized":
-        console.print(f"task {task} finalized, tx {event['tx_hash'][:16]}: trainers can claim")
+    where their time went, slashes, finalization. Trainer-supplied text is printed as plain text."""
+    event = published.event
+    if isinstance(event, UpdateRejected):
+        blame = "slashable" if event.malicious else "not slashable"
+        who = short_addresses(event.trainer or f"node {event.node_id}")
+        line = f"task {event.task_id} round {event.round}: rejected {who}: {event.reason} ({blame})"
+    elif isinstance(event, RoundAttested):
+        line = round_summary(event, follower.rounds.get((event.task_id, event.round), RoundRow()))
+    elif isinstance(event, TrainerSlashed):
+        line = f"task {event.task_id}: slashed {event.trainer} ({event.reason}), tx {event.tx_hash[:16]}"
+    elif isinstance(event, TaskFinalized):
+        line = f"task {event.task_id} finalized, tx {event.tx_hash[:16]}: trainers can claim"
+    else:
+        return
+    console.print(line, highlight=False, markup=False)

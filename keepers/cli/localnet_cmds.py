@@ -80,7 +80,7 @@ def status(as_json: bool) -> None:
                 {"address": v["address"], "voting_power": int(v["voting_power"])}
                 for v in net.rpc("validators", running)["validators"]
             ]
-        except Exception:  # noqa: BLE001 - status must print what it can while a node starts
+        except Exception:  # status must print what it can while a node starts
             validators = []
     deployment = load_deployment(cfg)
     data = {

@@ -9,12 +9,55 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from cosmpy.aerial.contract.cosmwasm import create_cosmwasm_execute_msg
 from cosmpy.aerial.wallet import LocalWallet
 
-from keepers.chain import ChainClient, TxResult
+from client_kit.chain import ChainClient, ChainError, ChainErrorKind, TxResult
+
+
+class TaskStatus(StrEnum):
+    """Where a task is in its life, as the contract names it."""
+
+    OPEN = "open"
+    RUNNING = "running"
+    FINALIZED = "finalized"
+    CANCELLED = "cancelled"
+
+    @property
+    def live(self) -> bool:
+        """Still taking rounds (open or running): not yet settled."""
+        return self in (TaskStatus.OPEN, TaskStatus.RUNNING)
+
+    @property
+    def settled(self) -> bool:
+        return self in (TaskStatus.FINALIZED, TaskStatus.CANCELLED)
+
+
+class Standing(StrEnum):
+    """Where an address stands in one task: joined and in good standing, slashed, or not a member."""
+
+    ACTIVE = "active"
+    SLASHED = "slashed"
+    ABSENT = "absent"
+
+
+class Settlement(StrEnum):
+    """How a finalized task settled."""
+
+    NORMAL = "normal"
+    NO_CONTRIBUTORS = "no_contributors"
+    REFUND = "refund"
+
+
+class TaskNotFound(ChainError):
+    """The contract holds no task with this id."""
+
+    def __init__(self, task_id: int) -> None:
+        super().__init__(ChainErrorKind.NOT_FOUND, f"task {task_id} does not exist")
+        self.task_id = task_id
 
 
 @dataclass(frozen=True)
@@ -68,7 +111,7 @@ class Task:
     keeper: str
     denom: str
     pool: int
-    status: str
+    status: TaskStatus
     model_name: str
     description: str
     client_cid: str
@@ -96,7 +139,7 @@ class Task:
     paid_out: int
     rewards_paid: int
     org_refunded: int
-    settlement: str | None
+    settlement: Settlement | None
     raw: dict[str, Any]
 
     @staticmethod
@@ -115,7 +158,9 @@ class Task:
         fields = {name: data.get(name) for name in Task.__dataclass_fields__ if name != "raw"}
         for name in amount:
             fields[name] = int(fields[name] or 0)
-        fields["id"] = int(data.get("id", data.get("task_id", 0)))
+        fields["id"] = int(data["id"])
+        fields["status"] = TaskStatus(data["status"])
+        fields["settlement"] = Settlement(data["settlement"]) if data.get("settlement") else None
         return Task(**fields, raw=data)  # type: ignore[arg-type]
 
 
@@ -129,6 +174,10 @@ class Participant:
     slash_reason: str | None
     claimed: bool
     claimed_amount: int
+
+    @property
+    def standing(self) -> Standing:
+        return Standing.SLASHED if self.slashed else Standing.ACTIVE
 
     @staticmethod
     def parse(data: dict[str, Any]) -> Participant:
@@ -301,11 +350,17 @@ class TaskHub:
         )
 
     def task(self, task_id: int) -> Task:
-        return Task.parse(self._query({"task": {"task_id": task_id}}))
+        """The task; raises TaskNotFound for an id the contract never issued."""
+        try:
+            return Task.parse(self._query({"task": {"task_id": task_id}}))
+        except ChainError as error:
+            if error.kind == ChainErrorKind.CONTRACT and "not found" in str(error).lower():
+                raise TaskNotFound(task_id) from None
+            raise
 
     def tasks(
         self,
-        status: str | None = None,
+        status: TaskStatus | None = None,
         organization: str | None = None,
         keeper: str | None = None,
         start_after: int | None = None,

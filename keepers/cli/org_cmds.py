@@ -1,10 +1,7 @@
-"""`fedchain org ...`, `fedchain tasks ...` and `fedchain trainer ...` (chain side)."""
+"""`fedchain org ...`: organizations register, build a task's client.py, fund tasks, follow and cancel them."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,50 +9,14 @@ import click
 from rich.table import Table
 
 from client_kit.builder import ModelSpec, build_client, parse_model_args
-from client_kit.ipfs import fetch_to_file, sha256_hex
-from client_kit.runtime import ClientSettings
+from client_kit.ipfs import sha256_hex
+from client_kit.settings import ClientSettings
 from keepers.cli.common import CliFailure, console, emit_json
 from keepers.cli.context import Target, pass_target
-from keepers.task_hub import Task
+from keepers.cli.views import KEY_OPTION_HELP, tasks_table
 from keepers.task_request import TaskRequest, TaskRequestError, resolve
 
-KEY_OPTION_HELP = "Key name (see `fedchain keys list`)."
-JOIN_GAS_ESTIMATE = 320_000  # JoinTask used 224k gas (bench/results/chain_cost.md), times the 1.4 gas margin
 
-
-def _when(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _task_or_fail(target: Target, task_id: int) -> Task:
-    try:
-        return target.hub.task(task_id)
-    except Exception as error:  # noqa: BLE001 - the contract's not-found becomes one plain line
-        if "not found" in str(error).lower():
-            raise CliFailure(f"task {task_id} does not exist on {target.network.chain_id}") from None
-        raise
-
-
-def _tasks_table(tasks: list[Task], title: str) -> Table:
-    table = Table(title=title)
-    for column in ("id", "model", "status", "pool", "stake", "trainers", "rounds", "join by", "keeper"):
-        table.add_column(column)
-    for task in tasks:
-        table.add_row(
-            str(task.id),
-            task.model_name,
-            task.status,
-            f"{task.pool:,} {task.denom}",
-            f"{task.stake:,}",
-            f"{task.participants}/{task.max_trainers} (min {task.min_trainers})",
-            f"{task.rounds_completed}/{task.rounds}",
-            _when(task.join_deadline),
-            task.keeper,
-        )
-    return table
-
-
-# --- organization ---------------------------------------------------------------------------
 @click.group()
 def org() -> None:
     """Organizations: register, fund training tasks, follow and cancel them."""
@@ -250,7 +211,7 @@ def org_tasks(target: Target, key: str, as_json: bool) -> None:
     if as_json:
         emit_json([t.raw for t in tasks])
     else:
-        console.print(_tasks_table(tasks, "your tasks"))
+        console.print(tasks_table(tasks, "your tasks"))
 
 
 @org.command("cancel")
@@ -264,7 +225,7 @@ def org_cancel(target: Target, task_id: int, key: str) -> None:
     Example:
       fedchain org cancel 3
     """
-    _task_or_fail(target, task_id)
+    target.task(task_id)
     result = target.hub.cancel_task(target.keys.wallet(key), task_id)
     console.print(f"task {task_id} cancelled, pool refunded (tx {result.hash})")
 
@@ -280,7 +241,7 @@ def org_status(target: Target, task_id: int, as_json: bool) -> None:
     Example:
       fedchain org status 1
     """
-    task = _task_or_fail(target, task_id)
+    task = target.task(task_id)
     rounds = target.hub.rounds(task_id)
     participants = target.hub.participants(task_id)
     if as_json:
@@ -288,7 +249,7 @@ def org_status(target: Target, task_id: int, as_json: bool) -> None:
             {"task": task.raw, "rounds": [r.raw for r in rounds], "participants": [p.__dict__ for p in participants]}
         )
         return
-    console.print(_tasks_table([task], f"task {task_id}"))
+    console.print(tasks_table([task], f"task {task_id}"))
     table = Table("round", "accuracy", "loss", "examples", "contributors", "model CID", title="rounds")
     for record in rounds:
         table.add_row(
@@ -314,173 +275,3 @@ def org_status(target: Target, task_id: int, as_json: bool) -> None:
         f"pool {task.pool:,}  fee {task.fee:,}  forfeited {task.forfeited:,}  distributable {task.distributable:,}  "
         f"paid out {task.paid_out:,}  refunded to org {task.org_refunded:,} ({task.denom})"
     )
-
-
-# --- everyone ------------------------------------------------------------------------------
-@click.group()
-def tasks() -> None:
-    """Browse training tasks."""
-
-
-@tasks.command("list")
-@click.option("--status", type=click.Choice(["open", "running", "finalized", "cancelled"]))
-@click.option("--json", "as_json", is_flag=True)
-@pass_target
-def tasks_list(target: Target, status: str | None, as_json: bool) -> None:
-    """Tasks with reward, stake, deadline and trainers joined.
-
-    \b
-    Example:
-      fedchain tasks list --status open
-    """
-    found = target.hub.tasks(status=status, limit=100)
-    if as_json:
-        emit_json([t.raw for t in found])
-    else:
-        console.print(_tasks_table(found, f"tasks on {target.network.chain_id}"))
-
-
-@tasks.command("show")
-@click.argument("task_id", type=int)
-@click.option("--json", "as_json", is_flag=True)
-@pass_target
-def tasks_show(target: Target, task_id: int, as_json: bool) -> None:
-    """Everything about one task.
-
-    \b
-    Example:
-      fedchain tasks show 1
-    """
-    task = _task_or_fail(target, task_id)
-    if as_json:
-        emit_json(task.raw)
-        return
-    console.print(_tasks_table([task], f"task {task_id}: {task.model_name}"))
-    console.print(
-        f"{task.description}\nclient.py: {task.client_cid} (sha256 {task.client_sha256})\n"
-        f"training deadline: {_when(task.training_deadline)}  no-show penalty {task.no_show_penalty_bps} bps"
-        f"  slash {task.slash_bps} bps"
-    )
-
-
-# --- trainer -------------------------------------------------------------------------------
-@click.group()
-def trainer() -> None:
-    """Trainers: register, stake to join a task, train, claim rewards."""
-
-
-@trainer.command("register")
-@click.option("--key", required=True, help=KEY_OPTION_HELP)
-@click.option("--name", required=True, help="Display name.")
-@pass_target
-def trainer_register(target: Target, key: str, name: str) -> None:
-    """Register the key's address as a trainer.
-
-    \b
-    Example:
-      fedchain trainer register --key trainer1 --name alice
-    """
-    result = target.hub.register(target.keys.wallet(key), name, trainer=True)
-    console.print(f"registered trainer {name!r} (tx {result.hash})")
-
-
-@trainer.command("join")
-@click.argument("task_id", type=int)
-@click.option("--key", required=True, help=KEY_OPTION_HELP)
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Where to save client.py.")
-@pass_target
-def trainer_join(target: Target, task_id: int, key: str, out: Path | None) -> None:
-    """Stake to join a task, then download client.py and verify it against the chain.
-
-    \b
-    Example:
-      fedchain trainer join 1 --key trainer1
-    """
-    task = _task_or_fail(target, task_id)
-    wallet = target.keys.wallet(key)
-    now = target.chain.block_time()
-    if task.status != "open":
-        raise CliFailure(f"task {task_id} is {task.status}: it no longer takes trainers")
-    if now >= task.join_deadline:
-        raise CliFailure(f"the join deadline of task {task_id} passed at {_when(task.join_deadline)}")
-    if task.participants >= task.max_trainers:
-        raise CliFailure(f"task {task_id} is full ({task.participants}/{task.max_trainers} trainers)")
-    available = target.chain.balance(str(wallet.address()), task.denom)
-    fee = int(JOIN_GAS_ESTIMATE * target.network.gas_price) + 1  # the stake must leave room for the fee
-    if available < task.stake + fee:
-        raise CliFailure(
-            f"not enough balance: the stake is {task.stake:,} {task.denom} plus about {fee:,} in fees, "
-            f"{wallet.address()} has {available:,}"
-        )
-    result = target.hub.join_task(wallet, task_id, task.stake, task.denom)
-    destination = out or Path(f"task-{task_id}") / "client.py"
-    fetch_to_file(target.ipfs, task.client_cid, task.client_sha256, destination)
-    console.print(f"joined task {task_id} with stake {task.stake:,} {task.denom} (tx {result.hash})")
-    console.print(f"client.py verified against the chain (sha256 {task.client_sha256[:16]}…) -> {destination}")
-
-
-@trainer.command("train")
-@click.argument("task_id", type=int)
-@click.option("--key", required=True, help=KEY_OPTION_HELP)
-@click.option("--data", "data_dir", type=click.Path(path_type=Path), required=True, help="Your private data folder.")
-@click.option(
-    "--client",
-    "client_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="client.py to run (default task-ID/client.py; fetched and verified when missing).",
-)
-@click.option("--superlink", help="Keeper endpoint, if it differs from the one client.py names.")
-@pass_target
-def trainer_train(
-    target: Target, task_id: int, key: str, data_dir: Path, client_file: Path | None, superlink: str | None
-) -> None:
-    """Run the task's client.py on your data: it trains, signs, and tells you what you can claim.
-
-    client.py is checked against the sha256 on chain before it runs (and checks itself again).
-
-    \b
-    Example:
-      fedchain trainer train 1 --key trainer1 --data ./my-digits
-    """
-    task = _task_or_fail(target, task_id)
-    path = client_file or Path(f"task-{task_id}") / "client.py"
-    if not path.is_file():
-        if client_file is not None:
-            raise CliFailure(f"client file {path} does not exist")
-        fetch_to_file(target.ipfs, task.client_cid, task.client_sha256, path)
-    if sha256_hex(path.read_bytes()) != task.client_sha256:
-        raise CliFailure(
-            f"{path} does not match the client.py registered for task {task_id} (sha256 {task.client_sha256[:16]}…): "
-            f"refusing to run it; delete it and run this command again to fetch the right one"
-        )
-    if not data_dir.is_dir():
-        raise CliFailure(f"data folder {data_dir} does not exist")
-    command = [sys.executable, str(path), "--task", str(task_id), "--data", str(data_dir), "--key", key]
-    command += ["--keys-dir", str(target.keys.folder), "--node", target.network.grpc_url]
-    command += ["--rpc", target.network.rpc_url]
-    if superlink:
-        command += ["--superlink", superlink]
-    code = subprocess.call(command)
-    if code != 0:
-        raise SystemExit(code)  # client.py already printed its one-line reason
-
-
-@trainer.command("claim")
-@click.argument("task_id", type=int)
-@click.option("--key", required=True, help=KEY_OPTION_HELP)
-@pass_target
-def trainer_claim(target: Target, task_id: int, key: str) -> None:
-    """Claim reward and stake back from a finalized task.
-
-    \b
-    Example:
-      fedchain trainer claim 1 --key trainer1
-    """
-    task = _task_or_fail(target, task_id)
-    wallet = target.keys.wallet(key)
-    amount = target.hub.claimable(task_id, str(wallet.address()))
-    if task.status != "finalized":
-        raise CliFailure(f"task {task_id} is {task.status}: claims open after finalization")
-    result = target.hub.claim(wallet, task_id)
-    console.print(f"claimed {amount:,} {task.denom} from task {task_id} (tx {result.hash})")

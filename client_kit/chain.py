@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +36,10 @@ from cosmpy.protos.cosmos.tx.v1beta1.service_pb2 import BroadcastMode, Broadcast
 from cosmpy.protos.cosmwasm.wasm.v1.query_pb2 import QuerySmartContractStateRequest
 
 from chain_config import Network
-from client_kit.keys import wallet_from_mnemonic
-
-__all__ = ["ChainClient", "ChainError", "ContractEvent", "Event", "TxResult", "wallet_from_mnemonic"]
 
 
-class ChainError(RuntimeError):
-    """A chain operation failed. `kind` is one of the class constants, for callers that branch."""
+class ChainErrorKind(StrEnum):
+    """Why a chain operation failed, for callers that branch on it."""
 
     NODE_DOWN = "node_down"
     INSUFFICIENT_FUNDS = "insufficient_funds"
@@ -52,7 +50,11 @@ class ChainError(RuntimeError):
     TIMEOUT = "timeout"
     NOT_FOUND = "not_found"
 
-    def __init__(self, kind: str, message: str) -> None:
+
+class ChainError(RuntimeError):
+    """A chain operation failed; the message says what went wrong in plain words."""
+
+    def __init__(self, kind: ChainErrorKind, message: str) -> None:
         super().__init__(message)
         self.kind = kind
 
@@ -161,7 +163,7 @@ class ChainClient:
 
     def store_code(self, wallet: LocalWallet, wasm: Path) -> tuple[int, TxResult]:
         if not wasm.exists():
-            raise ChainError(ChainError.NOT_FOUND, f"contract file {wasm} does not exist")
+            raise ChainError(ChainErrorKind.NOT_FOUND, f"contract file {wasm} does not exist")
         result = self.broadcast(wallet, [create_cosmwasm_store_code_msg(str(wasm), wallet.address())])
         return int(result.attribute("store_code", "code_id")), result
 
@@ -185,7 +187,7 @@ class ChainClient:
                     return self._broadcast_once(wallet, messages, memo)
             except ChainError as error:
                 self._accounts.pop(str(wallet.address()), None)
-                if error.kind != ChainError.SEQUENCE or attempt == attempts:
+                if error.kind != ChainErrorKind.SEQUENCE or attempt == attempts:
                     raise
                 time.sleep(0.5)
         raise AssertionError("unreachable")
@@ -243,7 +245,9 @@ class ChainClient:
             return TxResult(
                 response.txhash, int(response.height), int(response.gas_used), int(response.gas_wanted), fee, events
             )
-        raise ChainError(ChainError.TIMEOUT, f"tx {tx_hash} was not included within {self.network.tx_timeout_s:.0f}s")
+        raise ChainError(
+            ChainErrorKind.TIMEOUT, f"tx {tx_hash} was not included within {self.network.tx_timeout_s:.0f}s"
+        )
 
     # --- helpers -------------------------------------------------------------------------
     def _rpc(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
@@ -251,10 +255,12 @@ class ChainClient:
             response = httpx.get(f"{self.network.rpc_url}/{path}", params=params, timeout=5)
             response.raise_for_status()
         except httpx.HTTPError as error:
-            raise ChainError(ChainError.NODE_DOWN, f"node RPC {self.network.rpc_url} unreachable: {error}") from error
+            raise ChainError(
+                ChainErrorKind.NODE_DOWN, f"node RPC {self.network.rpc_url} unreachable: {error}"
+            ) from error
         body = response.json()
         if "result" not in body:
-            raise ChainError(ChainError.TX_FAILED, f"node RPC {path} answered an error: {body.get('error')}")
+            raise ChainError(ChainErrorKind.TX_FAILED, f"node RPC {path} answered an error: {body.get('error')}")
         return body["result"]
 
     def _guard(self, call: Any) -> Any:
@@ -293,11 +299,11 @@ def _from_rpc(error: grpc.RpcError) -> ChainError:
     code = error.code() if hasattr(error, "code") else None
     details = error.details() if hasattr(error, "details") else str(error)
     if code == grpc.StatusCode.UNAVAILABLE:
-        return ChainError(ChainError.NODE_DOWN, f"chain node unreachable (is the localnet up?): {details}")
+        return ChainError(ChainErrorKind.NODE_DOWN, f"chain node unreachable (is the localnet up?): {details}")
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return ChainError(ChainError.TIMEOUT, f"chain node did not answer in time: {details}")
+        return ChainError(ChainErrorKind.TIMEOUT, f"chain node did not answer in time: {details}")
     if code == grpc.StatusCode.NOT_FOUND:
-        return ChainError(ChainError.NOT_FOUND, details or "not found")
+        return ChainError(ChainErrorKind.NOT_FOUND, details or "not found")
     return _classify(details or "", "", -1)
 
 
@@ -306,16 +312,16 @@ def _classify(raw_log: str, codespace: str, code: int) -> ChainError:
     log = raw_log.strip()
     lower = log.lower()
     if "account sequence mismatch" in lower or "incorrect account sequence" in lower:
-        return ChainError(ChainError.SEQUENCE, f"account sequence mismatch: {log}")
+        return ChainError(ChainErrorKind.SEQUENCE, f"account sequence mismatch: {log}")
     if "insufficient funds" in lower or "insufficient fee" in lower:
-        return ChainError(ChainError.INSUFFICIENT_FUNDS, f"insufficient funds: {log}")
+        return ChainError(ChainErrorKind.INSUFFICIENT_FUNDS, f"insufficient funds: {log}")
     if "out of gas" in lower:
-        return ChainError(ChainError.OUT_OF_GAS, f"out of gas: {log}")
+        return ChainError(ChainErrorKind.OUT_OF_GAS, f"out of gas: {log}")
     if "not found" in lower and "account" in lower:
-        return ChainError(ChainError.INSUFFICIENT_FUNDS, f"account has no funds on this chain yet: {log}")
+        return ChainError(ChainErrorKind.INSUFFICIENT_FUNDS, f"account has no funds on this chain yet: {log}")
     if codespace == "wasm" or "execute wasm contract failed" in lower or "query wasm contract failed" in lower:
-        return ChainError(ChainError.CONTRACT, f"contract rejected the message: {_contract_reason(log)}")
-    return ChainError(ChainError.TX_FAILED, f"transaction failed (code {code}): {log}")
+        return ChainError(ChainErrorKind.CONTRACT, f"contract rejected the message: {_contract_reason(log)}")
+    return ChainError(ChainErrorKind.TX_FAILED, f"transaction failed (code {code}): {log}")
 
 
 def _contract_reason(log: str) -> str:

@@ -1,0 +1,65 @@
+"""What a trainer checks before a single round is trained: that this client.py is the one the task
+registered on chain, that the trainer's key staked into the task and was not slashed, and that
+the task still takes rounds. Each refusal says why and what to do."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from cosmpy.aerial.wallet import LocalWallet
+
+from client_kit.client_app import TrainerError
+from client_kit.keys import KeysError, KeyStore, read_mnemonic_file, wallet_from_mnemonic
+from client_kit.task_hub import Task, TaskHub, TaskNotFound
+
+
+@dataclass(frozen=True)
+class KeySource:
+    """Where the trainer's staked key comes from: a named key (key folder or keyring) or a mnemonic file."""
+
+    key: str | None = None
+    key_file: Path | None = None
+    keys_dir: Path | None = None
+
+    def wallet(self, prefix: str, allow_dev_accounts: bool) -> LocalWallet:
+        if self.key_file is not None:
+            return wallet_from_mnemonic(read_mnemonic_file(self.key_file), prefix)
+        if self.key:
+            folder = self.keys_dir or Path.home() / ".config" / "fedchain" / "keys"
+            return KeyStore(folder, prefix, allow_dev_accounts=allow_dev_accounts).wallet(self.key)
+        raise KeysError("give --key NAME or --key-file PATH: the key that staked into the task")
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def check_client(hub: TaskHub, task_id: int, client_file: Path) -> tuple[Task, str]:
+    """The task, if `client_file` is byte for byte the client.py it registered; and the file's sha256."""
+    try:
+        task = hub.task(task_id)
+    except TaskNotFound:
+        raise TrainerError(f"task {task_id} not found on {hub.chain.network.chain_id}") from None
+    own = file_sha256(client_file)
+    if own != task.client_sha256:
+        raise TrainerError(
+            f"{client_file.name} (sha256 {own[:16]}…) is not the client registered for task {task.id} "
+            f"(sha256 {task.client_sha256[:16]}…): refusing to run it; fetch it again with "
+            f"`fedchain trainer join {task.id}`"
+        )
+    return task, own
+
+
+def check_membership(hub: TaskHub, task: Task, address: str) -> None:
+    """Refuse unless `address` staked into the task, is not slashed, and rounds remain."""
+    member = hub.participant(task.id, address)
+    if member is None:
+        raise TrainerError(
+            f"{address} has not joined task {task.id}: stake first with `fedchain trainer join {task.id}`"
+        )
+    if member.slashed:
+        raise TrainerError(f"{address} was slashed in task {task.id} ({member.slash_reason}); it cannot train it")
+    if not task.status.live or task.rounds_completed >= task.rounds:
+        raise TrainerError(f"task {task.id} is {task.status} with {task.rounds_completed}/{task.rounds} rounds done")

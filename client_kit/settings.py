@@ -1,0 +1,88 @@
+"""The public task parameters a rendered client.py embeds: which chain, contract and keeper, and
+how the task's model is trained. Nothing secret: everything here is covered by the client's hash
+on chain, so every trainer of a task runs exactly the same settings."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from chain_config import Network
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """What a rendered client.py embeds: public task parameters, nothing secret."""
+
+    template: str
+    model_name: str
+    chain_id: str
+    contract: str
+    superlink: str  # the keeper's SuperLink (Fleet API) address
+    grpc_url: str
+    rpc_url: str
+    denom: str
+    prefix: str
+    gas_price: str
+    input_shape: tuple[int, ...]
+    classes: int
+    input_scale: float
+    epochs: int
+    learning_rate: float
+    batch_size: int
+    model: dict[str, Any] = field(default_factory=dict)  # template-specific (class, constructor args)
+    runtime: str = "fedchain>=0.1"
+
+    @staticmethod
+    def for_network(
+        network: Network,
+        contract: str,
+        superlink: str,
+        model_name: str,
+        input_shape: tuple[int, ...],
+        classes: int,
+        input_scale: float = 1.0,
+        epochs: int = 5,
+        learning_rate: float = 0.1,
+        batch_size: int = 32,
+    ) -> ClientSettings:
+        """Settings for a task on `network`; the template and model are filled in by the builder."""
+        return ClientSettings(
+            template="",
+            model_name=model_name,
+            chain_id=network.chain_id,
+            contract=contract,
+            superlink=superlink,
+            grpc_url=network.grpc_url,
+            rpc_url=network.rpc_url,
+            denom=network.denom,
+            prefix=network.bech32_prefix,
+            gas_price=str(network.gas_price),
+            input_shape=tuple(input_shape),
+            classes=classes,
+            input_scale=input_scale,
+            epochs=epochs,
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @staticmethod
+    def from_json(text: str) -> ClientSettings:
+        data = json.loads(text)
+        data["input_shape"] = tuple(data["input_shape"])
+        return ClientSettings(**data)
+
+    def network(self, grpc_url: str | None = None, rpc_url: str | None = None) -> Network:
+        return Network(
+            chain_id=self.chain_id,
+            grpc_url=grpc_url or self.grpc_url,
+            rpc_url=rpc_url or self.rpc_url,
+            denom=self.denom,
+            gas_price=Decimal(self.gas_price),
+            bech32_prefix=self.prefix,
+        )

@@ -1,0 +1,87 @@
+"""The trainer's Flower node runs in a child process, restarted when it exits.
+
+When a restarted keeper no longer knows the node, Flower's connection code sends SIGINT to its own
+process; the child ignores it and a fresh child registers again. The user's Ctrl-C reaches the
+parent, which stops the child. Progress (connected node id, per-round results) comes back over a
+queue for the parent's live table.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import threading
+from typing import Any
+
+from client_kit.client_app import TaskClient, TrainerError
+from client_kit.node import TrainerNode
+
+
+def _node_process(
+    client: TaskClient, superlink: str, connect_timeout: float, poll_interval: float, reports: Any
+) -> None:
+    """Child process: serve the task with the (inherited, already verified) ClientApp; report progress."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    client.log.sink = lambda task_round, values: reports.put(("round", task_round, values))
+    node = TrainerNode(
+        client.app,
+        superlink,
+        node_config={},
+        poll_interval=poll_interval,
+        on_connect=lambda node_id: reports.put(("node", node_id)),
+    )
+    try:
+        node.run(threading.Event(), connect_timeout=connect_timeout)
+    except ConnectionError as error:
+        reports.put(("unreachable", str(error)))
+        raise SystemExit(3) from None
+
+
+class NodeSupervisor:
+    """Runs the trainer node in a child process and starts a fresh one if it exits (keeper restarts)."""
+
+    MAX_RESTARTS = 20
+
+    def __init__(self, client: TaskClient, superlink: str, connect_timeout: float, poll_interval: float) -> None:
+        self.client = client
+        self.superlink = superlink
+        self.connect_timeout = connect_timeout
+        self.poll_interval = poll_interval
+        self.node_id: int | None = None
+        self.restarts = 0
+        self._context = multiprocessing.get_context("fork")  # the child inherits the verified ClientApp
+        self._reports = self._context.SimpleQueue()
+        self._process: Any = None
+
+    def start(self) -> None:
+        self._process = self._context.Process(
+            target=_node_process,
+            args=(self.client, self.superlink, self.connect_timeout, self.poll_interval, self._reports),
+            name="fedchain-trainer-node",
+            daemon=True,
+        )
+        self._process.start()
+
+    def check(self) -> None:
+        """Take the child's reports; restart it if it exited; raise TrainerError if it cannot connect."""
+        while not self._reports.empty():
+            kind, *payload = self._reports.get()
+            if kind == "node":
+                self.node_id = payload[0]
+            elif kind == "round":
+                self.client.log.note(payload[0], **payload[1])
+            elif kind == "unreachable":
+                raise TrainerError(f"keeper unreachable at {self.superlink}: {payload[0]}")
+        if self._process is not None and not self._process.is_alive():
+            self.restarts += 1
+            if self.restarts > self.MAX_RESTARTS:
+                code = self._process.exitcode
+                raise TrainerError(f"the trainer node exited {self.restarts} times (last exit code {code})")
+            self.start()  # e.g. a restarted keeper no longer knew this node: register again
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            self._process.terminate()
+            self._process.join(timeout=10)
+            if self._process.is_alive():
+                self._process.kill()

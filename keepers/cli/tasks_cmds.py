@@ -1,0 +1,56 @@
+"""`fedchain tasks ...`: anyone browses the training tasks on chain."""
+
+from __future__ import annotations
+
+import click
+
+from client_kit.task_hub import TaskStatus
+from keepers.cli.common import console, emit_json
+from keepers.cli.context import Target, pass_target
+from keepers.cli.views import tasks_table, when
+
+
+@click.group()
+def tasks() -> None:
+    """Browse training tasks."""
+
+
+@tasks.command("list")
+@click.option("--status", type=click.Choice([s.value for s in TaskStatus]))
+@click.option("--json", "as_json", is_flag=True)
+@pass_target
+def tasks_list(target: Target, status: str | None, as_json: bool) -> None:
+    """Tasks with reward, stake, deadline and trainers joined.
+
+    \b
+    Example:
+      fedchain tasks list --status open
+    """
+    found = target.hub.tasks(status=TaskStatus(status) if status else None, limit=100)
+    if as_json:
+        emit_json([t.raw for t in found])
+    else:
+        console.print(tasks_table(found, f"tasks on {target.network.chain_id}"))
+
+
+@tasks.command("show")
+@click.argument("task_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@pass_target
+def tasks_show(target: Target, task_id: int, as_json: bool) -> None:
+    """Everything about one task.
+
+    \b
+    Example:
+      fedchain tasks show 1
+    """
+    task = target.task(task_id)
+    if as_json:
+        emit_json(task.raw)
+        return
+    console.print(tasks_table([task], f"task {task_id}: {task.model_name}"))
+    console.print(
+        f"{task.description}\nclient.py: {task.client_cid} (sha256 {task.client_sha256})\n"
+        f"training deadline: {when(task.training_deadline)}  no-show penalty {task.no_show_penalty_bps} bps"
+        f"  slash {task.slash_bps} bps"
+    )

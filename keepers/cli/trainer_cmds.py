@@ -1,0 +1,144 @@
+"""`fedchain trainer ...`: trainers register, stake to join a task, train on their data, claim."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import click
+
+from client_kit.command import trainer_command
+from client_kit.ipfs import fetch_to_file, sha256_hex
+from client_kit.preflight import KeySource
+from client_kit.task_hub import Task, TaskStatus
+from keepers.cli.common import CliFailure, console
+from keepers.cli.context import Target, pass_target
+from keepers.cli.views import KEY_OPTION_HELP, when
+
+JOIN_GAS_ESTIMATE = 320_000  # JoinTask used 224k gas (bench/results/chain_cost.md), times the 1.4 gas margin
+
+
+def join_refusal(task: Task, now: float, balance: int, fee: int) -> str | None:
+    """Why `task` cannot be joined right now by an account holding `balance` (the stake plus about
+    `fee` of gas is needed), or None when it can; checked before anything is signed."""
+    if task.status != TaskStatus.OPEN:
+        return f"task {task.id} is {task.status}: it no longer takes trainers"
+    if now >= task.join_deadline:
+        return f"the join deadline of task {task.id} passed at {when(task.join_deadline)}"
+    if task.participants >= task.max_trainers:
+        return f"task {task.id} is full ({task.participants}/{task.max_trainers} trainers)"
+    if balance < task.stake + fee:
+        return (
+            f"not enough balance: the stake is {task.stake:,} {task.denom} plus about {fee:,} in fees, "
+            f"the account has {balance:,}"
+        )
+    return None
+
+
+@click.group()
+def trainer() -> None:
+    """Trainers: register, stake to join a task, train, claim rewards."""
+
+
+@trainer.command("register")
+@click.option("--key", required=True, help=KEY_OPTION_HELP)
+@click.option("--name", required=True, help="Display name.")
+@pass_target
+def trainer_register(target: Target, key: str, name: str) -> None:
+    """Register the key's address as a trainer.
+
+    \b
+    Example:
+      fedchain trainer register --key trainer1 --name alice
+    """
+    result = target.hub.register(target.keys.wallet(key), name, trainer=True)
+    console.print(f"registered trainer {name!r} (tx {result.hash})")
+
+
+@trainer.command("join")
+@click.argument("task_id", type=int)
+@click.option("--key", required=True, help=KEY_OPTION_HELP)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Where to save client.py.")
+@pass_target
+def trainer_join(target: Target, task_id: int, key: str, out: Path | None) -> None:
+    """Stake to join a task, then download client.py and verify it against the chain.
+
+    \b
+    Example:
+      fedchain trainer join 1 --key trainer1
+    """
+    task = target.task(task_id)
+    wallet = target.keys.wallet(key)
+    balance = target.chain.balance(str(wallet.address()), task.denom)
+    fee = int(JOIN_GAS_ESTIMATE * target.network.gas_price) + 1  # the stake must leave room for the fee
+    refusal = join_refusal(task, target.chain.block_time(), balance, fee)
+    if refusal is not None:
+        raise CliFailure(refusal)
+    result = target.hub.join_task(wallet, task_id, task.stake, task.denom)
+    destination = out or Path(f"task-{task_id}") / "client.py"
+    fetch_to_file(target.ipfs, task.client_cid, task.client_sha256, destination)
+    console.print(f"joined task {task_id} with stake {task.stake:,} {task.denom} (tx {result.hash})")
+    console.print(f"client.py verified against the chain (sha256 {task.client_sha256[:16]}…) -> {destination}")
+
+
+@trainer.command("train")
+@click.argument("task_id", type=int)
+@click.option("--key", required=True, help=KEY_OPTION_HELP)
+@click.option("--data", "data_dir", type=click.Path(path_type=Path), required=True, help="Your private data folder.")
+@click.option(
+    "--client",
+    "client_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="client.py to run (default task-ID/client.py; fetched and verified when missing).",
+)
+@click.option("--superlink", help="Keeper endpoint, if it differs from the one client.py names.")
+@pass_target
+def trainer_train(
+    target: Target, task_id: int, key: str, data_dir: Path, client_file: Path | None, superlink: str | None
+) -> None:
+    """Run the task's client.py on your data: it trains, signs, and tells you what you can claim.
+
+    client.py is checked against the sha256 on chain before it runs (and checks itself again).
+
+    \b
+    Example:
+      fedchain trainer train 1 --key trainer1 --data ./my-digits
+    """
+    task = target.task(task_id)
+    path = client_file or Path(f"task-{task_id}") / "client.py"
+    if not path.is_file():
+        if client_file is not None:
+            raise CliFailure(f"client file {path} does not exist")
+        fetch_to_file(target.ipfs, task.client_cid, task.client_sha256, path)
+    if sha256_hex(path.read_bytes()) != task.client_sha256:
+        raise CliFailure(
+            f"{path} does not match the client.py registered for task {task_id} (sha256 {task.client_sha256[:16]}…): "
+            f"refusing to run it; delete it and run this command again to fetch the right one"
+        )
+    if not data_dir.is_dir():
+        raise CliFailure(f"data folder {data_dir} does not exist")
+    keys = KeySource(key=key, keys_dir=target.keys.folder)
+    code = subprocess.call(trainer_command(path, task_id, data_dir, keys, target.network, superlink))
+    if code != 0:
+        raise SystemExit(code)  # client.py already printed its one-line reason
+
+
+@trainer.command("claim")
+@click.argument("task_id", type=int)
+@click.option("--key", required=True, help=KEY_OPTION_HELP)
+@pass_target
+def trainer_claim(target: Target, task_id: int, key: str) -> None:
+    """Claim reward and stake back from a finalized task.
+
+    \b
+    Example:
+      fedchain trainer claim 1 --key trainer1
+    """
+    task = target.task(task_id)
+    wallet = target.keys.wallet(key)
+    amount = target.hub.claimable(task_id, str(wallet.address()))
+    if task.status != TaskStatus.FINALIZED:
+        raise CliFailure(f"task {task_id} is {task.status}: claims open after finalization")
+    result = target.hub.claim(wallet, task_id)
+    console.print(f"claimed {amount:,} {task.denom} from task {task_id} (tx {result.hash})")

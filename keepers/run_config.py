@@ -1,0 +1,78 @@
+"""The settings of one keeper run of a task, as Flower's run config carries them.
+
+The keeper service writes them (`to_run_config`), `flwr run` passes them to the SuperLink, and the
+task's ServerApp reads them back (`from_run_config`): one typed class, so the two ends cannot
+drift apart. The keys must also be declared in `keepers/flower_app/pyproject.toml`, which Flower
+reads as the app's defaults (a test checks the two agree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from chain_config import Network
+
+RunConfigValue = int | float | str | bool
+
+
+@dataclass(frozen=True)
+class TaskRunConfig:
+    """What a keeper run needs beyond the chain's own record of the task."""
+
+    task_id: int
+    network: Network
+    contract: str
+    keeper_key_file: Path
+    ipfs_api: str
+    norm_bound: float
+    max_examples: int
+    connect_timeout: float
+    feed_port: int
+    validation_dir: Path | None = None  # the keeper's own labelled data, to validate each global model
+    federated_evaluation: bool = True
+
+    def to_run_config(self) -> dict[str, RunConfigValue]:
+        return {
+            "task-id": self.task_id,
+            "chain-id": self.network.chain_id,
+            "grpc-url": self.network.grpc_url,
+            "rpc-url": self.network.rpc_url,
+            "denom": self.network.denom,
+            "gas-price": str(self.network.gas_price),
+            "prefix": self.network.bech32_prefix,
+            "contract": self.contract,
+            "keeper-key-file": str(self.keeper_key_file),
+            "ipfs-api": self.ipfs_api,
+            "norm-bound": float(self.norm_bound),
+            "max-examples": self.max_examples,
+            "connect-timeout": float(self.connect_timeout),
+            "feed-port": self.feed_port,
+            "validation-dir": str(self.validation_dir or ""),
+            "federated-evaluation": self.federated_evaluation,
+        }
+
+    @staticmethod
+    def from_run_config(config: Mapping[str, object]) -> TaskRunConfig:
+        return TaskRunConfig(
+            task_id=int(str(config["task-id"])),
+            network=Network(
+                chain_id=str(config["chain-id"]),
+                grpc_url=str(config["grpc-url"]),
+                rpc_url=str(config["rpc-url"]),
+                denom=str(config["denom"]),
+                gas_price=Decimal(str(config["gas-price"])),
+                bech32_prefix=str(config["prefix"]),
+            ),
+            contract=str(config["contract"]),
+            keeper_key_file=Path(str(config["keeper-key-file"])),
+            ipfs_api=str(config["ipfs-api"]),
+            norm_bound=float(str(config["norm-bound"])),
+            max_examples=int(str(config["max-examples"])),
+            connect_timeout=float(str(config["connect-timeout"])),
+            feed_port=int(str(config["feed-port"])),
+            validation_dir=Path(str(config["validation-dir"])) if config.get("validation-dir") else None,
+            federated_evaluation=bool(config.get("federated-evaluation", True)),
+        )
