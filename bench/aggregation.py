@@ -48,8 +48,9 @@ def _replies(clients: int, parameters: int, packed: bool, seed: int = 0) -> list
 
 def ours(replies: list[RecordDict]) -> list[np.ndarray]:
     weights = [float(r["metrics"]["num-examples"]) for r in replies]
+    base = from_record(replies[0]["arrays"])[1]  # the layout every client shares (all layers are floats)
     clients = ((from_record(r["arrays"])[1], w) for r, w in zip(replies, weights, strict=True))
-    return weighted_average(clients, sum(weights))
+    return weighted_average(clients, sum(weights), base)
 
 
 def flowers(replies: list[RecordDict]) -> list[np.ndarray]:

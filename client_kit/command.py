@@ -18,6 +18,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from chain_config import Network
@@ -172,7 +173,7 @@ def _command(client: TaskClient, client_file: Path) -> click.Command:
         try:
             run_task(client, client_file, request, console)
         except (TrainerError, DataError, KeysError, ChainError) as error:
-            console.print(f"[bold red]error:[/] {error}", highlight=False)
+            console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)  # may quote chain text
             raise SystemExit(1) from None
 
     return command

@@ -10,6 +10,7 @@ Supported folder layouts (the first that matches wins):
 from __future__ import annotations
 
 import csv
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,8 +57,13 @@ def load_folder(folder: Path) -> LocalData:
 
 
 def _finish(xs: list[np.ndarray], ys: list[np.ndarray], folder: Path) -> LocalData:
-    x = np.concatenate(xs).astype(np.float32)
-    y = np.concatenate(ys).astype(np.int64)
+    if not all(np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_ for a in (*xs, *ys)):
+        raise DataError(f"data in {folder} must be numeric arrays")
+    try:
+        x = np.concatenate(xs).astype(np.float32)
+        y = np.concatenate(ys).astype(np.int64)
+    except ValueError as error:
+        raise DataError(f"data in {folder} cannot be combined: {error}") from None
     if len(y) == 0:
         raise DataError(f"data folder {folder} holds no examples")
     if len(x) != len(y):
@@ -70,11 +76,16 @@ def _finish(xs: list[np.ndarray], ys: list[np.ndarray], folder: Path) -> LocalDa
 def _load_npz(files: list[Path], folder: Path) -> LocalData:
     xs, ys = [], []
     for path in files:
-        with np.load(path) as archive:
-            if "x" not in archive or "y" not in archive:
-                raise DataError(f"{path} must contain arrays named 'x' and 'y' (found {sorted(archive.files)})")
-            xs.append(archive["x"])
-            ys.append(archive["y"])
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                if "x" not in archive or "y" not in archive:
+                    raise DataError(f"{path} must contain arrays named 'x' and 'y' (found {sorted(archive.files)})")
+                xs.append(archive["x"])
+                ys.append(archive["y"])
+        except DataError:
+            raise
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:  # object arrays, a broken file
+            raise DataError(f"{path} is not a numeric .npz archive: {error}") from None
     return _finish(xs, ys, folder)
 
 

@@ -13,12 +13,15 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import TypeVar
 
 import numpy as np
 from cosmpy.crypto.address import Address
 from cosmpy.crypto.keypairs import PrivateKey, PublicKey
 
 ENVELOPE_VERSION = 1
+MAX_FIELD_LENGTH = 512  # every honest field is far shorter: addresses, keys, digests, the chain id
+T = TypeVar("T", int, str)
 _SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
@@ -61,25 +64,37 @@ class SignedEnvelope:
 
     @staticmethod
     def from_record(record: Mapping[str, object]) -> SignedEnvelope:
-        try:
-            if int(record["version"]) != ENVELOPE_VERSION:  # type: ignore[call-overload]
-                raise EnvelopeError(f"unsupported envelope version {record['version']}")
-            claim = UpdateClaim(
-                chain_id=str(record["claim.chain_id"]),
-                contract=str(record["claim.contract"]),
-                task_id=int(record["claim.task_id"]),  # type: ignore[call-overload]
-                round=int(record["claim.round"]),  # type: ignore[call-overload]
-                node_id=int(record["claim.node_id"]),  # type: ignore[call-overload]
-                num_examples=int(record["claim.num_examples"]),  # type: ignore[call-overload]
-                digest=str(record["claim.digest"]),
-            )
-            return SignedEnvelope(claim, str(record["address"]), str(record["public_key"]), str(record["signature"]))
-        except KeyError as missing:
-            raise EnvelopeError(f"envelope field {missing} is missing") from None
-        except (TypeError, ValueError) as error:
-            if isinstance(error, EnvelopeError):
-                raise
-            raise EnvelopeError(f"envelope is malformed: {error}") from None
+        """Read an envelope from a reply, refusing any field of the wrong type (a reply is untrusted input)."""
+        version = _field(record, "version", int)
+        if version != ENVELOPE_VERSION:
+            raise EnvelopeError(f"unsupported envelope version {version}")
+        claim = UpdateClaim(
+            chain_id=_field(record, "claim.chain_id", str),
+            contract=_field(record, "claim.contract", str),
+            task_id=_field(record, "claim.task_id", int),
+            round=_field(record, "claim.round", int),
+            node_id=_field(record, "claim.node_id", int),
+            num_examples=_field(record, "claim.num_examples", int),
+            digest=_field(record, "claim.digest", str),
+        )
+        return SignedEnvelope(
+            claim,
+            _field(record, "address", str),
+            _field(record, "public_key", str),
+            _field(record, "signature", str),
+        )
+
+
+def _field(record: Mapping[str, object], key: str, kind: type[T]) -> T:
+    """One field of the envelope, of exactly this type (a bool is not an int here)."""
+    if key not in record:
+        raise EnvelopeError(f"envelope field {key!r} is missing")
+    value = record[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise EnvelopeError(f"envelope field {key!r} must be a {kind.__name__}, got {type(value).__name__}")
+    if isinstance(value, str) and len(value) > MAX_FIELD_LENGTH:
+        raise EnvelopeError(f"envelope field {key!r} is longer than {MAX_FIELD_LENGTH} characters")
+    return value
 
 
 def canonical_json(value: object) -> bytes:

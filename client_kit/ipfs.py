@@ -21,6 +21,9 @@ from typing import Protocol
 
 import httpx
 
+MAX_CONTENT_BYTES = 1 << 30  # what fetch_verified reads at most unless told otherwise (a model of 1 GiB)
+MAX_CLIENT_BYTES = 16 << 20  # a task's client.py, model source included
+
 
 class IpfsError(RuntimeError):
     """Storage failed or returned content that does not match what the chain recorded."""
@@ -36,7 +39,7 @@ class Pinned:
 class ContentStore(Protocol):
     def add(self, data: bytes, name: str = "blob") -> Pinned: ...
 
-    def cat(self, cid: str) -> bytes: ...
+    def cat(self, cid: str, max_bytes: int = MAX_CONTENT_BYTES) -> bytes: ...
 
     def is_pinned(self, cid: str) -> bool: ...
 
@@ -70,8 +73,17 @@ class KuboStore:
         answer = response.json()
         return Pinned(cid=answer["Hash"], size=int(answer["Size"]), sha256=sha256_hex(data))
 
-    def cat(self, cid: str) -> bytes:
-        return self._post("cat", params={"arg": cid}).content
+    def cat(self, cid: str, max_bytes: int = MAX_CONTENT_BYTES) -> bytes:
+        """The content, refused once it passes `max_bytes` (read as a stream, never whole first)."""
+        url = f"{self.api_url}/api/v0/cat"
+        try:
+            with self._http.stream("POST", url, params={"arg": cid, "length": str(max_bytes + 1)}) as response:
+                if response.status_code != 200:
+                    response.read()
+                    raise IpfsError(f"IPFS cat failed ({response.status_code}): {response.text.strip()[:300]}")
+                return _bounded(response, cid, max_bytes)
+        except httpx.HTTPError as error:
+            raise IpfsError(f"IPFS daemon at {self.api_url} unreachable (is the localnet up?): {error}") from error
 
     def is_pinned(self, cid: str) -> bool:
         try:
@@ -114,13 +126,18 @@ class PinataStore:
             response = self._http.request(method, url, **kwargs)  # type: ignore[arg-type]
         except httpx.HTTPError as error:
             raise IpfsError(f"Pinata unreachable at {url}: {error}") from error
+        self._refusal(response, what)
+        return response
+
+    @staticmethod
+    def _refusal(response: httpx.Response, what: str) -> None:
+        """Raise the plain reason when Pinata refused (nothing for a success)."""
         if response.status_code in (401, 403):
             raise IpfsError(f"Pinata refused the JWT while trying to {what} ({response.status_code}): check PINATA_JWT")
         if response.status_code == 429:
             raise IpfsError(f"Pinata rate limit reached while trying to {what}; retry later")
         if response.status_code >= 400:
             raise IpfsError(f"Pinata could not {what} ({response.status_code}): {response.text.strip()[:300]}")
-        return response
 
     def add(self, data: bytes, name: str = "blob") -> Pinned:
         response = self._call(
@@ -137,8 +154,17 @@ class PinataStore:
             raise IpfsError(f"Pinata answered an upload without data.cid: {response.text[:300]}") from None
         return Pinned(cid=cid, size=size, sha256=sha256_hex(data))
 
-    def cat(self, cid: str) -> bytes:
-        return self._call("GET", f"{self.gateway_url}/ipfs/{cid}", f"fetch {cid}").content
+    def cat(self, cid: str, max_bytes: int = MAX_CONTENT_BYTES) -> bytes:
+        """The content through the gateway, refused once it passes `max_bytes`."""
+        url = f"{self.gateway_url}/ipfs/{cid}"
+        try:
+            with self._http.stream("GET", url) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    self._refusal(response, f"fetch {cid}")
+                return _bounded(response, cid, max_bytes)
+        except httpx.HTTPError as error:
+            raise IpfsError(f"Pinata unreachable at {url}: {error}") from error
 
     def pin(self, cid: str, name: str = "") -> str:
         """Pin an existing CID (Pinning Service API); returns the pin's status (queued, pinning, pinned)."""
@@ -155,9 +181,19 @@ class PinataStore:
         return int(response.json().get("count", 0)) > 0
 
 
-def fetch_verified(store: ContentStore, cid: str, expected_sha256: str) -> bytes:
-    """Fetch by CID and refuse the bytes unless their sha256 equals the value recorded on chain."""
-    data = store.cat(cid)
+def _bounded(response: httpx.Response, cid: str, max_bytes: int) -> bytes:
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise IpfsError(f"content of {cid} is larger than {max_bytes:,} bytes: refusing it")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def fetch_verified(store: ContentStore, cid: str, expected_sha256: str, max_bytes: int = MAX_CONTENT_BYTES) -> bytes:
+    """Fetch by CID (at most `max_bytes`) and refuse the bytes unless their sha256 equals the chain's record."""
+    data = store.cat(cid, max_bytes)
     actual = sha256_hex(data)
     if actual != expected_sha256.lower():
         raise IpfsError(
@@ -166,9 +202,11 @@ def fetch_verified(store: ContentStore, cid: str, expected_sha256: str) -> bytes
     return data
 
 
-def fetch_to_file(store: ContentStore, cid: str, expected_sha256: str, destination: Path) -> Path:
+def fetch_to_file(
+    store: ContentStore, cid: str, expected_sha256: str, destination: Path, max_bytes: int = MAX_CONTENT_BYTES
+) -> Path:
     """Verify first, write second: a file that fails the check never lands on disk."""
-    data = fetch_verified(store, cid, expected_sha256)
+    data = fetch_verified(store, cid, expected_sha256, max_bytes)
     destination.parent.mkdir(parents=True, exist_ok=True)
     temporary = destination.with_suffix(destination.suffix + ".partial")
     temporary.write_bytes(data)

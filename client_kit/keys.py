@@ -41,8 +41,14 @@ def wallet_from_mnemonic(mnemonic: str, prefix: str = "wasm") -> LocalWallet:
 
 
 def read_mnemonic_file(path: Path) -> str:
+    """A mnemonic from a file only its owner can read: a key others can read is already lost."""
     if not path.is_file():
         raise KeysError(f"mnemonic file {path} does not exist")
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise KeysError(
+            f"mnemonic file {path} can be read by others (mode {mode:04o}): restrict it with `chmod 600 {path}`"
+        )
     return path.read_text().strip()
 
 

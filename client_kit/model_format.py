@@ -26,6 +26,9 @@ from flwr.app import Array, ArrayRecord
 
 FORMAT = "fedchain-model/1"
 WIRE_KEY, WIRE_STYPE = "model", "safetensors"  # a message's model: one Array under this key
+MAX_HEADER_BYTES = 16 << 20  # a header is a few bytes per tensor; anything larger is not a model
+MAX_DIMENSIONS = 32  # numpy allows 64; no layer of a real model comes close
+MAX_NAME_LENGTH = 1024
 _DTYPES = {
     "float64": "F64",
     "float32": "F32",
@@ -89,8 +92,12 @@ def decode_views(data: bytes) -> tuple[list[str], list[np.ndarray], dict[str, st
         names = json.loads(metadata["order"])
     except (KeyError, ValueError):
         raise ModelFormatError("metadata lacks a readable layer order") from None
-    if not isinstance(names, list) or sorted(names) != sorted(header) or len(set(names)) != len(names):
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ModelFormatError("the layer order must be a list of layer names")
+    if sorted(names) != sorted(header) or len(set(names)) != len(names):
         raise ModelFormatError("the layer order does not match the stored tensors")
+    if any(len(name) > MAX_NAME_LENGTH for name in names):
+        raise ModelFormatError(f"a layer name is longer than {MAX_NAME_LENGTH} characters")
     spans = sorted((_span(name, entry), name) for name, entry in header.items())
     views: dict[str, np.ndarray] = {}
     end = 0
@@ -113,10 +120,12 @@ def _header(data: bytes) -> tuple[dict, int]:
     length = int.from_bytes(data[:8], "little")
     if length > len(data) - 8:
         raise ModelFormatError("not a safetensors model: header length exceeds the data")
+    if length > MAX_HEADER_BYTES:
+        raise ModelFormatError(f"not a fedchain model: a header of {length} bytes (at most {MAX_HEADER_BYTES})")
     try:
         header = json.loads(bytes(data[8 : 8 + length]))
-    except ValueError as error:
-        raise ModelFormatError(f"not a safetensors model: header is not JSON ({error})") from None
+    except (ValueError, RecursionError) as error:  # RecursionError: deeply nested JSON
+        raise ModelFormatError(f"not a safetensors model: header is not JSON ({type(error).__name__})") from None
     if not isinstance(header, dict):
         raise ModelFormatError("not a safetensors model: header is not a JSON object")
     return header, 8 + length
@@ -130,8 +139,12 @@ def _span(name: str, entry: object) -> tuple[int, int, np.dtype, tuple[int, ...]
         begin, stop = entry["data_offsets"]  # type: ignore[index]
     except (KeyError, TypeError, ValueError):
         raise ModelFormatError(f"tensor {name!r} needs a known dtype, a shape and two data offsets") from None
-    if not all(isinstance(n, int) and n >= 0 for n in (*shape, begin, stop)):
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (*shape, begin, stop)):
         raise ModelFormatError(f"tensor {name!r} has a negative or non-integer shape or offset")
+    if len(shape) > MAX_DIMENSIONS:
+        raise ModelFormatError(f"tensor {name!r} has {len(shape)} dimensions (at most {MAX_DIMENSIONS})")
+    if any(size > 1 << 40 for size in shape):  # a zero elsewhere in the shape would let any size through
+        raise ModelFormatError(f"tensor {name!r} has a dimension larger than 2**40")
     if stop - begin != math.prod(shape) * dtype.itemsize:
         raise ModelFormatError(f"tensor {name!r} of shape {list(shape)} does not fill bytes {begin}..{stop}")
     return begin, stop, dtype, shape

@@ -23,7 +23,7 @@ from chain_config import LocalnetConfig
 from client_kit.builder import BuiltClient, ModelSpec, build_client
 from client_kit.chain import ChainClient
 from client_kit.data import dirichlet_partition, write_npz
-from client_kit.ipfs import KuboStore, fetch_to_file, fetch_verified
+from client_kit.ipfs import MAX_CLIENT_BYTES, KuboStore, fetch_to_file, fetch_verified
 from client_kit.keys import KeyStore
 from client_kit.model_format import decode
 from client_kit.settings import ClientSettings
@@ -169,7 +169,7 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console) -> Demo
         wallet = cast.wallets[name]
         cast.fees[name] += hub.register(wallet, name, trainer=True).fee
         cast.fees[name] += hub.join_task(wallet, task.task_id, options.stake, config.denom).fee
-        fetch_to_file(kubo, task.client.cid, task.client.sha256, work / name / "client.py")
+        fetch_to_file(kubo, task.client.cid, task.client.sha256, work / name / "client.py", MAX_CLIENT_BYTES)
         write_npz(work / name / "data", digits.data[rows], digits.target[rows])
         keys.key_file(name, work / name)
     if options.adversaries:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from rich.markup import escape
 from rich.table import Table
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.sync.client import connect
@@ -31,13 +32,22 @@ from keepers.events import (
     UpdateRejected,
 )
 
+WEB_APP_ORIGINS = ("http://127.0.0.1:3000", "http://localhost:3000")  # where `fedchain web` serves
+
 
 class LiveFeed:
-    """Thread-safe publisher: services call `publish` from any thread."""
+    """Thread-safe publisher: services call `publish` from any thread.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, backlog: int = 10_000) -> None:
+    Programs (no Origin header) may subscribe, and so may pages from `origins` (the web app); a
+    page from any other site is refused, so a site a keeper operator happens to visit cannot read
+    the feed through the operator's browser."""
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, backlog: int = 10_000, origins: tuple[str, ...] = WEB_APP_ORIGINS
+    ) -> None:
         self.host = host
         self.port = port
+        self.origins = origins
         self._backlog_limit = backlog
         self._history: list[str] = []
         self._subscribers: set[asyncio.Queue[str | None]] = set()
@@ -79,7 +89,8 @@ class LiveFeed:
         return self.url
 
     async def _open(self) -> None:
-        self._server = await serve(self._handle, self.host, self.port)
+        allowed: list[str | None] = [None, *self.origins]  # None: no Origin header, i.e. not a browser page
+        self._server = await serve(self._handle, self.host, self.port, origins=allowed)  # type: ignore[arg-type]
         self.port = self._server.sockets[0].getsockname()[1] if self.port == 0 else self.port
 
     async def _handle(self, connection: ServerConnection) -> None:
@@ -207,7 +218,7 @@ class FeedFollower(threading.Thread):
                 table.add_row(str(number), "", "", "", "", "", "", "[dim]pending[/]")
                 continue
             attested = row.attested
-            reasons = "; ".join(short_addresses(r)[:60] for r in row.rejected) or "-"
+            reasons = "; ".join(escape(short_addresses(r)[:60]) for r in row.rejected) or "-"  # trainers' text
             table.add_row(
                 str(number),
                 str(row.accepted),

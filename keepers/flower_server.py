@@ -24,7 +24,7 @@ from flwr.serverapp import Grid, ServerApp
 from client_kit.builder import load_client
 from client_kit.chain import ChainClient, ChainError, ChainErrorKind
 from client_kit.data import LocalData, load_folder
-from client_kit.ipfs import KuboStore, fetch_verified
+from client_kit.ipfs import MAX_CLIENT_BYTES, KuboStore, fetch_verified
 from client_kit.keys import read_mnemonic_file, wallet_from_mnemonic
 from client_kit.model_format import decode, encode, to_record
 from client_kit.task_hub import RoundMetrics, Standing, Task, TaskHub
@@ -59,7 +59,7 @@ class TaskKeeper:
         keeper's validation data: each global model is then scored exactly as trainers' code scores it."""
         if folder is None:
             return None
-        source = fetch_verified(self.ipfs, self.task.client_cid, self.task.client_sha256)
+        source = fetch_verified(self.ipfs, self.task.client_cid, self.task.client_sha256, MAX_CLIENT_BYTES)
         return load_client(source).client, load_folder(folder)
 
     def validate(self, arrays: list[np.ndarray]) -> tuple[float, float, int] | None:
@@ -196,7 +196,7 @@ def wait_for_trainers(grid: Grid, expected: int, timeout: float, feed: LiveFeed,
 def main(grid: Grid, context: Context) -> None:
     settings = TaskRunConfig.from_run_config(context.run_config)
     grid = BriskGrid(grid)
-    feed = LiveFeed(port=settings.feed_port)
+    feed = LiveFeed(port=settings.feed_port, origins=settings.feed_origins)
     try:
         feed.start()
     except (OSError, RuntimeError) as error:  # attestation matters more than the live view

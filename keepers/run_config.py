@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from chain_config import Network
+from keepers.feed import WEB_APP_ORIGINS
 
 RunConfigValue = int | float | str | bool
 
@@ -33,6 +34,7 @@ class TaskRunConfig:
     feed_port: int
     validation_dir: Path | None = None  # the keeper's own labelled data, to validate each global model
     federated_evaluation: bool = True
+    feed_origins: tuple[str, ...] = WEB_APP_ORIGINS  # web pages allowed to read the live feed
 
     def to_run_config(self) -> dict[str, RunConfigValue]:
         return {
@@ -52,6 +54,7 @@ class TaskRunConfig:
             "feed-port": self.feed_port,
             "validation-dir": str(self.validation_dir or ""),
             "federated-evaluation": self.federated_evaluation,
+            "feed-origins": ",".join(self.feed_origins),
         }
 
     @staticmethod
@@ -75,4 +78,5 @@ class TaskRunConfig:
             feed_port=int(str(config["feed-port"])),
             validation_dir=Path(str(config["validation-dir"])) if config.get("validation-dir") else None,
             federated_evaluation=bool(config.get("federated-evaluation", True)),
+            feed_origins=tuple(o for o in str(config.get("feed-origins", "")).split(",") if o),
         )

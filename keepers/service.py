@@ -18,6 +18,7 @@ from cosmpy.aerial.wallet import LocalWallet
 
 from client_kit.chain import ChainClient, ChainError
 from client_kit.task_hub import Task, TaskHub
+from keepers.feed import WEB_APP_ORIGINS
 from keepers.run_config import TaskRunConfig
 from keepers.runtime import start_superlink, submit_task_run
 from localnet.processes import ManagedProcess
@@ -37,6 +38,7 @@ class KeeperSettings:
     validation_dir: Path | None = None  # labelled data of the keeper's own, to score every global model
     federated_evaluation: bool = True
     only_tasks: frozenset[int] | None = None  # serve just these task ids (None: every task naming this keeper)
+    feed_origins: tuple[str, ...] = WEB_APP_ORIGINS  # web pages allowed to read the live feed
 
 
 class KeeperAction(StrEnum):
@@ -105,6 +107,7 @@ class KeeperService:
             feed_port=self.settings.feed_port,
             validation_dir=self.settings.validation_dir,
             federated_evaluation=self.settings.federated_evaluation,
+            feed_origins=self.settings.feed_origins,
         )
 
     def step(self) -> list[tuple[int, str]]:

@@ -11,6 +11,7 @@ Array of safetensors bytes), so it is encoded once per round and read without co
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from client_kit.protocol import (
     TrainerTimings,
 )
 from client_kit.task_hub import Standing
+from keepers.evaluation import Evaluation, aggregate, read_evaluation
 from keepers.events import FeedEvent, LastReply, RoundStarted, RoundTiming, UpdateAccepted, UpdateRejected
 from keepers.fedavg import weighted_average
 from keepers.verification import Accepted, Rejected, UpdateContext, verify_update
@@ -123,9 +125,9 @@ class ChainFedAvg(FedAvg):
             verdict = self._judge(context, reply)
             if isinstance(verdict, Accepted):
                 accepted.append(verdict)
-                metrics = _metric_record(reply)
-                if metrics is not None and TRAIN_LOSS in metrics:
-                    losses.append((float(metrics[TRAIN_LOSS]), verdict.num_examples))
+                loss = _train_loss(reply)
+                if loss is not None:
+                    losses.append((loss, verdict.num_examples))
                 self._on_event(
                     UpdateAccepted(self.task_id, task_round, verdict.address, verdict.node_id, verdict.weight)
                 )
@@ -139,7 +141,7 @@ class ChainFedAvg(FedAvg):
         self._clock["verified"] = time.perf_counter()
         if accepted:
             total = float(sum(a.weight for a in accepted))
-            new_arrays = weighted_average(((a.arrays, float(a.weight)) for a in accepted), total)
+            new_arrays = weighted_average(((a.arrays, float(a.weight)) for a in accepted), total, global_arrays)
         else:
             new_arrays = [a.copy() for a in global_arrays]  # nothing trustworthy arrived: keep the model
         train_loss = sum(loss * n for loss, n in losses) / sum(n for _, n in losses) if losses else None
@@ -149,9 +151,19 @@ class ChainFedAvg(FedAvg):
         return to_record(names, new_arrays), metrics
 
     def _judge(self, context: UpdateContext, reply: Message) -> Accepted | Rejected:
+        """The verdict on one reply. Never raises: whatever a node sends, the worst it gets is a
+        rejection with a reason (anything unforeseen is unreadable, and proves nothing)."""
         node_id = int(reply.metadata.src_node_id)
+        try:
+            return self._verdict(context, reply, node_id)
+        except Exception as error:  # a crafted reply must not stop the round for everyone else
+            return Rejected(f"unreadable reply ({type(error).__name__})", node_id, None, malicious=False)
+
+    def _verdict(self, context: UpdateContext, reply: Message, node_id: int) -> Accepted | Rejected:
         if reply.has_error():
-            return Rejected(f"trainer reported an error: {reply.error.reason}", node_id, None, malicious=False)
+            return Rejected(
+                f"trainer reported an error: {str(reply.error.reason)[:200]}", node_id, None, malicious=False
+            )
         content = reply.content
         record = content.array_records.get(ARRAYS) if ARRAYS in content.array_records else None
         metrics = _metric_record(reply)
@@ -167,14 +179,20 @@ class ChainFedAvg(FedAvg):
         )
 
     def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:
-        replies = list(replies)
-        aggregated = super().aggregate_evaluate(server_round, replies)
+        """Trainers' evaluations, read one by one and aggregated robustly (never Flower's own
+        aggregation, which raises when one reply's metrics differ from the others')."""
         outcome = self._pending
+        cap = self._context_for_round(self.task_round(server_round), *self._global).max_examples_per_trainer
+        readings = [read_evaluation(reply, cap) for reply in replies]
+        summary = aggregate([r for r in readings if isinstance(r, Evaluation)])
         if outcome is None:
-            return aggregated
-        if aggregated is not None:
-            outcome.eval_loss = _float(aggregated.get(EVAL_LOSS))
-            outcome.eval_accuracy = _float(aggregated.get(EVAL_ACCURACY))
+            return None
+        if summary is not None:
+            outcome.eval_loss, outcome.eval_accuracy, outcome.eval_examples = (
+                summary.loss,
+                summary.accuracy,
+                summary.examples,
+            )
         clock, now = self._clock, time.perf_counter()
         outcome.timing = RoundTiming(
             train_wait_s=clock["replies_in"] - clock["round_start"],
@@ -183,14 +201,11 @@ class ChainFedAvg(FedAvg):
             evaluate_wait_s=now - clock["aggregated"],
             last_reply=self._slowest,
         )
-        outcome.eval_examples = sum(
-            int(m[NUM_EXAMPLES])
-            for r in replies
-            if not r.has_error() and (m := _metric_record(r)) is not None and NUM_EXAMPLES in m
-        )
         self._pending = None
         self._on_round(outcome)
-        return aggregated
+        if summary is None:
+            return None
+        return MetricRecord({EVAL_LOSS: summary.loss, EVAL_ACCURACY: summary.accuracy, NUM_EXAMPLES: summary.examples})
 
 
 def slowest_reply_path(replies: list[Message], arrived: float) -> LastReply | None:
@@ -215,5 +230,10 @@ def _metric_record(reply: Message) -> MetricRecord | None:
     return next(iter(records.values())) if len(records) else None
 
 
-def _float(value: object) -> float | None:
-    return None if value is None else float(value)  # type: ignore[arg-type]
+def _train_loss(reply: Message) -> float | None:
+    """The reply's training loss if it is a finite number (it is shown, never paid on)."""
+    metrics = _metric_record(reply)
+    value = metrics.get(TRAIN_LOSS) if metrics is not None else None
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None

@@ -17,7 +17,8 @@ import yaml
 from client_kit.ipfs import ContentStore, sha256_hex
 from client_kit.task_hub import TaskSpec
 
-_DURATION = re.compile(r"^(\d+)\s*([smhd])$")
+_DURATION = re.compile(r"^([0-9]+)\s*([smhd])$")
+_WHOLE = re.compile(r"^[0-9]+$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -59,10 +60,7 @@ class TaskRequest:
         values = dict(data)
         for name in ("rounds", "min_trainers", "max_trainers", "stake", "pool", "no_show_penalty_bps", "slash_bps"):
             if name in values:
-                try:
-                    values[name] = int(values[name])
-                except (TypeError, ValueError):
-                    raise TaskRequestError(f"{name} must be a whole number, got {values[name]!r}") from None
+                values[name] = _whole_number(name, values[name])
         for name in ("join_deadline", "training_deadline", "keeper", "model_name", "description"):
             if name in values and values[name] is not None:
                 values[name] = str(values[name])
@@ -89,13 +87,22 @@ class TaskRequest:
         return TaskRequest(**{**request.__dict__, **updates})
 
 
+def _whole_number(name: str, value: object) -> int:
+    """An exact whole number: money and counts are never rounded, and `true` is not 1."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _WHOLE.match(value.strip()):
+        return int(value.strip())
+    raise TaskRequestError(f"{name} must be a whole number (no fraction, no quotes around words), got {value!r}")
+
+
 def parse_time(value: str, now: float) -> int:
     """A deadline: a duration from now ('90s', '10m', '2h', '1d'), unix seconds, or ISO-8601."""
     text = value.strip()
     match = _DURATION.match(text)
     if match:
         return int(now) + int(match.group(1)) * _UNITS[match.group(2)]
-    if text.isdigit():
+    if _WHOLE.match(text):
         return int(text)
     try:
         stamp = datetime.fromisoformat(text)

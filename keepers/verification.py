@@ -20,6 +20,7 @@ import numpy as np
 
 from client_kit.envelope import EnvelopeError, SignedEnvelope, UpdateClaim, parameters_digest, verify_envelope
 from client_kit.task_hub import Standing
+from keepers.fedavg import averaged
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,29 @@ def contribution_weight(num_examples: int, context: UpdateContext) -> int:
     return max(1, min(num_examples, context.max_examples_per_trainer))
 
 
+MAX_CLAIMED_EXAMPLES = 2**53  # beyond this a float no longer counts examples exactly
+
+
+def whole_number(value: object) -> int | None:
+    """`value` as a whole number if it is one (an int, or a finite integral float), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return None
+
+
 def update_norm(arrays: Sequence[np.ndarray], reference: Sequence[np.ndarray]) -> float:
-    """L2 norm of (update − reference) over all layers, accumulated in float64."""
+    """L2 norm of (update − reference) over the averaged (float) layers, accumulated in float64.
+
+    Counters and masks are excluded: they are never averaged, and a BatchNorm counter that grows
+    by the number of batches would otherwise inflate an honest trainer's norm past the bound."""
     total = 0.0
     for array, base in zip(arrays, reference, strict=True):
+        if not averaged(base):
+            continue
         delta = np.subtract(array, base, dtype=np.float64)
         total += float(np.dot(delta.reshape(-1), delta.reshape(-1)))
     return math.sqrt(total)
@@ -85,15 +105,21 @@ def verify_update(
     except EnvelopeError as error:
         return Rejected(f"malformed envelope: {error}", node_id, None, malicious=False)
     claimed = envelope.address
-    if not isinstance(num_examples, int | float) or num_examples != int(num_examples) or int(num_examples) < 1:
-        return Rejected(f"num-examples must be a positive whole number, got {num_examples!r}", node_id, claimed, False)
+    examples = whole_number(num_examples)
+    if examples is None or not 1 <= examples <= MAX_CLAIMED_EXAMPLES:
+        return Rejected(
+            f"num-examples must be a whole number from 1 to 2**53, got {str(num_examples)[:40]}",
+            node_id,
+            claimed,
+            False,
+        )
     expected = UpdateClaim(
         chain_id=context.chain_id,
         contract=context.contract,
         task_id=context.task_id,
         round=context.round,
         node_id=node_id,
-        num_examples=int(num_examples),
+        num_examples=examples,
         digest=parameters_digest(arrays),
     )
     try:
@@ -122,12 +148,12 @@ def verify_update(
                 malicious=True,
             )
     for name, array in zip(names, arrays, strict=True):
-        if not np.isfinite(array).all():
+        if averaged(array) and not np.isfinite(array).all():
             return Rejected(f"layer {name!r} contains NaN or infinite values", node_id, address, malicious=True)
     norm = update_norm(arrays, context.global_arrays)
     if norm > context.norm_bound:
         return Rejected(
             f"update norm {norm:.3f} exceeds the bound {context.norm_bound:.3f}", node_id, address, malicious=True
         )
-    weight = contribution_weight(int(num_examples), context)
-    return Accepted(address, node_id, int(num_examples), weight, list(arrays))
+    weight = contribution_weight(examples, context)
+    return Accepted(address, node_id, examples, weight, list(arrays))

@@ -77,10 +77,14 @@ case "$JOB" in
     exec fedchain demo "$@"
     ;;
   test)
-    say "lint: ruff"
+    say "lint: ruff check, ruff format --check"
     ruff check .
-    say "contract tests: cargo test"
+    ruff format --check .
     CARGO="$(command -v cargo || echo /usr/bin/cargo)"
+    say "lint: cargo fmt --check, cargo clippy -D warnings"
+    (cd cosmwasm_contracts && "$CARGO" fmt --all --check)
+    (cd cosmwasm_contracts && CARGO_TARGET_DIR="$CACHE/cargo-target-host" "$CARGO" clippy --locked -q --all-targets -- -D warnings)
+    say "contract tests: cargo test"
     (cd cosmwasm_contracts && CARGO_TARGET_DIR="$CACHE/cargo-target-host" "$CARGO" test --locked -q)
     say "python tests: pytest"
     exec python -m pytest "$@"

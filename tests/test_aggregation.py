@@ -32,7 +32,7 @@ def test_weighted_average_equals_flowers_fedavg() -> None:
         for _ in range(7)
     ]
     weights = [float(w) for w in rng.integers(1, 500, size=7)]
-    ours = weighted_average(zip(clients, weights, strict=True), sum(weights))
+    ours = weighted_average(zip(clients, weights, strict=True), sum(weights), clients[0])
     records = [
         RecordDict({"arrays": ArrayRecord(c), "metrics": MetricRecord({"num-examples": w})})
         for c, w in zip(clients, weights, strict=True)
@@ -49,9 +49,23 @@ def test_weighted_average_equals_flowers_fedavg() -> None:
 def test_weighted_average_refuses_mismatched_clients() -> None:
     a = [np.zeros(3, np.float32)]
     with pytest.raises(ValueError, match="shape"):
-        weighted_average([(a, 1.0), ([np.zeros(4, np.float32)], 1.0)], 2.0)
+        weighted_average([(a, 1.0), ([np.zeros(4, np.float32)], 1.0)], 2.0, a)
     with pytest.raises(ValueError, match="positive"):
-        weighted_average([(a, 1.0)], 0.0)
+        weighted_average([(a, 1.0)], 0.0, a)
+
+
+def test_only_float_layers_are_averaged_and_every_layer_keeps_its_dtype() -> None:
+    """BatchNorm's int64 counter and a bool mask come from the global model; float16 stays float16
+    (before, the counter was averaged into float64 and every honest trainer's next update was
+    "malformed")."""
+    base = [np.full(2, 1.0, np.float32), np.array(5, np.int64), np.array([True, False]), np.ones(2, np.float16)]
+    one = [np.full(2, 3.0, np.float32), np.array(9, np.int64), np.array([False, False]), np.full(2, 3.0, np.float16)]
+    two = [np.full(2, 5.0, np.float32), np.array(11, np.int64), np.array([True, True]), np.full(2, 5.0, np.float16)]
+    result = weighted_average([(one, 1.0), (two, 3.0)], 4.0, base)
+    assert [r.dtype for r in result] == [b.dtype for b in base]
+    assert result[0].tolist() == [4.5, 4.5] and result[3].tolist() == [4.5, 4.5]
+    assert result[1] == 5 and result[2].tolist() == [True, False]
+    assert result[1] is not base[1]  # a copy: the next round's model owns its layers
 
 
 def test_model_format_round_trips_deterministically() -> None:

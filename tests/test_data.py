@@ -54,6 +54,22 @@ def test_bad_folders_get_plain_errors(tmp_path: Path) -> None:
         load_folder(tmp_path / "badnpz")
 
 
+def test_an_npz_of_objects_or_text_is_refused_plainly(tmp_path: Path) -> None:
+    """Object arrays used to escape as numpy's ValueError (a traceback) instead of a DataError."""
+    (tmp_path / "objects").mkdir()
+    np.savez(tmp_path / "objects" / "d.npz", x=np.array([{"a": 1}, None], dtype=object), y=np.array([0, 1]))
+    with pytest.raises(DataError, match="not a numeric .npz archive"):
+        load_folder(tmp_path / "objects")
+    (tmp_path / "text").mkdir()
+    np.savez(tmp_path / "text" / "d.npz", x=np.array([["a", "b"]]), y=np.array([0]))
+    with pytest.raises(DataError, match="must be numeric"):
+        load_folder(tmp_path / "text")
+    (tmp_path / "truncated").mkdir()
+    (tmp_path / "truncated" / "d.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(DataError, match="not a numeric .npz archive"):
+        load_folder(tmp_path / "truncated")
+
+
 def test_dirichlet_partition_covers_every_example_once_and_is_skewed() -> None:
     labels = load_digits().target
     shards = dirichlet_partition(labels, clients=6, alpha=0.5, seed=7)

@@ -120,25 +120,42 @@ def test_high_s_and_malformed_signatures_are_refused(key: PrivateKey, arrays: li
         verify_envelope(dataclasses.replace(envelope, signature=base64.b64encode(raw[:40]).decode()), _claim(arrays))
 
 
-def test_missing_or_malformed_record_fields_are_named() -> None:
-    with pytest.raises(EnvelopeError, match="missing"):
+GOOD_RECORD: dict[str, object] = {
+    "version": 1,
+    "claim.chain_id": "c",
+    "claim.contract": "x",
+    "claim.task_id": 7,
+    "claim.round": 1,
+    "claim.node_id": 1,
+    "claim.num_examples": 1,
+    "claim.digest": "d",
+    "address": "a",
+    "public_key": "k",
+    "signature": "s",
+}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("claim.task_id", "seven", "'claim.task_id' must be a int, got str"),
+        ("version", float("inf"), "'version' must be a int, got float"),  # int(inf) used to raise OverflowError
+        ("version", 2, "unsupported envelope version 2"),
+        ("claim.num_examples", True, "must be a int, got bool"),
+        ("claim.round", 1.0, "must be a int, got float"),
+        ("address", 5, "'address' must be a str"),
+        ("signature", "s" * 10_000, "longer than 512 characters"),
+    ],
+)
+def test_a_malformed_record_field_is_named(field: str, value: object, reason: str) -> None:
+    assert SignedEnvelope.from_record(GOOD_RECORD).claim.task_id == 7
+    with pytest.raises(EnvelopeError, match=reason):
+        SignedEnvelope.from_record({**GOOD_RECORD, field: value})
+
+
+def test_a_missing_record_field_is_named() -> None:
+    with pytest.raises(EnvelopeError, match="'claim.chain_id' is missing"):
         SignedEnvelope.from_record({"version": 1})
-    with pytest.raises(EnvelopeError, match="malformed"):
-        SignedEnvelope.from_record(
-            {
-                "version": 1,
-                "claim.chain_id": "c",
-                "claim.contract": "x",
-                "claim.task_id": "seven",
-                "claim.round": 1,
-                "claim.node_id": 1,
-                "claim.num_examples": 1,
-                "claim.digest": "d",
-                "address": "a",
-                "public_key": "k",
-                "signature": "s",
-            }
-        )
 
 
 def test_digest_depends_on_dtype_shape_and_order() -> None:

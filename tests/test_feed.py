@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from keepers.events import (
@@ -56,6 +58,21 @@ def test_feed_delivers_backlog_then_live_events_in_order() -> None:
                 assert [e["seq"] for e in events] == [1, 2, 3, 4]
                 assert events[2]["reason"].startswith("norm") and events[2]["malicious"] is True
                 assert events[3]["timing"]["delivery_s"] == 0.8 and events[3]["timing"]["inclusion_s"] == 0.41
+    finally:
+        feed.stop()
+
+
+def test_only_programs_and_the_web_app_may_subscribe() -> None:
+    """A page of any other site, opened in the keeper operator's browser, cannot read the feed."""
+    feed = LiveFeed(origins=("http://127.0.0.1:3000",))
+    url = feed.start()
+    try:
+        feed.publish(TrainerConnected(1, 11))
+        with connect(url) as program, connect(url, origin="http://127.0.0.1:3000") as web_app:  # type: ignore[arg-type]
+            for subscriber in (program, web_app):
+                assert json.loads(subscriber.recv(timeout=5))["event"] == "trainer_connected"
+        with pytest.raises(InvalidStatus, match="403"):
+            connect(url, origin="http://evil.example")  # type: ignore[arg-type]
     finally:
         feed.stop()
 

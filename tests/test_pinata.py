@@ -135,6 +135,9 @@ def test_upload_fetch_and_pin_by_cid_round_trip(pinata: str, tmp_path: Path) -> 
 
     assert store.cat(pinned.cid) == data
     assert fetch_to_file(store, pinned.cid, pinned.sha256, tmp_path / "client.py").read_bytes() == data
+    with pytest.raises(IpfsError, match=f"larger than {len(data) - 1} bytes"):  # read as a stream, then refused
+        fetch_to_file(store, pinned.cid, pinned.sha256, tmp_path / "big.py", max_bytes=len(data) - 1)
+    assert not (tmp_path / "big.py").exists()
     assert not store.is_pinned(pinned.cid)  # uploaded, but not yet pinned through the Pinning Service API
     assert store.pin(pinned.cid, "client.py") == "pinned"
     assert store.is_pinned(pinned.cid)

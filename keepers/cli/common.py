@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from client_kit.builder import BuildError
 from client_kit.chain import ChainError
@@ -30,7 +31,7 @@ class CliFailure(Exception):
 
 def console_error(message: str) -> None:
     first, _, rest = message.partition("\n")
-    error_console.print(f"[bold red]error:[/] {first}", highlight=False)
+    error_console.print(f"[bold red]error:[/] {escape(first)}", highlight=False)  # may quote others' text
     if rest:
         error_console.print(rest, highlight=False, markup=False)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from client_kit.command import trainer_command
-from client_kit.ipfs import fetch_to_file, sha256_hex
+from client_kit.ipfs import MAX_CLIENT_BYTES, fetch_to_file, sha256_hex
 from client_kit.preflight import KeySource
 from client_kit.task_hub import Task, TaskStatus
 from keepers.cli.common import CliFailure, console
@@ -76,7 +76,7 @@ def trainer_join(target: Target, task_id: int, key: str, out: Path | None) -> No
         raise CliFailure(refusal)
     result = target.hub.join_task(wallet, task_id, task.stake, task.denom)
     destination = out or Path(f"task-{task_id}") / "client.py"
-    fetch_to_file(target.ipfs, task.client_cid, task.client_sha256, destination)
+    fetch_to_file(target.ipfs, task.client_cid, task.client_sha256, destination, MAX_CLIENT_BYTES)
     console.print(f"joined task {task_id} with stake {task.stake:,} {task.denom} (tx {result.hash})")
     console.print(f"client.py verified against the chain (sha256 {task.client_sha256[:16]}…) -> {destination}")
 
@@ -110,7 +110,7 @@ def trainer_train(
     if not path.is_file():
         if client_file is not None:
             raise CliFailure(f"client file {path} does not exist")
-        fetch_to_file(target.ipfs, task.client_cid, task.client_sha256, path)
+        fetch_to_file(target.ipfs, task.client_cid, task.client_sha256, path, MAX_CLIENT_BYTES)
     if sha256_hex(path.read_bytes()) != task.client_sha256:
         raise CliFailure(
             f"{path} does not match the client.py registered for task {task_id} (sha256 {task.client_sha256[:16]}…): "
