@@ -17,15 +17,17 @@ from rich.progress import Progress
 
 from bench.accounts import derive_wallets, fund, register_and_join
 from bench.report import write_results
-from chain_config import LocalnetConfig
+from chain_config import ContractDefaults, LocalnetConfig
 from client_kit.chain import ChainClient, TxResult
+from client_kit.envelope import UpdateClaim, sign_update
 from client_kit.keys import wallet_from_mnemonic
-from client_kit.task_hub import RoundMetrics, TaskHub, TaskSpec
+from client_kit.task_hub import RoundMetrics, SignedClaim, SlashEvidence, SlashReason, TaskHub, TaskSpec
 from localnet.deploy import deploy
 from localnet.network import Localnet
 
 SIZES = (1, 10, 100, 500)
 STAKE = 1_000
+BOND = 5_000
 CID = "bafkreih2fjop66isr5si35gmadwgg3mi5fhz5tmcdaht7jjbbd7yzxtbc4"
 SHA = "fa2a5cff79128f648df4cc00ec636d88e94f9ecd82180f3fa52108ff8cde6117"
 
@@ -45,7 +47,7 @@ def _timed(call) -> tuple[TxResult, float]:  # any zero-argument chain call
     return result, time.perf_counter() - started
 
 
-def _spec(chain: ChainClient, keeper: str, trainers: int) -> TaskSpec:
+def _spec(chain: ChainClient, keeper: str, trainers: int, join_s: int = 3600, training_s: int = 7200) -> TaskSpec:
     now = int(chain.block_time())
     return TaskSpec(
         model_name="bench",
@@ -58,11 +60,14 @@ def _spec(chain: ChainClient, keeper: str, trainers: int) -> TaskSpec:
         min_trainers=1,
         max_trainers=trainers,
         stake=STAKE,
-        join_deadline=now + 3600,
-        training_deadline=now + 7200,
+        join_deadline=now + join_s,
+        training_deadline=now + training_s,
         keeper=keeper,
+        keeper_bond=BOND,
         no_show_penalty_bps=1000,
         slash_bps=5000,
+        max_examples_per_trainer=1000,
+        round_timeout_secs=60,
     )
 
 
@@ -79,6 +84,29 @@ class _Recorder:
         return outcome
 
 
+def _signed_claim(
+    trainer: LocalWallet, chain: ChainClient, contract: str, task_id: int, task_round: int
+) -> SignedClaim:
+    """The trainer's own signed claim for a round, the evidence a slash carries."""
+    claim = UpdateClaim(chain.network.chain_id, contract, task_id, task_round, 1, 100, "ab" * 32)
+    return SignedClaim.of(sign_update(trainer.signer(), claim))
+
+
+def _open_task(
+    record: _Recorder,
+    chain: ChainClient,
+    hub: TaskHub,
+    org: LocalWallet,
+    keeper: LocalWallet,
+    spec: TaskSpec,
+    size: int,
+) -> int:
+    denom = chain.network.denom
+    task_id, _ = record("create_task", size, lambda: hub.create_task(org, spec, 1_000_000, denom))
+    record("accept_task", size, lambda: hub.accept_task(keeper, task_id, BOND, denom))
+    return task_id
+
+
 def _measure_size(
     record: _Recorder,
     chain: ChainClient,
@@ -88,18 +116,24 @@ def _measure_size(
     size: int,
     progress: Progress,
 ) -> None:
-    denom = chain.network.denom
     metrics = RoundMetrics(Decimal("0.5"), Decimal("0.9"), 100)
     # One extra trainer per task is slashed, so slash is measured on a populated task.
     wallets = derive_wallets(size + 1, f"n{size}")
     fund(chain, org, wallets, 200_000)
-    spec = _spec(chain, str(keeper.address()), size + 1)
-    task_id, _ = record("create_task", size, lambda: hub.create_task(org, spec, 1_000_000, denom))
+    task_id = _open_task(record, chain, hub, org, keeper, _spec(chain, str(keeper.address()), size + 1), size)
     register_and_join(chain, hub, wallets, task_id, STAKE, progress)
     contributors = [(str(w.address()), 10 + i) for i, w in enumerate(wallets[:size])]
     record("submit_round", size, lambda: hub.submit_round(keeper, task_id, 1, CID, SHA, metrics, contributors))
-    record("slash", size, lambda: hub.slash(keeper, task_id, str(wallets[-1].address()), "bench"))
-    record("submit_round", size, lambda: hub.submit_round(keeper, task_id, 2, CID, SHA, metrics, contributors))
+    # A slash rides in its round's transaction; its own gas is the difference it makes there.
+    sender, culprit = str(keeper.address()), wallets[-1]
+    evidence = SlashEvidence(_signed_claim(culprit, chain, hub.contract, task_id, 2), CID)
+    slash = TaskHub.slash_body(task_id, 2, str(culprit.address()), SlashReason.NORM_EXCEEDED, "bench", evidence)
+    round_two = hub.message(sender, TaskHub.submit_round_body(task_id, 2, CID, SHA, metrics, contributors))
+    with_slash = [round_two, hub.message(sender, slash)]
+    alone, both = chain.simulate(keeper, [round_two]), chain.simulate(keeper, with_slash)
+    result, latency = _timed(lambda: chain.broadcast(keeper, with_slash))
+    record.rows.append(Measured("slash", size, both - alone, result.fee, round(latency, 3)))
+    record.rows.append(Measured("submit_round+slash", size, result.gas_used, result.fee, round(latency, 3)))
     record("finalize_task", size, lambda: hub.finalize_task(keeper, task_id))
     record("claim", size, lambda: hub.claim(wallets[0], task_id))
     if size > 1:
@@ -107,49 +141,64 @@ def _measure_size(
 
 
 def measure(config: LocalnetConfig) -> list[Measured]:
+    """Every task_hub message; the two that need time to pass (settling a task whose keeper never
+    delivered, sweeping after the claim window) are set up first and measured last."""
     chain = ChainClient(config.network())
-    deployment, _ = deploy(config)
+    deployment, _ = deploy(config, defaults=ContractDefaults(grace_period_secs=60, claim_window_secs=60))
     hub = TaskHub(chain, deployment.contract)
     org = wallet_from_mnemonic(config.dev_account("organization").mnemonic)
     keeper = wallet_from_mnemonic(config.dev_account("keeper").mnemonic)
+    denom = config.denom
     record = _Recorder()
     record("register", 0, lambda: hub.register(org, "bench org", organization=True))
-    cancelled, _ = hub.create_task(org, _spec(chain, str(keeper.address()), 1), 10_000, config.denom)
+    record("register_keeper", 0, lambda: hub.register_keeper(keeper, "bench keeper", "127.0.0.1:9092", 100))
+    stalled, swept = _slow_paths(record, chain, hub, org, keeper)
+    cancelled = _open_task(record, chain, hub, org, keeper, _spec(chain, str(keeper.address()), 2), 0)
+    joiner, leaver = derive_wallets(2, "join")
+    fund(chain, org, [joiner, leaver], 100_000)
+    for trainer in (joiner, leaver):
+        hub.register(trainer, "joiner", trainer=True)
+    record("join_task", 0, lambda: hub.join_task(joiner, cancelled, STAKE, denom, "node-public-key"))
+    hub.join_task(leaver, cancelled, STAKE, denom)
+    record("leave_task", 0, lambda: hub.leave_task(leaver, cancelled))
     record("cancel_task", 0, lambda: hub.cancel_task(org, cancelled))
+    record("claim_after_cancel", 0, lambda: hub.claim(joiner, cancelled))
     with Progress() as progress:
         sizes = progress.add_task("contributor counts", total=len(SIZES))
         for size in SIZES:
             _measure_size(record, chain, hub, org, keeper, size, progress)
             progress.advance(sizes)
-    record.rows.append(_join_cost(chain, hub, org, keeper, config.denom))
-    _refund_path(record, chain, hub, org, keeper)
     admin = wallet_from_mnemonic(config.validator_mnemonic(0))  # the deployer administers the contract
     record("update_config", 0, lambda: hub.update_config(admin, fee_bps=hub.config().fee_bps))
+    _wait_until(chain, hub.task(stalled).training_deadline + 61)
+    record("finalize_task_keeper_failed", 0, lambda: hub.finalize_task(org, stalled))
+    _wait_until(chain, (hub.task(swept).settled_at or 0) + 61)
+    record("sweep", 0, lambda: hub.sweep(org, swept))
     return record.rows
 
 
-def _refund_path(record: _Recorder, chain: ChainClient, hub: TaskHub, org: LocalWallet, keeper: LocalWallet) -> None:
-    """A task whose only round had no acceptable update: finalized with no contributors, and the
-    organization takes its pool back with ClaimRefund."""
-    task_id, _ = hub.create_task(org, _spec(chain, str(keeper.address()), 1), 10_000, chain.network.denom)
-    trainer = derive_wallets(1, "refund")
-    fund(chain, org, trainer, 200_000)
+def _slow_paths(
+    record: _Recorder, chain: ChainClient, hub: TaskHub, org: LocalWallet, keeper: LocalWallet
+) -> tuple[int, int]:
+    """A task whose keeper accepts, gets a trainer, and never delivers (settled once its deadline
+    and grace pass, the bond compensating), and a finalized task to sweep once its window closes."""
+    trainers = derive_wallets(2, "slow")
+    fund(chain, org, trainers, 200_000)
+    stalled = _open_task(record, chain, hub, org, keeper, _spec(chain, str(keeper.address()), 1, 20, 40), 1)
+    swept = _open_task(record, chain, hub, org, keeper, _spec(chain, str(keeper.address()), 1), 1)
     with Progress() as progress:
-        register_and_join(chain, hub, trainer, task_id, STAKE, progress)
+        register_and_join(chain, hub, trainers[:1], stalled, STAKE, progress)
+        register_and_join(chain, hub, trainers[1:], swept, STAKE, progress)
     metrics = RoundMetrics(Decimal("2.3"), Decimal("0.1"), 0)
-    for round_number in (1, 2):
-        hub.submit_round(keeper, task_id, round_number, CID, SHA, metrics, [])
-    record("finalize_task_no_contributors", 0, lambda: hub.finalize_task(keeper, task_id))
-    record("claim_refund", 0, lambda: hub.claim_refund(org, task_id))
+    for round_number in (1, 2):  # empty rounds: attested, paying and penalizing nobody
+        hub.submit_round(keeper, swept, round_number, CID, SHA, metrics, [])
+    record("finalize_task_empty_rounds", 0, lambda: hub.finalize_task(keeper, swept))
+    return stalled, swept
 
 
-def _join_cost(chain: ChainClient, hub: TaskHub, org: LocalWallet, keeper: LocalWallet, denom: str) -> Measured:
-    task_id, _ = hub.create_task(org, _spec(chain, str(keeper.address()), 2), 10_000, denom)
-    trainer = derive_wallets(1, "join")[0]
-    fund(chain, org, [trainer], 100_000)
-    hub.register(trainer, "joiner", trainer=True)
-    result, latency = _timed(lambda: hub.join_task(trainer, task_id, STAKE, denom))
-    return Measured("join_task", 0, result.gas_used, result.fee, round(latency, 3))
+def _wait_until(chain: ChainClient, chain_time: float) -> None:
+    while chain.block_time() < chain_time:
+        time.sleep(1.0)
 
 
 def run(results_dir: Path) -> dict:
@@ -166,6 +215,7 @@ def run(results_dir: Path) -> dict:
     summary = {
         "block_time_ms": config.block_time_ms,
         "submit_round_marginal_gas_per_contributor": round(marginal, 1),
+        "slash_gas_by_contributors": {r.contributors: r.gas_used for r in rows if r.message == "slash"},
         "finalize_gas_by_contributors": {r.contributors: r.gas_used for r in rows if r.message == "finalize_task"},
         "claim_gas_by_contributors": {r.contributors: r.gas_used for r in rows if r.message == "claim"},
     }
@@ -179,7 +229,7 @@ def run(results_dir: Path) -> dict:
             "x": "contributors",
             "y": "gas_used",
             "series": "message",
-            "series_values": ["submit_round", "finalize_task", "claim"],
+            "series_values": ["submit_round", "slash", "finalize_task", "claim"],
             "logx": True,
             "logy": True,
             "title": "task_hub gas vs contributors",

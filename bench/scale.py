@@ -43,7 +43,7 @@ from client_kit.settings import ClientSettings
 from client_kit.task_hub import TaskHub
 from keepers.demo import DIGITS_MLP
 from keepers.events import RoundAttested, RoundStarted
-from keepers.orchestration import ServedTask, TaskTerms, publish_task
+from keepers.orchestration import ServedTask, TaskTerms, accept_task, publish_task, register_keeper
 from keepers.service import KeeperSettings
 from localnet.deploy import deploy
 from localnet.network import Localnet
@@ -120,7 +120,9 @@ def _round(home: Path, federated_evaluation: bool) -> dict[str, Any]:
             terms = TaskTerms(
                 "digits-wide", "scale benchmark", 1, TRAINERS, TRAINERS, STAKE, 10_000_000, 900, 3600
             )  # fmt: skip
+            register_keeper(hub, keeper, f"127.0.0.1:{link_port}")
             task_id = publish_task(hub, kubo, org, str(keeper.address()), built, terms, "Scale Org").task_id
+            accept_task(hub, keeper, task_id)
             register_and_join(chain, hub, trainers, task_id, STAKE, progress)
 
         digits = load_digits()

@@ -174,7 +174,8 @@ class ContractDefaults:
     platform_fee_bps: int = 200
     max_trainers_per_task: int = 1000
     max_rounds: int = 100
-    grace_period_secs: int = 120
+    grace_period_secs: int = 120  # after the training deadline, before anyone may settle a stalled task
+    claim_window_secs: int = 3600  # after settlement, before what is unclaimed may be swept to the treasury
     max_string_len: int = 256
     max_cid_len: int = 128
     deployer_account: str = "validator0"
@@ -187,6 +188,7 @@ class ContractDefaults:
                 "max_trainers_per_task": self.max_trainers_per_task,
                 "max_rounds": self.max_rounds,
                 "grace_period_secs": self.grace_period_secs,
+                "claim_window_secs": self.claim_window_secs,
                 "max_string_len": self.max_string_len,
                 "max_cid_len": self.max_cid_len,
             },

@@ -196,6 +196,17 @@ class ChainClient:
         tx_hash, fee = self._submit(wallet, messages, memo)
         return self.wait_for_tx(tx_hash, fee=fee)
 
+    def simulate(self, wallet: LocalWallet, messages: list[Any]) -> int:
+        """The gas `messages` would use in one transaction, by simulation: nothing is broadcast."""
+        with self._lock:
+            address = str(wallet.address())
+            account = self._accounts.get(address) or self._guard(lambda: self._ledger.query_account(wallet.address()))
+            tx = Transaction()
+            for message in messages:
+                tx.add_message(message)
+            sealed = _sealed_for_simulation(tx, wallet, account, self.network.chain_id)
+            return int(self._guard(lambda: self._ledger.simulate_tx(sealed)))
+
     def submit(self, wallet: LocalWallet, messages: list[Any], memo: str = "") -> tuple[str, int]:
         """Sign and broadcast without waiting for inclusion: (tx hash, fee). For many-account batches."""
         with self._lock:

@@ -60,6 +60,6 @@ def check_membership(hub: TaskHub, task: Task, address: str) -> None:
             f"{address} has not joined task {task.id}: stake first with `fedchain trainer join {task.id}`"
         )
     if member.slashed:
-        raise TrainerError(f"{address} was slashed in task {task.id} ({member.slash_reason}); it cannot train it")
+        raise TrainerError(f"{address} was slashed in task {task.id}; it cannot train it (see `fedchain org status`)")
     if not task.status.live or task.rounds_completed >= task.rounds:
         raise TrainerError(f"task {task.id} is {task.status} with {task.rounds_completed}/{task.rounds} rounds done")

@@ -1,13 +1,16 @@
 """Typed Python binding of the task_hub contract; everything else talks to the contract through it.
 
-Message and field names mirror `cosmwasm_contracts/contracts/task_hub/schema/`. Amounts are ints
-here and decimal strings on the wire; times are unix seconds; metrics decimals are strings on the
-wire (the contract has no floats).
+Message and field names mirror `cosmwasm_contracts/contracts/task_hub/schema/` (a test checks them
+against the schema). Amounts are ints here and decimal strings on the wire; times are unix
+seconds; metric decimals are strings on the wire (the contract has no floats); binary fields are
+base64 on the wire.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import base64
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -16,19 +19,23 @@ from cosmpy.aerial.contract.cosmwasm import create_cosmwasm_execute_msg
 from cosmpy.aerial.wallet import LocalWallet
 
 from client_kit.chain import ChainClient, ChainError, ChainErrorKind, TxResult
+from client_kit.envelope import SignedEnvelope
+
+PAGE = 100  # the contract's largest page
 
 
 class TaskStatus(StrEnum):
     """Where a task is in its life, as the contract names it."""
 
-    OPEN = "open"
-    RUNNING = "running"
+    PROPOSED = "proposed"  # funded, waiting for its keeper to accept and bond
+    OPEN = "open"  # bonded: trainers join and may leave
+    RUNNING = "running"  # at least one round attested
     FINALIZED = "finalized"
     CANCELLED = "cancelled"
 
     @property
     def live(self) -> bool:
-        """Still taking rounds (open or running): not yet settled."""
+        """Accepted and not settled: the keeper may attest rounds."""
         return self in (TaskStatus.OPEN, TaskStatus.RUNNING)
 
     @property
@@ -44,12 +51,14 @@ class Standing(StrEnum):
     ABSENT = "absent"
 
 
-class Settlement(StrEnum):
-    """How a finalized task settled."""
+class SlashReason(StrEnum):
+    """Why a keeper slashed a trainer; each needs the trainer's own signed claim as evidence."""
 
-    NORMAL = "normal"
-    NO_CONTRIBUTORS = "no_contributors"
-    REFUND = "refund"
+    NON_FINITE = "non_finite"
+    WRONG_SHAPE = "wrong_shape"
+    NORM_EXCEEDED = "norm_exceeded"
+    EQUIVOCATION = "equivocation"  # two different signed claims for one round
+    INVALID_UPDATE = "invalid_update"
 
 
 class TaskNotFound(ChainError):
@@ -65,6 +74,7 @@ class Limits:
     max_trainers_per_task: int
     max_rounds: int
     grace_period_secs: int
+    claim_window_secs: int
     max_string_len: int
     max_cid_len: int
 
@@ -95,22 +105,56 @@ class TaskSpec:
     join_deadline: int
     training_deadline: int
     keeper: str
+    keeper_bond: int
     no_show_penalty_bps: int
     slash_bps: int
+    max_examples_per_trainer: int
+    round_timeout_secs: int
 
     def message(self) -> dict[str, Any]:
         body = dict(self.__dict__)
         body["stake"] = str(self.stake)
+        body["keeper_bond"] = str(self.keeper_bond)
         return {"create_task": body}
+
+
+_TASK_AMOUNTS = (
+    "pool",
+    "keeper_bond",
+    "stake",
+    "total_weight",
+    "slashed_weight",
+    "forfeited",
+    "delivered_pool",
+    "fee",
+    "keeper_fee",
+    "distributable",
+    "slashed_reward",
+    "no_show_penalty",
+    "rewards_paid",
+    "bond_forfeited",
+    "org_compensation",
+    "trainer_compensation",
+    "treasury_paid",
+    "org_refunded",
+    "keeper_paid",
+    "paid_out",
+    "held",
+)
 
 
 @dataclass(frozen=True)
 class Task:
+    """A task as the contract records it (its `TaskResponse`)."""
+
     id: int
     organization: str
     keeper: str
+    treasury: str
     denom: str
     pool: int
+    keeper_bond: int
+    bonded: bool
     status: TaskStatus
     model_name: str
     description: str
@@ -127,41 +171,52 @@ class Task:
     no_show_penalty_bps: int
     slash_bps: int
     fee_bps: int
+    keeper_fee_bps: int
+    grace_period_secs: int
+    claim_window_secs: int
+    max_examples_per_trainer: int
+    round_timeout_secs: int
+    created_at: int
     participants: int
     rounds_completed: int
+    productive_rounds: int
     total_weight: int
+    slashed_weight: int
     contributors_count: int
     slashed_count: int
     claimed_count: int
-    forfeited: int
+    forfeited: int  # stake slashed so far (to the treasury at settlement)
+    delivered_pool: int
     fee: int
+    keeper_fee: int
     distributable: int
-    paid_out: int
+    slashed_reward: int
+    no_show_penalty: int  # per no-show
     rewards_paid: int
+    bond_forfeited: int
+    org_compensation: int
+    trainer_compensation: int  # per non-slashed trainer
+    treasury_paid: int
     org_refunded: int
-    settlement: Settlement | None
+    keeper_paid: int
+    paid_out: int
+    settled_at: int | None
+    swept: bool
+    held: int  # what the contract holds for this task right now
     raw: dict[str, Any]
 
     @staticmethod
     def parse(data: dict[str, Any]) -> Task:
-        amount = (
-            "pool",
-            "stake",
-            "total_weight",
-            "forfeited",
-            "fee",
-            "distributable",
-            "paid_out",
-            "rewards_paid",
-            "org_refunded",
-        )
-        fields = {name: data.get(name) for name in Task.__dataclass_fields__ if name != "raw"}
-        for name in amount:
-            fields[name] = int(fields[name] or 0)
-        fields["id"] = int(data["id"])
-        fields["status"] = TaskStatus(data["status"])
-        fields["settlement"] = Settlement(data["settlement"]) if data.get("settlement") else None
-        return Task(**fields, raw=data)  # type: ignore[arg-type]
+        values: dict[str, Any] = {f.name: data.get(f.name) for f in fields(Task) if f.name != "raw"}
+        for name in _TASK_AMOUNTS:
+            values[name] = int(values[name] or 0)
+        values["status"] = TaskStatus(data["status"])
+        return Task(**values, raw=data)
+
+    @property
+    def no_shows(self) -> int:
+        """Trainers who joined, were not slashed, and never had an accepted update."""
+        return self.participants - self.contributors_count - self.slashed_count
 
 
 @dataclass(frozen=True)
@@ -171,7 +226,7 @@ class Participant:
     stake: int
     weight: int
     slashed: bool
-    slash_reason: str | None
+    node_public_key: str | None
     claimed: bool
     claimed_amount: int
 
@@ -187,9 +242,9 @@ class Participant:
             stake=int(data["stake"]),
             weight=int(data["weight"]),
             slashed=bool(data["slashed"]),
-            slash_reason=data.get("slash_reason"),
+            node_public_key=data.get("node_public_key"),
             claimed=bool(data["claimed"]),
-            claimed_amount=int(data.get("claimed_amount", 0)),
+            claimed_amount=int(data["claimed_amount"]),
         )
 
 
@@ -211,6 +266,8 @@ class RoundRecord:
     metrics: RoundMetrics
     contributors_count: int
     total_weight: int
+    submitted_at: int
+    height: int
     raw: dict[str, Any]
 
     @staticmethod
@@ -223,7 +280,136 @@ class RoundRecord:
             metrics=RoundMetrics(Decimal(metrics["loss"]), Decimal(metrics["accuracy"]), int(metrics["examples"])),
             contributors_count=int(data["contributors_count"]),
             total_weight=int(data["total_weight"]),
+            submitted_at=int(data["submitted_at"]),
+            height=int(data["height"]),
             raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class SignedClaim:
+    """A trainer's own signature over one claim: the evidence a slash must carry."""
+
+    payload: bytes  # the exact bytes signed (canonical JSON of the claim)
+    pub_key: bytes  # 33-byte compressed secp256k1 key
+    signature: bytes  # 64-byte r||s over the ADR-036 sign doc of `payload`
+
+    @staticmethod
+    def of(envelope: SignedEnvelope) -> SignedClaim:
+        return SignedClaim(
+            envelope.claim.payload(), base64.b64decode(envelope.public_key), base64.b64decode(envelope.signature)
+        )
+
+    def wire(self) -> dict[str, str]:
+        return {name: base64.b64encode(getattr(self, name)).decode() for name in ("payload", "pub_key", "signature")}
+
+    @staticmethod
+    def parse(data: dict[str, Any]) -> SignedClaim:
+        return SignedClaim(*(base64.b64decode(data[name]) for name in ("payload", "pub_key", "signature")))
+
+
+@dataclass(frozen=True)
+class SlashEvidence:
+    claim: SignedClaim
+    update_cid: str  # the offending update pinned to IPFS
+    conflicting_claim: SignedClaim | None = None  # equivocation only
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "claim": self.claim.wire(),
+            "conflicting_claim": self.conflicting_claim.wire() if self.conflicting_claim else None,
+            "update_cid": self.update_cid,
+        }
+
+
+@dataclass(frozen=True)
+class SlashRecord:
+    trainer: str
+    round: int
+    reason: SlashReason
+    detail: str
+    update_cid: str
+    claim: SignedClaim
+    conflicting_claim: SignedClaim | None
+    forfeit: int
+    height: int
+
+    @staticmethod
+    def parse(data: dict[str, Any]) -> SlashRecord:
+        conflicting = data.get("conflicting_claim")
+        return SlashRecord(
+            trainer=data["trainer"],
+            round=int(data["round"]),
+            reason=SlashReason(data["reason"]),
+            detail=data["detail"],
+            update_cid=data["update_cid"],
+            claim=SignedClaim.parse(data["claim"]),
+            conflicting_claim=SignedClaim.parse(conflicting) if conflicting else None,
+            forfeit=int(data["forfeit"]),
+            height=int(data["height"]),
+        )
+
+
+@dataclass(frozen=True)
+class Claimable:
+    """What `claim` would pay an address now, and why."""
+
+    amount: int
+    denom: str
+    stake_back: int
+    penalty: int
+    reward: int
+    compensation: int
+
+    @staticmethod
+    def parse(data: dict[str, Any]) -> Claimable:
+        return Claimable(
+            amount=int(data["amount"]),
+            denom=data["denom"],
+            stake_back=int(data["stake_back"]),
+            penalty=int(data["penalty"]),
+            reward=int(data["reward"]),
+            compensation=int(data["compensation"]),
+        )
+
+
+@dataclass(frozen=True)
+class KeeperProfile:
+    endpoint: str
+    tls_cert_sha256: str | None
+    fee_bps: int
+    tasks_accepted: int
+    rounds_attested: int
+    tasks_failed: int
+
+
+@dataclass(frozen=True)
+class Profile:
+    address: str
+    name: str
+    is_organization: bool
+    is_trainer: bool
+    keeper: KeeperProfile | None
+    tasks_created: int
+    tasks_joined: int
+    tasks_completed: int
+    no_shows: int
+    slashed: int
+
+    @staticmethod
+    def parse(data: dict[str, Any]) -> Profile:
+        keeper = data.get("keeper")
+        return Profile(
+            address=data["address"],
+            name=data["name"],
+            is_organization=bool(data["is_organization"]),
+            is_trainer=bool(data["is_trainer"]),
+            keeper=KeeperProfile(**{f.name: keeper[f.name] for f in fields(KeeperProfile)}) if keeper else None,
+            tasks_created=int(data["tasks_created"]),
+            tasks_joined=int(data["tasks_joined"]),
+            tasks_completed=int(data["tasks_completed"]),
+            no_shows=int(data["no_shows"]),
+            slashed=int(data["slashed"]),
         )
 
 
@@ -255,19 +441,35 @@ class TaskHub:
     def register(self, wallet: LocalWallet, name: str, organization: bool = False, trainer: bool = False) -> TxResult:
         return self._execute(wallet, self.register_body(name, organization, trainer))
 
+    def register_keeper(
+        self, wallet: LocalWallet, name: str, endpoint: str, fee_bps: int = 0, tls_cert_sha256: str | None = None
+    ) -> TxResult:
+        """Create or update the sender's keeper profile (its trainer-facing endpoint and fee)."""
+        body = {"name": name, "endpoint": endpoint, "tls_cert_sha256": tls_cert_sha256, "fee_bps": fee_bps}
+        return self._execute(wallet, {"register_keeper": body})
+
     def create_task(self, wallet: LocalWallet, spec: TaskSpec, pool: int, denom: str) -> tuple[int, TxResult]:
         result = self._execute(wallet, spec.message(), f"{pool}{denom}")
         return int(_wasm_attribute(result, "task_id")), result
+
+    def accept_task(self, wallet: LocalWallet, task_id: int, bond: int, denom: str) -> TxResult:
+        """The keeper consents to serve the task and bonds `bond`."""
+        return self._execute(wallet, {"accept_task": {"task_id": task_id}}, f"{bond}{denom}")
 
     def cancel_task(self, wallet: LocalWallet, task_id: int) -> TxResult:
         return self._execute(wallet, {"cancel_task": {"task_id": task_id}})
 
     @staticmethod
-    def join_body(task_id: int) -> dict[str, Any]:
-        return {"join_task": {"task_id": task_id}}
+    def join_body(task_id: int, node_public_key: str | None = None) -> dict[str, Any]:
+        return {"join_task": {"task_id": task_id, "node_public_key": node_public_key}}
 
-    def join_task(self, wallet: LocalWallet, task_id: int, stake: int, denom: str) -> TxResult:
-        return self._execute(wallet, self.join_body(task_id), f"{stake}{denom}")
+    def join_task(
+        self, wallet: LocalWallet, task_id: int, stake: int, denom: str, node_public_key: str | None = None
+    ) -> TxResult:
+        return self._execute(wallet, self.join_body(task_id, node_public_key), f"{stake}{denom}")
+
+    def leave_task(self, wallet: LocalWallet, task_id: int) -> TxResult:
+        return self._execute(wallet, {"leave_task": {"task_id": task_id}})
 
     @staticmethod
     def submit_round_body(
@@ -303,11 +505,19 @@ class TaskHub:
         return self._execute(wallet, body)
 
     @staticmethod
-    def slash_body(task_id: int, trainer: str, reason: str) -> dict[str, Any]:
-        return {"slash": {"task_id": task_id, "trainer": trainer, "reason": reason}}
-
-    def slash(self, wallet: LocalWallet, task_id: int, trainer: str, reason: str) -> TxResult:
-        return self._execute(wallet, self.slash_body(task_id, trainer, reason))
+    def slash_body(
+        task_id: int, round_number: int, trainer: str, reason: SlashReason, detail: str, evidence: SlashEvidence
+    ) -> dict[str, Any]:
+        return {
+            "slash": {
+                "task_id": task_id,
+                "round": round_number,
+                "trainer": trainer,
+                "reason": str(reason),
+                "detail": detail,
+                "evidence": evidence.wire(),
+            }
+        }
 
     def finalize_task(self, wallet: LocalWallet, task_id: int) -> TxResult:
         return self._execute(wallet, {"finalize_task": {"task_id": task_id}})
@@ -315,8 +525,9 @@ class TaskHub:
     def claim(self, wallet: LocalWallet, task_id: int) -> TxResult:
         return self._execute(wallet, {"claim": {"task_id": task_id}})
 
-    def claim_refund(self, wallet: LocalWallet, task_id: int) -> TxResult:
-        return self._execute(wallet, {"claim_refund": {"task_id": task_id}})
+    def sweep(self, wallet: LocalWallet, task_id: int) -> TxResult:
+        """Send what a settled task still holds to its treasury, once its claim window closed."""
+        return self._execute(wallet, {"sweep": {"task_id": task_id}})
 
     def update_config(
         self,
@@ -326,7 +537,7 @@ class TaskHub:
         limits: Limits | None = None,
         new_admin: str | None = None,
     ) -> TxResult:
-        """The platform admin's settings; a field left None stays as it is."""
+        """The platform admin's settings for future tasks; a field left None stays as it is."""
         body = {
             "treasury": treasury,
             "fee_bps": fee_bps,
@@ -345,7 +556,7 @@ class TaskHub:
             admin=data["admin"],
             treasury=data["treasury"],
             fee_bps=int(data["fee_bps"]),
-            limits=Limits(**{k: int(v) for k, v in data["limits"].items()}),
+            limits=Limits(**{f.name: int(data["limits"][f.name]) for f in fields(Limits)}),
             next_task_id=int(data["next_task_id"]),
         )
 
@@ -354,18 +565,22 @@ class TaskHub:
         try:
             return Task.parse(self._query({"task": {"task_id": task_id}}))
         except ChainError as error:
-            if error.kind == ChainErrorKind.CONTRACT and "not found" in str(error).lower():
+            if error.kind == ChainErrorKind.CONTRACT and f"task {task_id} not found" in str(error):
                 raise TaskNotFound(task_id) from None
             raise
 
-    def tasks(
+    def tasks_page(
         self,
         status: TaskStatus | None = None,
         organization: str | None = None,
         keeper: str | None = None,
         start_after: int | None = None,
-        limit: int | None = None,
-    ) -> list[Task]:
+        limit: int = PAGE,
+    ) -> tuple[list[Task], int | None]:
+        """One page of matching tasks and where the next page starts (None: no more).
+
+        The contract examines at most `limit` entries per call whatever the filters, so a page
+        can be short, even empty, while more tasks follow."""
         query = {
             "status": status,
             "organization": organization,
@@ -374,7 +589,18 @@ class TaskHub:
             "limit": limit,
         }
         data = self._query({"tasks": {k: v for k, v in query.items() if v is not None}})
-        return [Task.parse(t) for t in data["tasks"]]
+        return [Task.parse(t) for t in data["tasks"]], data.get("next_start_after")
+
+    def tasks(
+        self, status: TaskStatus | None = None, organization: str | None = None, keeper: str | None = None
+    ) -> Iterator[Task]:
+        """Every matching task, in id order, following the pages to the end."""
+        start_after: int | None = None
+        while True:
+            page, start_after = self.tasks_page(status, organization, keeper, start_after)
+            yield from page
+            if start_after is None:
+                return
 
     def participant(self, task_id: int, trainer: str) -> Participant | None:
         data = self._query({"participant": {"task_id": task_id, "trainer": trainer}})
@@ -385,12 +611,10 @@ class TaskHub:
         found: list[Participant] = []
         start_after: str | None = None
         while True:
-            query: dict[str, Any] = {"task_id": task_id, "limit": 100}
-            if start_after:
-                query["start_after"] = start_after
+            query: dict[str, Any] = {"task_id": task_id, "limit": PAGE, "start_after": start_after}
             page = [Participant.parse(p) for p in self._query({"participants": query})["participants"]]
             found.extend(page)
-            if len(page) < 100:
+            if len(page) < PAGE:
                 return found
             start_after = page[-1].trainer
 
@@ -398,20 +622,30 @@ class TaskHub:
         found: list[RoundRecord] = []
         start_after: int | None = None
         while True:
-            query: dict[str, Any] = {"task_id": task_id, "limit": 100}
-            if start_after is not None:
-                query["start_after"] = start_after
+            query: dict[str, Any] = {"task_id": task_id, "limit": PAGE, "start_after": start_after}
             page = [RoundRecord.parse(r) for r in self._query({"rounds": query})["rounds"]]
             found.extend(page)
-            if len(page) < 100:
+            if len(page) < PAGE:
                 return found
             start_after = page[-1].round
 
-    def claimable(self, task_id: int, address: str) -> int:
-        return int(self._query({"claimable": {"task_id": task_id, "address": address}})["amount"])
+    def slashes(self, task_id: int) -> list[SlashRecord]:
+        found: list[SlashRecord] = []
+        start_after: str | None = None
+        while True:
+            query: dict[str, Any] = {"task_id": task_id, "limit": PAGE, "start_after": start_after}
+            page = [SlashRecord.parse(s) for s in self._query({"slashes": query})["slashes"]]
+            found.extend(page)
+            if len(page) < PAGE:
+                return found
+            start_after = page[-1].trainer
 
-    def profile(self, address: str) -> dict[str, Any] | None:
-        return self._query({"profile": {"address": address}})
+    def claimable(self, task_id: int, address: str) -> Claimable:
+        return Claimable.parse(self._query({"claimable": {"task_id": task_id, "address": address}}))
+
+    def profile(self, address: str) -> Profile | None:
+        data = self._query({"profile": {"address": address}})
+        return Profile.parse(data) if data else None
 
 
 def _wasm_attribute(result: TxResult, key: str) -> str:

@@ -29,7 +29,7 @@ from client_kit.model_format import decode
 from client_kit.settings import ClientSettings
 from client_kit.task_hub import Task, TaskHub, TaskStatus
 from keepers.events import Published
-from keepers.orchestration import PublishedTask, ServedTask, TaskTerms, publish_task
+from keepers.orchestration import PublishedTask, ServedTask, TaskTerms, accept_task, publish_task, register_keeper
 from keepers.reconciliation import Reconciliation, reconcile
 from keepers.runtime import start_trainer
 from keepers.service import KeeperSettings
@@ -82,7 +82,7 @@ class DemoReport:
     held_out_accuracy: float
     rows: list[SettlementRow]
     organization_refund: int
-    treasury_fee: int
+    treasury_income: int  # the platform fee plus every forfeit
     reconciliation: Reconciliation
     events: list[Published] = field(default_factory=list)
 
@@ -132,21 +132,24 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console) -> Demo
     keys = KeyStore(config.home / "keys", config.bech32_prefix)
     work = Path(tempfile.mkdtemp(prefix="fedchain-demo-", dir=config.home))
     names = [f"trainer{i + 1}" for i in range(options.trainers)]
+    everyone = ("organization", "keeper", "treasury", *names)
     cast = _Cast(
-        wallets={n: keys.wallet(n) for n in ("organization", "treasury", *names)},
+        wallets={n: keys.wallet(n) for n in everyone},
         keeper=keys.wallet("keeper"),
         trainers=names,
         no_show=names[-1] if options.adversaries else None,
         poisoner=names[-2] if options.adversaries else None,
-        fees={n: 0 for n in ("organization", "treasury", *names)},
+        fees={n: 0 for n in everyone},
     )
     before = {n: chain.balance(str(w.address())) for n, w in cast.wallets.items()}
 
-    # --- the organization builds client.py, pins it with the initial model, and funds a task -------
+    # --- a keeper registers its endpoint; the organization builds client.py, pins it, funds a task ---
     digits = load_digits()
     held_out, shards = digits_split(options.trainers, options.seed)
     feed_port, link_port = free_port(), free_port()
-    built = build_demo_client(options.model, config, deployment.contract, f"127.0.0.1:{link_port}")
+    endpoint = f"127.0.0.1:{link_port}"
+    cast.fees["keeper"] += register_keeper(hub, cast.keeper, endpoint, "Demo Keeper")
+    built = build_demo_client(options.model, config, deployment.contract, endpoint)
     terms = TaskTerms(
         model_name=f"digits-{options.model}",
         description="handwritten digits, trained where the data lives",
@@ -158,10 +161,11 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console) -> Demo
     )
     task = publish_task(hub, kubo, cast.wallets["organization"], str(cast.keeper.address()), built, terms)
     cast.fees["organization"] += task.gas_fees
+    cast.fees["keeper"] += accept_task(hub, cast.keeper, task.task_id)
     console.print(
         f"[bold]task {task.task_id}[/] created: pool {options.pool:,} {config.denom}, {options.rounds} rounds, "
         f"stake {options.stake:,}; {options.model} model with {built.parameters:,} parameters; "
-        f"client.py {task.client.cid}"
+        f"client.py {task.client.cid}; the keeper accepted it, bonding {terms.bond:,}"
     )
 
     # --- trainers stake, fetch client.py (hash-checked) and keep their private shards on disk ----
@@ -266,18 +270,17 @@ def _settle(
     events: list[Published],
     options: DemoOptions,
 ) -> DemoReport:
-    """Every trainer claims, the organization takes its refund, and the books are reconciled."""
-    organization = cast.wallets["organization"]
+    """Every trainer claims (organization, keeper and treasury were paid at finalization), and the
+    books are reconciled."""
     for name in cast.trainers:
         cast.fees[name] += hub.claim(cast.wallets[name], task_id).fee
-    if hub.claimable(task_id, str(organization.address())):
-        cast.fees["organization"] += hub.claim_refund(organization, task_id).fee
     task = hub.task(task_id)
     after = {n: chain.balance(str(w.address())) for n, w in cast.wallets.items()}
     participants = hub.participants(task_id)
     addresses = {n: str(w.address()) for n, w in cast.wallets.items()}
     reconciliation = reconcile(task, participants, addresses, before, after, cast.fees)
     members = {p.trainer: p for p in participants}
+    reasons = {s.trainer: f"{s.reason}: {s.detail}" for s in hub.slashes(task_id)}
     rows = []
     for name in cast.trainers:
         member = members[addresses[name]]
@@ -290,7 +293,7 @@ def _settle(
                 weight=member.weight,
                 reward=max(0, payout - member.stake),
                 penalty=member.stake - min(member.stake, payout) if member.weight == 0 or member.slashed else 0,
-                slashed=member.slash_reason or "",
+                slashed=reasons.get(member.trainer, ""),
                 gas_fees=cast.fees[name],
                 balance_change=after[name] - before[name],
             )
@@ -301,7 +304,7 @@ def _settle(
         held_out_accuracy=0.0,
         rows=rows,
         organization_refund=task.org_refunded,
-        treasury_fee=after["treasury"] - before["treasury"],
+        treasury_income=after["treasury"] - before["treasury"],
         reconciliation=reconciliation,
         events=events,
     )
@@ -347,8 +350,10 @@ def _print_settlement(console: Console, report: DemoReport, task: Task, denom: s
         )
     console.print(table)
     console.print(
-        f"pool {task.pool:,} · treasury fee {report.treasury_fee:,} · forfeited stakes {task.forfeited:,} · "
-        f"distributed {task.rewards_paid:,} · refunded to the organization {report.organization_refund:,}"
+        f"pool {task.pool:,} · platform fee {task.fee:,} · forfeits to the treasury "
+        f"{report.treasury_income - task.fee:,} · rewards {task.rewards_paid:,} · refunded to the organization "
+        f"{report.organization_refund:,} · keeper bond back {task.keeper_paid - task.keeper_fee:,} of "
+        f"{task.keeper_bond:,}"
     )
     books = report.reconciliation
     verdict = (

@@ -8,6 +8,7 @@ and restarted never repeats or skips a round: the contract refuses an out-of-ord
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
@@ -27,13 +28,13 @@ from client_kit.data import LocalData, load_folder
 from client_kit.ipfs import MAX_CLIENT_BYTES, KuboStore, fetch_verified
 from client_kit.keys import read_mnemonic_file, wallet_from_mnemonic
 from client_kit.model_format import decode, encode, to_record
-from client_kit.task_hub import RoundMetrics, Standing, Task, TaskHub
+from client_kit.task_hub import RoundMetrics, SignedClaim, SlashEvidence, Standing, Task, TaskHub
 from keepers.brisk_grid import BriskGrid
 from keepers.events import RoundAttested, RoundTiming, TaskFinalized, TrainerConnected, TrainerSlashed
 from keepers.feed import LiveFeed
 from keepers.run_config import TaskRunConfig
 from keepers.strategy import ChainFedAvg, RoundOutcome
-from keepers.verification import UpdateContext
+from keepers.verification import Rejected, UpdateContext
 
 app = ServerApp()
 
@@ -95,7 +96,7 @@ class TaskKeeper:
             global_names=names,
             global_arrays=arrays,
             norm_bound=self.settings.norm_bound,
-            max_examples_per_trainer=self.settings.max_examples,
+            max_examples_per_trainer=self.task.max_examples_per_trainer,
             bech32_prefix=self.settings.network.bech32_prefix,
         )
 
@@ -124,13 +125,18 @@ class TaskKeeper:
         sender = str(self.wallet.address())
         body = TaskHub.submit_round_body(self.task.id, outcome.round, pinned.cid, pinned.sha256, metrics, contributors)
         messages = [self.hub.message(sender, body)]
-        culprits = {
-            r.address: r.reason
-            for r in outcome.rejected
-            if r.malicious and r.address and self.standing(r.address) == Standing.ACTIVE
-        }
-        for trainer, reason in culprits.items():
-            messages.append(self.hub.message(sender, TaskHub.slash_body(self.task.id, trainer, reason[:200])))
+        culprits: dict[str, str] = {}
+        for rejection in outcome.rejected:
+            trainer = rejection.address
+            if rejection.offense is None or trainer is None or trainer in culprits:
+                continue
+            if self.standing(trainer) != Standing.ACTIVE:
+                continue
+            evidence = self.evidence(rejection)
+            detail = rejection.reason[:200]
+            slash = TaskHub.slash_body(self.task.id, outcome.round, trainer, rejection.offense, detail, evidence)
+            messages.append(self.hub.message(sender, slash))
+            culprits[trainer] = rejection.reason
             self._members[trainer] = True
         tx_hash, fee = self.chain.submit(self.wallet, messages)
         timing = replace(
@@ -153,6 +159,18 @@ class TaskKeeper:
             timing=timing,
         )
         self._pending = self._inclusion.submit(self._included, tx_hash, fee, event, culprits, pinned_at)
+
+    def evidence(self, rejection: Rejected) -> SlashEvidence:
+        """The trainer's own signed claim, and the offending update pinned to IPFS (for an
+        equivocation, both signed claims as one JSON document), so anyone can re-check the verdict."""
+        assert rejection.envelope is not None
+        if rejection.conflicting is not None:
+            document = [SignedClaim.of(e).wire() for e in (rejection.envelope, rejection.conflicting)]
+            pinned = self.ipfs.add(json.dumps(document).encode(), name="equivocation.json")
+        else:
+            pinned = self.ipfs.add(rejection.update or b"", name=f"task{self.task.id}-offending-update.safetensors")
+        conflicting = SignedClaim.of(rejection.conflicting) if rejection.conflicting else None
+        return SlashEvidence(SignedClaim.of(rejection.envelope), pinned.cid, conflicting)
 
     def _included(self, tx_hash: str, fee: int, event: RoundAttested, culprits: dict[str, str], sent_at: float) -> None:
         """Background: wait for the attestation's block, then tell the feed."""
@@ -225,6 +243,7 @@ def main(grid: Grid, context: Context) -> None:
                 grid=grid,
                 initial_arrays=to_record(names, arrays),
                 num_rounds=remaining,
+                timeout=float(task.round_timeout_secs),  # a trainer that never answers is a no-show, not a stall
                 train_config=ConfigRecord({"task-id": task.id}),
             )
         keeper.finalize()

@@ -1,8 +1,9 @@
 """Running one task end to end on a localnet, for the demo, the benchmarks and the tests.
 
-`publish_task` is the organization's side (pin client.py and the initial model, fund the task);
-`ServedTask` is the keeper's (a keeper service serving that one task in a background thread,
-with a follower of its live feed). Trainers are whatever the caller starts: client.py processes
+`publish_task` is the organization's side (pin client.py and the initial model, fund the task,
+which names a registered keeper); `accept_task` is the keeper's consent (it bonds what the task
+asks); `ServedTask` is the keeper serving that one task in a background thread, with a follower
+of its live feed. Trainers are whatever the caller starts: client.py processes
 in the demo, in-process nodes in the scale benchmark.
 """
 
@@ -39,6 +40,13 @@ class TaskTerms:
     training_window_s: int = 1800
     no_show_penalty_bps: int = 1000
     slash_bps: int = 5000
+    keeper_bond: int = 0  # 0: a tenth of the pool
+    max_examples_per_trainer: int = 1000
+    round_timeout_s: int = 120
+
+    @property
+    def bond(self) -> int:
+        return self.keeper_bond or max(1, self.pool // 10)
 
 
 @dataclass(frozen=True)
@@ -77,11 +85,25 @@ def publish_task(
         join_deadline=now + terms.join_window_s,
         training_deadline=now + terms.training_window_s,
         keeper=keeper,
+        keeper_bond=terms.bond,
         no_show_penalty_bps=terms.no_show_penalty_bps,
         slash_bps=terms.slash_bps,
+        max_examples_per_trainer=terms.max_examples_per_trainer,
+        round_timeout_secs=terms.round_timeout_s,
     )
     task_id, created = hub.create_task(organization, spec, terms.pool, hub.chain.network.denom)
     return PublishedTask(task_id, client, initial, fees + created.fee)
+
+
+def register_keeper(hub: TaskHub, keeper: LocalWallet, endpoint: str, name: str = "Keeper") -> int:
+    """Register (or update) the keeper's profile with its trainer-facing endpoint; returns the fee paid."""
+    return hub.register_keeper(keeper, name, endpoint).fee
+
+
+def accept_task(hub: TaskHub, keeper: LocalWallet, task_id: int) -> int:
+    """The keeper's consent: bond what the task asks; returns the fee paid."""
+    task = hub.task(task_id)
+    return hub.accept_task(keeper, task_id, task.keeper_bond, task.denom).fee
 
 
 class ServedTask:

@@ -28,8 +28,8 @@ class AccountFlow:
 
 @dataclass(frozen=True)
 class Reconciliation:
-    funds_in: int  # pool and stakes escrowed
-    funds_out: int  # fee, trainers' claims, refunds to the organization, summed from the accounts' records
+    funds_in: int  # pool, the keeper's bond and the stakes escrowed
+    funds_out: int  # to the treasury, the organization, the keeper and the trainers, from the records
     held: int  # still in the contract for this task, by the contract's own bookkeeping
     accounts: list[AccountFlow] = field(default_factory=list)
 
@@ -58,21 +58,26 @@ def reconcile(
     gas_fees: Mapping[str, int],
 ) -> Reconciliation:
     """`addresses`, `before`, `after` and `gas_fees` are keyed by account name; `addresses` names
-    the organization as "organization", the treasury as "treasury", and the task's trainers."""
+    the organization as "organization", the keeper as "keeper", the treasury as "treasury", and
+    the task's trainers (who joined and stayed)."""
     by_address = {p.trainer: p for p in participants}
+    bond = task.keeper_bond if task.bonded else 0
+    funds_in = task.pool + bond + task.stake * task.participants
     claimed = sum(p.claimed_amount for p in participants)
-    funds_in = task.pool + task.stake * task.participants
-    funds_out = task.fee + claimed + task.org_refunded
+    funds_out = task.treasury_paid + task.org_refunded + task.keeper_paid + claimed
+    expected_by_role = {
+        "organization": -task.pool + task.org_refunded,
+        "keeper": -bond + task.keeper_paid,
+        "treasury": task.treasury_paid,
+    }
     flows = []
     for name, address in addresses.items():
-        if name == "organization":
-            expected = -task.pool + task.org_refunded
-        elif name == "treasury":
-            expected = task.fee
+        if name in expected_by_role:
+            expected = expected_by_role[name]
         elif address in by_address:
             member = by_address[address]
             expected = member.claimed_amount - member.stake
         else:
             continue
         flows.append(AccountFlow(name, after[name] - before[name], expected - gas_fees.get(name, 0)))
-    return Reconciliation(funds_in, funds_out, funds_in - task.paid_out, flows)
+    return Reconciliation(funds_in, funds_out, task.held, flows)

@@ -29,7 +29,6 @@ class TaskRunConfig:
     keeper_key_file: Path
     ipfs_api: str
     norm_bound: float
-    max_examples: int
     connect_timeout: float
     feed_port: int
     validation_dir: Path | None = None  # the keeper's own labelled data, to validate each global model
@@ -49,7 +48,6 @@ class TaskRunConfig:
             "keeper-key-file": str(self.keeper_key_file),
             "ipfs-api": self.ipfs_api,
             "norm-bound": float(self.norm_bound),
-            "max-examples": self.max_examples,
             "connect-timeout": float(self.connect_timeout),
             "feed-port": self.feed_port,
             "validation-dir": str(self.validation_dir or ""),
@@ -73,7 +71,6 @@ class TaskRunConfig:
             keeper_key_file=Path(str(config["keeper-key-file"])),
             ipfs_api=str(config["ipfs-api"]),
             norm_bound=float(str(config["norm-bound"])),
-            max_examples=int(str(config["max-examples"])),
             connect_timeout=float(str(config["connect-timeout"])),
             feed_port=int(str(config["feed-port"])),
             validation_dir=Path(str(config["validation-dir"])) if config.get("validation-dir") else None,

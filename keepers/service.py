@@ -1,9 +1,12 @@
 """The keeper service: follow the chain for this keeper's tasks and serve each when it is ready.
 
-A task is served once its join deadline passed with at least its minimum of trainers, or as soon as
-it is full; a task that never reached its minimum, or whose training deadline (plus grace) passed,
-is finalized so nothing stays locked. Serving runs the task's remaining rounds on the keeper's
-SuperLink; a restarted service picks up where the chain says the task is.
+A proposed task is accepted (bonding what it asks) only under the operator's policy: by hand with
+`fedchain keeper accept`, or automatically up to a bond the operator chose. An accepted task is
+served once its join deadline passed with at least its minimum of trainers, or as soon as it is
+full; a task that never started, or whose training deadline plus grace passed, is finalized so
+nothing stays locked. Serving runs the task's remaining rounds on the keeper's SuperLink; a
+restarted service picks up where the chain says the task is. Every task naming this keeper is
+read, page after page: junk tasks cannot hide a real one.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 from cosmpy.aerial.wallet import LocalWallet
 
 from client_kit.chain import ChainClient, ChainError
-from client_kit.task_hub import Task, TaskHub
+from client_kit.task_hub import Task, TaskHub, TaskStatus
 from keepers.feed import WEB_APP_ORIGINS
 from keepers.run_config import TaskRunConfig
 from keepers.runtime import start_superlink, submit_task_run
@@ -32,33 +35,38 @@ class KeeperSettings:
     ipfs_api: str
     feed_port: int = 8765
     norm_bound: float = 50.0
-    max_examples: int = 1000
     connect_timeout: float = 60.0
     poll_seconds: float = 2.0
     validation_dir: Path | None = None  # labelled data of the keeper's own, to score every global model
     federated_evaluation: bool = True
     only_tasks: frozenset[int] | None = None  # serve just these task ids (None: every task naming this keeper)
     feed_origins: tuple[str, ...] = WEB_APP_ORIGINS  # web pages allowed to read the live feed
+    accept_bond_up_to: int = 0  # accept proposed tasks by itself when their bond is at most this (0: never)
 
 
 class KeeperAction(StrEnum):
     """What the keeper should do with one of its tasks right now."""
 
+    ACCEPT = "accept"  # consent and bond (only under the operator's policy)
     SERVE = "serve"  # run its remaining rounds
-    FINALIZE = "finalize"  # settle it: all rounds done, or it never started
+    FINALIZE = "finalize"  # settle it: all rounds done, never started, or past its deadline and grace
     WAIT = "wait"  # nothing yet (or nothing any more)
 
 
-def readiness(task: Task, now: float) -> KeeperAction:
+def readiness(task: Task, now: float, accept_bond_up_to: int = 0) -> KeeperAction:
     """What the keeper should do with `task` at chain time `now`."""
+    if task.status == TaskStatus.PROPOSED:
+        if now >= task.join_deadline:
+            return KeeperAction.FINALIZE  # never accepted: the pool goes back
+        return KeeperAction.ACCEPT if 0 < task.keeper_bond <= accept_bond_up_to else KeeperAction.WAIT
     if not task.status.live:
         return KeeperAction.WAIT
     if task.rounds_completed >= task.rounds:
         return KeeperAction.FINALIZE
     if now >= task.join_deadline and task.participants < task.min_trainers and task.rounds_completed == 0:
-        return KeeperAction.FINALIZE  # never started: the refund path
-    if now >= task.training_deadline:
-        return KeeperAction.WAIT  # past training: anyone may settle it after the grace period
+        return KeeperAction.FINALIZE  # never started: everything goes back
+    if now >= task.training_deadline:  # past training: anyone settles it once the grace period is over
+        return KeeperAction.FINALIZE if now >= task.training_deadline + task.grace_period_secs else KeeperAction.WAIT
     full = task.participants >= task.max_trainers
     if task.participants >= task.min_trainers and (full or now >= task.join_deadline):
         return KeeperAction.SERVE
@@ -81,13 +89,6 @@ class KeeperService:
         self.report = report
         self.address = str(wallet.address())
         self._link: ManagedProcess | None = None
-        self._grace: int | None = None
-
-    @property
-    def grace(self) -> int:
-        if self._grace is None:
-            self._grace = self.hub.config().limits.grace_period_secs
-        return self._grace
 
     @property
     def superlink_pid(self) -> int | None:
@@ -102,7 +103,6 @@ class KeeperService:
             keeper_key_file=self.settings.keeper_key_file,
             ipfs_api=self.settings.ipfs_api,
             norm_bound=self.settings.norm_bound,
-            max_examples=self.settings.max_examples,
             connect_timeout=self.settings.connect_timeout,
             feed_port=self.settings.feed_port,
             validation_dir=self.settings.validation_dir,
@@ -110,24 +110,30 @@ class KeeperService:
             feed_origins=self.settings.feed_origins,
         )
 
-    def step(self) -> list[tuple[int, str]]:
-        """One pass over this keeper's open tasks; returns what was done to which task."""
+    def step(self) -> list[tuple[int, KeeperAction]]:
+        """One pass over every live task naming this keeper; returns what was done to which task."""
         done = []
         now = self.chain.block_time()
-        for task in self.hub.tasks(keeper=self.address, limit=100):
+        for task in self.hub.tasks(keeper=self.address):
             if self.settings.only_tasks is not None and task.id not in self.settings.only_tasks:
                 continue
-            action = readiness(task, now)
-            if action == KeeperAction.SERVE:
+            action = readiness(task, now, self.settings.accept_bond_up_to)
+            if action == KeeperAction.ACCEPT:
+                self.accept(task)
+            elif action == KeeperAction.SERVE:
                 self.serve(task)
-                done.append((task.id, "served"))
             elif action == KeeperAction.FINALIZE:
                 self.finalize(task)
-                done.append((task.id, "finalized"))
-            elif task.status.live and now >= task.training_deadline + self.grace:
-                self.finalize(task)
-                done.append((task.id, "finalized after deadline"))
+            if action != KeeperAction.WAIT:
+                done.append((task.id, action))
         return done
+
+    def accept(self, task: Task) -> None:
+        try:
+            result = self.hub.accept_task(self.wallet, task.id, task.keeper_bond, task.denom)
+            self.report(f"accepted task {task.id}, bonded {task.keeper_bond:,} {task.denom} (tx {result.hash})")
+        except ChainError as error:
+            self.report(f"task {task.id} not accepted: {error}")
 
     def serve(self, task: Task) -> None:
         if self._link is None or not self._link.alive():

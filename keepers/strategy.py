@@ -21,7 +21,7 @@ from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord
 from flwr.serverapp import Grid
 from flwr.serverapp.strategy import FedAvg
 
-from client_kit.model_format import ModelFormatError, from_record, to_record
+from client_kit.model_format import WIRE_KEY, ModelFormatError, from_record, to_record
 from client_kit.protocol import (
     ARRAYS,
     ENVELOPE,
@@ -36,7 +36,7 @@ from client_kit.task_hub import Standing
 from keepers.evaluation import Evaluation, aggregate, read_evaluation
 from keepers.events import FeedEvent, LastReply, RoundStarted, RoundTiming, UpdateAccepted, UpdateRejected
 from keepers.fedavg import weighted_average
-from keepers.verification import Accepted, Rejected, UpdateContext, verify_update
+from keepers.verification import Accepted, Rejected, UpdateContext, settle_duplicates, verify_update
 
 
 @dataclass
@@ -121,11 +121,12 @@ class ChainFedAvg(FedAvg):
         accepted: list[Accepted] = []
         rejected: list[Rejected] = []
         losses: list[tuple[float, int]] = []
-        for reply in replies:
-            verdict = self._judge(context, reply)
+        verdicts = settle_duplicates([self._judge(context, reply) for reply in replies])
+        loss_by_node = {int(reply.metadata.src_node_id): _train_loss(reply) for reply in replies}
+        for verdict in verdicts:
             if isinstance(verdict, Accepted):
                 accepted.append(verdict)
-                loss = _train_loss(reply)
+                loss = loss_by_node.get(verdict.node_id)
                 if loss is not None:
                     losses.append((loss, verdict.num_examples))
                 self._on_event(
@@ -157,25 +158,24 @@ class ChainFedAvg(FedAvg):
         try:
             return self._verdict(context, reply, node_id)
         except Exception as error:  # a crafted reply must not stop the round for everyone else
-            return Rejected(f"unreadable reply ({type(error).__name__})", node_id, None, malicious=False)
+            return Rejected(f"unreadable reply ({type(error).__name__})", node_id, None)
 
     def _verdict(self, context: UpdateContext, reply: Message, node_id: int) -> Accepted | Rejected:
         if reply.has_error():
-            return Rejected(
-                f"trainer reported an error: {str(reply.error.reason)[:200]}", node_id, None, malicious=False
-            )
+            return Rejected(f"trainer reported an error: {str(reply.error.reason)[:200]}", node_id, None)
         content = reply.content
         record = content.array_records.get(ARRAYS) if ARRAYS in content.array_records else None
         metrics = _metric_record(reply)
         if record is None or metrics is None:
-            return Rejected("reply lacks an 'arrays' ArrayRecord or a MetricRecord", node_id, None, malicious=False)
+            return Rejected("reply lacks an 'arrays' ArrayRecord or a MetricRecord", node_id, None)
         try:
             names, arrays = from_record(record)
         except ModelFormatError as error:
-            return Rejected(f"unreadable model: {error}", node_id, None, malicious=False)
+            return Rejected(f"unreadable model: {error}", node_id, None)
         envelope = content.config_records.get(ENVELOPE) if ENVELOPE in content.config_records else None
+        update = bytes(record[WIRE_KEY].data)
         return verify_update(
-            context, node_id, names, arrays, metrics.get(self.weighted_by_key), envelope, self._standing
+            context, node_id, names, arrays, metrics.get(NUM_EXAMPLES), envelope, self._standing, update
         )
 
     def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:

@@ -19,6 +19,18 @@ from client_kit.task_hub import TaskSpec
 
 _DURATION = re.compile(r"^([0-9]+)\s*([smhd])$")
 _WHOLE = re.compile(r"^[0-9]+$")
+_WHOLE_FIELDS = (
+    "rounds",
+    "min_trainers",
+    "max_trainers",
+    "stake",
+    "pool",
+    "no_show_penalty_bps",
+    "slash_bps",
+    "keeper_bond",
+    "max_examples_per_trainer",
+    "round_timeout_secs",
+)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -47,6 +59,9 @@ class TaskRequest:
     initial_model_sha256: str | None = None
     no_show_penalty_bps: int = 1000
     slash_bps: int = 5000
+    keeper_bond: int | None = None  # default: a tenth of the pool
+    max_examples_per_trainer: int = 1000  # the cap on one update's example count (its weight)
+    round_timeout_secs: int = 120  # how long the keeper waits for a round's replies
 
     @staticmethod
     def from_mapping(data: dict[str, Any]) -> TaskRequest:
@@ -58,8 +73,8 @@ class TaskRequest:
         if missing:
             raise TaskRequestError(f"task is missing required fields {missing}")
         values = dict(data)
-        for name in ("rounds", "min_trainers", "max_trainers", "stake", "pool", "no_show_penalty_bps", "slash_bps"):
-            if name in values:
+        for name in _WHOLE_FIELDS:
+            if name in values and not (name == "keeper_bond" and values[name] is None):
                 values[name] = _whole_number(name, values[name])
         for name in ("join_deadline", "training_deadline", "keeper", "model_name", "description"):
             if name in values and values[name] is not None:
@@ -140,6 +155,11 @@ def resolve(
         raise TaskRequestError("rounds must be at least 1")
     if request.stake <= 0 or request.pool <= 0:
         raise TaskRequestError("stake and pool must be positive")
+    bond = request.keeper_bond if request.keeper_bond is not None else max(1, request.pool // 10)
+    if bond <= 0:
+        raise TaskRequestError("keeper_bond must be positive: it is what the keeper loses if it never delivers")
+    if request.max_examples_per_trainer < 1:
+        raise TaskRequestError("max_examples_per_trainer must be at least 1")
     for name in ("no_show_penalty_bps", "slash_bps"):
         if not 0 <= getattr(request, name) <= 10_000:
             raise TaskRequestError(f"{name} must be between 0 and 10000 basis points")
@@ -157,8 +177,11 @@ def resolve(
         join_deadline=join,
         training_deadline=training,
         keeper=keeper_address,
+        keeper_bond=bond,
         no_show_penalty_bps=request.no_show_penalty_bps,
         slash_bps=request.slash_bps,
+        max_examples_per_trainer=request.max_examples_per_trainer,
+        round_timeout_secs=request.round_timeout_secs,
     )
 
 

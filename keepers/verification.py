@@ -6,8 +6,9 @@ exact arrays → the signer staked into the task → same layers, shapes and dty
 model → finite values → ‖update − global‖₂ within the task's bound.
 
 Only a failure attributable to a staked address that really signed the update (shape, NaN/inf,
-norm) is `malicious` and can be slashed; an unsigned update, a forged or replayed envelope, or an
-address that never joined is rejected but proves nothing against any staked trainer.
+norm) carries an `offense` and can be slashed, with the trainer's own signed claim and the update
+as evidence; an unsigned update, a forged or replayed envelope, or an address that never joined
+is rejected but proves nothing against any staked trainer.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from client_kit.envelope import EnvelopeError, SignedEnvelope, UpdateClaim, parameters_digest, verify_envelope
-from client_kit.task_hub import Standing
+from client_kit.task_hub import SlashReason, Standing
 from keepers.fedavg import averaged
 
 
@@ -45,14 +46,22 @@ class Accepted:
     num_examples: int
     weight: int
     arrays: list[np.ndarray]
+    envelope: SignedEnvelope  # the trainer's signed claim (evidence, should it equivocate)
 
 
 @dataclass(frozen=True)
 class Rejected:
     reason: str
     node_id: int
-    address: str | None
-    malicious: bool
+    address: str | None  # the staked address it provably came from, if any
+    offense: SlashReason | None = None  # set only when the evidence below proves it
+    envelope: SignedEnvelope | None = None  # the trainer's own signed claim
+    update: bytes | None = None  # the offending update as received, to pin as evidence
+    conflicting: SignedEnvelope | None = None  # equivocation: the trainer's second claim for the round
+
+    @property
+    def malicious(self) -> bool:
+        return self.offense is not None
 
 
 def contribution_weight(num_examples: int, context: UpdateContext) -> int:
@@ -96,22 +105,21 @@ def verify_update(
     num_examples: object,
     envelope_record: Mapping[str, object] | None,
     standing: Callable[[str], Standing],
+    update: bytes = b"",
 ) -> Accepted | Rejected:
-    """`standing(address)` says where the address stands in the task: active, slashed or absent."""
+    """`standing(address)` says where the address stands in the task: active, slashed or absent;
+    `update` is the update as received (its wire bytes), kept as evidence if it proves an offense."""
     if not envelope_record:
-        return Rejected("unsigned update: no envelope in the reply", node_id, None, malicious=False)
+        return Rejected("unsigned update: no envelope in the reply", node_id, None)
     try:
         envelope = SignedEnvelope.from_record(envelope_record)
     except EnvelopeError as error:
-        return Rejected(f"malformed envelope: {error}", node_id, None, malicious=False)
+        return Rejected(f"malformed envelope: {error}", node_id, None)
     claimed = envelope.address
     examples = whole_number(num_examples)
     if examples is None or not 1 <= examples <= MAX_CLAIMED_EXAMPLES:
         return Rejected(
-            f"num-examples must be a whole number from 1 to 2**53, got {str(num_examples)[:40]}",
-            node_id,
-            claimed,
-            False,
+            f"num-examples must be a whole number from 1 to 2**53, got {str(num_examples)[:40]}", node_id, None
         )
     expected = UpdateClaim(
         chain_id=context.chain_id,
@@ -125,35 +133,58 @@ def verify_update(
     try:
         address = verify_envelope(envelope, expected, context.bech32_prefix)
     except EnvelopeError as error:
-        return Rejected(f"bad signature: {error}", node_id, claimed, malicious=False)
+        return Rejected(f"bad signature ({claimed[:64]}): {error}", node_id, None)
     status = standing(address)
     if status == Standing.SLASHED:
-        return Rejected(f"{address} was slashed in task {context.task_id}", node_id, address, malicious=False)
+        return Rejected(f"{address} was slashed in task {context.task_id}", node_id, address)
     if status != Standing.ACTIVE:
-        return Rejected(f"{address} has not joined task {context.task_id}", node_id, address, malicious=False)
+        return Rejected(f"{address} has not joined task {context.task_id}", node_id, address)
+
     # From here on the update provably comes from a staked trainer: failures are slashable.
+    def offense(reason: str, kind: SlashReason) -> Rejected:
+        return Rejected(reason, node_id, address, kind, envelope, update)
+
     if list(names) != list(context.global_names):
-        return Rejected(
-            f"layers {list(names)} differ from the model's {list(context.global_names)}",
-            node_id,
-            address,
-            malicious=True,
+        return offense(
+            f"layers {list(names)[:8]} differ from the model's {list(context.global_names)[:8]}",
+            SlashReason.WRONG_SHAPE,
         )
     for name, array, base in zip(names, arrays, context.global_arrays, strict=True):
         if array.shape != base.shape or array.dtype != base.dtype:
-            return Rejected(
+            return offense(
                 f"layer {name!r} is {array.dtype}{list(array.shape)}, the model's is {base.dtype}{list(base.shape)}",
-                node_id,
-                address,
-                malicious=True,
+                SlashReason.WRONG_SHAPE,
             )
     for name, array in zip(names, arrays, strict=True):
         if averaged(array) and not np.isfinite(array).all():
-            return Rejected(f"layer {name!r} contains NaN or infinite values", node_id, address, malicious=True)
+            return offense(f"layer {name!r} contains NaN or infinite values", SlashReason.NON_FINITE)
     norm = update_norm(arrays, context.global_arrays)
     if norm > context.norm_bound:
-        return Rejected(
-            f"update norm {norm:.3f} exceeds the bound {context.norm_bound:.3f}", node_id, address, malicious=True
-        )
+        return offense(f"update norm {norm:.3f} exceeds the bound {context.norm_bound:.3f}", SlashReason.NORM_EXCEEDED)
     weight = contribution_weight(examples, context)
-    return Accepted(address, node_id, examples, weight, list(arrays))
+    return Accepted(address, node_id, examples, weight, list(arrays), envelope)
+
+
+def settle_duplicates(verdicts: list[Accepted | Rejected]) -> list[Accepted | Rejected]:
+    """One address, one update per round: an address with two accepted updates gets neither into
+    the round; when the two signed claims differ it has equivocated, which the pair proves."""
+    by_address: dict[str, list[Accepted]] = {}
+    for verdict in verdicts:
+        if isinstance(verdict, Accepted):
+            by_address.setdefault(verdict.address, []).append(verdict)
+    settled: list[Accepted | Rejected] = [v for v in verdicts if isinstance(v, Rejected)]
+    for address, updates in by_address.items():
+        if len(updates) == 1:
+            settled.append(updates[0])
+            continue
+        first, second = updates[0], updates[1]
+        if first.envelope.claim != second.envelope.claim:
+            reason = f"{address} signed {len(updates)} different updates for round {first.envelope.claim.round}"
+            settled.append(
+                Rejected(
+                    reason, first.node_id, address, SlashReason.EQUIVOCATION, first.envelope, None, second.envelope
+                )
+            )
+        else:
+            settled.append(first)  # the very same signed update twice: it counts once
+    return settled

@@ -48,8 +48,10 @@ def test_every_command_has_help_with_an_example(path: tuple[str, ...]) -> None:
 
 @pytest.fixture
 def state(localnet: Localnet, chain: ChainClient, deployment: Deployment):
-    """A snapshot of what a refused command must not change: the task counter and the org's balance."""
+    """A snapshot of what a refused command must not change: the task counter and the org's balance
+    (taken once the dev keeper is registered, so a task may name it)."""
     hub = TaskHub(chain, deployment.contract)
+    hub.register_keeper(wallet_from_mnemonic(localnet.config.dev_account("keeper").mnemonic), "K", "127.0.0.1:9092")
     organization = str(wallet_from_mnemonic(localnet.config.dev_account("organization").mnemonic).address())
     return lambda: (hub.config().next_task_id, chain.balance(organization))
 
@@ -180,6 +182,7 @@ def test_a_trainer_who_cannot_pay_stake_and_fee_is_refused(
     model = tmp_path / "model.bin"
     model.write_bytes(b"\0" * 16)
     assert _run(localnet, "org", "register", "--name", "Acme").returncode == 0
+    assert _run(localnet, "keeper", "register", "--name", "K", "--endpoint", "127.0.0.1:9092").returncode == 0
     created = _run(
         localnet, "org", "create-task", "--model-name", "m", "--client", str(client), "--initial-model", str(model),
         "--rounds", "1", "--min-trainers", "1", "--max-trainers", "2", "--stake", "5000", "--pool", "1000",
@@ -187,6 +190,9 @@ def test_a_trainer_who_cannot_pay_stake_and_fee_is_refused(
     )  # fmt: skip
     assert created.returncode == 0, created.stderr
     task_id = json.loads(created.stdout)["task_id"]
+    _fails(_run(localnet, "trainer", "join", str(task_id), "--key", "trainer1"), "keeper has not accepted it")
+    accepted = _run(localnet, "keeper", "accept", str(task_id))
+    assert accepted.returncode == 0 and "bonded 100" in accepted.stdout, accepted.stderr  # a tenth of the pool
     assert _run(localnet, "keys", "add", "poor").returncode == 0
     address = _run(localnet, "keys", "show", "poor").stdout.strip()
     organization = wallet_from_mnemonic(localnet.config.dev_account("organization").mnemonic)

@@ -20,7 +20,7 @@ from websockets.sync.client import connect
 from client_kit.chain import ChainClient
 from client_kit.ipfs import KuboStore, fetch_verified
 from client_kit.model_format import decode
-from client_kit.task_hub import TaskHub, TaskStatus
+from client_kit.task_hub import SlashReason, TaskHub, TaskStatus
 from keepers.events import (
     FeedEvent,
     Published,
@@ -130,9 +130,16 @@ def test_bad_updates_are_rejected_with_reasons_and_the_malicious_staked_trainer_
     participants = {p.trainer: p for p in hub.participants(task_id)}
     for name in honest:
         assert participants[address[name]].weight > 0 and not participants[address[name]].slashed
-    reasons = {name: participants[address[name]].slash_reason for name in ("trainer8", "trainer9", "trainer10")}
-    assert "NaN" in reasons["trainer8"] and "layer 'weight'" in reasons["trainer9"]
-    assert "exceeds the bound" in reasons["trainer10"]
+    slashes = {s.trainer: s for s in hub.slashes(task_id)}
+    reasons = {name: slashes[address[name]] for name in ("trainer8", "trainer9", "trainer10")}
+    assert reasons["trainer8"].reason == SlashReason.NON_FINITE and "NaN" in reasons["trainer8"].detail
+    assert reasons["trainer9"].reason == SlashReason.WRONG_SHAPE and "layer 'weight'" in reasons["trainer9"].detail
+    assert (
+        reasons["trainer10"].reason == SlashReason.NORM_EXCEEDED and "exceeds the bound" in reasons["trainer10"].detail
+    )
+    for slash in reasons.values():  # each verdict can be re-checked off chain: the update is on IPFS
+        offending = kubo.cat(slash.update_cid)
+        assert slash.round == 1 and offending and json.loads(slash.claim.payload)["round"] == 1
     for name in ("trainer3", "trainer7"):  # rejected, but nothing proves a staked trainer signed it
         assert not participants[address[name]].slashed and participants[address[name]].weight == 0
 

@@ -21,9 +21,18 @@ JOIN, TRAINING = NOW + 600, NOW + 3600
         ({"participants": 3, "rounds_completed": 2, "status": "running"}, NOW + 900, KeeperAction.SERVE),
         ({"participants": 3, "rounds_completed": 5, "status": "running"}, NOW + 900, KeeperAction.FINALIZE),
         ({"participants": 3, "rounds_completed": 2, "status": "running"}, TRAINING, KeeperAction.WAIT),
+        ({"participants": 3, "rounds_completed": 2, "status": "running"}, TRAINING + 120, KeeperAction.FINALIZE),
+        ({"status": "proposed", "bonded": False}, NOW, KeeperAction.WAIT),  # no consent without a policy
+        ({"status": "proposed", "bonded": False}, JOIN, KeeperAction.FINALIZE),  # never accepted: pool back
         ({"participants": 3, "status": "finalized", "rounds_completed": 5}, NOW, KeeperAction.WAIT),
         ({"participants": 0, "status": "cancelled"}, JOIN, KeeperAction.WAIT),
     ],
 )
 def test_readiness(overrides: dict, now: int, action: KeeperAction) -> None:
     assert readiness(task_record(**overrides), now) == action
+
+
+def test_a_proposed_task_is_accepted_only_within_the_operators_bond_policy() -> None:
+    proposed = task_record(status="proposed", bonded=False, keeper_bond=1_000)
+    assert readiness(proposed, NOW, accept_bond_up_to=999) == KeeperAction.WAIT
+    assert readiness(proposed, NOW, accept_bond_up_to=1_000) == KeeperAction.ACCEPT

@@ -17,7 +17,6 @@ RUN = TaskRunConfig(
     keeper_key_file=Path("/keys/keeper.mnemonic"),
     ipfs_api="http://127.0.0.1:5001",
     norm_bound=12.5,
-    max_examples=300,
     connect_timeout=30.0,
     feed_port=8765,
     validation_dir=Path("/data/held-out"),

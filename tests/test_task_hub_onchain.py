@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
+from cosmpy.aerial.wallet import LocalWallet
 
-from client_kit.chain import ChainClient, ChainError
+from client_kit.chain import ChainClient, ChainError, TxResult
+from client_kit.envelope import SignedEnvelope, UpdateClaim, sign_update
 from client_kit.ipfs import KuboStore
 from client_kit.keys import wallet_from_mnemonic
-from client_kit.task_hub import RoundMetrics, Settlement, TaskHub, TaskSpec, TaskStatus
+from client_kit.task_hub import (
+    RoundMetrics,
+    SignedClaim,
+    SlashEvidence,
+    SlashReason,
+    TaskHub,
+    TaskSpec,
+    TaskStatus,
+)
 from localnet.deploy import Deployment
 from localnet.network import Localnet
 from tests.conftest import dev_wallet
@@ -38,11 +49,20 @@ def _spec(chain: ChainClient, kubo: KuboStore, keeper: str, **overrides: object)
         join_deadline=now + 600,
         training_deadline=now + 1200,
         keeper=keeper,
+        keeper_bond=2_000_000,
         no_show_penalty_bps=1000,
         slash_bps=5000,
+        max_examples_per_trainer=1000,
+        round_timeout_secs=60,
     )
     fields.update(overrides)
     return TaskSpec(**fields)  # type: ignore[arg-type]
+
+
+def _claim(trainer: LocalWallet, chain: ChainClient, contract: str, task_id: int, task_round: int) -> SignedEnvelope:
+    """The update claim a trainer's client.py signs (the evidence a slash must carry)."""
+    claim = UpdateClaim(chain.network.chain_id, contract, task_id, task_round, 7, 300, "ab" * 32)
+    return sign_update(trainer.signer(), claim)
 
 
 def test_full_lifecycle_pays_everyone_exactly(localnet: Localnet, chain: ChainClient, hub: TaskHub, kubo: KuboStore):
@@ -53,23 +73,31 @@ def test_full_lifecycle_pays_everyone_exactly(localnet: Localnet, chain: ChainCl
     address = {w: str(w.address()) for w in [org, keeper, treasury, *trainers]}
     fees: dict[str, int] = {a: 0 for a in address.values()}
 
-    def paid(wallet, result) -> None:  # local helper
+    def paid(wallet: LocalWallet, result: TxResult) -> None:
         fees[address[wallet]] += result.fee
 
     paid(org, hub.register(org, "Acme Health", organization=True))
+    paid(keeper, hub.register_keeper(keeper, "Keeper One", "127.0.0.1:9092", fee_bps=100))
     for i, trainer in enumerate(trainers):
         paid(trainer, hub.register(trainer, f"trainer-{i}", trainer=True))
     start = {a: chain.balance(a) for a in address.values()}
     fees = {a: 0 for a in address.values()}  # count only the fees paid from here on
 
-    pool = 50_000_003
+    pool, bond, stake = 50_000_003, 2_000_000, 1_000_000
     first_height = chain.height()
     task_id, result = hub.create_task(org, _spec(chain, kubo, address[keeper]), pool, denom)
     paid(org, result)
+    assert hub.task(task_id).status == TaskStatus.PROPOSED
+    with pytest.raises(ChainError, match="needs it"):  # nobody joins before the keeper consents
+        hub.join_task(trainers[0], task_id, stake, denom)
+    paid(keeper, hub.accept_task(keeper, task_id, bond, denom))
     for trainer in trainers:
-        paid(trainer, hub.join_task(trainer, task_id, 1_000_000, denom))
+        paid(trainer, hub.join_task(trainer, task_id, stake, denom, node_public_key=f"node-key-{address[trainer]}"))
+    paid(trainers[2], hub.leave_task(trainers[2], task_id))  # before round 1 a trainer may leave...
+    paid(trainers[2], hub.join_task(trainers[2], task_id, stake, denom))  # ...and come back
     task = hub.task(task_id)
-    assert (task.status, task.participants, task.pool) == (TaskStatus.OPEN, 3, pool)
+    assert (task.status, task.participants, task.pool, task.bonded) == (TaskStatus.OPEN, 3, pool, True)
+    assert task.keeper_fee_bps == 100 and task.treasury == address[treasury]
 
     metrics = RoundMetrics(Decimal("0.61"), Decimal("0.83"), 900)
     cid, sha = task.initial_model_cid, task.initial_model_sha256
@@ -77,42 +105,63 @@ def test_full_lifecycle_pays_everyone_exactly(localnet: Localnet, chain: ChainCl
     paid(keeper, hub.submit_round(keeper, task_id, 1, cid, sha, metrics, [(t1, 300), (t2, 100)]))
     with pytest.raises(ChainError, match="round out of order"):
         hub.submit_round(keeper, task_id, 3, cid, sha, metrics, [(t1, 1)])
-    paid(keeper, hub.slash(keeper, task_id, t2, "update norm 41.2 exceeds bound 10"))
-    paid(keeper, hub.submit_round(keeper, task_id, 2, cid, sha, metrics, [(t1, 200)]))
+    with pytest.raises(ChainError, match="needs it"):  # once a round is attested, nobody leaves
+        hub.leave_task(trainers[2], task_id)
+    # Round 2: trainer2's update exceeded the norm bound; the keeper slashes it in the round's own
+    # transaction, with trainer2's own signed claim for round 2 and the update pinned to IPFS.
+    evidence = SlashEvidence(SignedClaim.of(_claim(trainers[1], chain, hub.contract, task_id, 2)), cid)
+    forged = SlashEvidence(SignedClaim.of(_claim(trainers[0], chain, hub.contract, task_id, 2)), cid)
+    keeper_address = address[keeper]
+    round_two = hub.message(keeper_address, TaskHub.submit_round_body(task_id, 2, cid, sha, metrics, [(t1, 200)]))
+    with pytest.raises(ChainError, match="does not belong to"):  # trainer1's claim does not convict trainer2
+        slash = TaskHub.slash_body(task_id, 2, t2, SlashReason.NORM_EXCEEDED, "norm 41.2 > 10", forged)
+        chain.broadcast(keeper, [round_two, hub.message(keeper_address, slash)])
+    slash = TaskHub.slash_body(task_id, 2, t2, SlashReason.NORM_EXCEEDED, "norm 41.2 > 10", evidence)
+    paid(keeper, chain.broadcast(keeper, [round_two, hub.message(keeper_address, slash)]))
     records = hub.rounds(task_id)
     assert [r.round for r in records] == [1, 2] and records[1].metrics.accuracy == Decimal("0.83")
     paid(keeper, hub.finalize_task(keeper, task_id))
 
     task = hub.task(task_id)
-    fee = pool * 200 // 10_000
-    forfeited = 500_000 + 100_000  # slash 50% of trainer2's stake + no-show 10% of trainer3's
-    assert (task.status, task.settlement, task.fee, task.forfeited) == (
+    fee, keeper_fee = pool * 200 // 10_000, pool * 100 // 10_000
+    distributable = pool - fee - keeper_fee
+    slashed_reward = distributable * 100 // 600  # trainer2's round-1 weight: its share goes to the treasury
+    no_show = stake * 1000 // 10_000  # trainer3, both rounds delivered
+    assert (task.status, task.fee, task.keeper_fee, task.distributable) == (
         TaskStatus.FINALIZED,
-        Settlement.NORMAL,
         fee,
-        forfeited,
+        keeper_fee,
+        distributable,
     )
-    assert task.distributable == pool - fee + forfeited
+    assert task.treasury_paid == fee + stake // 2 + no_show + slashed_reward
+    assert (task.keeper_paid, task.bond_forfeited, task.org_refunded) == (bond + keeper_fee, 0, 0)
 
-    expected = {t1: 1_000_000 + task.distributable, t2: 500_000, t3: 900_000}
+    expected = {t1: stake + distributable * 500 // 600, t2: stake // 2, t3: stake - no_show}
     for trainer in trainers:
-        assert hub.claimable(task_id, address[trainer]) == expected[address[trainer]]
+        owed = hub.claimable(task_id, address[trainer])
+        assert owed.amount == expected[address[trainer]] == owed.stake_back + owed.reward + owed.compensation
         paid(trainer, hub.claim(trainer, task_id))
     with pytest.raises(ChainError, match="already claimed"):
         hub.claim(trainers[0], task_id)
-    assert hub.claimable(task_id, address[org]) == 0  # a single contributor leaves no rounding dust
+    with pytest.raises(ChainError, match="can be swept from"):  # the claim window is still open
+        hub.sweep(org, task_id)
+    assert hub.task(task_id).held == distributable - distributable * 500 // 600 - slashed_reward  # rounding dust
 
     end = {a: chain.balance(a) for a in address.values()}
-    assert end[address[treasury]] - start[address[treasury]] == fee
+    assert end[address[treasury]] - start[address[treasury]] == task.treasury_paid
     assert end[address[org]] - start[address[org]] == -pool - fees[address[org]]
+    assert end[keeper_address] - start[keeper_address] == keeper_fee - fees[keeper_address]
     for trainer in trainers:
         a = address[trainer]
-        assert end[a] - start[a] == expected[a] - 1_000_000 - fees[a]
-    participants = {p.trainer: p for p in hub.participants(task_id)}
-    assert participants[t2].slashed and participants[t2].slash_reason.startswith("update norm")
-    assert all(p.claimed for p in participants.values())
+        assert end[a] - start[a] == expected[a] - stake - fees[a]
+    (record,) = hub.slashes(task_id)
+    assert (record.trainer, record.round, record.reason, record.update_cid) == (t2, 2, SlashReason.NORM_EXCEEDED, cid)
+    assert json.loads(record.claim.payload)["task_id"] == task_id  # anyone can re-verify it off chain
     profile = hub.profile(t3)
-    assert profile is not None and profile["no_shows"] >= 1
+    assert profile is not None and profile.no_shows >= 1
+    keeper_profile = hub.profile(keeper_address)
+    assert keeper_profile is not None and keeper_profile.keeper is not None
+    assert keeper_profile.keeper.endpoint == "127.0.0.1:9092" and keeper_profile.keeper.rounds_attested >= 2
 
     # A watcher following the contract from a height sees this task's whole life, in order.
     mine = [
@@ -123,18 +172,46 @@ def test_full_lifecycle_pays_everyone_exactly(localnet: Localnet, chain: ChainCl
     actions = [a["action"] for a in mine]
     assert actions == [
         "create_task",
+        "accept_task",
         "join_task",
         "join_task",
         "join_task",
+        "leave_task",
+        "join_task",
+        "submit_round",
         "submit_round",
         "slash",
-        "submit_round",
         "finalize_task",
         "claim",
         "claim",
         "claim",
     ]
     assert [a["round"] for a in mine if a["action"] == "submit_round"] == ["1", "2"]
+
+
+def test_a_keeper_that_never_delivers_compensates_and_an_organization_can_cancel(
+    localnet: Localnet, chain: ChainClient, hub: TaskHub, kubo: KuboStore
+) -> None:
+    config = localnet.config
+    org, keeper = dev_wallet(config, "organization"), dev_wallet(config, "keeper")
+    trainer = dev_wallet(config, "trainer4")
+    hub.register(org, "Acme Health", organization=True)
+    hub.register_keeper(keeper, "Keeper One", "127.0.0.1:9092")
+    hub.register(trainer, "trainer-4", trainer=True)
+    spec = _spec(chain, kubo, str(keeper.address()), min_trainers=1, max_trainers=1)
+    task_id, _ = hub.create_task(org, spec, 10_000, config.denom)
+    hub.accept_task(keeper, task_id, spec.keeper_bond, config.denom)
+    hub.join_task(trainer, task_id, spec.stake, config.denom)
+    before = {w: chain.balance(str(w.address())) for w in (org, keeper, trainer)}
+    cancelled = hub.cancel_task(org, task_id)  # joined by a stranger, yet still cancellable before round 1
+    task = hub.task(task_id)
+    assert task.status == TaskStatus.CANCELLED and task.org_refunded == 10_000 and task.keeper_paid == spec.keeper_bond
+    assert chain.balance(str(org.address())) == before[org] + 10_000 - cancelled.fee
+    assert chain.balance(str(keeper.address())) == before[keeper] + spec.keeper_bond
+    assert hub.claimable(task_id, str(trainer.address())).amount == spec.stake
+    claimed = hub.claim(trainer, task_id)
+    assert chain.balance(str(trainer.address())) == before[trainer] + spec.stake - claimed.fee
+    assert hub.task(task_id).held == 0
 
 
 def test_bad_messages_are_refused_and_change_nothing(
@@ -149,7 +226,7 @@ def test_bad_messages_are_refused_and_change_nothing(
     with pytest.raises(ChainError, match="not a valid CID"):
         hub.create_task(org, bad, 1_000, config.denom)
     late = _spec(chain, kubo, str(keeper.address()), join_deadline=int(chain.block_time()) - 5)
-    with pytest.raises(ChainError, match="deadlines"):
+    with pytest.raises(ChainError, match="deadline"):
         hub.create_task(org, late, 1_000, config.denom)
     assert hub.config().next_task_id == before_tasks
     assert chain.balance(str(org.address())) == before_balance  # refused in simulation: no fee either

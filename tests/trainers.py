@@ -13,7 +13,7 @@ from client_kit.chain import ChainClient
 from client_kit.ipfs import KuboStore
 from client_kit.settings import ClientSettings
 from client_kit.task_hub import TaskHub
-from keepers.orchestration import TaskTerms, publish_task
+from keepers.orchestration import TaskTerms, accept_task, publish_task, register_keeper
 from keepers.run_config import TaskRunConfig
 from keepers.runtime import start_trainer
 from localnet.processes import ManagedProcess, free_port
@@ -31,7 +31,6 @@ def keeper_run_config(config: LocalnetConfig, contract: str, task_id: int, keepe
         keeper_key_file=keeper_key,
         ipfs_api=config.kubo_api_url,
         norm_bound=50.0,
-        max_examples=1000,
         connect_timeout=60.0,
         feed_port=free_port(),
     )
@@ -80,8 +79,10 @@ def create_task(
 ) -> int:
     """Pin client.py and its initial model, create the task, and stake every named trainer into it."""
     org, keeper = dev_wallet(config, "organization"), dev_wallet(config, "keeper")
+    register_keeper(hub, keeper, "127.0.0.1:9092")  # the endpoint the rendered client.py names
     terms = TaskTerms("digits", "keeper e2e", rounds, len(trainers), len(trainers), stake, pool, 600, 3600)
     task_id = publish_task(hub, kubo, org, str(keeper.address()), built, terms).task_id
+    accept_task(hub, keeper, task_id)
     for name in trainers:
         wallet = dev_wallet(config, name)
         hub.register(wallet, name, trainer=True)

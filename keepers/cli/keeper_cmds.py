@@ -1,4 +1,4 @@
-"""`fedchain keeper run`: the keeper service for one keeper key."""
+"""`fedchain keeper ...`: register as a keeper, accept tasks (bonding stake), and run the service."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from pathlib import Path
 
 import click
 
-from keepers.cli.common import console
+from client_kit.task_hub import TaskStatus
+from keepers.cli.common import CliFailure, console
 from keepers.cli.context import Target, pass_target
+from keepers.cli.views import KEY_OPTION_HELP
 from keepers.events import Published, RoundAttested, TaskFinalized, TrainerSlashed, UpdateRejected
 from keepers.feed import FeedFollower, RoundRow, round_summary, short_addresses
 from keepers.service import KeeperService, KeeperSettings
@@ -18,6 +20,50 @@ from keepers.service import KeeperService, KeeperSettings
 @click.group()
 def keeper() -> None:
     """Keepers: aggregate tasks with Flower and attest every round on chain."""
+
+
+@keeper.command("register")
+@click.option("--key", default="keeper", show_default=True, help=KEY_OPTION_HELP)
+@click.option("--name", required=True, help="Display name.")
+@click.option("--endpoint", required=True, help="Where trainers reach this keeper's SuperLink, e.g. 127.0.0.1:9092.")
+@click.option("--fee-bps", default=0, show_default=True, type=click.IntRange(0, 2000), help="Keeper fee (of the pool).")
+@click.option("--tls-cert-sha256", help="sha256 of the endpoint's TLS certificate, when it serves TLS.")
+@pass_target
+def keeper_register(
+    target: Target, key: str, name: str, endpoint: str, fee_bps: int, tls_cert_sha256: str | None
+) -> None:
+    """Register (or update) this key's keeper profile: organizations can then name it as a task's
+    keeper. The fee is fixed per task when the task is created.
+
+    \b
+    Example:
+      fedchain keeper register --name "Keeper One" --endpoint 127.0.0.1:9092 --fee-bps 100
+    """
+    result = target.hub.register_keeper(target.keys.wallet(key), name, endpoint, fee_bps, tls_cert_sha256)
+    console.print(f"registered keeper {name!r} at {endpoint} (fee {fee_bps / 100:g} %; tx {result.hash})")
+
+
+@keeper.command("accept")
+@click.argument("task_id", type=int)
+@click.option("--key", default="keeper", show_default=True, help=KEY_OPTION_HELP)
+@pass_target
+def keeper_accept(target: Target, task_id: int, key: str) -> None:
+    """Consent to serve a task that names this keeper, bonding the stake the task asks for. The
+    bond comes back in full when every round is delivered (or the task never starts); for each
+    round never delivered a share of it compensates the organization and the trainers.
+
+    \b
+    Example:
+      fedchain keeper accept 4
+    """
+    task = target.task(task_id)
+    wallet = target.keys.wallet(key)
+    if task.keeper != str(wallet.address()):
+        raise CliFailure(f"task {task_id} names keeper {task.keeper}, not {wallet.address()}")
+    if task.status != TaskStatus.PROPOSED:
+        raise CliFailure(f"task {task_id} is {task.status}: only a proposed task can be accepted")
+    result = target.hub.accept_task(wallet, task_id, task.keeper_bond, task.denom)
+    console.print(f"accepted task {task_id}, bonded {task.keeper_bond:,} {task.denom} (tx {result.hash})")
 
 
 @keeper.command("run")
@@ -38,6 +84,13 @@ def keeper() -> None:
     show_default=True,
     help="Also ask trainers to evaluate each global model on their data (one more message round trip).",
 )
+@click.option(
+    "--accept-bond-up-to",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Accept proposed tasks naming this keeper whose bond is at most this much (0: accept none by itself).",
+)
 @click.option("--once", is_flag=True, help="One pass over the tasks, then exit.")
 @pass_target
 def keeper_run(
@@ -49,6 +102,7 @@ def keeper_run(
     norm_bound: float,
     validation_dir: Path | None,
     federated_evaluation: bool,
+    accept_bond_up_to: int,
     once: bool,
 ) -> None:
     """Follow the chain for this keeper's tasks; serve each when ready, finalize when due.
@@ -68,6 +122,7 @@ def keeper_run(
         norm_bound=norm_bound,
         validation_dir=validation_dir.resolve() if validation_dir else None,
         federated_evaluation=federated_evaluation,
+        accept_bond_up_to=accept_bond_up_to,
     )
     service = KeeperService(
         target.chain, target.hub, target.keys.wallet(keeper_key), settings, report=lambda line: console.print(line)

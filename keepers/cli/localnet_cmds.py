@@ -161,23 +161,35 @@ def reset(yes: bool) -> None:
 
 
 @localnet.command()
+@click.option(
+    "--admin",
+    default="deployer",
+    show_default=True,
+    help="Who may ever migrate the contract (replace the code holding the escrow): deployer, gov "
+    "(only a passed governance proposal), none (nobody: the code is final), or an address.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def deploy(as_json: bool) -> None:
-    """Store and instantiate task_hub (idempotent; migrates when the wasm changed).
+def deploy(admin: str, as_json: bool) -> None:
+    """Store and instantiate task_hub (idempotent; migrates when the wasm changed and the deployer
+    is the contract's admin, otherwise deploys a new contract beside the old one).
 
     \b
     Example:
       fedchain localnet deploy
+      fedchain localnet deploy --admin gov
     """
     net = _net()
     if not net.is_running():
         raise click.ClickException("the localnet is not running: start it with `fedchain localnet up`")
     with console.status("deploying task_hub…"):
-        deployment, action = deploy_contracts(net.config)
+        deployment, action = deploy_contracts(net.config, admin=admin)
     if as_json:
         emit_json({"action": action, **deployment.__dict__})
     else:
-        console.print(f"task_hub {action}: code id {deployment.code_id}, contract {deployment.contract}")
+        who = deployment.admin or "nobody (the code is final)"
+        console.print(
+            f"task_hub {action}: code id {deployment.code_id}, contract {deployment.contract}; can be migrated by {who}"
+        )
 
 
 @localnet.command()

@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from client_kit.builder import ModelSpec, build_client, parse_model_args
 from client_kit.ipfs import sha256_hex
 from client_kit.settings import ClientSettings
+from client_kit.task_hub import TaskStatus
 from keepers.cli.common import CliFailure, console, emit_json
 from keepers.cli.context import Target, pass_target
 from keepers.cli.views import KEY_OPTION_HELP, tasks_table
@@ -50,7 +52,10 @@ def org_register(target: Target, key: str, name: str) -> None:
 @click.option("--pool", type=int, help="Reward pool (in the base denom).")
 @click.option("--join-deadline", help="e.g. 10m, 2h, unix seconds or ISO-8601.")
 @click.option("--training-deadline")
-@click.option("--keeper", "keeper_name", help="Keeper key name or address.")
+@click.option("--keeper", "keeper_name", help="Keeper key name or address (a registered keeper).")
+@click.option("--keeper-bond", type=int, help="What the keeper bonds to accept (default: a tenth of the pool).")
+@click.option("--max-examples-per-trainer", type=int, help="Cap on one update's example count (default 1000).")
+@click.option("--round-timeout-secs", type=int, help="How long the keeper waits for a round's replies (default 120).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_target
 def org_create_task(target: Target, key: str, task_file: Path | None, as_json: bool, **flags: object) -> None:
@@ -73,6 +78,11 @@ def org_create_task(target: Target, key: str, task_file: Path | None, as_json: b
             keeper if keeper.startswith(target.network.bech32_prefix + "1") else (target.keys.info(keeper).address)
         )
         wallet = target.keys.wallet(key)
+        profile = target.hub.profile(keeper_address)
+        if profile is None or profile.keeper is None:
+            raise TaskRequestError(
+                f"{keeper_address} is not a registered keeper: it registers with `fedchain keeper register`"
+            )
         spec = resolve(request, keeper_address, target.chain.block_time(), target.ipfs)
     except TaskRequestError as error:
         raise CliFailure(str(error)) from None
@@ -93,7 +103,10 @@ def org_create_task(target: Target, key: str, task_file: Path | None, as_json: b
             }
         )
     else:
-        console.print(f"created task {task_id} (tx {result.hash}); client.py {spec.client_cid}")
+        console.print(
+            f"created task {task_id} (tx {result.hash}); client.py {spec.client_cid}; waiting for keeper "
+            f"{spec.keeper} to accept it and bond {spec.keeper_bond:,} {target.network.denom}"
+        )
 
 
 @org.command("build-client")
@@ -207,7 +220,7 @@ def org_tasks(target: Target, key: str, as_json: bool) -> None:
     Example:
       fedchain org tasks
     """
-    tasks = target.hub.tasks(organization=target.keys.info(key).address, limit=100)
+    tasks = list(target.hub.tasks(organization=target.keys.info(key).address))
     if as_json:
         emit_json([t.raw for t in tasks])
     else:
@@ -219,15 +232,21 @@ def org_tasks(target: Target, key: str, as_json: bool) -> None:
 @click.option("--key", default="organization", show_default=True, help=KEY_OPTION_HELP)
 @pass_target
 def org_cancel(target: Target, task_id: int, key: str) -> None:
-    """Cancel a task nobody joined yet; the pool comes back in full.
+    """Cancel a task until its first round is attested: the pool comes back in full, the keeper's
+    bond goes back to the keeper, and every joined trainer can claim its full stake.
 
     \b
     Example:
       fedchain org cancel 3
     """
-    target.task(task_id)
+    task = target.task(task_id)
+    if task.status not in (TaskStatus.PROPOSED, TaskStatus.OPEN):
+        raise CliFailure(f"task {task_id} is {task.status}: a task can be cancelled only before its first round")
     result = target.hub.cancel_task(target.keys.wallet(key), task_id)
-    console.print(f"task {task_id} cancelled, pool refunded (tx {result.hash})")
+    console.print(
+        f"task {task_id} cancelled, pool of {task.pool:,} {task.denom} refunded (tx {result.hash}); "
+        f"its {task.participants} trainer(s) can claim their stakes back"
+    )
 
 
 @org.command("status")
@@ -244,9 +263,15 @@ def org_status(target: Target, task_id: int, as_json: bool) -> None:
     task = target.task(task_id)
     rounds = target.hub.rounds(task_id)
     participants = target.hub.participants(task_id)
+    slashes = {s.trainer: s for s in target.hub.slashes(task_id)}
     if as_json:
         emit_json(
-            {"task": task.raw, "rounds": [r.raw for r in rounds], "participants": [p.__dict__ for p in participants]}
+            {
+                "task": task.raw,
+                "rounds": [r.raw for r in rounds],
+                "participants": [p.__dict__ for p in participants],
+                "slashes": [{**s.__dict__, "claim": s.claim.wire()} for s in slashes.values()],
+            },
         )
         return
     console.print(tasks_table([task], f"task {task_id}"))
@@ -261,17 +286,20 @@ def org_status(target: Target, task_id: int, as_json: bool) -> None:
             record.model_cid,
         )
     console.print(table)
-    people = Table("trainer", "stake", "weight", "slashed", "claimed", title="trainers")
+    people = Table("trainer", "stake", "weight", "slashed (reason, evidence)", "claimed", title="trainers")
     for person in participants:
+        slash = slashes.get(person.trainer)
         people.add_row(
             person.trainer,
             f"{person.stake:,}",
             f"{person.weight:,}",
-            person.slash_reason or ("yes" if person.slashed else ""),
-            "yes" if person.claimed else "",
+            escape(f"round {slash.round}: {slash.reason} {slash.detail}; {slash.update_cid}") if slash else "",
+            f"{person.claimed_amount:,}" if person.claimed else "",
         )
     console.print(people)
     console.print(
-        f"pool {task.pool:,}  fee {task.fee:,}  forfeited {task.forfeited:,}  distributable {task.distributable:,}  "
-        f"paid out {task.paid_out:,}  refunded to org {task.org_refunded:,} ({task.denom})"
+        f"pool {task.pool:,}  delivered {task.delivered_pool:,}  fee {task.fee:,}  keeper fee {task.keeper_fee:,}  "
+        f"distributable {task.distributable:,}  to the treasury {task.treasury_paid:,}  refunded to the organization "
+        f"{task.org_refunded:,}  keeper bond {task.keeper_bond:,} (forfeited {task.bond_forfeited:,})  "
+        f"still held {task.held:,} ({task.denom})"
     )

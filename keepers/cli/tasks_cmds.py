@@ -26,7 +26,7 @@ def tasks_list(target: Target, status: str | None, as_json: bool) -> None:
     Example:
       fedchain tasks list --status open
     """
-    found = target.hub.tasks(status=TaskStatus(status) if status else None, limit=100)
+    found = list(target.hub.tasks(status=TaskStatus(status) if status else None))
     if as_json:
         emit_json([t.raw for t in found])
     else:
@@ -48,9 +48,15 @@ def tasks_show(target: Target, task_id: int, as_json: bool) -> None:
     if as_json:
         emit_json(task.raw)
         return
-    console.print(tasks_table([task], f"task {task_id}: {task.model_name}"))
+    console.print(tasks_table([task], f"task {task_id}"))
+    console.print(task.description, markup=False, highlight=False)
     console.print(
-        f"{task.description}\nclient.py: {task.client_cid} (sha256 {task.client_sha256})\n"
-        f"training deadline: {when(task.training_deadline)}  no-show penalty {task.no_show_penalty_bps} bps"
-        f"  slash {task.slash_bps} bps"
+        f"client.py: {task.client_cid} (sha256 {task.client_sha256})\n"
+        f"training deadline: {when(task.training_deadline)} (then {task.grace_period_secs} s of grace)\n"
+        f"stake {task.stake:,} {task.denom}: a no-show loses {task.no_show_penalty_bps / 100:g} % of it (scaled by "
+        f"the rounds actually run), a slashed trainer {task.slash_bps / 100:g} %\n"
+        f"keeper bond {task.keeper_bond:,} ({'bonded' if task.bonded else 'not yet accepted'}), keeper fee "
+        f"{task.keeper_fee_bps / 100:g} %, platform fee {task.fee_bps / 100:g} %; examples capped at "
+        f"{task.max_examples_per_trainer:,} per update; {task.round_timeout_secs} s per round for replies",
+        highlight=False,
     )

@@ -6,12 +6,14 @@ import subprocess
 from pathlib import Path
 
 import click
+from rich.markup import escape
+from rich.table import Table
 
 from client_kit.command import trainer_command
 from client_kit.ipfs import MAX_CLIENT_BYTES, fetch_to_file, sha256_hex
 from client_kit.preflight import KeySource
-from client_kit.task_hub import Task, TaskStatus
-from keepers.cli.common import CliFailure, console
+from client_kit.task_hub import Claimable, Task, TaskHub, TaskStatus
+from keepers.cli.common import CliFailure, console, emit_json
 from keepers.cli.context import Target, pass_target
 from keepers.cli.views import KEY_OPTION_HELP, when
 
@@ -21,6 +23,8 @@ JOIN_GAS_ESTIMATE = 320_000  # JoinTask used 224k gas (bench/results/chain_cost.
 def join_refusal(task: Task, now: float, balance: int, fee: int) -> str | None:
     """Why `task` cannot be joined right now by an account holding `balance` (the stake plus about
     `fee` of gas is needed), or None when it can; checked before anything is signed."""
+    if task.status == TaskStatus.PROPOSED:
+        return f"task {task.id} takes no trainers yet: its keeper has not accepted it"
     if task.status != TaskStatus.OPEN:
         return f"task {task.id} is {task.status}: it no longer takes trainers"
     if now >= task.join_deadline:
@@ -61,7 +65,7 @@ def trainer_register(target: Target, key: str, name: str) -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Where to save client.py.")
 @pass_target
 def trainer_join(target: Target, task_id: int, key: str, out: Path | None) -> None:
-    """Stake to join a task, then download client.py and verify it against the chain.
+    """Download the task's client.py and verify it against the chain, then stake to join.
 
     \b
     Example:
@@ -74,11 +78,11 @@ def trainer_join(target: Target, task_id: int, key: str, out: Path | None) -> No
     refusal = join_refusal(task, target.chain.block_time(), balance, fee)
     if refusal is not None:
         raise CliFailure(refusal)
-    result = target.hub.join_task(wallet, task_id, task.stake, task.denom)
     destination = out or Path(f"task-{task_id}") / "client.py"
-    fetch_to_file(target.ipfs, task.client_cid, task.client_sha256, destination, MAX_CLIENT_BYTES)
-    console.print(f"joined task {task_id} with stake {task.stake:,} {task.denom} (tx {result.hash})")
+    fetch_to_file(target.ipfs, task.client_cid, task.client_sha256, destination, MAX_CLIENT_BYTES)  # before staking
     console.print(f"client.py verified against the chain (sha256 {task.client_sha256[:16]}…) -> {destination}")
+    result = target.hub.join_task(wallet, task_id, task.stake, task.denom)
+    console.print(f"joined task {task_id} with stake {task.stake:,} {task.denom} (tx {result.hash})")
 
 
 @trainer.command("train")
@@ -124,12 +128,33 @@ def trainer_train(
         raise SystemExit(code)  # client.py already printed its one-line reason
 
 
+@trainer.command("leave")
+@click.argument("task_id", type=int)
+@click.option("--key", required=True, help=KEY_OPTION_HELP)
+@pass_target
+def trainer_leave(target: Target, task_id: int, key: str) -> None:
+    """Leave a task before its first round and take the whole stake back.
+
+    \b
+    Example:
+      fedchain trainer leave 1 --key trainer1
+    """
+    task = target.task(task_id)
+    wallet = target.keys.wallet(key)
+    if task.status != TaskStatus.OPEN:
+        raise CliFailure(f"task {task_id} is {task.status}: trainers can leave only before its first round")
+    if target.hub.participant(task_id, str(wallet.address())) is None:
+        raise CliFailure(f"{wallet.address()} has not joined task {task_id}")
+    result = target.hub.leave_task(wallet, task_id)
+    console.print(f"left task {task_id}; stake of {task.stake:,} {task.denom} returned (tx {result.hash})")
+
+
 @trainer.command("claim")
 @click.argument("task_id", type=int)
 @click.option("--key", required=True, help=KEY_OPTION_HELP)
 @pass_target
 def trainer_claim(target: Target, task_id: int, key: str) -> None:
-    """Claim reward and stake back from a finalized task.
+    """Claim stake and reward from a settled task, and see what was earned or lost and why.
 
     \b
     Example:
@@ -137,8 +162,77 @@ def trainer_claim(target: Target, task_id: int, key: str) -> None:
     """
     task = target.task(task_id)
     wallet = target.keys.wallet(key)
-    amount = target.hub.claimable(task_id, str(wallet.address()))
-    if task.status != TaskStatus.FINALIZED:
-        raise CliFailure(f"task {task_id} is {task.status}: claims open after finalization")
+    if not task.status.settled:
+        raise CliFailure(f"task {task_id} is {task.status}: claims open once it is finalized or cancelled")
+    owed = target.hub.claimable(task_id, str(wallet.address()))
+    if owed.amount == 0:
+        raise CliFailure(f"nothing to claim from task {task_id} for {wallet.address()}")
     result = target.hub.claim(wallet, task_id)
-    console.print(f"claimed {amount:,} {task.denom} from task {task_id} (tx {result.hash})")
+    console.print(f"claimed {owed.amount:,} {task.denom} from task {task_id} (tx {result.hash}): {_why(owed)}")
+
+
+@trainer.command("status")
+@click.option("--key", required=True, help=KEY_OPTION_HELP)
+@click.option("--json", "as_json", is_flag=True)
+@pass_target
+def trainer_status(target: Target, key: str, as_json: bool) -> None:
+    """Every task this key joined: its standing, rounds contributed, and what it can claim and why.
+
+    \b
+    Example:
+      fedchain trainer status --key trainer1
+    """
+    address = target.keys.info(key).address
+    rows = [status_row(target.hub, task, address) for task in target.hub.tasks()]
+    rows = [row for row in rows if row is not None]
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table("task", "model", "status", "standing", "weight", "claimable", "why", title=f"tasks of {address}")
+    for row in rows:
+        table.add_row(
+            str(row["task_id"]),
+            escape(row["model"]),
+            row["status"],
+            row["standing"],
+            f"{row['weight']:,}",
+            f"{row['claimable']:,} {row['denom']}",
+            row["why"],
+        )
+    console.print(table)
+
+
+def status_row(hub: TaskHub, task: Task, address: str) -> dict[str, object] | None:
+    """One task as its trainer sees it, or None when the address never joined it."""
+    member = hub.participant(task.id, address)
+    if member is None:
+        return None
+    owed = hub.claimable(task.id, address)
+    standing = "slashed" if member.slashed else "contributor" if member.weight else "no updates accepted yet"
+    if member.claimed:
+        why = f"claimed {member.claimed_amount:,}"
+    elif not task.status.settled:
+        why = f"{task.rounds_completed}/{task.rounds} rounds attested; stake {member.stake:,} held"
+    else:
+        why = _why(owed)
+    return {
+        "task_id": task.id,
+        "model": task.model_name,
+        "status": str(task.status),
+        "standing": standing,
+        "weight": member.weight,
+        "claimable": owed.amount,
+        "denom": task.denom,
+        "why": why,
+    }
+
+
+def _why(owed: Claimable) -> str:
+    parts = [f"stake back {owed.stake_back:,}"]
+    if owed.penalty:
+        parts.append(f"penalty {owed.penalty:,}")
+    if owed.reward:
+        parts.append(f"reward {owed.reward:,}")
+    if owed.compensation:
+        parts.append(f"keeper's bond compensation {owed.compensation:,}")
+    return ", ".join(parts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from rich.markup import escape
 from rich.table import Table
 
 from client_kit.task_hub import Task
@@ -22,7 +23,7 @@ def tasks_table(tasks: list[Task], title: str) -> Table:
     for task in tasks:
         table.add_row(
             str(task.id),
-            task.model_name,
+            escape(task.model_name),  # the organization's text, shown as text
             task.status,
             f"{task.pool:,} {task.denom}",
             f"{task.stake:,}",
