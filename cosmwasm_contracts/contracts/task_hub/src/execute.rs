@@ -779,18 +779,14 @@ pub fn slash(
             current,
         });
     }
+    // The keeper sends a round and its slashes in one transaction. Being in the round's block
+    // also keeps slashes before the training deadline (the round itself had to be).
     let attested_at = ROUNDS.load(deps.storage, (task_id, current))?.height;
     if attested_at != env.block.height {
         return Err(ContractError::SlashTooLate {
             round: msg.round,
             attested_at,
             height: env.block.height,
-        });
-    }
-    if env.block.time.seconds() >= task.terms.training_deadline {
-        return Err(ContractError::TrainingDeadlinePassed {
-            task_id,
-            training_deadline: task.terms.training_deadline,
         });
     }
     let trainer = deps.api.addr_validate(&msg.trainer)?;
