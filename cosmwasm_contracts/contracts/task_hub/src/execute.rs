@@ -18,7 +18,7 @@ use crate::state::{
 };
 use crate::validation::{
     self, MAX_FEE_BPS, MAX_JOIN_WINDOW_SECS, MAX_KEEPER_FEE_BPS, MAX_NO_SHOW_BPS, MAX_SLASH_BPS,
-    MAX_TRAINING_WINDOW_SECS, ROUND_TIMEOUT_SECS,
+    MAX_CID_LEN, MAX_TRAINING_WINDOW_SECS, ROUND_TIMEOUT_SECS,
 };
 
 /// The oldest stored version `migrate` accepts: 0.1 kept tasks in an incompatible layout.
@@ -377,8 +377,12 @@ pub fn create_task(
 
     validation::text("model_name", &msg.model_name, limits, false)?;
     validation::text("description", &msg.description, limits, true)?;
-    validation::cid("client_cid", &msg.client_cid, limits)?;
-    validation::cid("initial_model_cid", &msg.initial_model_cid, limits)?;
+    validation::cid("client_cid", &msg.client_cid, limits.max_cid_len)?;
+    validation::cid(
+        "initial_model_cid",
+        &msg.initial_model_cid,
+        limits.max_cid_len,
+    )?;
     validation::sha256_hex("client_sha256", &msg.client_sha256)?;
     validation::sha256_hex("initial_model_sha256", &msg.initial_model_sha256)?;
     validation::in_range("rounds", msg.rounds.into(), (1, limits.max_rounds.into()))?;
@@ -640,7 +644,6 @@ pub fn submit_round(
     msg: SubmitRoundMsg,
 ) -> Result<Response, ContractError> {
     validation::no_funds(&info)?;
-    let config = CONFIG.load(deps.storage)?;
     let task_id = msg.task_id;
     let mut task = Task::load(deps.storage, task_id)?;
     require_keeper(&task, &info.sender)?;
@@ -678,7 +681,9 @@ pub fn submit_round(
             join_deadline: terms.join_deadline,
         });
     }
-    validation::cid("model_cid", &msg.model_cid, &config.limits)?;
+    // A live task's keeper is held to the hard cap, not the current config, so an admin change
+    // of max_cid_len can never stop it from attesting (and make it forfeit its bond).
+    validation::cid("model_cid", &msg.model_cid, MAX_CID_LEN.1 as u32)?;
     validation::sha256_hex("model_sha256", &msg.model_sha256)?;
     if msg.metrics.accuracy > Decimal::one() {
         return Err(ContractError::InvalidAccuracy {});
@@ -803,7 +808,7 @@ pub fn slash(
         });
     }
     validation::text("detail", &msg.detail, &config.limits, true)?;
-    validation::cid("update_cid", &msg.evidence.update_cid, &config.limits)?;
+    validation::cid("update_cid", &msg.evidence.update_cid, MAX_CID_LEN.1 as u32)?;
     let evidence = &msg.evidence;
     match (msg.reason, &evidence.conflicting_claim) {
         (SlashReason::Equivocation, None) => return Err(ContractError::ConflictingClaimRequired {}),

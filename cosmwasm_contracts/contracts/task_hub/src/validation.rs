@@ -158,13 +158,13 @@ pub fn endpoint(value: &str, limits: &Limits) -> Result<(), ContractError> {
     Ok(())
 }
 
-/// CIDv1 in base32 ("b" + [a-z2-7]) or CIDv0 ("Qm" + 44 base58 characters).
-pub fn cid(field: &str, value: &str, limits: &Limits) -> Result<(), ContractError> {
+/// CIDv1 in base32 ("b" + [a-z2-7]) or CIDv0 ("Qm" + 44 base58 characters), at most `max_len`.
+pub fn cid(field: &str, value: &str, max_len: u32) -> Result<(), ContractError> {
     let invalid = || ContractError::InvalidCid {
         field: field.into(),
         value: value.chars().take(80).collect(),
     };
-    if value.is_empty() || value.len() > limits.max_cid_len as usize {
+    if value.is_empty() || value.len() > max_len as usize {
         return Err(invalid());
     }
     let v1 = value.len() > 8
