@@ -110,9 +110,7 @@ pub enum ContractError {
     #[error("{field} must be positive")]
     ZeroValue { field: String },
 
-    #[error(
-        "need 1 <= min_trainers ({min_trainers}) <= max_trainers ({max_trainers}) <= {limit}"
-    )]
+    #[error("need 1 <= min_trainers ({min_trainers}) <= max_trainers ({max_trainers}) <= {limit}")]
     InvalidTrainerBounds {
         min_trainers: u32,
         max_trainers: u32,

@@ -67,11 +67,7 @@ pub fn verify_claim(
             reason: e.to_string(),
         })?;
     if payload.chain_id != env.block.chain_id {
-        return Err(mismatch(
-            "chain_id",
-            &env.block.chain_id,
-            payload.chain_id,
-        ));
+        return Err(mismatch("chain_id", &env.block.chain_id, payload.chain_id));
     }
     if payload.contract != env.contract.address.as_str() {
         return Err(mismatch(

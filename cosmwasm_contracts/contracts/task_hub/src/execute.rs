@@ -17,8 +17,8 @@ use crate::state::{
     TaskTerms, CONFIG, MEMBERSHIPS, NEXT_TASK_ID, PROFILES, ROUNDS, SLASHES, STANDINGS,
 };
 use crate::validation::{
-    self, MAX_FEE_BPS, MAX_JOIN_WINDOW_SECS, MAX_KEEPER_FEE_BPS, MAX_NO_SHOW_BPS, MAX_SLASH_BPS,
-    MAX_CID_LEN, MAX_TRAINING_WINDOW_SECS, ROUND_TIMEOUT_SECS,
+    self, MAX_CID_LEN, MAX_FEE_BPS, MAX_JOIN_WINDOW_SECS, MAX_KEEPER_FEE_BPS, MAX_NO_SHOW_BPS,
+    MAX_SLASH_BPS, MAX_TRAINING_WINDOW_SECS, ROUND_TIMEOUT_SECS,
 };
 
 /// The oldest stored version `migrate` accepts: 0.1 kept tasks in an incompatible layout.
@@ -82,7 +82,10 @@ fn require_participant(
     }
 }
 
-fn require_organization_profile(storage: &dyn Storage, address: &Addr) -> Result<(), ContractError> {
+fn require_organization_profile(
+    storage: &dyn Storage,
+    address: &Addr,
+) -> Result<(), ContractError> {
     match PROFILES.may_load(storage, address)? {
         Some(p) if p.is_organization => Ok(()),
         _ => Err(ContractError::NotOrganization {
@@ -331,10 +334,10 @@ pub fn register_keeper(
         .may_load(deps.storage, &info.sender)?
         .unwrap_or_else(|| new_profile(name.clone(), env.block.time.seconds()));
     profile.name = name;
-    let (tasks_accepted, rounds_attested, tasks_failed) = profile
-        .keeper
-        .as_ref()
-        .map_or((0, 0, 0), |k| (k.tasks_accepted, k.rounds_attested, k.tasks_failed));
+    let (tasks_accepted, rounds_attested, tasks_failed) =
+        profile.keeper.as_ref().map_or((0, 0, 0), |k| {
+            (k.tasks_accepted, k.rounds_attested, k.tasks_failed)
+        });
     profile.keeper = Some(KeeperInfo {
         endpoint: endpoint.clone(),
         tls_cert_sha256,
@@ -399,7 +402,10 @@ pub fn create_task(
     for (field, zero) in [
         ("stake", msg.stake.is_zero()),
         ("keeper_bond", msg.keeper_bond.is_zero()),
-        ("max_examples_per_trainer", msg.max_examples_per_trainer == 0),
+        (
+            "max_examples_per_trainer",
+            msg.max_examples_per_trainer == 0,
+        ),
     ] {
         if zero {
             return Err(ContractError::ZeroValue {
@@ -675,8 +681,7 @@ pub fn submit_round(
     }
     // Training starts once the set of trainers is final, so nobody joins a task whose first
     // rounds already ran without it, and nobody can leave after training started.
-    if msg.round == 1 && now < terms.join_deadline && task.state.participants < terms.max_trainers
-    {
+    if msg.round == 1 && now < terms.join_deadline && task.state.participants < terms.max_trainers {
         return Err(ContractError::JoinsStillOpen {
             join_deadline: terms.join_deadline,
         });
@@ -811,7 +816,9 @@ pub fn slash(
     validation::cid("update_cid", &msg.evidence.update_cid, MAX_CID_LEN.1 as u32)?;
     let evidence = &msg.evidence;
     match (msg.reason, &evidence.conflicting_claim) {
-        (SlashReason::Equivocation, None) => return Err(ContractError::ConflictingClaimRequired {}),
+        (SlashReason::Equivocation, None) => {
+            return Err(ContractError::ConflictingClaimRequired {})
+        }
         (SlashReason::Equivocation, Some(other)) => {
             if other.payload == evidence.claim.payload {
                 return Err(ContractError::IdenticalClaims {});

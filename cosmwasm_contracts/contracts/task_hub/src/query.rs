@@ -13,8 +13,8 @@ use crate::msg::{
 use crate::settlement;
 use crate::state::{
     Membership, Standing, Task, TaskStatus, CONFIG, MEMBERSHIPS, NEXT_TASK_ID, PROFILES, ROUNDS,
-    SLASHES, STANDINGS, TASKS_BY_KEEPER, TASKS_BY_KEEPER_STATUS, TASKS_BY_ORG,
-    TASKS_BY_ORG_STATUS, TASKS_BY_STATUS, TASK_TERMS,
+    SLASHES, STANDINGS, TASKS_BY_KEEPER, TASKS_BY_KEEPER_STATUS, TASKS_BY_ORG, TASKS_BY_ORG_STATUS,
+    TASKS_BY_STATUS, TASK_TERMS,
 };
 use crate::validation::query_limit;
 
@@ -112,7 +112,11 @@ pub fn tasks(
         .transpose()?;
     let keeper = keeper.map(|a| deps.api.addr_validate(&a)).transpose()?;
     let limit = query_limit(limit);
-    let (store, min, asc) = (deps.storage, start_after.map(Bound::exclusive), Order::Ascending);
+    let (store, min, asc) = (
+        deps.storage,
+        start_after.map(Bound::exclusive),
+        Order::Ascending,
+    );
     let ids: Vec<u64> = match (&keeper, &organization, status) {
         (Some(k), _, Some(s)) => TASKS_BY_KEEPER_STATUS
             .prefix((k, s.key()))
@@ -337,24 +341,26 @@ pub fn claimable(
 
 pub fn profile(deps: Deps, address: String) -> Result<Option<ProfileResponse>, ContractError> {
     let address = deps.api.addr_validate(&address)?;
-    Ok(PROFILES.may_load(deps.storage, &address)?.map(|p| ProfileResponse {
-        address,
-        name: p.name,
-        is_organization: p.is_organization,
-        is_trainer: p.is_trainer,
-        keeper: p.keeper.map(|k| KeeperProfile {
-            endpoint: k.endpoint,
-            tls_cert_sha256: k.tls_cert_sha256,
-            fee_bps: k.fee_bps,
-            tasks_accepted: k.tasks_accepted,
-            rounds_attested: k.rounds_attested,
-            tasks_failed: k.tasks_failed,
-        }),
-        registered_at: p.registered_at,
-        tasks_created: p.tasks_created,
-        tasks_joined: p.tasks_joined,
-        tasks_completed: p.tasks_completed,
-        no_shows: p.no_shows,
-        slashed: p.slashed,
-    }))
+    Ok(PROFILES
+        .may_load(deps.storage, &address)?
+        .map(|p| ProfileResponse {
+            address,
+            name: p.name,
+            is_organization: p.is_organization,
+            is_trainer: p.is_trainer,
+            keeper: p.keeper.map(|k| KeeperProfile {
+                endpoint: k.endpoint,
+                tls_cert_sha256: k.tls_cert_sha256,
+                fee_bps: k.fee_bps,
+                tasks_accepted: k.tasks_accepted,
+                rounds_attested: k.rounds_attested,
+                tasks_failed: k.tasks_failed,
+            }),
+            registered_at: p.registered_at,
+            tasks_created: p.tasks_created,
+            tasks_joined: p.tasks_joined,
+            tasks_completed: p.tasks_completed,
+            no_shows: p.no_shows,
+            slashed: p.slashed,
+        }))
 }

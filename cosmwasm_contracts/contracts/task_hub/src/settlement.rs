@@ -81,9 +81,7 @@ pub fn settle(task: &Task, never_started: bool) -> Result<Settlement, ContractEr
     let (org_compensation, trainer_compensation) = if eligible.is_zero() {
         (bond_forfeit, Uint128::zero())
     } else {
-        let at_risk = terms
-            .pool
-            .checked_add(terms.stake.checked_mul(eligible)?)?;
+        let at_risk = terms.pool.checked_add(terms.stake.checked_mul(eligible)?)?;
         let org = bond_forfeit.checked_multiply_ratio(terms.pool, at_risk)?;
         (org, bond_forfeit.checked_sub(org)?.checked_div(eligible)?)
     };

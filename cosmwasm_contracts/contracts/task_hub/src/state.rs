@@ -305,8 +305,7 @@ pub const TASKS_BY_STATUS: Map<(u8, u64), Empty> = Map::new("tasks_by_status");
 pub const TASKS_BY_ORG: Map<(&Addr, u64), Empty> = Map::new("tasks_by_org");
 pub const TASKS_BY_ORG_STATUS: Map<(&Addr, u8, u64), Empty> = Map::new("tasks_by_org_status");
 pub const TASKS_BY_KEEPER: Map<(&Addr, u64), Empty> = Map::new("tasks_by_keeper");
-pub const TASKS_BY_KEEPER_STATUS: Map<(&Addr, u8, u64), Empty> =
-    Map::new("tasks_by_keeper_status");
+pub const TASKS_BY_KEEPER_STATUS: Map<(&Addr, u8, u64), Empty> = Map::new("tasks_by_keeper_status");
 
 pub const MEMBERSHIPS: Map<(u64, &Addr), Membership> = Map::new("members");
 pub const STANDINGS: Map<(u64, &Addr), Standing> = Map::new("standing");

@@ -164,7 +164,11 @@ fn instantiate_caps_every_setting_and_refuses_the_contract_as_treasury() {
 #[test]
 fn update_config_is_admin_only_and_capped() {
     let mut suite = Suite::new(0);
-    let (admin, outsider, hub) = (suite.admin.clone(), suite.outsider.clone(), suite.hub.clone());
+    let (admin, outsider, hub) = (
+        suite.admin.clone(),
+        suite.outsider.clone(),
+        suite.hub.clone(),
+    );
     assert_eq!(
         suite
             .exec(&outsider, &update(None, Some(0), None, None), &[])
@@ -183,7 +187,11 @@ fn update_config_is_admin_only_and_capped() {
     );
     assert_eq!(
         suite
-            .exec(&admin, &update(Some(hub.to_string()), None, None, None), &[])
+            .exec(
+                &admin,
+                &update(Some(hub.to_string()), None, None, None),
+                &[]
+            )
             .unwrap_err(),
         ContractError::TreasuryIsContract {}
     );
@@ -206,7 +214,11 @@ fn update_config_is_admin_only_and_capped() {
     // The admin hands over; the old admin is out.
     let new_admin = suite.addr("new-admin");
     suite
-        .exec(&admin, &update(None, None, None, Some(new_admin.to_string())), &[])
+        .exec(
+            &admin,
+            &update(None, None, None, Some(new_admin.to_string())),
+            &[],
+        )
         .unwrap();
     assert_eq!(suite.config().admin, new_admin);
     assert_eq!(
@@ -248,7 +260,12 @@ fn the_admin_cannot_change_a_live_tasks_fee_treasury_grace_or_claim_window() {
         .unwrap();
     let task = suite.task(id);
     assert_eq!(
-        (task.fee_bps, &task.treasury, task.grace_period_secs, task.claim_window_secs),
+        (
+            task.fee_bps,
+            &task.treasury,
+            task.grace_period_secs,
+            task.claim_window_secs
+        ),
         (FEE_BPS, &old_treasury, GRACE, CLAIM_WINDOW)
     );
     // The task expires on its own grace, not the new 30 days.

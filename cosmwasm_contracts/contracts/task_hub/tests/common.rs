@@ -48,7 +48,10 @@ pub fn limits() -> Limits {
 
 /// The compressed secp256k1 public key of `key` (33 bytes).
 pub fn public_key(key: &SigningKey) -> Vec<u8> {
-    key.verifying_key().to_encoded_point(true).as_bytes().to_vec()
+    key.verifying_key()
+        .to_encoded_point(true)
+        .as_bytes()
+        .to_vec()
 }
 
 /// A Cosmos account address's bytes: ripemd160(sha256(compressed public key)).
@@ -118,7 +121,9 @@ impl Suite {
         let keeper = api.addr_make("keeper");
         let treasury = api.addr_make("treasury");
         let outsider = api.addr_make("outsider");
-        let keys: Vec<SigningKey> = (0..trainers).map(|i| key_for(&format!("trainer{i}"))).collect();
+        let keys: Vec<SigningKey> = (0..trainers)
+            .map(|i| key_for(&format!("trainer{i}")))
+            .collect();
         let trainers: Vec<Addr> = keys
             .iter()
             .map(|k| {
@@ -132,20 +137,18 @@ impl Suite {
             .cloned()
             .chain(trainers.iter().cloned())
             .collect();
-        let mut app = AppBuilder::new()
-            .with_api(api)
-            .build(|router, _, storage| {
-                for who in &funded {
-                    router
-                        .bank
-                        .init_balance(
-                            storage,
-                            who,
-                            vec![coin(START_BALANCE, DENOM), coin(START_BALANCE, "uother")],
-                        )
-                        .unwrap();
-                }
-            });
+        let mut app = AppBuilder::new().with_api(api).build(|router, _, storage| {
+            for who in &funded {
+                router
+                    .bank
+                    .init_balance(
+                        storage,
+                        who,
+                        vec![coin(START_BALANCE, DENOM), coin(START_BALANCE, "uother")],
+                    )
+                    .unwrap();
+            }
+        });
         app.update_block(|b| b.chain_id = CHAIN_ID.into());
         let code_id = app.store_code(Box::new(
             ContractWrapper::new(
@@ -243,7 +246,11 @@ impl Suite {
         self.exec(who, &msg, &[])
     }
 
-    pub fn register_keeper(&mut self, who: &Addr, fee_bps: u16) -> Result<AppResponse, ContractError> {
+    pub fn register_keeper(
+        &mut self,
+        who: &Addr,
+        fee_bps: u16,
+    ) -> Result<AppResponse, ContractError> {
         let msg = ExecuteMsg::RegisterKeeper {
             name: "keeper".into(),
             endpoint: "keeper.example.org:9092".into(),
@@ -530,9 +537,17 @@ impl Suite {
             announced.amount,
             announced.stake_back + announced.reward + announced.compensation
         );
-        assert_eq!(announced.stake_back + announced.penalty, self.task(task_id).stake);
+        assert_eq!(
+            announced.stake_back + announced.penalty,
+            self.task(task_id).stake
+        );
         assert_eq!(attr(&response, "amount"), received.to_string());
-        assert_eq!(self.claimable(task_id, &self.trainers[i].clone()).amount.u128(), 0);
+        assert_eq!(
+            self.claimable(task_id, &self.trainers[i].clone())
+                .amount
+                .u128(),
+            0
+        );
         received
     }
 }

@@ -4,11 +4,10 @@
 mod common;
 
 use common::*;
-use cw_multi_test::Executor;
 use cosmwasm_std::{coin, coins, Decimal, Uint128};
+use cw_multi_test::Executor;
 use task_hub::msg::{
-    Contribution, CreateTaskMsg, ExecuteMsg, QueryMsg, RoundMetrics, RoundsResponse,
-    SubmitRoundMsg,
+    Contribution, CreateTaskMsg, ExecuteMsg, QueryMsg, RoundMetrics, RoundsResponse, SubmitRoundMsg,
 };
 use task_hub::state::TaskStatus;
 use task_hub::ContractError;
@@ -63,7 +62,11 @@ fn register_keeper_creates_and_updates_the_keeper_profile() {
     let info = profile.keeper.unwrap();
     assert_eq!(
         (info.endpoint.as_str(), info.fee_bps, info.tls_cert_sha256),
-        ("keeper.example.org:9092", KEEPER_FEE_BPS, Some(SHA.to_string()))
+        (
+            "keeper.example.org:9092",
+            KEEPER_FEE_BPS,
+            Some(SHA.to_string())
+        )
     );
     assert!(!profile.is_organization && !profile.is_trainer);
 
@@ -113,7 +116,11 @@ fn register_keeper_creates_and_updates_the_keeper_profile() {
     assert_eq!(suite.task(second).keeper_fee_bps, 2_000);
     let info = suite.profile(&keeper).unwrap().keeper.unwrap();
     assert_eq!(
-        (info.endpoint.as_str(), info.tls_cert_sha256, info.tasks_accepted),
+        (
+            info.endpoint.as_str(),
+            info.tls_cert_sha256,
+            info.tasks_accepted
+        ),
         ("other.example.org:443", None, 1),
         "an update keeps the keeper's statistics"
     );
@@ -308,7 +315,11 @@ fn create_task_validates_every_field_with_a_typed_error() {
             address: outsider.to_string()
         }
     );
-    assert_eq!(suite.config().next_task_id, 2, "only the valid task was created");
+    assert_eq!(
+        suite.config().next_task_id,
+        2,
+        "only the valid task was created"
+    );
 }
 
 /// Review findings 1 and 5: the organization cannot name itself (or the treasury) keeper, and a
@@ -358,9 +369,17 @@ fn the_keeper_accepts_by_bonding_exactly_the_bond() {
     let mut suite = Suite::new(1);
     let id = suite.create(suite.task_msg(), POOL).unwrap();
     let task = suite.task(id);
-    assert_eq!((task.status, task.bonded, task.held.u128()), (TaskStatus::Proposed, false, POOL));
     assert_eq!(
-        (task.fee_bps, task.keeper_fee_bps, task.grace_period_secs, task.claim_window_secs),
+        (task.status, task.bonded, task.held.u128()),
+        (TaskStatus::Proposed, false, POOL)
+    );
+    assert_eq!(
+        (
+            task.fee_bps,
+            task.keeper_fee_bps,
+            task.grace_period_secs,
+            task.claim_window_secs
+        ),
         (FEE_BPS, KEEPER_FEE_BPS, GRACE, CLAIM_WINDOW)
     );
     assert_eq!(
@@ -401,7 +420,10 @@ fn the_keeper_accepts_by_bonding_exactly_the_bond() {
     assert_eq!(attr(&response, "action"), "accept_task");
     assert_eq!(suite.balance(&keeper), before - BOND);
     let task = suite.task(id);
-    assert_eq!((task.status, task.bonded, task.held.u128()), (TaskStatus::Open, true, POOL + BOND));
+    assert_eq!(
+        (task.status, task.bonded, task.held.u128()),
+        (TaskStatus::Open, true, POOL + BOND)
+    );
     assert_eq!(
         suite.accept(id).unwrap_err(),
         ContractError::WrongStatus {
@@ -411,7 +433,12 @@ fn the_keeper_accepts_by_bonding_exactly_the_bond() {
         }
     );
     assert_eq!(
-        suite.profile(&keeper).unwrap().keeper.unwrap().tasks_accepted,
+        suite
+            .profile(&keeper)
+            .unwrap()
+            .keeper
+            .unwrap()
+            .tasks_accepted,
         1
     );
 
@@ -449,12 +476,24 @@ fn a_keeper_that_never_accepts_leaves_nothing_locked() {
     let task = suite.task(id);
     assert_eq!(task.status, TaskStatus::Finalized);
     assert_eq!(
-        (task.org_refunded.u128(), task.treasury_paid.u128(), task.keeper_paid.u128()),
+        (
+            task.org_refunded.u128(),
+            task.treasury_paid.u128(),
+            task.keeper_paid.u128()
+        ),
         (POOL, 0, 0)
     );
     assert_eq!(suite.balance(&org), start);
     assert_eq!(task.held.u128(), 0);
-    assert_eq!(suite.profile(&suite.keeper.clone()).unwrap().keeper.unwrap().tasks_failed, 0);
+    assert_eq!(
+        suite
+            .profile(&suite.keeper.clone())
+            .unwrap()
+            .keeper
+            .unwrap()
+            .tasks_failed,
+        0
+    );
 
     // Or the organization simply cancels, any time before it starts.
     let id = suite.create(suite.task_msg(), POOL).unwrap();
@@ -474,7 +513,9 @@ fn joining_needs_an_open_task_the_exact_stake_and_no_conflict() {
     };
     let id = suite.open_task(msg, POOL, &[]);
     assert_eq!(
-        suite.join_with(0, id, &coins(STAKE - 1, DENOM)).unwrap_err(),
+        suite
+            .join_with(0, id, &coins(STAKE - 1, DENOM))
+            .unwrap_err(),
         ContractError::WrongFunds {
             expected: "1000ufed".into(),
             got: "999ufed".into()
@@ -529,7 +570,9 @@ fn joining_needs_an_open_task_the_exact_stake_and_no_conflict() {
         node_public_key: Some("k".repeat(65)),
     };
     assert_eq!(
-        suite.exec(&t1, &long_key, &coins(STAKE, DENOM)).unwrap_err(),
+        suite
+            .exec(&t1, &long_key, &coins(STAKE, DENOM))
+            .unwrap_err(),
         ContractError::StringTooLong {
             field: "node_public_key".into(),
             max: 64
@@ -552,7 +595,10 @@ fn joining_needs_an_open_task_the_exact_stake_and_no_conflict() {
             join_deadline: suite.task(other).join_deadline
         }
     );
-    assert_eq!(suite.balance(&suite.hub.clone()), 2 * (POOL + BOND) + 2 * STAKE);
+    assert_eq!(
+        suite.balance(&suite.hub.clone()),
+        2 * (POOL + BOND) + 2 * STAKE
+    );
 }
 
 /// Review finding 6: trainers may leave, with their full stake, until round 1; not after.
@@ -617,14 +663,18 @@ fn the_organization_cancels_with_trainers_joined_and_everyone_is_refunded() {
     suite.cancel(id).unwrap();
     assert_eq!(suite.balance(&org), org_start);
     assert_eq!(suite.balance(&keeper), keeper_start);
-    for i in 0..3 {
+    for (i, start) in starts.into_iter().enumerate() {
         let claimable = suite.claimable(id, &suite.trainers[i].clone());
         assert_eq!(
-            (claimable.amount.u128(), claimable.stake_back.u128(), claimable.penalty.u128()),
+            (
+                claimable.amount.u128(),
+                claimable.stake_back.u128(),
+                claimable.penalty.u128()
+            ),
             (STAKE, STAKE, 0)
         );
         assert_eq!(suite.claim_checked(i, id), STAKE);
-        assert_eq!(suite.trainer_balance(i), starts[i]);
+        assert_eq!(suite.trainer_balance(i), start);
     }
     assert_eq!(
         suite.claim(0, id).unwrap_err(),
@@ -713,7 +763,9 @@ fn submit_round_is_keeper_only_sequential_and_checks_contributors() {
         weight: Uint128::new(w),
     };
     assert_eq!(
-        suite.exec(&outsider, &submit(1, vec![], 50), &[]).unwrap_err(),
+        suite
+            .exec(&outsider, &submit(1, vec![], 50), &[])
+            .unwrap_err(),
         ContractError::NotTaskKeeper { task_id: id }
     );
     let keeper = suite.keeper.clone();
@@ -756,14 +808,21 @@ fn submit_round_is_keeper_only_sequential_and_checks_contributors() {
     for (msg, error) in cases {
         assert_eq!(suite.exec(&keeper, &msg, &[]).unwrap_err(), error);
     }
-    let response = suite.exec(&keeper, &submit(1, vec![c(0, 3), c(1, 5)], 80), &[]).unwrap();
+    let response = suite
+        .exec(&keeper, &submit(1, vec![c(0, 3), c(1, 5)], 80), &[])
+        .unwrap();
     assert_eq!(attr(&response, "round"), "1");
     assert_eq!(attr(&response, "contributors"), "2");
     assert_eq!(attr(&response, "model_cid"), CID);
     assert_eq!(attr(&response, "accuracy"), "0.8");
     let task = suite.task(id);
     assert_eq!(
-        (task.status, task.rounds_completed, task.productive_rounds, task.total_weight.u128()),
+        (
+            task.status,
+            task.rounds_completed,
+            task.productive_rounds,
+            task.total_weight.u128()
+        ),
         (TaskStatus::Running, 1, 1, 8)
     );
     assert_eq!(task.contributors_count, 2);
@@ -789,12 +848,20 @@ fn submit_round_is_keeper_only_sequential_and_checks_contributors() {
         .unwrap();
     assert_eq!(rounds.rounds.len(), 2);
     assert_eq!(
-        (rounds.rounds[0].contributors_count, rounds.rounds[0].total_weight.u128()),
+        (
+            rounds.rounds[0].contributors_count,
+            rounds.rounds[0].total_weight.u128()
+        ),
         (2, 8)
     );
     assert_eq!(rounds.rounds[1].height, suite.height());
     assert_eq!(
-        suite.profile(&keeper).unwrap().keeper.unwrap().rounds_attested,
+        suite
+            .profile(&keeper)
+            .unwrap()
+            .keeper
+            .unwrap()
+            .rounds_attested,
         2
     );
 

@@ -5,9 +5,9 @@ mod common;
 use std::cell::Cell;
 
 use common::*;
-use cw_multi_test::Executor;
 use cosmwasm_std::testing::{message_info, mock_dependencies, mock_env, MockApi};
 use cosmwasm_std::{coins, from_json, Addr, Deps, Order, QuerierWrapper, Record, Storage};
+use cw_multi_test::Executor;
 use task_hub::msg::{
     CreateTaskMsg, ExecuteMsg, InstantiateMsg, ParticipantsResponse, QueryMsg, TasksResponse,
 };
@@ -135,7 +135,10 @@ fn task_lists_filter_by_status_organization_and_keeper_and_follow_status_changes
         assert_eq!(ids(&suite, &msg), (expected, None), "{msg:?}");
     }
     // Paging: a full page says where to go on; the last, short page says nothing more follows.
-    assert_eq!(ids(&suite, &tasks_query(None, None, None, None, Some(2))), (vec![t1, t2], Some(t2)));
+    assert_eq!(
+        ids(&suite, &tasks_query(None, None, None, None, Some(2))),
+        (vec![t1, t2], Some(t2))
+    );
     assert_eq!(
         ids(&suite, &tasks_query(None, None, None, Some(t2), Some(2))),
         (vec![t3, t4], Some(t4))
@@ -145,12 +148,18 @@ fn task_lists_filter_by_status_organization_and_keeper_and_follow_status_changes
         (vec![t5], None)
     );
     // A limit of 0 still moves on.
-    assert_eq!(ids(&suite, &tasks_query(None, None, None, None, Some(0))), (vec![t1], Some(t1)));
+    assert_eq!(
+        ids(&suite, &tasks_query(None, None, None, None, Some(0))),
+        (vec![t1], Some(t1))
+    );
     // Finalizing moves a task between status lists.
     suite.round(t2, 2, &[(0, 1)]).unwrap();
     suite.finalize(t2).unwrap();
     assert_eq!(ids(&suite, &q(Some(Running), None, None)), (vec![], None));
-    assert_eq!(ids(&suite, &q(Some(Finalized), Some(&org), Some(&keeper))), (vec![t2], None));
+    assert_eq!(
+        ids(&suite, &q(Some(Finalized), Some(&org), Some(&keeper))),
+        (vec![t2], None)
+    );
 }
 
 /// Counts every key/value the query reads from storage.
@@ -202,10 +211,16 @@ fn a_two_filter_task_query_examines_at_most_limit_entries() {
         api.addr_make("keeper"),
     );
     let env = mock_env();
-    let exec = |deps: &mut cosmwasm_std::OwnedDeps<_, _, _>, who: &Addr, msg: ExecuteMsg, funds: u128| {
-        let funds = if funds == 0 { vec![] } else { coins(funds, DENOM) };
-        task_hub::contract::execute(deps.as_mut(), env.clone(), message_info(who, &funds), msg).unwrap();
-    };
+    let exec =
+        |deps: &mut cosmwasm_std::OwnedDeps<_, _, _>, who: &Addr, msg: ExecuteMsg, funds: u128| {
+            let funds = if funds == 0 {
+                vec![]
+            } else {
+                coins(funds, DENOM)
+            };
+            task_hub::contract::execute(deps.as_mut(), env.clone(), message_info(who, &funds), msg)
+                .unwrap();
+        };
     task_hub::contract::instantiate(
         deps.as_mut(),
         env.clone(),
@@ -290,7 +305,10 @@ fn a_two_filter_task_query_examines_at_most_limit_entries() {
         pages += 1;
     }
     assert_eq!(found, vec![600]);
-    assert_eq!(pages, 601, "600 entries one by one, then an empty last page");
+    assert_eq!(
+        pages, 601,
+        "600 entries one by one, then an empty last page"
+    );
 
     // The single-filter and status lists walk their own index directly.
     let counted = Deps {
@@ -299,7 +317,13 @@ fn a_two_filter_task_query_examines_at_most_limit_entries() {
         querier: QuerierWrapper::new(&deps.querier),
     };
     reads.set(0);
-    let msg = tasks_query(Some(TaskStatus::Proposed), Some(&org_b), None, None, Some(1));
+    let msg = tasks_query(
+        Some(TaskStatus::Proposed),
+        Some(&org_b),
+        None,
+        None,
+        Some(1),
+    );
     let page: TasksResponse =
         from_json(task_hub::contract::query(counted, mock_env(), msg).unwrap()).unwrap();
     assert_eq!(page.tasks[0].id, 600);
@@ -351,7 +375,12 @@ fn participants_page_by_address_and_profiles_show_the_keeper() {
     assert!(suite.profile(&suite.outsider.clone()).is_none());
     let config = suite.config();
     assert_eq!(
-        (config.treasury, config.fee_bps, config.next_task_id, config.limits),
+        (
+            config.treasury,
+            config.fee_bps,
+            config.next_task_id,
+            config.limits
+        ),
         (suite.treasury.clone(), FEE_BPS, 2, limits())
     );
 }

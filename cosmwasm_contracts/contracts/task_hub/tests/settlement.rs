@@ -6,8 +6,8 @@
 mod common;
 
 use common::*;
-use cw_multi_test::Executor;
 use cosmwasm_std::Addr;
+use cw_multi_test::Executor;
 use task_hub::msg::{CreateTaskMsg, SlashReason};
 use task_hub::state::TaskStatus;
 use task_hub::ContractError;
@@ -64,7 +64,10 @@ fn a_delivered_task_pays_everyone_to_the_coin() {
         ),
         (10_000, 200, 500, 9_300, 1_860, 250, 750, 0)
     );
-    assert_eq!(received(&suite, &before), (0, 2_000 + 500, 200 + 500 + 250 + 1_860));
+    assert_eq!(
+        received(&suite, &before),
+        (0, 2_000 + 500, 200 + 500 + 250 + 1_860)
+    );
     assert_eq!(attr(&response, "treasury_amount"), "2810");
     assert_eq!(attr(&response, "keeper_amount"), "2500");
     assert_eq!(attr(&response, "organization_amount"), "0");
@@ -74,7 +77,14 @@ fn a_delivered_task_pays_everyone_to_the_coin() {
     assert_eq!(suite.claim_checked(2, id), 500);
     assert_eq!(suite.claim_checked(3, id), 750);
     let task = suite.task(id);
-    assert_eq!((task.held.u128(), task.claimed_count, task.rewards_paid.u128()), (0, 4, 7_440));
+    assert_eq!(
+        (
+            task.held.u128(),
+            task.claimed_count,
+            task.rewards_paid.u128()
+        ),
+        (0, 4, 7_440)
+    );
     assert_eq!(suite.balance(&suite.hub.clone()), 0);
 
     let profile = |i: usize| suite.profile(&suite.trainers[i]).unwrap();
@@ -116,14 +126,24 @@ fn one_of_ten_rounds_delivered_pays_one_tenth_of_the_pool() {
     for i in 0..2 {
         let c = suite.claimable(id, &suite.trainers[i].clone());
         assert_eq!(
-            (c.stake_back.u128(), c.reward.u128(), c.compensation.u128(), c.penalty.u128()),
+            (
+                c.stake_back.u128(),
+                c.reward.u128(),
+                c.compensation.u128(),
+                c.penalty.u128()
+            ),
             (1_000, 465, 150, 0)
         );
         assert_eq!(suite.claim_checked(i, id), 1_615);
     }
     assert_eq!(suite.task(id).held.u128(), 0);
     assert_eq!(
-        suite.profile(&suite.keeper.clone()).unwrap().keeper.unwrap().tasks_failed,
+        suite
+            .profile(&suite.keeper.clone())
+            .unwrap()
+            .keeper
+            .unwrap()
+            .tasks_failed,
         1
     );
 }
@@ -154,10 +174,18 @@ fn a_task_that_never_gets_enough_trainers_refunds_everyone() {
     suite.finalize(id).unwrap();
     assert_eq!(received(&suite, &before), (POOL, BOND, 0));
     let task = suite.task(id);
-    assert_eq!((task.bond_forfeited.u128(), task.status), (0, TaskStatus::Finalized));
+    assert_eq!(
+        (task.bond_forfeited.u128(), task.status),
+        (0, TaskStatus::Finalized)
+    );
     assert_eq!(suite.claim_checked(0, id), STAKE);
     assert_eq!(
-        suite.profile(&suite.keeper.clone()).unwrap().keeper.unwrap().tasks_failed,
+        suite
+            .profile(&suite.keeper.clone())
+            .unwrap()
+            .keeper
+            .unwrap()
+            .tasks_failed,
         0
     );
 }
@@ -200,7 +228,11 @@ fn an_organization_with_its_own_keeper_gains_nothing_from_penalties() {
     let org = suite.org.clone();
     suite
         .app
-        .send_tokens(org.clone(), sybil.clone(), &cosmwasm_std::coins(BOND, DENOM))
+        .send_tokens(
+            org.clone(),
+            sybil.clone(),
+            &cosmwasm_std::coins(BOND, DENOM),
+        )
         .unwrap();
     suite.register_keeper(&sybil, 2_000).unwrap();
     let coalition = |s: &Suite| s.balance(&s.org) + s.balance(&sybil);
@@ -219,7 +251,10 @@ fn an_organization_with_its_own_keeper_gains_nothing_from_penalties() {
     // The coalition paid the delivered pool and got back only the 20 % keeper fee.
     assert_eq!(coalition(&suite), start - 10_000 + 2_000);
     // The no-show's 250 went to the treasury, with the fee.
-    assert_eq!(suite.balance(&suite.treasury.clone()) - treasury_start, 200 + 250);
+    assert_eq!(
+        suite.balance(&suite.treasury.clone()) - treasury_start,
+        200 + 250
+    );
     assert_eq!(suite.claim_checked(0, id), 1_000 + 7_800);
     assert_eq!(suite.claim_checked(1, id), 750);
 }
@@ -293,7 +328,13 @@ fn dust_and_unclaimed_shares_are_swept_to_the_treasury_after_the_claim_window() 
         suite.claim(2, id).unwrap_err(),
         ContractError::ClaimWindowClosed { task_id: id }
     );
-    assert_eq!(suite.claimable(id, &suite.trainers[2].clone()).amount.u128(), 0);
+    assert_eq!(
+        suite
+            .claimable(id, &suite.trainers[2].clone())
+            .amount
+            .u128(),
+        0
+    );
     assert_eq!(
         suite.sweep(id).unwrap_err(),
         ContractError::AlreadySwept { task_id: id }
@@ -368,7 +409,13 @@ fn claims_are_refused_to_non_participants_and_before_settlement() {
             expected: "finalized or cancelled".into()
         }
     );
-    assert_eq!(suite.claimable(id, &suite.trainers[0].clone()).amount.u128(), 0);
+    assert_eq!(
+        suite
+            .claimable(id, &suite.trainers[0].clone())
+            .amount
+            .u128(),
+        0
+    );
     suite.round(id, 2, &[(1, 1)]).unwrap();
     suite.finalize(id).unwrap();
     assert_eq!(

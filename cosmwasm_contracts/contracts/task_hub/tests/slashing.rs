@@ -48,14 +48,25 @@ fn a_slash_with_the_trainers_own_claim_is_recorded_for_re_verification() {
     assert_eq!(attr(&response, "amount"), "500");
     let task = suite.task(id);
     assert_eq!((task.slashed_count, task.forfeited.u128()), (1, 500));
-    assert!(suite.participant(id, &suite.trainers[1].clone()).unwrap().slashed);
+    assert!(
+        suite
+            .participant(id, &suite.trainers[1].clone())
+            .unwrap()
+            .slashed
+    );
 
     let record = &slashes(&suite, id).slashes[0];
     assert_eq!(record.trainer, suite.trainers[1]);
-    assert_eq!((record.round, record.reason), (1, SlashReason::NormExceeded));
+    assert_eq!(
+        (record.round, record.reason),
+        (1, SlashReason::NormExceeded)
+    );
     assert_eq!(record.claim, msg.evidence.claim);
     assert_eq!(record.conflicting_claim, None);
-    assert_eq!((record.forfeit.u128(), record.height), (500, suite.height()));
+    assert_eq!(
+        (record.forfeit.u128(), record.height),
+        (500, suite.height())
+    );
     assert_eq!(record.detail, "update norm 1e9 > 1e3");
     // Anyone can re-verify it from the record alone.
     let key = k256::ecdsa::VerifyingKey::from_sec1_bytes(record.claim.pub_key.as_slice()).unwrap();
@@ -68,7 +79,9 @@ fn a_slash_with_the_trainers_own_claim_is_recorded_for_re_verification() {
     .unwrap();
 
     assert_eq!(
-        suite.slash(id, 1, 1, SlashReason::NormExceeded).unwrap_err(),
+        suite
+            .slash(id, 1, 1, SlashReason::NormExceeded)
+            .unwrap_err(),
         ContractError::AlreadySlashed {
             address: suite.trainers[1].to_string()
         }
@@ -125,7 +138,11 @@ fn forged_foreign_and_misdirected_claims_are_refused() {
     let wrong_signer = {
         let data = suite.payload(1, id, 1, 0);
         SignedClaim {
-            signature: Binary::from(sign_bytes(&suite.keys[1], suite.trainers[2].as_str(), &data)),
+            signature: Binary::from(sign_bytes(
+                &suite.keys[1],
+                suite.trainers[2].as_str(),
+                &data,
+            )),
             pub_key: Binary::from(public_key(&suite.keys[1])),
             payload: Binary::from(data),
         }
@@ -227,7 +244,11 @@ fn forged_foreign_and_misdirected_claims_are_refused() {
     let outsider = suite.outsider.clone();
     assert_eq!(
         suite
-            .exec(&outsider, &task_hub::msg::ExecuteMsg::Slash(good.clone()), &[])
+            .exec(
+                &outsider,
+                &task_hub::msg::ExecuteMsg::Slash(good.clone()),
+                &[]
+            )
             .unwrap_err(),
         ContractError::NotTaskKeeper { task_id: id }
     );
@@ -249,7 +270,10 @@ fn an_equivocation_needs_two_different_genuine_claims_for_the_round() {
         m
     };
     let cases = [
-        (with_conflict(None), ContractError::ConflictingClaimRequired {}),
+        (
+            with_conflict(None),
+            ContractError::ConflictingClaimRequired {},
+        ),
         (
             with_conflict(Some(base.evidence.claim.clone())),
             ContractError::IdenticalClaims {},
