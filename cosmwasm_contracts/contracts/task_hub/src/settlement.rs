@@ -1,101 +1,184 @@
-//! The money rules, as pure functions of a task's stored totals: finalize and claim cost the same
-//! gas whatever the number of trainers, because nothing here iterates over participants.
+//! The money rules, as pure functions of a task's stored totals. Finalize and claim cost the
+//! same gas whatever the number of trainers, because nothing here iterates over participants:
+//! finalize fixes the totals, each trainer's share is computed from them when it claims.
+//!
+//! Every division rounds down, so the sum of what is paid never exceeds what is held; the
+//! rounding dust stays in the contract until the task is swept to its treasury.
 
-use cosmwasm_std::{StdError, StdResult, Uint128};
+use cosmwasm_std::Uint128;
 
-use crate::state::{Participant, Settlement, Task};
+use crate::error::ContractError;
+use crate::state::{Standing, Task, TaskStatus};
 
 const BPS: u128 = 10_000;
 
-pub fn bps_of(amount: Uint128, bps: u16) -> StdResult<Uint128> {
-    amount
-        .checked_multiply_ratio(bps as u128, BPS)
-        .map_err(|e| StdError::generic_err(e.to_string()))
+pub fn bps_of(amount: Uint128, bps: u16) -> Result<Uint128, ContractError> {
+    Ok(amount.checked_multiply_ratio(bps as u128, BPS)?)
+}
+
+/// Totals fixed when a task is finalized (R rounds, k attested, p productive, E = participants
+/// that were not slashed).
+#[derive(Debug, Default, PartialEq)]
+pub struct Settlement {
+    /// pool × p / R: the organization pays only for rounds that trained something.
+    pub delivered_pool: Uint128,
+    pub fee: Uint128,
+    pub keeper_fee: Uint128,
+    /// delivered − fee − keeper fee, shared by weight among contributors.
+    pub distributable: Uint128,
+    /// The reward share of slashed weight: to the treasury, so a slash enriches no participant.
+    pub slashed_reward: Uint128,
+    /// Per no-show: stake × no_show_bps × p / R (nothing when no round trained anything).
+    pub no_show_penalty: Uint128,
+    pub no_show_forfeits: Uint128,
+    /// bond × (R − k) / R: the keeper's bond for the rounds it did not attest.
+    pub bond_forfeit: Uint128,
+    /// The organization's part of the bond forfeit, in proportion of pool to stakes at risk.
+    pub org_compensation: Uint128,
+    /// Each non-slashed participant's part of the rest of the bond forfeit.
+    pub trainer_compensation: Uint128,
 }
 
 /// Trainers who joined, were not slashed, and never had an accepted update.
 pub fn no_shows(task: &Task) -> u32 {
-    task.participants - task.contributors_count - task.slashed_count
+    task.state.participants - task.state.contributors_count - task.state.slashed_count
 }
 
-pub fn path_for(task: &Task) -> Settlement {
-    if task.rounds_completed == 0 {
-        Settlement::Refund
-    } else if task.total_weight.is_zero() {
-        Settlement::NoContributors
+/// Participants that keep their standing (not slashed): they share the trainers' compensation.
+fn eligible(task: &Task) -> u32 {
+    task.state.participants - task.state.slashed_count
+}
+
+/// The totals of a task being finalized now. `never_started`: no round was attested because the
+/// keeper never accepted or too few trainers joined; then the keeper did not fail and keeps its
+/// bond.
+pub fn settle(task: &Task, never_started: bool) -> Result<Settlement, ContractError> {
+    let (terms, state) = (&task.terms, &task.state);
+    let rounds = Uint128::from(terms.rounds);
+    let delivered_pool = terms
+        .pool
+        .checked_multiply_ratio(state.productive_rounds, rounds)?;
+    let fee = bps_of(delivered_pool, terms.fee_bps)?;
+    let keeper_fee = bps_of(delivered_pool, terms.keeper_fee_bps)?;
+    let distributable = delivered_pool.checked_sub(fee)?.checked_sub(keeper_fee)?;
+    let slashed_reward = if state.total_weight.is_zero() {
+        Uint128::zero()
     } else {
-        Settlement::Normal
-    }
-}
-
-/// Totals fixed at finalization: (no-show forfeits, fee, distributable reward pool).
-pub fn finalize_totals(task: &Task, path: Settlement) -> StdResult<(Uint128, Uint128, Uint128)> {
-    let no_show_forfeit = match path {
-        Settlement::Refund => Uint128::zero(),
-        _ => bps_of(task.stake, task.no_show_penalty_bps)?
-            .checked_mul(Uint128::from(no_shows(task)))?,
+        distributable.checked_multiply_ratio(state.slashed_weight, state.total_weight)?
     };
-    let forfeited = task.forfeited.checked_add(no_show_forfeit)?;
-    match path {
-        Settlement::Normal => {
-            let fee = bps_of(task.pool, task.fee_bps)?;
-            let distributable = task.pool.checked_sub(fee)?.checked_add(forfeited)?;
-            Ok((no_show_forfeit, fee, distributable))
+    let no_show_penalty = terms.stake.checked_multiply_ratio(
+        terms.no_show_penalty_bps as u128 * state.productive_rounds as u128,
+        BPS * terms.rounds as u128,
+    )?;
+    let no_show_forfeits = no_show_penalty.checked_mul(no_shows(task).into())?;
+    let bond_forfeit = if never_started {
+        Uint128::zero()
+    } else {
+        task.bond_deposited()
+            .checked_multiply_ratio(terms.rounds - state.rounds_completed, terms.rounds)?
+    };
+    let eligible = Uint128::from(eligible(task));
+    let (org_compensation, trainer_compensation) = if eligible.is_zero() {
+        (bond_forfeit, Uint128::zero())
+    } else {
+        let at_risk = terms.pool.checked_add(terms.stake.checked_mul(eligible)?)?;
+        let org = bond_forfeit.checked_multiply_ratio(terms.pool, at_risk)?;
+        (org, bond_forfeit.checked_sub(org)?.checked_div(eligible)?)
+    };
+    Ok(Settlement {
+        delivered_pool,
+        fee,
+        keeper_fee,
+        distributable,
+        slashed_reward,
+        no_show_penalty,
+        no_show_forfeits,
+        bond_forfeit,
+        org_compensation,
+        trainer_compensation,
+    })
+}
+
+impl Settlement {
+    /// Fee, every forfeit (slashes so far and no-shows) and the slashed reward share.
+    pub fn to_treasury(&self, slash_forfeits: Uint128) -> Result<Uint128, ContractError> {
+        Ok(self
+            .fee
+            .checked_add(slash_forfeits)?
+            .checked_add(self.no_show_forfeits)?
+            .checked_add(self.slashed_reward)?)
+    }
+
+    /// The undelivered pool and the organization's compensation: never a forfeit.
+    pub fn to_organization(&self, task: &Task) -> Result<Uint128, ContractError> {
+        Ok(task
+            .terms
+            .pool
+            .checked_sub(self.delivered_pool)?
+            .checked_add(self.org_compensation)?)
+    }
+
+    /// The bond not forfeited and the keeper fee: never a forfeit.
+    pub fn to_keeper(&self, task: &Task) -> Result<Uint128, ContractError> {
+        Ok(task
+            .bond_deposited()
+            .checked_sub(self.bond_forfeit)?
+            .checked_add(self.keeper_fee)?)
+    }
+}
+
+/// What a trainer gets from a settled task: amount = stake − penalty + reward + compensation.
+#[derive(Debug, Default, PartialEq)]
+pub struct Share {
+    pub stake_back: Uint128,
+    pub penalty: Uint128,
+    pub reward: Uint128,
+    pub compensation: Uint128,
+}
+
+impl Share {
+    pub fn amount(&self) -> Result<Uint128, ContractError> {
+        Ok(self
+            .stake_back
+            .checked_add(self.reward)?
+            .checked_add(self.compensation)?)
+    }
+}
+
+/// A participant's share: its full stake from a cancelled task; from a finalized one its stake
+/// minus its penalty (slash, or no-show when it never contributed), plus its reward share and
+/// its compensation unless it was slashed. Nothing for a task not settled yet.
+pub fn share(task: &Task, standing: &Standing) -> Result<Share, ContractError> {
+    let (terms, state) = (&task.terms, &task.state);
+    match state.status {
+        TaskStatus::Cancelled => Ok(Share {
+            stake_back: terms.stake,
+            ..Share::default()
+        }),
+        TaskStatus::Finalized if standing.slashed => {
+            let penalty = bps_of(terms.stake, terms.slash_bps)?;
+            Ok(Share {
+                stake_back: terms.stake.checked_sub(penalty)?,
+                penalty,
+                ..Share::default()
+            })
         }
-        _ => Ok((no_show_forfeit, Uint128::zero(), Uint128::zero())),
-    }
-}
-
-/// What a participant loses from its stake.
-pub fn penalty(task: &Task, participant: &Participant) -> StdResult<Uint128> {
-    if participant.slashed {
-        return bps_of(participant.stake, task.slash_bps);
-    }
-    match task.settlement {
-        Some(Settlement::Normal) | Some(Settlement::NoContributors)
-            if participant.weight.is_zero() =>
-        {
-            bps_of(participant.stake, task.no_show_penalty_bps)
-        }
-        _ => Ok(Uint128::zero()),
-    }
-}
-
-/// A participant's reward share: distributable × own weight / total weight.
-pub fn reward(task: &Task, participant: &Participant) -> StdResult<Uint128> {
-    if participant.slashed || participant.weight.is_zero() || task.total_weight.is_zero() {
-        return Ok(Uint128::zero());
-    }
-    task.distributable
-        .checked_multiply_ratio(participant.weight, task.total_weight)
-        .map_err(|e| StdError::generic_err(e.to_string()))
-}
-
-/// Stake back minus penalty, plus reward.
-pub fn payout(task: &Task, participant: &Participant) -> StdResult<(Uint128, Uint128)> {
-    let reward = reward(task, participant)?;
-    let total = participant
-        .stake
-        .checked_sub(penalty(task, participant)?)?
-        .checked_add(reward)?;
-    Ok((total, reward))
-}
-
-/// Everything the organization may still withdraw.
-pub fn owed_to_organization(task: &Task) -> StdResult<Uint128> {
-    let entitled = match task.settlement {
-        None => return Ok(Uint128::zero()),
-        Some(Settlement::Refund) | Some(Settlement::NoContributors) => {
-            task.pool.checked_add(task.forfeited)?
-        }
-        Some(Settlement::Normal) => {
-            if task.claimed_count == task.participants {
-                // Rounding dust of the reward shares, known once every share was paid.
-                task.distributable.checked_sub(task.rewards_paid)?
+        TaskStatus::Finalized => {
+            let (penalty, reward) = if standing.weight.is_zero() {
+                (state.no_show_penalty, Uint128::zero())
             } else {
-                Uint128::zero()
-            }
+                let reward = state
+                    .distributable
+                    .checked_multiply_ratio(standing.weight, state.total_weight)?;
+                (Uint128::zero(), reward)
+            };
+            Ok(Share {
+                stake_back: terms.stake.checked_sub(penalty)?,
+                penalty,
+                reward,
+                compensation: state.trainer_compensation,
+            })
         }
-    };
-    Ok(entitled.checked_sub(task.org_refunded)?)
+        _ => Ok(Share::default()),
+    }
 }

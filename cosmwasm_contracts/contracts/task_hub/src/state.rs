@@ -1,15 +1,18 @@
-use cosmwasm_schema::cw_serde;
-use cosmwasm_std::{Addr, Decimal, Order, StdResult, Storage, Uint128};
-use cw_storage_plus::{Bound, Index, IndexList, IndexedMap, Item, Map, MultiIndex};
+//! Every storage item of the contract, declared here and nowhere else.
+//!
+//! A task is stored in two parts: its terms (written once, at creation: the long strings live
+//! here) and its state (the counters and settlement totals, rewritten by joins and rounds), so
+//! the frequent writes stay small. The task-list indexes are written at creation and on each
+//! status change only.
 
-#[cw_serde]
-pub struct Limits {
-    pub max_trainers_per_task: u32,
-    pub max_rounds: u32,
-    pub grace_period_secs: u64,
-    pub max_string_len: u32,
-    pub max_cid_len: u32,
-}
+use std::fmt;
+
+use cosmwasm_schema::cw_serde;
+use cosmwasm_std::{Addr, Empty, StdResult, Storage, Uint128};
+use cw_storage_plus::{Item, Map};
+
+use crate::error::ContractError;
+use crate::msg::{Limits, RoundMetrics, SignedClaim, SlashReason};
 
 #[cw_serde]
 pub struct Config {
@@ -17,15 +20,14 @@ pub struct Config {
     pub treasury: Addr,
     pub fee_bps: u16,
     pub limits: Limits,
-    pub next_task_id: u64,
 }
 
 #[cw_serde]
 pub struct Profile {
-    pub address: Addr,
     pub name: String,
     pub is_organization: bool,
     pub is_trainer: bool,
+    pub keeper: Option<KeeperInfo>,
     pub registered_at: u64,
     pub tasks_created: u64,
     pub tasks_joined: u64,
@@ -35,21 +37,38 @@ pub struct Profile {
 }
 
 #[cw_serde]
-#[derive(Copy, Eq)]
+pub struct KeeperInfo {
+    pub endpoint: String,
+    pub tls_cert_sha256: Option<String>,
+    pub fee_bps: u16,
+    pub tasks_accepted: u64,
+    pub rounds_attested: u64,
+    pub tasks_failed: u64,
+}
+
+#[cw_serde]
+#[derive(Copy, Eq, Default)]
 pub enum TaskStatus {
+    /// Created and funded, waiting for the keeper to accept and bond.
+    #[default]
+    Proposed,
+    /// Bonded by the keeper; trainers join and may leave.
     Open,
+    /// At least one round attested: no more joins, leaves or cancel.
     Running,
     Finalized,
     Cancelled,
 }
 
 impl TaskStatus {
+    /// The status byte in index keys.
     pub fn key(self) -> u8 {
         self as u8
     }
 
-    pub fn name(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
+            TaskStatus::Proposed => "proposed",
             TaskStatus::Open => "open",
             TaskStatus::Running => "running",
             TaskStatus::Finalized => "finalized",
@@ -58,26 +77,23 @@ impl TaskStatus {
     }
 }
 
-/// How a finalized task settles.
-#[cw_serde]
-#[derive(Copy, Eq)]
-pub enum Settlement {
-    /// Rounds were recorded and someone contributed: fee, rewards, penalties.
-    Normal,
-    /// Rounds were recorded but every update was rejected: pool and forfeits go back to the organization.
-    NoContributors,
-    /// No round was ever recorded (keeper failed or too few trainers): stakes and pool go back.
-    Refund,
+impl fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
+/// What the organization set up, with the config snapshots taken at creation (fee, treasury,
+/// grace, claim window, keeper fee): later config or profile changes never touch a live task.
 #[cw_serde]
-pub struct Task {
+pub struct TaskTerms {
     pub id: u64,
     pub organization: Addr,
     pub keeper: Addr,
+    pub treasury: Addr,
     pub denom: String,
     pub pool: Uint128,
-    pub status: TaskStatus,
+    pub keeper_bond: Uint128,
     pub model_name: String,
     pub description: String,
     pub client_cid: String,
@@ -92,184 +108,207 @@ pub struct Task {
     pub training_deadline: u64,
     pub no_show_penalty_bps: u16,
     pub slash_bps: u16,
-    /// Snapshot of the platform fee when the task was created.
     pub fee_bps: u16,
+    pub keeper_fee_bps: u16,
+    pub grace_period_secs: u64,
+    pub claim_window_secs: u64,
+    pub max_examples_per_trainer: u64,
+    pub round_timeout_secs: u64,
     pub created_at: u64,
+}
+
+/// The mutable part of a task: progress counters, then the totals fixed at settlement and the
+/// running sums of what was paid out.
+#[cw_serde]
+#[derive(Default)]
+pub struct TaskState {
+    pub status: TaskStatus,
+    pub bonded: bool,
     pub participants: u32,
     pub rounds_completed: u32,
+    /// Rounds with at least one contributor: the pool is delivered in proportion to these.
+    pub productive_rounds: u32,
     pub total_weight: Uint128,
+    /// Weight of trainers slashed after contributing; its reward share goes to the treasury.
+    pub slashed_weight: Uint128,
+    /// Non-slashed participants with a positive weight.
     pub contributors_count: u32,
     pub slashed_count: u32,
     pub claimed_count: u32,
-    /// Slash forfeits as they happen, plus no-show forfeits once finalized.
+    /// Slash forfeits as they happen, plus no-show forfeits at finalization.
     pub forfeited: Uint128,
+    pub delivered_pool: Uint128,
     pub fee: Uint128,
+    pub keeper_fee: Uint128,
     pub distributable: Uint128,
-    /// Rewards (not stakes) paid to trainers so far.
+    pub slashed_reward: Uint128,
+    /// What each no-show loses from its stake (fixed at finalization).
+    pub no_show_penalty: Uint128,
     pub rewards_paid: Uint128,
-    /// Everything that left the contract for this task: fee, claims, refunds.
-    pub paid_out: Uint128,
+    pub bond_forfeited: Uint128,
+    pub org_compensation: Uint128,
+    /// Per non-slashed trainer.
+    pub trainer_compensation: Uint128,
+    pub treasury_paid: Uint128,
     pub org_refunded: Uint128,
-    pub settlement: Option<Settlement>,
-    pub finalized_at: Option<u64>,
+    pub keeper_paid: Uint128,
+    /// Everything that left the contract for this task (leaves excepted: they also lower
+    /// `participants`, so they leave `held` unchanged).
+    pub paid_out: Uint128,
+    pub settled_at: Option<u64>,
+    pub swept: bool,
+}
+
+/// A task's terms and state, loaded together by every handler.
+pub struct Task {
+    pub terms: TaskTerms,
+    pub state: TaskState,
 }
 
 impl Task {
-    /// Funds the contract holds for this task right now.
-    pub fn held(&self) -> Uint128 {
-        self.pool + self.stake * Uint128::from(self.participants) - self.paid_out
+    pub fn load(storage: &dyn Storage, task_id: u64) -> Result<Task, ContractError> {
+        let terms = TASK_TERMS
+            .may_load(storage, task_id)?
+            .ok_or(ContractError::TaskNotFound { task_id })?;
+        let state = TASK_STATES.load(storage, task_id)?;
+        Ok(Task { terms, state })
+    }
+
+    /// Stores a new task (status `proposed`) and its index entries.
+    pub fn create(storage: &mut dyn Storage, terms: TaskTerms) -> StdResult<Task> {
+        let task = Task {
+            terms,
+            state: TaskState::default(),
+        };
+        let id = task.terms.id;
+        TASK_TERMS.save(storage, id, &task.terms)?;
+        TASKS_BY_ORG.save(storage, (&task.terms.organization, id), &Empty {})?;
+        TASKS_BY_KEEPER.save(storage, (&task.terms.keeper, id), &Empty {})?;
+        task.index_status(storage, true)?;
+        task.save(storage)?;
+        Ok(task)
+    }
+
+    /// Saves the state; the terms never change after creation.
+    pub fn save(&self, storage: &mut dyn Storage) -> StdResult<()> {
+        TASK_STATES.save(storage, self.terms.id, &self.state)
+    }
+
+    /// Moves the task to `status`, keeping the status indexes in step.
+    pub fn set_status(&mut self, storage: &mut dyn Storage, status: TaskStatus) -> StdResult<()> {
+        if self.state.status != status {
+            self.index_status(storage, false)?;
+            self.state.status = status;
+            self.index_status(storage, true)?;
+        }
+        Ok(())
+    }
+
+    fn index_status(&self, storage: &mut dyn Storage, present: bool) -> StdResult<()> {
+        let (id, status) = (self.terms.id, self.state.status.key());
+        let org = &self.terms.organization;
+        let keeper = &self.terms.keeper;
+        if present {
+            TASKS_BY_STATUS.save(storage, (status, id), &Empty {})?;
+            TASKS_BY_ORG_STATUS.save(storage, (org, status, id), &Empty {})?;
+            TASKS_BY_KEEPER_STATUS.save(storage, (keeper, status, id), &Empty {})
+        } else {
+            TASKS_BY_STATUS.remove(storage, (status, id));
+            TASKS_BY_ORG_STATUS.remove(storage, (org, status, id));
+            TASKS_BY_KEEPER_STATUS.remove(storage, (keeper, status, id));
+            Ok(())
+        }
+    }
+
+    /// The bond the keeper has deposited (nothing until it accepts).
+    pub fn bond_deposited(&self) -> Uint128 {
+        if self.state.bonded {
+            self.terms.keeper_bond
+        } else {
+            Uint128::zero()
+        }
+    }
+
+    /// What the contract holds for this task right now:
+    /// pool + bond + stake × participants − everything paid out.
+    pub fn held(&self) -> StdResult<Uint128> {
+        let escrow = self
+            .terms
+            .pool
+            .checked_add(self.bond_deposited())?
+            .checked_add(
+                self.terms
+                    .stake
+                    .checked_mul(Uint128::from(self.state.participants))?,
+            )?;
+        Ok(escrow.checked_sub(self.state.paid_out)?)
     }
 }
 
+/// A trainer's membership of a task: the rarely written part (join and claim).
 #[cw_serde]
-pub struct Participant {
-    pub trainer: Addr,
+pub struct Membership {
     pub joined_at: u64,
-    pub stake: Uint128,
-    pub weight: Uint128,
-    pub slashed: bool,
-    pub slash_reason: Option<String>,
-    pub claimed: bool,
-    pub claimed_amount: Uint128,
+    pub node_public_key: Option<String>,
+    pub claimed_amount: Option<Uint128>,
 }
 
+/// The part of a membership every round touches, kept tiny (one-letter JSON keys) because
+/// submit_round reads and writes it for every contributor.
 #[cw_serde]
-pub struct RoundMetrics {
-    pub loss: Decimal,
-    pub accuracy: Decimal,
-    pub examples: u64,
+#[derive(Default)]
+pub struct Standing {
+    /// Accumulated contribution weight.
+    #[serde(rename = "w")]
+    pub weight: Uint128,
+    #[serde(rename = "s")]
+    pub slashed: bool,
+    /// The last round the trainer contributed to (0: none), so a slash can refuse a
+    /// contributor of the very round it is for.
+    #[serde(rename = "r")]
+    pub last_round: u32,
 }
 
 #[cw_serde]
 pub struct RoundRecord {
-    pub round: u32,
     pub model_cid: String,
     pub model_sha256: String,
     pub metrics: RoundMetrics,
     pub contributors_count: u32,
     pub total_weight: Uint128,
     pub submitted_at: u64,
+    /// Slashes for this round are accepted only in this block.
+    pub height: u64,
+}
+
+#[cw_serde]
+pub struct SlashRecord {
+    pub round: u32,
+    pub reason: SlashReason,
+    pub detail: String,
+    pub update_cid: String,
+    pub claim: SignedClaim,
+    pub conflicting_claim: Option<SignedClaim>,
+    pub forfeit: Uint128,
+    pub slashed_at: u64,
     pub height: u64,
 }
 
 pub const CONFIG: Item<Config> = Item::new("config");
+pub const NEXT_TASK_ID: Item<u64> = Item::new("next_task_id");
 pub const PROFILES: Map<&Addr, Profile> = Map::new("profiles");
-/// The rarely written part of a participant: written at join, slash and claim.
-#[cw_serde]
-pub struct Membership {
-    pub joined_at: u64,
-    pub stake: Uint128,
-    pub slash_reason: Option<String>,
-    pub claimed_amount: Option<Uint128>,
-}
 
-/// The part SubmitRound touches for every contributor, kept tiny (one-letter JSON keys):
-/// `w` is the accumulated weight, `s` whether the trainer was slashed.
-#[cw_serde]
-pub struct Standing {
-    pub w: Uint128,
-    pub s: bool,
-}
+pub const TASK_TERMS: Map<u64, TaskTerms> = Map::new("task_terms");
+pub const TASK_STATES: Map<u64, TaskState> = Map::new("task_states");
+/// Task-list indexes, keyed so that each filter combination pages by task id.
+pub const TASKS_BY_STATUS: Map<(u8, u64), Empty> = Map::new("tasks_by_status");
+pub const TASKS_BY_ORG: Map<(&Addr, u64), Empty> = Map::new("tasks_by_org");
+pub const TASKS_BY_ORG_STATUS: Map<(&Addr, u8, u64), Empty> = Map::new("tasks_by_org_status");
+pub const TASKS_BY_KEEPER: Map<(&Addr, u64), Empty> = Map::new("tasks_by_keeper");
+pub const TASKS_BY_KEEPER_STATUS: Map<(&Addr, u8, u64), Empty> = Map::new("tasks_by_keeper_status");
 
 pub const MEMBERSHIPS: Map<(u64, &Addr), Membership> = Map::new("members");
 pub const STANDINGS: Map<(u64, &Addr), Standing> = Map::new("standing");
-
-fn assemble(trainer: Addr, membership: Membership, standing: Standing) -> Participant {
-    Participant {
-        trainer,
-        joined_at: membership.joined_at,
-        stake: membership.stake,
-        weight: standing.w,
-        slashed: standing.s,
-        slash_reason: membership.slash_reason,
-        claimed: membership.claimed_amount.is_some(),
-        claimed_amount: membership.claimed_amount.unwrap_or_default(),
-    }
-}
-
-pub fn load_participant(
-    storage: &dyn Storage,
-    task_id: u64,
-    trainer: &Addr,
-) -> StdResult<Option<Participant>> {
-    let Some(membership) = MEMBERSHIPS.may_load(storage, (task_id, trainer))? else {
-        return Ok(None);
-    };
-    let standing = STANDINGS.load(storage, (task_id, trainer))?;
-    Ok(Some(assemble(trainer.clone(), membership, standing)))
-}
-
-pub fn save_participant(
-    storage: &mut dyn Storage,
-    task_id: u64,
-    participant: &Participant,
-) -> StdResult<()> {
-    let membership = Membership {
-        joined_at: participant.joined_at,
-        stake: participant.stake,
-        slash_reason: participant.slash_reason.clone(),
-        claimed_amount: participant.claimed.then_some(participant.claimed_amount),
-    };
-    MEMBERSHIPS.save(storage, (task_id, &participant.trainer), &membership)?;
-    STANDINGS.save(
-        storage,
-        (task_id, &participant.trainer),
-        &Standing {
-            w: participant.weight,
-            s: participant.slashed,
-        },
-    )
-}
-
-/// Participants of a task in address order, from `start_after`.
-pub fn list_participants(
-    storage: &dyn Storage,
-    task_id: u64,
-    start_after: Option<&Addr>,
-    limit: usize,
-) -> StdResult<Vec<Participant>> {
-    MEMBERSHIPS
-        .prefix(task_id)
-        .range(
-            storage,
-            start_after.map(Bound::exclusive),
-            None,
-            Order::Ascending,
-        )
-        .take(limit)
-        .map(|item| {
-            let (trainer, membership) = item?;
-            let standing = STANDINGS.load(storage, (task_id, &trainer))?;
-            Ok(assemble(trainer, membership, standing))
-        })
-        .collect()
-}
 pub const ROUNDS: Map<(u64, u32), RoundRecord> = Map::new("rounds");
-
-pub struct TaskIndexes<'a> {
-    pub organization: MultiIndex<'a, Addr, Task, u64>,
-    pub keeper: MultiIndex<'a, Addr, Task, u64>,
-    pub status: MultiIndex<'a, u8, Task, u64>,
-}
-
-impl IndexList<Task> for TaskIndexes<'_> {
-    fn get_indexes(&'_ self) -> Box<dyn Iterator<Item = &'_ dyn Index<Task>> + '_> {
-        let indexes: Vec<&dyn Index<Task>> = vec![&self.organization, &self.keeper, &self.status];
-        Box::new(indexes.into_iter())
-    }
-}
-
-pub fn tasks<'a>() -> IndexedMap<u64, Task, TaskIndexes<'a>> {
-    IndexedMap::new(
-        "tasks",
-        TaskIndexes {
-            organization: MultiIndex::new(
-                |_, t: &Task| t.organization.clone(),
-                "tasks",
-                "tasks__organization",
-            ),
-            keeper: MultiIndex::new(|_, t: &Task| t.keeper.clone(), "tasks", "tasks__keeper"),
-            status: MultiIndex::new(|_, t: &Task| t.status.key(), "tasks", "tasks__status"),
-        },
-    )
-}
+/// A trainer is slashed at most once per task, so (task, trainer) is the key.
+pub const SLASHES: Map<(u64, &Addr), SlashRecord> = Map::new("slashes");

@@ -1,9 +1,95 @@
-//! Input checks shared by the execute handlers.
+//! Hard caps and input checks shared by the handlers.
+//!
+//! The caps bound what any configuration or task may ask for, so neither the admin nor an
+//! organization can set a fee or a penalty that turns a failure into confiscation, nor a
+//! deadline that locks coins for years.
 
 use cosmwasm_std::{Coin, MessageInfo, Uint128};
 
 use crate::error::ContractError;
-use crate::state::Limits;
+use crate::msg::Limits;
+
+/// Platform fee, on the delivered pool.
+pub const MAX_FEE_BPS: u16 = 1_000;
+/// Keeper fee, on the delivered pool.
+pub const MAX_KEEPER_FEE_BPS: u16 = 2_000;
+/// Share of a stake a no-show can lose (scaled further by the productive rounds).
+pub const MAX_NO_SHOW_BPS: u16 = 2_500;
+/// Share of a stake a slashed trainer loses.
+pub const MAX_SLASH_BPS: u16 = 5_000;
+
+const DAY: u64 = 86_400;
+/// join_deadline − now at creation.
+pub const MAX_JOIN_WINDOW_SECS: u64 = 90 * DAY;
+/// training_deadline − join_deadline.
+pub const MAX_TRAINING_WINDOW_SECS: u64 = 365 * DAY;
+pub const GRACE_PERIOD_SECS: (u64, u64) = (60, 30 * DAY);
+pub const CLAIM_WINDOW_SECS: (u64, u64) = (60, 365 * DAY);
+pub const ROUND_TIMEOUT_SECS: (u64, u64) = (5, DAY);
+pub const MAX_TRAINERS_PER_TASK: (u64, u64) = (1, 10_000);
+pub const MAX_ROUNDS: (u64, u64) = (1, 1_000);
+pub const MAX_STRING_LEN: (u64, u64) = (16, 1_024);
+pub const MAX_CID_LEN: (u64, u64) = (46, 256);
+
+pub const DEFAULT_QUERY_LIMIT: u32 = 10;
+pub const MAX_QUERY_LIMIT: u32 = 100;
+
+/// A page size: the default when absent, at least 1 (so paging always moves on), at most the cap.
+pub fn query_limit(requested: Option<u32>) -> usize {
+    requested
+        .unwrap_or(DEFAULT_QUERY_LIMIT)
+        .clamp(1, MAX_QUERY_LIMIT) as usize
+}
+
+pub fn in_range(field: &str, value: u64, (min, max): (u64, u64)) -> Result<(), ContractError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(ContractError::OutOfRange {
+            field: field.into(),
+            value,
+            min,
+            max,
+        })
+    }
+}
+
+pub fn bps(field: &str, value: u16, max: u16) -> Result<(), ContractError> {
+    if value <= max {
+        Ok(())
+    } else {
+        Err(ContractError::BpsTooHigh {
+            field: field.into(),
+            value,
+            max,
+        })
+    }
+}
+
+pub fn limits(limits: &Limits) -> Result<(), ContractError> {
+    in_range(
+        "max_trainers_per_task",
+        limits.max_trainers_per_task.into(),
+        MAX_TRAINERS_PER_TASK,
+    )?;
+    in_range("max_rounds", limits.max_rounds.into(), MAX_ROUNDS)?;
+    in_range(
+        "grace_period_secs",
+        limits.grace_period_secs,
+        GRACE_PERIOD_SECS,
+    )?;
+    in_range(
+        "claim_window_secs",
+        limits.claim_window_secs,
+        CLAIM_WINDOW_SECS,
+    )?;
+    in_range(
+        "max_string_len",
+        limits.max_string_len.into(),
+        MAX_STRING_LEN,
+    )?;
+    in_range("max_cid_len", limits.max_cid_len.into(), MAX_CID_LEN)
+}
 
 pub fn no_funds(info: &MessageInfo) -> Result<(), ContractError> {
     if info.funds.is_empty() {
@@ -17,28 +103,30 @@ pub fn no_funds(info: &MessageInfo) -> Result<(), ContractError> {
 pub fn single_coin(info: &MessageInfo) -> Result<Coin, ContractError> {
     match info.funds.as_slice() {
         [coin] if !coin.amount.is_zero() => Ok(coin.clone()),
-        [] => Err(ContractError::InvalidFunds(
-            "send exactly one coin; none was sent".into(),
-        )),
-        [_] => Err(ContractError::InvalidFunds(
-            "the amount sent must be positive".into(),
-        )),
-        _ => Err(ContractError::InvalidFunds(
-            "send exactly one coin, in one denom".into(),
-        )),
+        [] => Err(ContractError::NoFunds {}),
+        [_] => Err(ContractError::ZeroFunds {}),
+        _ => Err(ContractError::MultipleDenoms {}),
     }
 }
 
+/// Exactly `amount` of `denom`, nothing else.
 pub fn exact_funds(info: &MessageInfo, amount: Uint128, denom: &str) -> Result<(), ContractError> {
-    let coin = single_coin(info)
-        .map_err(|_| ContractError::InvalidFunds(format!("send exactly {amount}{denom}")))?;
-    if coin.denom != denom || coin.amount != amount {
-        return Err(ContractError::InvalidFunds(format!(
-            "send exactly {amount}{denom}, got {}{}",
-            coin.amount, coin.denom
-        )));
+    let expected = Coin::new(amount, denom);
+    match info.funds.as_slice() {
+        [coin] if *coin == expected => Ok(()),
+        funds => Err(ContractError::WrongFunds {
+            expected: expected.to_string(),
+            got: if funds.is_empty() {
+                "nothing".into()
+            } else {
+                funds
+                    .iter()
+                    .map(Coin::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            },
+        }),
     }
-    Ok(())
 }
 
 pub fn text(
@@ -61,13 +149,22 @@ pub fn text(
     Ok(())
 }
 
-/// CIDv1 in base32 ("b" + [a-z2-7]) or CIDv0 ("Qm" + 44 base58 characters).
-pub fn cid(field: &str, value: &str, limits: &Limits) -> Result<(), ContractError> {
+/// A keeper's public gRPC endpoint (`host:port`): printable, no whitespace.
+pub fn endpoint(value: &str, limits: &Limits) -> Result<(), ContractError> {
+    text("endpoint", value, limits, false)?;
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ContractError::WhitespaceInEndpoint {});
+    }
+    Ok(())
+}
+
+/// CIDv1 in base32 ("b" + [a-z2-7]) or CIDv0 ("Qm" + 44 base58 characters), at most `max_len`.
+pub fn cid(field: &str, value: &str, max_len: u32) -> Result<(), ContractError> {
     let invalid = || ContractError::InvalidCid {
         field: field.into(),
         value: value.chars().take(80).collect(),
     };
-    if value.is_empty() || value.len() > limits.max_cid_len as usize {
+    if value.is_empty() || value.len() > max_len as usize {
         return Err(invalid());
     }
     let v1 = value.len() > 8
@@ -93,16 +190,6 @@ pub fn sha256_hex(field: &str, value: &str) -> Result<(), ContractError> {
         Ok(())
     } else {
         Err(ContractError::InvalidSha256 {
-            field: field.into(),
-        })
-    }
-}
-
-pub fn bps(field: &str, value: u16) -> Result<(), ContractError> {
-    if value <= 10_000 {
-        Ok(())
-    } else {
-        Err(ContractError::InvalidBps {
             field: field.into(),
         })
     }

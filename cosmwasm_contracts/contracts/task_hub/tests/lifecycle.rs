@@ -1,0 +1,918 @@
+//! Registration and the task lifecycle: create, accept, join, leave, cancel, rounds, finalize.
+//! Each rule's success path and each refusal, with the typed error it answers.
+
+mod common;
+
+use common::*;
+use cosmwasm_std::{coin, coins, Decimal, Uint128};
+use cw_multi_test::Executor;
+use task_hub::msg::{
+    Contribution, CreateTaskMsg, ExecuteMsg, QueryMsg, RoundMetrics, RoundsResponse, SubmitRoundMsg,
+};
+use task_hub::state::TaskStatus;
+use task_hub::ContractError;
+
+#[test]
+fn register_adds_roles_and_validates_the_name() {
+    let mut suite = Suite::new(1);
+    let t = suite.trainers[0].clone();
+    suite.register(&t, true, false).unwrap();
+    let profile = suite.profile(&t).unwrap();
+    assert!(profile.is_trainer && profile.is_organization && profile.keeper.is_none());
+
+    let o = suite.outsider.clone();
+    let reg = |name: &str, org: bool, tr: bool| ExecuteMsg::Register {
+        name: name.into(),
+        organization: org,
+        trainer: tr,
+    };
+    assert_eq!(
+        suite.exec(&o, &reg("x", false, false), &[]).unwrap_err(),
+        ContractError::NoRole {}
+    );
+    assert_eq!(
+        suite.exec(&o, &reg(" ", true, false), &[]).unwrap_err(),
+        ContractError::EmptyField {
+            field: "name".into()
+        }
+    );
+    assert_eq!(
+        suite
+            .exec(&o, &reg(&"n".repeat(65), true, false), &[])
+            .unwrap_err(),
+        ContractError::StringTooLong {
+            field: "name".into(),
+            max: 64
+        }
+    );
+    assert_eq!(
+        suite
+            .exec(&o, &reg("x", true, false), &coins(1, DENOM))
+            .unwrap_err(),
+        ContractError::FundsNotAllowed {}
+    );
+    assert!(suite.profile(&o).is_none());
+}
+
+#[test]
+fn register_keeper_creates_and_updates_the_keeper_profile() {
+    let mut suite = Suite::new(0);
+    let keeper = suite.keeper.clone();
+    let profile = suite.profile(&keeper).unwrap();
+    let info = profile.keeper.unwrap();
+    assert_eq!(
+        (info.endpoint.as_str(), info.fee_bps, info.tls_cert_sha256),
+        (
+            "keeper.example.org:9092",
+            KEEPER_FEE_BPS,
+            Some(SHA.to_string())
+        )
+    );
+    assert!(!profile.is_organization && !profile.is_trainer);
+
+    let msg = |endpoint: &str, cert: Option<&str>, fee_bps: u16| ExecuteMsg::RegisterKeeper {
+        name: "k".into(),
+        endpoint: endpoint.into(),
+        tls_cert_sha256: cert.map(String::from),
+        fee_bps,
+    };
+    let cases = [
+        (
+            msg("", None, 0),
+            ContractError::EmptyField {
+                field: "endpoint".into(),
+            },
+        ),
+        (
+            msg("host :9092", None, 0),
+            ContractError::WhitespaceInEndpoint {},
+        ),
+        (
+            msg("host:9092", Some("ABCD"), 0),
+            ContractError::InvalidSha256 {
+                field: "tls_cert_sha256".into(),
+            },
+        ),
+        (
+            msg("host:9092", None, 2_001),
+            ContractError::BpsTooHigh {
+                field: "fee_bps".into(),
+                value: 2_001,
+                max: 2_000,
+            },
+        ),
+    ];
+    for (msg, error) in cases {
+        assert_eq!(suite.exec(&keeper, &msg, &[]).unwrap_err(), error);
+    }
+
+    // A task snapshots the keeper's fee: a later change never touches it.
+    let first = suite.open_task(suite.task_msg(), POOL, &[]);
+    suite
+        .exec(&keeper, &msg("other.example.org:443", None, 2_000), &[])
+        .unwrap();
+    let second = suite.create(suite.task_msg(), POOL).unwrap();
+    assert_eq!(suite.task(first).keeper_fee_bps, KEEPER_FEE_BPS);
+    assert_eq!(suite.task(second).keeper_fee_bps, 2_000);
+    let info = suite.profile(&keeper).unwrap().keeper.unwrap();
+    assert_eq!(
+        (
+            info.endpoint.as_str(),
+            info.tls_cert_sha256,
+            info.tasks_accepted
+        ),
+        ("other.example.org:443", None, 1),
+        "an update keeps the keeper's statistics"
+    );
+}
+
+#[test]
+fn create_task_validates_every_field_with_a_typed_error() {
+    let mut suite = Suite::new(0);
+    let now = suite.now();
+    let base = suite.task_msg();
+    let day = 86_400;
+    let with = |f: &dyn Fn(&mut CreateTaskMsg)| {
+        let mut m = base.clone();
+        f(&mut m);
+        m
+    };
+    let cases: Vec<(CreateTaskMsg, ContractError)> = vec![
+        (
+            with(&|m| m.client_cid = "not-a-cid".into()),
+            ContractError::InvalidCid {
+                field: "client_cid".into(),
+                value: "not-a-cid".into(),
+            },
+        ),
+        (
+            with(&|m| m.initial_model_sha256 = "ABC".into()),
+            ContractError::InvalidSha256 {
+                field: "initial_model_sha256".into(),
+            },
+        ),
+        (
+            with(&|m| m.model_name = "".into()),
+            ContractError::EmptyField {
+                field: "model_name".into(),
+            },
+        ),
+        (
+            with(&|m| m.rounds = 0),
+            ContractError::OutOfRange {
+                field: "rounds".into(),
+                value: 0,
+                min: 1,
+                max: 10,
+            },
+        ),
+        (
+            with(&|m| m.rounds = 11),
+            ContractError::OutOfRange {
+                field: "rounds".into(),
+                value: 11,
+                min: 1,
+                max: 10,
+            },
+        ),
+        (
+            with(&|m| m.min_trainers = 6),
+            ContractError::InvalidTrainerBounds {
+                min_trainers: 6,
+                max_trainers: 5,
+                limit: 20,
+            },
+        ),
+        (
+            with(&|m| m.max_trainers = 21),
+            ContractError::InvalidTrainerBounds {
+                min_trainers: 2,
+                max_trainers: 21,
+                limit: 20,
+            },
+        ),
+        (
+            with(&|m| m.stake = Uint128::zero()),
+            ContractError::ZeroValue {
+                field: "stake".into(),
+            },
+        ),
+        (
+            with(&|m| m.keeper_bond = Uint128::zero()),
+            ContractError::ZeroValue {
+                field: "keeper_bond".into(),
+            },
+        ),
+        (
+            with(&|m| m.max_examples_per_trainer = 0),
+            ContractError::ZeroValue {
+                field: "max_examples_per_trainer".into(),
+            },
+        ),
+        (
+            with(&|m| m.round_timeout_secs = 4),
+            ContractError::OutOfRange {
+                field: "round_timeout_secs".into(),
+                value: 4,
+                min: 5,
+                max: day,
+            },
+        ),
+        (
+            with(&|m| m.round_timeout_secs = day + 1),
+            ContractError::OutOfRange {
+                field: "round_timeout_secs".into(),
+                value: day + 1,
+                min: 5,
+                max: day,
+            },
+        ),
+        // Review finding 1: no 100 % penalties.
+        (
+            with(&|m| m.no_show_penalty_bps = 10_000),
+            ContractError::BpsTooHigh {
+                field: "no_show_penalty_bps".into(),
+                value: 10_000,
+                max: 2_500,
+            },
+        ),
+        (
+            with(&|m| m.slash_bps = 5_001),
+            ContractError::BpsTooHigh {
+                field: "slash_bps".into(),
+                value: 5_001,
+                max: 5_000,
+            },
+        ),
+        (
+            with(&|m| m.join_deadline = now),
+            ContractError::InvalidDeadlines {
+                now,
+                join_deadline: now,
+                training_deadline: now + 1_000,
+            },
+        ),
+        (
+            with(&|m| m.training_deadline = m.join_deadline),
+            ContractError::InvalidDeadlines {
+                now,
+                join_deadline: now + 100,
+                training_deadline: now + 100,
+            },
+        ),
+        // Review finding 9: deadlines beyond the maxima.
+        (
+            with(&|m| {
+                m.join_deadline = now + 90 * day + 1;
+                m.training_deadline = m.join_deadline + 1;
+            }),
+            ContractError::JoinWindowTooLong {
+                secs: 90 * day + 1,
+                max: 90 * day,
+            },
+        ),
+        (
+            with(&|m| m.training_deadline = m.join_deadline + 365 * day + 1),
+            ContractError::TrainingWindowTooLong {
+                secs: 365 * day + 1,
+                max: 365 * day,
+            },
+        ),
+        (
+            with(&|m| {
+                m.stake = Uint128::MAX;
+                m.max_trainers = 2;
+            }),
+            ContractError::EscrowTooLarge {},
+        ),
+    ];
+    for (msg, error) in cases {
+        assert_eq!(suite.create(msg, POOL).unwrap_err(), error);
+    }
+    // The longest windows allowed are accepted.
+    let longest = with(&|m| {
+        m.join_deadline = now + 90 * day;
+        m.training_deadline = m.join_deadline + 365 * day;
+    });
+    suite.create(longest, POOL).unwrap();
+
+    let org = suite.org.clone();
+    let create = ExecuteMsg::CreateTask(base.clone());
+    let funds_cases = [
+        (vec![], ContractError::NoFunds {}),
+        (
+            vec![coin(1, DENOM), coin(1, "uother")],
+            ContractError::MultipleDenoms {},
+        ),
+    ];
+    for (funds, error) in funds_cases {
+        assert_eq!(suite.exec(&org, &create, &funds).unwrap_err(), error);
+    }
+    let outsider = suite.outsider.clone();
+    assert_eq!(
+        suite.create_by(&outsider, base, POOL).unwrap_err(),
+        ContractError::NotOrganization {
+            address: outsider.to_string()
+        }
+    );
+    assert_eq!(
+        suite.config().next_task_id,
+        2,
+        "only the valid task was created"
+    );
+}
+
+/// Review findings 1 and 5: the organization cannot name itself (or the treasury) keeper, and a
+/// keeper must have registered as one.
+#[test]
+fn a_task_needs_a_registered_independent_keeper() {
+    let mut suite = Suite::new(0);
+    let org = suite.org.clone();
+    let treasury = suite.treasury.clone();
+    let outsider = suite.outsider.clone();
+    suite.register_keeper(&org, 0).unwrap();
+    let msg = |keeper: &cosmwasm_std::Addr| CreateTaskMsg {
+        keeper: keeper.to_string(),
+        ..suite.task_msg()
+    };
+    let (own, unregistered, treasury_keeper) = (msg(&org), msg(&outsider), msg(&treasury));
+    assert_eq!(
+        suite.create(own, POOL).unwrap_err(),
+        ContractError::KeeperIsOrganization {}
+    );
+    assert_eq!(
+        suite.create(unregistered, POOL).unwrap_err(),
+        ContractError::NotKeeper {
+            address: outsider.to_string()
+        }
+    );
+    assert_eq!(
+        suite.create(treasury_keeper, POOL).unwrap_err(),
+        ContractError::KeeperIsTreasury {}
+    );
+    // Nor can the treasury act as an organization: it receives the forfeits.
+    suite.register(&treasury, true, false).unwrap();
+    suite
+        .app
+        .send_tokens(org.clone(), treasury.clone(), &coins(POOL, DENOM))
+        .unwrap();
+    let m = suite.task_msg();
+    assert_eq!(
+        suite.create_by(&treasury, m, POOL).unwrap_err(),
+        ContractError::OrganizationIsTreasury {}
+    );
+    assert_eq!(suite.balance(&suite.hub.clone()), 0);
+}
+
+#[test]
+fn the_keeper_accepts_by_bonding_exactly_the_bond() {
+    let mut suite = Suite::new(1);
+    let id = suite.create(suite.task_msg(), POOL).unwrap();
+    let task = suite.task(id);
+    assert_eq!(
+        (task.status, task.bonded, task.held.u128()),
+        (TaskStatus::Proposed, false, POOL)
+    );
+    assert_eq!(
+        (
+            task.fee_bps,
+            task.keeper_fee_bps,
+            task.grace_period_secs,
+            task.claim_window_secs
+        ),
+        (FEE_BPS, KEEPER_FEE_BPS, GRACE, CLAIM_WINDOW)
+    );
+    assert_eq!(
+        suite.join(0, id).unwrap_err(),
+        ContractError::WrongStatus {
+            task_id: id,
+            status: TaskStatus::Proposed,
+            expected: "open".into()
+        },
+        "nobody joins before the keeper consents"
+    );
+    let (keeper, outsider) = (suite.keeper.clone(), suite.outsider.clone());
+    let accept = ExecuteMsg::AcceptTask { task_id: id };
+    assert_eq!(
+        suite
+            .exec(&outsider, &accept, &coins(BOND, DENOM))
+            .unwrap_err(),
+        ContractError::NotTaskKeeper { task_id: id }
+    );
+    assert_eq!(
+        suite
+            .exec(&keeper, &accept, &coins(BOND - 1, DENOM))
+            .unwrap_err(),
+        ContractError::WrongFunds {
+            expected: "2000ufed".into(),
+            got: "1999ufed".into()
+        }
+    );
+    assert_eq!(
+        suite.exec(&keeper, &accept, &[]).unwrap_err(),
+        ContractError::WrongFunds {
+            expected: "2000ufed".into(),
+            got: "nothing".into()
+        }
+    );
+    let before = suite.balance(&keeper);
+    let response = suite.accept(id).unwrap();
+    assert_eq!(attr(&response, "action"), "accept_task");
+    assert_eq!(suite.balance(&keeper), before - BOND);
+    let task = suite.task(id);
+    assert_eq!(
+        (task.status, task.bonded, task.held.u128()),
+        (TaskStatus::Open, true, POOL + BOND)
+    );
+    assert_eq!(
+        suite.accept(id).unwrap_err(),
+        ContractError::WrongStatus {
+            task_id: id,
+            status: TaskStatus::Open,
+            expected: "proposed".into()
+        }
+    );
+    assert_eq!(
+        suite
+            .profile(&keeper)
+            .unwrap()
+            .keeper
+            .unwrap()
+            .tasks_accepted,
+        1
+    );
+
+    // Too late to accept once joins have closed.
+    let late = suite.create(suite.task_msg(), POOL).unwrap();
+    suite.close_joins(late);
+    assert_eq!(
+        suite.accept(late).unwrap_err(),
+        ContractError::JoinDeadlinePassed {
+            task_id: late,
+            join_deadline: suite.task(late).join_deadline
+        }
+    );
+}
+
+/// Review finding 5: a keeper that never accepts leaves nothing locked.
+#[test]
+fn a_keeper_that_never_accepts_leaves_nothing_locked() {
+    let mut suite = Suite::new(0);
+    let org = suite.org.clone();
+    let start = suite.balance(&org);
+    let id = suite.create(suite.task_msg(), POOL).unwrap();
+    let join_deadline = suite.task(id).join_deadline;
+    assert_eq!(
+        suite.finalize(id).unwrap_err(),
+        ContractError::NotFinalizable {
+            task_id: id,
+            rounds_completed: 0,
+            rounds: 2,
+            finalizable_at: join_deadline
+        }
+    );
+    suite.advance_to(join_deadline);
+    suite.finalize(id).unwrap();
+    let task = suite.task(id);
+    assert_eq!(task.status, TaskStatus::Finalized);
+    assert_eq!(
+        (
+            task.org_refunded.u128(),
+            task.treasury_paid.u128(),
+            task.keeper_paid.u128()
+        ),
+        (POOL, 0, 0)
+    );
+    assert_eq!(suite.balance(&org), start);
+    assert_eq!(task.held.u128(), 0);
+    assert_eq!(
+        suite
+            .profile(&suite.keeper.clone())
+            .unwrap()
+            .keeper
+            .unwrap()
+            .tasks_failed,
+        0
+    );
+
+    // Or the organization simply cancels, any time before it starts.
+    let id = suite.create(suite.task_msg(), POOL).unwrap();
+    let response = suite.cancel(id).unwrap();
+    assert_eq!(attr(&response, "org_refund"), POOL.to_string());
+    assert_eq!(attr(&response, "bond_refund"), "0");
+    assert_eq!(suite.balance(&org), start);
+    assert_eq!(suite.balance(&suite.hub.clone()), 0);
+}
+
+#[test]
+fn joining_needs_an_open_task_the_exact_stake_and_no_conflict() {
+    let mut suite = Suite::new(4);
+    let msg = CreateTaskMsg {
+        max_trainers: 2,
+        ..suite.task_msg()
+    };
+    let id = suite.open_task(msg, POOL, &[]);
+    assert_eq!(
+        suite
+            .join_with(0, id, &coins(STAKE - 1, DENOM))
+            .unwrap_err(),
+        ContractError::WrongFunds {
+            expected: "1000ufed".into(),
+            got: "999ufed".into()
+        }
+    );
+    assert_eq!(
+        suite.join_with(0, id, &coins(STAKE, "uother")).unwrap_err(),
+        ContractError::WrongFunds {
+            expected: "1000ufed".into(),
+            got: "1000uother".into()
+        }
+    );
+    suite.join(0, id).unwrap();
+    assert_eq!(
+        suite.join(0, id).unwrap_err(),
+        ContractError::AlreadyJoined {
+            task_id: id,
+            address: suite.trainers[0].to_string()
+        }
+    );
+    let p = suite.participant(id, &suite.trainers[0].clone()).unwrap();
+    assert_eq!(
+        (p.stake.u128(), p.node_public_key.as_deref(), p.claimed),
+        (STAKE, Some("node-key-0"), false)
+    );
+    // The organization and the keeper cannot be trainers of their own task.
+    let (org, keeper) = (suite.org.clone(), suite.keeper.clone());
+    suite.register(&org, false, true).unwrap();
+    suite.register(&keeper, false, true).unwrap();
+    let join = ExecuteMsg::JoinTask {
+        task_id: id,
+        node_public_key: None,
+    };
+    for who in [&org, &keeper] {
+        assert_eq!(
+            suite.exec(who, &join, &coins(STAKE, DENOM)).unwrap_err(),
+            ContractError::TrainerConflict { task_id: id }
+        );
+    }
+    let outsider = suite.outsider.clone();
+    assert_eq!(
+        suite
+            .exec(&outsider, &join, &coins(STAKE, DENOM))
+            .unwrap_err(),
+        ContractError::NotTrainer {
+            address: outsider.to_string()
+        }
+    );
+    let t1 = suite.trainers[1].clone();
+    let long_key = ExecuteMsg::JoinTask {
+        task_id: id,
+        node_public_key: Some("k".repeat(65)),
+    };
+    assert_eq!(
+        suite
+            .exec(&t1, &long_key, &coins(STAKE, DENOM))
+            .unwrap_err(),
+        ContractError::StringTooLong {
+            field: "node_public_key".into(),
+            max: 64
+        }
+    );
+    suite.join(1, id).unwrap();
+    assert_eq!(
+        suite.join(2, id).unwrap_err(),
+        ContractError::TaskFull {
+            task_id: id,
+            max_trainers: 2
+        }
+    );
+    let other = suite.open_task(suite.task_msg(), POOL, &[]);
+    suite.close_joins(other);
+    assert_eq!(
+        suite.join(3, other).unwrap_err(),
+        ContractError::JoinDeadlinePassed {
+            task_id: other,
+            join_deadline: suite.task(other).join_deadline
+        }
+    );
+    assert_eq!(
+        suite.balance(&suite.hub.clone()),
+        2 * (POOL + BOND) + 2 * STAKE
+    );
+}
+
+/// Review finding 6: trainers may leave, with their full stake, until round 1; not after.
+#[test]
+fn trainers_leave_with_their_full_stake_until_round_1() {
+    let mut suite = Suite::new(4);
+    let id = suite.open_task(suite.task_msg(), POOL, &[0, 1, 2]);
+    let before = suite.trainer_balance(2);
+    let response = suite.leave(2, id).unwrap();
+    assert_eq!(attr(&response, "amount"), STAKE.to_string());
+    assert_eq!(suite.trainer_balance(2), before + STAKE);
+    assert_eq!(suite.task(id).participants, 2);
+    assert!(suite.participant(id, &suite.trainers[2].clone()).is_none());
+    assert_eq!(
+        suite.leave(3, id).unwrap_err(),
+        ContractError::NotParticipant {
+            task_id: id,
+            address: suite.trainers[3].to_string()
+        }
+    );
+    // Leaving after the join deadline is still fine while nothing ran; and one may rejoin before.
+    suite.join(2, id).unwrap();
+    suite.close_joins(id);
+    suite.leave(2, id).unwrap();
+    assert_eq!(suite.task(id).held.u128(), POOL + BOND + 2 * STAKE);
+
+    suite.round(id, 1, &[(0, 10), (1, 10)]).unwrap();
+    assert_eq!(
+        suite.leave(0, id).unwrap_err(),
+        ContractError::WrongStatus {
+            task_id: id,
+            status: TaskStatus::Running,
+            expected: "open".into()
+        }
+    );
+}
+
+/// Review finding 6: the organization may cancel with trainers joined before round 1; everyone
+/// gets everything back. Not after round 1.
+#[test]
+fn the_organization_cancels_with_trainers_joined_and_everyone_is_refunded() {
+    let mut suite = Suite::new(3);
+    let (org, keeper) = (suite.org.clone(), suite.keeper.clone());
+    let (org_start, keeper_start) = (suite.balance(&org), suite.balance(&keeper));
+    let starts: Vec<u128> = (0..3).map(|i| suite.trainer_balance(i)).collect();
+    let id = suite.open_task(suite.task_msg(), POOL, &[0, 1, 2]);
+    let outsider = suite.outsider.clone();
+    assert_eq!(
+        suite
+            .exec(&outsider, &ExecuteMsg::CancelTask { task_id: id }, &[])
+            .unwrap_err(),
+        ContractError::NotTaskOrganization { task_id: id }
+    );
+    assert_eq!(
+        suite.claim(0, id).unwrap_err(),
+        ContractError::WrongStatus {
+            task_id: id,
+            status: TaskStatus::Open,
+            expected: "finalized or cancelled".into()
+        }
+    );
+    suite.cancel(id).unwrap();
+    assert_eq!(suite.balance(&org), org_start);
+    assert_eq!(suite.balance(&keeper), keeper_start);
+    for (i, start) in starts.into_iter().enumerate() {
+        let claimable = suite.claimable(id, &suite.trainers[i].clone());
+        assert_eq!(
+            (
+                claimable.amount.u128(),
+                claimable.stake_back.u128(),
+                claimable.penalty.u128()
+            ),
+            (STAKE, STAKE, 0)
+        );
+        assert_eq!(suite.claim_checked(i, id), STAKE);
+        assert_eq!(suite.trainer_balance(i), start);
+    }
+    assert_eq!(
+        suite.claim(0, id).unwrap_err(),
+        ContractError::AlreadyClaimed {
+            task_id: id,
+            address: suite.trainers[0].to_string()
+        }
+    );
+    assert_eq!(suite.task(id).held.u128(), 0);
+    assert_eq!(
+        suite.cancel(id).unwrap_err(),
+        ContractError::WrongStatus {
+            task_id: id,
+            status: TaskStatus::Cancelled,
+            expected: "proposed or open".into()
+        }
+    );
+
+    let running = suite.open_task(suite.task_msg(), POOL, &[0, 1]);
+    suite.close_joins(running);
+    suite.round(running, 1, &[(0, 1)]).unwrap();
+    assert_eq!(
+        suite.cancel(running).unwrap_err(),
+        ContractError::WrongStatus {
+            task_id: running,
+            status: TaskStatus::Running,
+            expected: "proposed or open".into()
+        }
+    );
+}
+
+/// Review finding 9: round 1 is attested only once joins are closed.
+#[test]
+fn round_1_waits_until_the_join_deadline_or_a_full_task() {
+    let mut suite = Suite::new(5);
+    let msg = CreateTaskMsg {
+        max_trainers: 3,
+        ..suite.task_msg()
+    };
+    let id = suite.open_task(msg.clone(), POOL, &[0, 1]);
+    let join_deadline = suite.task(id).join_deadline;
+    assert_eq!(
+        suite.round(id, 1, &[(0, 1)]).unwrap_err(),
+        ContractError::JoinsStillOpen { join_deadline }
+    );
+    suite.join(2, id).unwrap();
+    suite.round(id, 1, &[(0, 1)]).unwrap();
+    assert_eq!(suite.task(id).status, TaskStatus::Running);
+
+    let other = suite.open_task(msg, POOL, &[3, 4]);
+    suite.advance_to(suite.task(other).join_deadline - 1);
+    assert!(suite.round(other, 1, &[]).is_err());
+    suite.advance(1);
+    suite.round(other, 1, &[]).unwrap();
+}
+
+#[test]
+fn submit_round_is_keeper_only_sequential_and_checks_contributors() {
+    let mut suite = Suite::new(4);
+    let id = suite.open_task(suite.task_msg(), POOL, &[0]);
+    suite.close_joins(id);
+    assert_eq!(
+        suite.round(id, 1, &[]).unwrap_err(),
+        ContractError::NotEnoughTrainers { joined: 1, min: 2 }
+    );
+    let id = suite.open_task(suite.task_msg(), POOL, &[0, 1, 2]);
+    suite.close_joins(id);
+    let outsider = suite.outsider.clone();
+    let submit = |round: u32, contributors: Vec<Contribution>, accuracy: u64| {
+        ExecuteMsg::SubmitRound(SubmitRoundMsg {
+            task_id: id,
+            round,
+            model_cid: CID.into(),
+            model_sha256: SHA.into(),
+            metrics: RoundMetrics {
+                loss: Decimal::percent(10),
+                accuracy: Decimal::percent(accuracy),
+                examples: 10,
+            },
+            contributors,
+        })
+    };
+    let trainers = suite.trainers.clone();
+    let c = |i: usize, w: u128| Contribution {
+        trainer: trainers[i].to_string(),
+        weight: Uint128::new(w),
+    };
+    assert_eq!(
+        suite
+            .exec(&outsider, &submit(1, vec![], 50), &[])
+            .unwrap_err(),
+        ContractError::NotTaskKeeper { task_id: id }
+    );
+    let keeper = suite.keeper.clone();
+    let cases = vec![
+        (
+            submit(2, vec![], 50),
+            ContractError::RoundOutOfOrder {
+                expected: 1,
+                got: 2,
+            },
+        ),
+        (submit(1, vec![], 101), ContractError::InvalidAccuracy {}),
+        (
+            submit(1, vec![c(0, 1), c(0, 2)], 50),
+            ContractError::DuplicateContributor {
+                address: suite.trainers[0].to_string(),
+            },
+        ),
+        (
+            submit(1, vec![c(0, 0)], 50),
+            ContractError::ZeroWeight {
+                address: suite.trainers[0].to_string(),
+            },
+        ),
+        (
+            submit(1, vec![c(3, 1)], 50),
+            ContractError::NotParticipant {
+                task_id: id,
+                address: suite.trainers[3].to_string(),
+            },
+        ),
+        (
+            submit(1, vec![c(0, 1), c(1, 1), c(2, 1), c(3, 1)], 50),
+            ContractError::TooManyContributors {
+                count: 4,
+                participants: 3,
+            },
+        ),
+    ];
+    for (msg, error) in cases {
+        assert_eq!(suite.exec(&keeper, &msg, &[]).unwrap_err(), error);
+    }
+    let response = suite
+        .exec(&keeper, &submit(1, vec![c(0, 3), c(1, 5)], 80), &[])
+        .unwrap();
+    assert_eq!(attr(&response, "round"), "1");
+    assert_eq!(attr(&response, "contributors"), "2");
+    assert_eq!(attr(&response, "model_cid"), CID);
+    assert_eq!(attr(&response, "accuracy"), "0.8");
+    let task = suite.task(id);
+    assert_eq!(
+        (
+            task.status,
+            task.rounds_completed,
+            task.productive_rounds,
+            task.total_weight.u128()
+        ),
+        (TaskStatus::Running, 1, 1, 8)
+    );
+    assert_eq!(task.contributors_count, 2);
+    // An empty round is attested too: it counts for the keeper, not as productive.
+    suite.round(id, 2, &[]).unwrap();
+    let task = suite.task(id);
+    assert_eq!((task.rounds_completed, task.productive_rounds), (2, 1));
+    assert_eq!(
+        suite.round(id, 3, &[]).unwrap_err(),
+        ContractError::AllRoundsDone { rounds: 2 }
+    );
+    let rounds: RoundsResponse = suite
+        .app
+        .wrap()
+        .query_wasm_smart(
+            &suite.hub,
+            &QueryMsg::Rounds {
+                task_id: id,
+                start_after: None,
+                limit: None,
+            },
+        )
+        .unwrap();
+    assert_eq!(rounds.rounds.len(), 2);
+    assert_eq!(
+        (
+            rounds.rounds[0].contributors_count,
+            rounds.rounds[0].total_weight.u128()
+        ),
+        (2, 8)
+    );
+    assert_eq!(rounds.rounds[1].height, suite.height());
+    assert_eq!(
+        suite
+            .profile(&keeper)
+            .unwrap()
+            .keeper
+            .unwrap()
+            .rounds_attested,
+        2
+    );
+
+    // No round after the training deadline.
+    let late = suite.open_task(suite.task_msg(), POOL, &[0, 1]);
+    let deadline = suite.task(late).training_deadline;
+    suite.advance_to(deadline);
+    assert_eq!(
+        suite.round(late, 1, &[]).unwrap_err(),
+        ContractError::TrainingDeadlinePassed {
+            task_id: late,
+            training_deadline: deadline
+        }
+    );
+}
+
+#[test]
+fn finalize_is_allowed_after_the_last_round_or_the_deadline_and_grace() {
+    let mut suite = Suite::new(2);
+    let id = suite.open_task(suite.task_msg(), POOL, &[0, 1]);
+    suite.close_joins(id);
+    suite.round(id, 1, &[(0, 1), (1, 1)]).unwrap();
+    let expires = suite.task(id).training_deadline + GRACE;
+    assert_eq!(
+        suite.finalize(id).unwrap_err(),
+        ContractError::NotFinalizable {
+            task_id: id,
+            rounds_completed: 1,
+            rounds: 2,
+            finalizable_at: expires
+        }
+    );
+    suite.round(id, 2, &[(0, 1), (1, 1)]).unwrap();
+    let response = suite.finalize(id).unwrap();
+    assert_eq!(attr(&response, "action"), "finalize_task");
+    assert_eq!(
+        suite.finalize(id).unwrap_err(),
+        ContractError::WrongStatus {
+            task_id: id,
+            status: TaskStatus::Finalized,
+            expected: "proposed or open or running".into()
+        }
+    );
+
+    // A task that stopped after round 1: anyone, once deadline + grace has passed.
+    let stalled = suite.open_task(suite.task_msg(), POOL, &[0, 1]);
+    suite.close_joins(stalled);
+    suite.round(stalled, 1, &[(0, 1)]).unwrap();
+    let expires = suite.task(stalled).training_deadline + GRACE;
+    suite.advance_to(expires - 1);
+    assert!(suite.finalize(stalled).is_err());
+    suite.advance(1);
+    suite.finalize(stalled).unwrap();
+}
