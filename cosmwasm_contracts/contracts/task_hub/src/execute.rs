@@ -13,8 +13,9 @@ use crate::evidence;
 use crate::msg::{CreateTaskMsg, InstantiateMsg, Limits, SlashMsg, SlashReason, SubmitRoundMsg};
 use crate::settlement;
 use crate::state::{
-    Config, KeeperInfo, Membership, Profile, RoundRecord, SlashRecord, Standing, Task, TaskStatus,
-    TaskTerms, CONFIG, MEMBERSHIPS, NEXT_TASK_ID, PROFILES, ROUNDS, SLASHES, STANDINGS,
+    Config, KeeperInfo, Membership, Profile, RoundRecord, SlashRecord, Standing, Task, TaskModel,
+    TaskStatus, TaskTerms, CONFIG, MEMBERSHIPS, NEXT_TASK_ID, PROFILES, ROUNDS, SETTLEMENTS,
+    SLASHES, STANDINGS,
 };
 use crate::validation::{
     self, MAX_CID_LEN, MAX_FEE_BPS, MAX_JOIN_WINDOW_SECS, MAX_KEEPER_FEE_BPS, MAX_NO_SHOW_BPS,
@@ -463,12 +464,6 @@ pub fn create_task(
             denom: pool.denom.clone(),
             pool: pool.amount,
             keeper_bond: msg.keeper_bond,
-            model_name: msg.model_name,
-            description: msg.description,
-            client_cid: msg.client_cid,
-            client_sha256: msg.client_sha256,
-            initial_model_cid: msg.initial_model_cid,
-            initial_model_sha256: msg.initial_model_sha256,
             rounds: msg.rounds,
             min_trainers: msg.min_trainers,
             max_trainers: msg.max_trainers,
@@ -485,6 +480,14 @@ pub fn create_task(
             round_timeout_secs: msg.round_timeout_secs,
             created_at: now,
         },
+        &TaskModel {
+            model_name: msg.model_name,
+            description: msg.description,
+            client_cid: msg.client_cid,
+            client_sha256: msg.client_sha256,
+            initial_model_cid: msg.initial_model_cid,
+            initial_model_sha256: msg.initial_model_sha256,
+        },
     )?;
     update_profile(deps.storage, &info.sender, |p| p.tasks_created += 1)?;
     let terms = &task.terms;
@@ -493,7 +496,8 @@ pub fn create_task(
         .add_attribute("task_id", id.to_string())
         .add_attribute("organization", info.sender)
         .add_attribute("keeper", keeper)
-        .add_attribute("amount", pool.to_string())
+        .add_attribute("amount", pool.amount)
+        .add_attribute("denom", pool.denom)
         .add_attribute("keeper_bond", terms.keeper_bond)
         .add_attribute("keeper_fee_bps", terms.keeper_fee_bps.to_string())
         .add_attribute("stake", terms.stake)
@@ -919,16 +923,7 @@ pub fn finalize_task(
     let to_organization = s.to_organization(&task)?;
     let to_keeper = s.to_keeper(&task)?;
     let state = &mut task.state;
-    state.delivered_pool = s.delivered_pool;
-    state.fee = s.fee;
-    state.keeper_fee = s.keeper_fee;
-    state.distributable = s.distributable;
-    state.slashed_reward = s.slashed_reward;
-    state.no_show_penalty = s.no_show_penalty;
     state.forfeited = state.forfeited.checked_add(s.no_show_forfeits)?;
-    state.bond_forfeited = s.bond_forfeit;
-    state.org_compensation = s.org_compensation;
-    state.trainer_compensation = s.trainer_compensation;
     state.treasury_paid = to_treasury;
     state.org_refunded = to_organization;
     state.keeper_paid = to_keeper;
@@ -940,7 +935,8 @@ pub fn finalize_task(
     state.settled_at = Some(now);
     task.set_status(deps.storage, TaskStatus::Finalized)?;
     task.save(deps.storage)?;
-    if !s.bond_forfeit.is_zero() {
+    SETTLEMENTS.save(deps.storage, task_id, &s)?;
+    if !s.bond_forfeited.is_zero() {
         update_keeper_stats(deps.storage, &task.terms.keeper, |k| k.tasks_failed += 1)?;
     }
     let terms = &task.terms;
@@ -954,7 +950,7 @@ pub fn finalize_task(
         .add_attribute("fee", s.fee)
         .add_attribute("keeper_fee", s.keeper_fee)
         .add_attribute("distributable", s.distributable)
-        .add_attribute("bond_forfeit", s.bond_forfeit)
+        .add_attribute("bond_forfeit", s.bond_forfeited)
         .add_attribute("treasury_amount", to_treasury)
         .add_attribute("organization_amount", to_organization)
         .add_attribute("keeper_amount", to_keeper))
@@ -975,7 +971,7 @@ pub fn claim(deps: DepsMut, info: MessageInfo, task_id: u64) -> Result<Response,
             address: info.sender.to_string(),
         });
     }
-    let share = settlement::share(&task, &standing)?;
+    let share = settlement::share(&task, &task.settlement(deps.storage)?, &standing)?;
     let amount = share.amount()?;
     membership.claimed_amount = Some(amount);
     MEMBERSHIPS.save(deps.storage, (task_id, &info.sender), &membership)?;
