@@ -67,6 +67,20 @@ fn require_status(task: &Task, allowed: &[TaskStatus]) -> Result<(), ContractErr
     })
 }
 
+/// Once joins have closed with enough trainers the keeper must run the task or forfeit its
+/// bond: from then on neither a cancel nor a leave may turn its failure into a task that
+/// "never started" (which returns the bond), so the task is committed.
+fn require_not_committed(task: &Task, now: u64) -> Result<(), ContractError> {
+    let (terms, state) = (&task.terms, &task.state);
+    if state.status == TaskStatus::Open
+        && now >= terms.join_deadline
+        && state.participants >= terms.min_trainers
+    {
+        return Err(ContractError::TaskCommitted { task_id: terms.id });
+    }
+    Ok(())
+}
+
 /// The membership and standing of a participant of `task`.
 fn require_participant(
     storage: &dyn Storage,
@@ -534,8 +548,8 @@ pub fn accept_task(
         .add_attribute("amount", task.terms.keeper_bond))
 }
 
-/// Before the first round the organization may call the task off: pool and bond go back now,
-/// joined trainers take their full stake back with `claim`.
+/// Before the task is committed (joins closed with enough trainers) the organization may call
+/// it off: pool and bond go back now, joined trainers take their full stake back with `claim`.
 pub fn cancel_task(
     deps: DepsMut,
     env: Env,
@@ -546,6 +560,7 @@ pub fn cancel_task(
     let mut task = Task::load(deps.storage, task_id)?;
     require_org(&task, &info.sender)?;
     require_status(&task, &[TaskStatus::Proposed, TaskStatus::Open])?;
+    require_not_committed(&task, env.block.time.seconds())?;
     let (pool, bond) = (task.terms.pool, task.bond_deposited());
     task.state.org_refunded = pool;
     task.state.keeper_paid = bond;
@@ -618,15 +633,18 @@ pub fn join_task(
         .add_attribute("participants", task.state.participants.to_string()))
 }
 
-/// Until the first round a trainer may change its mind: its stake comes back in full.
+/// Until the task is committed (joins closed with enough trainers) a trainer may change its
+/// mind: its stake comes back in full.
 pub fn leave_task(
     deps: DepsMut,
+    env: Env,
     info: MessageInfo,
     task_id: u64,
 ) -> Result<Response, ContractError> {
     validation::no_funds(&info)?;
     let mut task = Task::load(deps.storage, task_id)?;
     require_status(&task, &[TaskStatus::Open])?;
+    require_not_committed(&task, env.block.time.seconds())?;
     require_participant(deps.storage, &task, &info.sender)?;
     MEMBERSHIPS.remove(deps.storage, (task_id, &info.sender));
     STANDINGS.remove(deps.storage, (task_id, &info.sender));
