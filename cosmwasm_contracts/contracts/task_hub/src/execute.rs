@@ -574,6 +574,8 @@ pub fn cancel_task(
         .add_messages(send(&terms.keeper, bond, &terms.denom))
         .add_attribute("action", "cancel_task")
         .add_attribute("task_id", task_id.to_string())
+        .add_attribute("organization", terms.organization.as_str())
+        .add_attribute("keeper", terms.keeper.as_str())
         .add_attribute("org_refund", pool)
         .add_attribute("bond_refund", bond))
 }
@@ -964,6 +966,11 @@ pub fn finalize_task(
         .add_messages(send(&terms.keeper, to_keeper, &terms.denom))
         .add_attribute("action", "finalize_task")
         .add_attribute("task_id", task_id.to_string())
+        .add_attribute("rounds_completed", task.state.rounds_completed.to_string())
+        .add_attribute(
+            "productive_rounds",
+            task.state.productive_rounds.to_string(),
+        )
         .add_attribute("delivered_pool", s.delivered_pool)
         .add_attribute("fee", s.fee)
         .add_attribute("keeper_fee", s.keeper_fee)

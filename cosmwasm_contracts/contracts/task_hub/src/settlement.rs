@@ -17,7 +17,7 @@ pub fn bps_of(amount: Uint128, bps: u16) -> Result<Uint128, ContractError> {
 }
 
 /// Trainers who joined, were not slashed, and never had an accepted update.
-pub fn no_shows(task: &Task) -> u32 {
+fn no_shows(task: &Task) -> u32 {
     task.state.participants - task.state.contributors_count - task.state.slashed_count
 }
 
