@@ -81,6 +81,16 @@ fn require_not_committed(task: &Task, now: u64) -> Result<(), ContractError> {
     Ok(())
 }
 
+/// A task's organization and keeper decide who is paid: neither may also be paid as a trainer.
+fn require_independent_trainer(task: &Task, address: &Addr) -> Result<(), ContractError> {
+    if *address == task.terms.organization || *address == task.terms.keeper {
+        return Err(ContractError::TrainerConflict {
+            task_id: task.terms.id,
+        });
+    }
+    Ok(())
+}
+
 /// The membership and standing of a participant of `task`.
 fn require_participant(
     storage: &dyn Storage,
@@ -604,9 +614,7 @@ pub fn join_task(
             max_trainers: task.terms.max_trainers,
         });
     }
-    if info.sender == task.terms.organization || info.sender == task.terms.keeper {
-        return Err(ContractError::TrainerConflict { task_id });
-    }
+    require_independent_trainer(&task, &info.sender)?;
     if MEMBERSHIPS.has(deps.storage, (task_id, &info.sender)) {
         return Err(ContractError::AlreadyJoined {
             task_id,
