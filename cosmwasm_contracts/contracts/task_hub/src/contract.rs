@@ -49,7 +49,7 @@ pub fn execute(
             task_id,
             node_public_key,
         } => execute::join_task(deps, env, info, task_id, node_public_key),
-        ExecuteMsg::LeaveTask { task_id } => execute::leave_task(deps, info, task_id),
+        ExecuteMsg::LeaveTask { task_id } => execute::leave_task(deps, env, info, task_id),
         ExecuteMsg::SubmitRound(msg) => execute::submit_round(deps, env, info, msg),
         ExecuteMsg::Slash(msg) => execute::slash(deps, env, info, msg),
         ExecuteMsg::FinalizeTask { task_id } => execute::finalize_task(deps, env, info, task_id),

@@ -164,6 +164,11 @@ pub enum ContractError {
     #[error("task has {joined} trainers, fewer than its minimum of {min}")]
     NotEnoughTrainers { joined: u32, min: u32 },
 
+    #[error(
+        "task {task_id} closed its joins with enough trainers: its keeper is committed to run it, so it can no longer be cancelled or left"
+    )]
+    TaskCommitted { task_id: u64 },
+
     #[error("round 1 waits until joins close: the join deadline ({join_deadline}) or a full task")]
     JoinsStillOpen { join_deadline: u64 },
 

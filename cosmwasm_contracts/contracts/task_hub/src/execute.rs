@@ -13,8 +13,9 @@ use crate::evidence;
 use crate::msg::{CreateTaskMsg, InstantiateMsg, Limits, SlashMsg, SlashReason, SubmitRoundMsg};
 use crate::settlement;
 use crate::state::{
-    Config, KeeperInfo, Membership, Profile, RoundRecord, SlashRecord, Standing, Task, TaskStatus,
-    TaskTerms, CONFIG, MEMBERSHIPS, NEXT_TASK_ID, PROFILES, ROUNDS, SLASHES, STANDINGS,
+    Config, KeeperInfo, Membership, Profile, RoundRecord, SlashRecord, Standing, Task, TaskModel,
+    TaskStatus, TaskTerms, CONFIG, MEMBERSHIPS, NEXT_TASK_ID, PROFILES, ROUNDS, SETTLEMENTS,
+    SLASHES, STANDINGS,
 };
 use crate::validation::{
     self, MAX_CID_LEN, MAX_FEE_BPS, MAX_JOIN_WINDOW_SECS, MAX_KEEPER_FEE_BPS, MAX_NO_SHOW_BPS,
@@ -64,6 +65,30 @@ fn require_status(task: &Task, allowed: &[TaskStatus]) -> Result<(), ContractErr
         status: task.state.status,
         expected: names.join(" or "),
     })
+}
+
+/// Once joins have closed with enough trainers the keeper must run the task or forfeit its
+/// bond: from then on neither a cancel nor a leave may turn its failure into a task that
+/// "never started" (which returns the bond), so the task is committed.
+fn require_not_committed(task: &Task, now: u64) -> Result<(), ContractError> {
+    let (terms, state) = (&task.terms, &task.state);
+    if state.status == TaskStatus::Open
+        && now >= terms.join_deadline
+        && state.participants >= terms.min_trainers
+    {
+        return Err(ContractError::TaskCommitted { task_id: terms.id });
+    }
+    Ok(())
+}
+
+/// A task's organization and keeper decide who is paid: neither may also be paid as a trainer.
+fn require_independent_trainer(task: &Task, address: &Addr) -> Result<(), ContractError> {
+    if *address == task.terms.organization || *address == task.terms.keeper {
+        return Err(ContractError::TrainerConflict {
+            task_id: task.terms.id,
+        });
+    }
+    Ok(())
 }
 
 /// The membership and standing of a participant of `task`.
@@ -463,12 +488,6 @@ pub fn create_task(
             denom: pool.denom.clone(),
             pool: pool.amount,
             keeper_bond: msg.keeper_bond,
-            model_name: msg.model_name,
-            description: msg.description,
-            client_cid: msg.client_cid,
-            client_sha256: msg.client_sha256,
-            initial_model_cid: msg.initial_model_cid,
-            initial_model_sha256: msg.initial_model_sha256,
             rounds: msg.rounds,
             min_trainers: msg.min_trainers,
             max_trainers: msg.max_trainers,
@@ -485,6 +504,14 @@ pub fn create_task(
             round_timeout_secs: msg.round_timeout_secs,
             created_at: now,
         },
+        &TaskModel {
+            model_name: msg.model_name,
+            description: msg.description,
+            client_cid: msg.client_cid,
+            client_sha256: msg.client_sha256,
+            initial_model_cid: msg.initial_model_cid,
+            initial_model_sha256: msg.initial_model_sha256,
+        },
     )?;
     update_profile(deps.storage, &info.sender, |p| p.tasks_created += 1)?;
     let terms = &task.terms;
@@ -493,7 +520,8 @@ pub fn create_task(
         .add_attribute("task_id", id.to_string())
         .add_attribute("organization", info.sender)
         .add_attribute("keeper", keeper)
-        .add_attribute("amount", pool.to_string())
+        .add_attribute("amount", pool.amount)
+        .add_attribute("denom", pool.denom)
         .add_attribute("keeper_bond", terms.keeper_bond)
         .add_attribute("keeper_fee_bps", terms.keeper_fee_bps.to_string())
         .add_attribute("stake", terms.stake)
@@ -530,8 +558,8 @@ pub fn accept_task(
         .add_attribute("amount", task.terms.keeper_bond))
 }
 
-/// Before the first round the organization may call the task off: pool and bond go back now,
-/// joined trainers take their full stake back with `claim`.
+/// Before the task is committed (joins closed with enough trainers) the organization may call
+/// it off: pool and bond go back now, joined trainers take their full stake back with `claim`.
 pub fn cancel_task(
     deps: DepsMut,
     env: Env,
@@ -542,6 +570,7 @@ pub fn cancel_task(
     let mut task = Task::load(deps.storage, task_id)?;
     require_org(&task, &info.sender)?;
     require_status(&task, &[TaskStatus::Proposed, TaskStatus::Open])?;
+    require_not_committed(&task, env.block.time.seconds())?;
     let (pool, bond) = (task.terms.pool, task.bond_deposited());
     task.state.org_refunded = pool;
     task.state.keeper_paid = bond;
@@ -555,6 +584,8 @@ pub fn cancel_task(
         .add_messages(send(&terms.keeper, bond, &terms.denom))
         .add_attribute("action", "cancel_task")
         .add_attribute("task_id", task_id.to_string())
+        .add_attribute("organization", terms.organization.as_str())
+        .add_attribute("keeper", terms.keeper.as_str())
         .add_attribute("org_refund", pool)
         .add_attribute("bond_refund", bond))
 }
@@ -583,9 +614,7 @@ pub fn join_task(
             max_trainers: task.terms.max_trainers,
         });
     }
-    if info.sender == task.terms.organization || info.sender == task.terms.keeper {
-        return Err(ContractError::TrainerConflict { task_id });
-    }
+    require_independent_trainer(&task, &info.sender)?;
     if MEMBERSHIPS.has(deps.storage, (task_id, &info.sender)) {
         return Err(ContractError::AlreadyJoined {
             task_id,
@@ -614,15 +643,18 @@ pub fn join_task(
         .add_attribute("participants", task.state.participants.to_string()))
 }
 
-/// Until the first round a trainer may change its mind: its stake comes back in full.
+/// Until the task is committed (joins closed with enough trainers) a trainer may change its
+/// mind: its stake comes back in full.
 pub fn leave_task(
     deps: DepsMut,
+    env: Env,
     info: MessageInfo,
     task_id: u64,
 ) -> Result<Response, ContractError> {
     validation::no_funds(&info)?;
     let mut task = Task::load(deps.storage, task_id)?;
     require_status(&task, &[TaskStatus::Open])?;
+    require_not_committed(&task, env.block.time.seconds())?;
     require_participant(deps.storage, &task, &info.sender)?;
     MEMBERSHIPS.remove(deps.storage, (task_id, &info.sender));
     STANDINGS.remove(deps.storage, (task_id, &info.sender));
@@ -919,16 +951,7 @@ pub fn finalize_task(
     let to_organization = s.to_organization(&task)?;
     let to_keeper = s.to_keeper(&task)?;
     let state = &mut task.state;
-    state.delivered_pool = s.delivered_pool;
-    state.fee = s.fee;
-    state.keeper_fee = s.keeper_fee;
-    state.distributable = s.distributable;
-    state.slashed_reward = s.slashed_reward;
-    state.no_show_penalty = s.no_show_penalty;
     state.forfeited = state.forfeited.checked_add(s.no_show_forfeits)?;
-    state.bond_forfeited = s.bond_forfeit;
-    state.org_compensation = s.org_compensation;
-    state.trainer_compensation = s.trainer_compensation;
     state.treasury_paid = to_treasury;
     state.org_refunded = to_organization;
     state.keeper_paid = to_keeper;
@@ -940,7 +963,8 @@ pub fn finalize_task(
     state.settled_at = Some(now);
     task.set_status(deps.storage, TaskStatus::Finalized)?;
     task.save(deps.storage)?;
-    if !s.bond_forfeit.is_zero() {
+    SETTLEMENTS.save(deps.storage, task_id, &s)?;
+    if !s.bond_forfeited.is_zero() {
         update_keeper_stats(deps.storage, &task.terms.keeper, |k| k.tasks_failed += 1)?;
     }
     let terms = &task.terms;
@@ -950,11 +974,16 @@ pub fn finalize_task(
         .add_messages(send(&terms.keeper, to_keeper, &terms.denom))
         .add_attribute("action", "finalize_task")
         .add_attribute("task_id", task_id.to_string())
+        .add_attribute("rounds_completed", task.state.rounds_completed.to_string())
+        .add_attribute(
+            "productive_rounds",
+            task.state.productive_rounds.to_string(),
+        )
         .add_attribute("delivered_pool", s.delivered_pool)
         .add_attribute("fee", s.fee)
         .add_attribute("keeper_fee", s.keeper_fee)
         .add_attribute("distributable", s.distributable)
-        .add_attribute("bond_forfeit", s.bond_forfeit)
+        .add_attribute("bond_forfeit", s.bond_forfeited)
         .add_attribute("treasury_amount", to_treasury)
         .add_attribute("organization_amount", to_organization)
         .add_attribute("keeper_amount", to_keeper))
@@ -975,7 +1004,7 @@ pub fn claim(deps: DepsMut, info: MessageInfo, task_id: u64) -> Result<Response,
             address: info.sender.to_string(),
         });
     }
-    let share = settlement::share(&task, &standing)?;
+    let share = settlement::share(&task, &task.settlement(deps.storage)?, &standing)?;
     let amount = share.amount()?;
     membership.claimed_amount = Some(amount);
     MEMBERSHIPS.save(deps.storage, (task_id, &info.sender), &membership)?;

@@ -280,6 +280,7 @@ pub struct TaskResponse {
     pub distributable: Uint128,
     pub slashed_reward: Uint128,
     pub no_show_penalty: Uint128,
+    pub no_show_forfeits: Uint128,
     pub rewards_paid: Uint128,
     pub bond_forfeited: Uint128,
     pub org_compensation: Uint128,

@@ -14,7 +14,7 @@ use crate::settlement;
 use crate::state::{
     Membership, Standing, Task, TaskStatus, CONFIG, MEMBERSHIPS, NEXT_TASK_ID, PROFILES, ROUNDS,
     SLASHES, STANDINGS, TASKS_BY_KEEPER, TASKS_BY_KEEPER_STATUS, TASKS_BY_ORG, TASKS_BY_ORG_STATUS,
-    TASKS_BY_STATUS, TASK_TERMS,
+    TASKS_BY_STATUS, TASK_MODELS, TASK_STATES, TASK_TERMS,
 };
 use crate::validation::query_limit;
 
@@ -29,8 +29,10 @@ pub fn config(deps: Deps) -> Result<ConfigResponse, ContractError> {
     })
 }
 
-fn task_response(task: Task) -> Result<TaskResponse, ContractError> {
+fn task_response(storage: &dyn Storage, task: Task) -> Result<TaskResponse, ContractError> {
     let held = task.held()?;
+    let settlement = task.settlement(storage)?;
+    let m = TASK_MODELS.load(storage, task.terms.id)?;
     let Task { terms: t, state: s } = task;
     Ok(TaskResponse {
         id: t.id,
@@ -42,12 +44,12 @@ fn task_response(task: Task) -> Result<TaskResponse, ContractError> {
         keeper_bond: t.keeper_bond,
         bonded: s.bonded,
         status: s.status,
-        model_name: t.model_name,
-        description: t.description,
-        client_cid: t.client_cid,
-        client_sha256: t.client_sha256,
-        initial_model_cid: t.initial_model_cid,
-        initial_model_sha256: t.initial_model_sha256,
+        model_name: m.model_name,
+        description: m.description,
+        client_cid: m.client_cid,
+        client_sha256: m.client_sha256,
+        initial_model_cid: m.initial_model_cid,
+        initial_model_sha256: m.initial_model_sha256,
         rounds: t.rounds,
         min_trainers: t.min_trainers,
         max_trainers: t.max_trainers,
@@ -72,16 +74,17 @@ fn task_response(task: Task) -> Result<TaskResponse, ContractError> {
         slashed_count: s.slashed_count,
         claimed_count: s.claimed_count,
         forfeited: s.forfeited,
-        delivered_pool: s.delivered_pool,
-        fee: s.fee,
-        keeper_fee: s.keeper_fee,
-        distributable: s.distributable,
-        slashed_reward: s.slashed_reward,
-        no_show_penalty: s.no_show_penalty,
+        delivered_pool: settlement.delivered_pool,
+        fee: settlement.fee,
+        keeper_fee: settlement.keeper_fee,
+        distributable: settlement.distributable,
+        slashed_reward: settlement.slashed_reward,
+        no_show_penalty: settlement.no_show_penalty,
+        no_show_forfeits: settlement.no_show_forfeits,
         rewards_paid: s.rewards_paid,
-        bond_forfeited: s.bond_forfeited,
-        org_compensation: s.org_compensation,
-        trainer_compensation: s.trainer_compensation,
+        bond_forfeited: settlement.bond_forfeited,
+        org_compensation: settlement.org_compensation,
+        trainer_compensation: settlement.trainer_compensation,
         treasury_paid: s.treasury_paid,
         org_refunded: s.org_refunded,
         keeper_paid: s.keeper_paid,
@@ -93,7 +96,7 @@ fn task_response(task: Task) -> Result<TaskResponse, ContractError> {
 }
 
 pub fn task(deps: Deps, task_id: u64) -> Result<TaskResponse, ContractError> {
-    task_response(Task::load(deps.storage, task_id)?)
+    task_response(deps.storage, Task::load(deps.storage, task_id)?)
 }
 
 /// Walks the one index that matches the most filters and examines at most `limit` of its
@@ -155,15 +158,16 @@ pub fn tasks(
     };
     let mut tasks = Vec::with_capacity(ids.len());
     for id in ids {
-        let task = Task::load(store, id)?;
+        let terms = TASK_TERMS.load(store, id)?;
         if keeper.is_some()
             && organization
                 .as_ref()
-                .is_some_and(|o| *o != task.terms.organization)
+                .is_some_and(|o| *o != terms.organization)
         {
             continue;
         }
-        tasks.push(task_response(task)?);
+        let state = TASK_STATES.load(store, id)?;
+        tasks.push(task_response(store, Task { terms, state })?);
     }
     Ok(TasksResponse {
         tasks,
@@ -325,7 +329,7 @@ pub fn claimable(
         Some((membership, standing))
             if membership.claimed_amount.is_none() && !task.state.swept =>
         {
-            settlement::share(&task, &standing)?
+            settlement::share(&task, &task.settlement(deps.storage)?, &standing)?
         }
         _ => settlement::Share::default(),
     };

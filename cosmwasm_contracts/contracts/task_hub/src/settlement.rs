@@ -8,7 +8,7 @@
 use cosmwasm_std::Uint128;
 
 use crate::error::ContractError;
-use crate::state::{Standing, Task, TaskStatus};
+use crate::state::{Settlement, Standing, Task, TaskStatus};
 
 const BPS: u128 = 10_000;
 
@@ -16,31 +16,8 @@ pub fn bps_of(amount: Uint128, bps: u16) -> Result<Uint128, ContractError> {
     Ok(amount.checked_multiply_ratio(bps as u128, BPS)?)
 }
 
-/// Totals fixed when a task is finalized (R rounds, k attested, p productive, E = participants
-/// that were not slashed).
-#[derive(Debug, Default, PartialEq)]
-pub struct Settlement {
-    /// pool × p / R: the organization pays only for rounds that trained something.
-    pub delivered_pool: Uint128,
-    pub fee: Uint128,
-    pub keeper_fee: Uint128,
-    /// delivered − fee − keeper fee, shared by weight among contributors.
-    pub distributable: Uint128,
-    /// The reward share of slashed weight: to the treasury, so a slash enriches no participant.
-    pub slashed_reward: Uint128,
-    /// Per no-show: stake × no_show_bps × p / R (nothing when no round trained anything).
-    pub no_show_penalty: Uint128,
-    pub no_show_forfeits: Uint128,
-    /// bond × (R − k) / R: the keeper's bond for the rounds it did not attest.
-    pub bond_forfeit: Uint128,
-    /// The organization's part of the bond forfeit, in proportion of pool to stakes at risk.
-    pub org_compensation: Uint128,
-    /// Each non-slashed participant's part of the rest of the bond forfeit.
-    pub trainer_compensation: Uint128,
-}
-
 /// Trainers who joined, were not slashed, and never had an accepted update.
-pub fn no_shows(task: &Task) -> u32 {
+fn no_shows(task: &Task) -> u32 {
     task.state.participants - task.state.contributors_count - task.state.slashed_count
 }
 
@@ -71,7 +48,7 @@ pub fn settle(task: &Task, never_started: bool) -> Result<Settlement, ContractEr
         BPS * terms.rounds as u128,
     )?;
     let no_show_forfeits = no_show_penalty.checked_mul(no_shows(task).into())?;
-    let bond_forfeit = if never_started {
+    let bond_forfeited = if never_started {
         Uint128::zero()
     } else {
         task.bond_deposited()
@@ -79,11 +56,11 @@ pub fn settle(task: &Task, never_started: bool) -> Result<Settlement, ContractEr
     };
     let eligible = Uint128::from(eligible(task));
     let (org_compensation, trainer_compensation) = if eligible.is_zero() {
-        (bond_forfeit, Uint128::zero())
+        (bond_forfeited, Uint128::zero())
     } else {
         let at_risk = terms.pool.checked_add(terms.stake.checked_mul(eligible)?)?;
-        let org = bond_forfeit.checked_multiply_ratio(terms.pool, at_risk)?;
-        (org, bond_forfeit.checked_sub(org)?.checked_div(eligible)?)
+        let org = bond_forfeited.checked_multiply_ratio(terms.pool, at_risk)?;
+        (org, bond_forfeited.checked_sub(org)?.checked_div(eligible)?)
     };
     Ok(Settlement {
         delivered_pool,
@@ -93,12 +70,13 @@ pub fn settle(task: &Task, never_started: bool) -> Result<Settlement, ContractEr
         slashed_reward,
         no_show_penalty,
         no_show_forfeits,
-        bond_forfeit,
+        bond_forfeited,
         org_compensation,
         trainer_compensation,
     })
 }
 
+/// What finalize pays, from the settlement totals.
 impl Settlement {
     /// Fee, every forfeit (slashes so far and no-shows) and the slashed reward share.
     pub fn to_treasury(&self, slash_forfeits: Uint128) -> Result<Uint128, ContractError> {
@@ -122,7 +100,7 @@ impl Settlement {
     pub fn to_keeper(&self, task: &Task) -> Result<Uint128, ContractError> {
         Ok(task
             .bond_deposited()
-            .checked_sub(self.bond_forfeit)?
+            .checked_sub(self.bond_forfeited)?
             .checked_add(self.keeper_fee)?)
     }
 }
@@ -148,7 +126,11 @@ impl Share {
 /// A participant's share: its full stake from a cancelled task; from a finalized one its stake
 /// minus its penalty (slash, or no-show when it never contributed), plus its reward share and
 /// its compensation unless it was slashed. Nothing for a task not settled yet.
-pub fn share(task: &Task, standing: &Standing) -> Result<Share, ContractError> {
+pub fn share(
+    task: &Task,
+    settlement: &Settlement,
+    standing: &Standing,
+) -> Result<Share, ContractError> {
     let (terms, state) = (&task.terms, &task.state);
     match state.status {
         TaskStatus::Cancelled => Ok(Share {
@@ -165,9 +147,9 @@ pub fn share(task: &Task, standing: &Standing) -> Result<Share, ContractError> {
         }
         TaskStatus::Finalized => {
             let (penalty, reward) = if standing.weight.is_zero() {
-                (state.no_show_penalty, Uint128::zero())
+                (settlement.no_show_penalty, Uint128::zero())
             } else {
-                let reward = state
+                let reward = settlement
                     .distributable
                     .checked_multiply_ratio(standing.weight, state.total_weight)?;
                 (Uint128::zero(), reward)
@@ -176,7 +158,7 @@ pub fn share(task: &Task, standing: &Standing) -> Result<Share, ContractError> {
                 stake_back: terms.stake.checked_sub(penalty)?,
                 penalty,
                 reward,
-                compensation: state.trainer_compensation,
+                compensation: settlement.trainer_compensation,
             })
         }
         _ => Ok(Share::default()),

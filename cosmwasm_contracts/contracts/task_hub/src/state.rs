@@ -1,9 +1,12 @@
 //! Every storage item of the contract, declared here and nowhere else.
 //!
-//! A task is stored in two parts: its terms (written once, at creation: the long strings live
-//! here) and its state (the counters and settlement totals, rewritten by joins and rounds), so
-//! the frequent writes stay small. The task-list indexes are written at creation and on each
-//! status change only.
+//! A task is stored in four records, so that each handler reads and writes only what it needs
+//! and the frequent writes (joins, rounds) stay small: its terms (written once, read by every
+//! handler), its model description (written once, read by queries only: the long strings), its
+//! state (the counters, rewritten by joins and rounds) and its settlement (written once by
+//! finalize, read by claims). Small records also keep every decoder within the wasm VM's limit
+//! of 100 locals per function. The task-list indexes are written at creation and on each status
+//! change only.
 
 use std::fmt;
 
@@ -94,12 +97,6 @@ pub struct TaskTerms {
     pub denom: String,
     pub pool: Uint128,
     pub keeper_bond: Uint128,
-    pub model_name: String,
-    pub description: String,
-    pub client_cid: String,
-    pub client_sha256: String,
-    pub initial_model_cid: String,
-    pub initial_model_sha256: String,
     pub rounds: u32,
     pub min_trainers: u32,
     pub max_trainers: u32,
@@ -117,8 +114,18 @@ pub struct TaskTerms {
     pub created_at: u64,
 }
 
-/// The mutable part of a task: progress counters, then the totals fixed at settlement and the
-/// running sums of what was paid out.
+/// What is trained, from what: public, never read by a handler.
+#[cw_serde]
+pub struct TaskModel {
+    pub model_name: String,
+    pub description: String,
+    pub client_cid: String,
+    pub client_sha256: String,
+    pub initial_model_cid: String,
+    pub initial_model_sha256: String,
+}
+
+/// The mutable part of a task: progress counters and the running sums of what was paid out.
 #[cw_serde]
 #[derive(Default)]
 pub struct TaskState {
@@ -137,18 +144,7 @@ pub struct TaskState {
     pub claimed_count: u32,
     /// Slash forfeits as they happen, plus no-show forfeits at finalization.
     pub forfeited: Uint128,
-    pub delivered_pool: Uint128,
-    pub fee: Uint128,
-    pub keeper_fee: Uint128,
-    pub distributable: Uint128,
-    pub slashed_reward: Uint128,
-    /// What each no-show loses from its stake (fixed at finalization).
-    pub no_show_penalty: Uint128,
     pub rewards_paid: Uint128,
-    pub bond_forfeited: Uint128,
-    pub org_compensation: Uint128,
-    /// Per non-slashed trainer.
-    pub trainer_compensation: Uint128,
     pub treasury_paid: Uint128,
     pub org_refunded: Uint128,
     pub keeper_paid: Uint128,
@@ -157,6 +153,30 @@ pub struct TaskState {
     pub paid_out: Uint128,
     pub settled_at: Option<u64>,
     pub swept: bool,
+}
+
+/// Totals fixed when a task is finalized (R rounds, k attested, p productive, E = participants
+/// that were not slashed); see `settlement::settle`.
+#[cw_serde]
+#[derive(Default)]
+pub struct Settlement {
+    /// pool × p / R: the organization pays only for rounds that trained something.
+    pub delivered_pool: Uint128,
+    pub fee: Uint128,
+    pub keeper_fee: Uint128,
+    /// delivered − fee − keeper fee, shared by weight among contributors.
+    pub distributable: Uint128,
+    /// The reward share of slashed weight: to the treasury, so a slash enriches no participant.
+    pub slashed_reward: Uint128,
+    /// Per no-show: stake × no_show_bps × p / R (nothing when no round trained anything).
+    pub no_show_penalty: Uint128,
+    pub no_show_forfeits: Uint128,
+    /// bond × (R − k) / R: the keeper's bond for the rounds it did not attest.
+    pub bond_forfeited: Uint128,
+    /// The organization's part of the bond forfeit, in proportion of pool to stakes at risk.
+    pub org_compensation: Uint128,
+    /// Each non-slashed participant's part of the rest of the bond forfeit.
+    pub trainer_compensation: Uint128,
 }
 
 /// A task's terms and state, loaded together by every handler.
@@ -175,13 +195,18 @@ impl Task {
     }
 
     /// Stores a new task (status `proposed`) and its index entries.
-    pub fn create(storage: &mut dyn Storage, terms: TaskTerms) -> StdResult<Task> {
+    pub fn create(
+        storage: &mut dyn Storage,
+        terms: TaskTerms,
+        model: &TaskModel,
+    ) -> StdResult<Task> {
         let task = Task {
             terms,
             state: TaskState::default(),
         };
         let id = task.terms.id;
         TASK_TERMS.save(storage, id, &task.terms)?;
+        TASK_MODELS.save(storage, id, model)?;
         TASKS_BY_ORG.save(storage, (&task.terms.organization, id), &Empty {})?;
         TASKS_BY_KEEPER.save(storage, (&task.terms.keeper, id), &Empty {})?;
         task.index_status(storage, true)?;
@@ -218,6 +243,13 @@ impl Task {
             TASKS_BY_KEEPER_STATUS.remove(storage, (keeper, status, id));
             Ok(())
         }
+    }
+
+    /// The settlement totals: zero until the task is finalized.
+    pub fn settlement(&self, storage: &dyn Storage) -> StdResult<Settlement> {
+        Ok(SETTLEMENTS
+            .may_load(storage, self.terms.id)?
+            .unwrap_or_default())
     }
 
     /// The bond the keeper has deposited (nothing until it accepts).
@@ -299,7 +331,9 @@ pub const NEXT_TASK_ID: Item<u64> = Item::new("next_task_id");
 pub const PROFILES: Map<&Addr, Profile> = Map::new("profiles");
 
 pub const TASK_TERMS: Map<u64, TaskTerms> = Map::new("task_terms");
+pub const TASK_MODELS: Map<u64, TaskModel> = Map::new("task_models");
 pub const TASK_STATES: Map<u64, TaskState> = Map::new("task_states");
+pub const SETTLEMENTS: Map<u64, Settlement> = Map::new("settlements");
 /// Task-list indexes, keyed so that each filter combination pages by task id.
 pub const TASKS_BY_STATUS: Map<(u8, u64), Empty> = Map::new("tasks_by_status");
 pub const TASKS_BY_ORG: Map<(&Addr, u64), Empty> = Map::new("tasks_by_org");

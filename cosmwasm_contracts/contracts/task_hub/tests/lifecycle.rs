@@ -601,9 +601,10 @@ fn joining_needs_an_open_task_the_exact_stake_and_no_conflict() {
     );
 }
 
-/// Review finding 6: trainers may leave, with their full stake, until round 1; not after.
+/// Review finding 6: trainers may leave, with their full stake, until the task is committed
+/// (joins closed with enough trainers) and so never after round 1.
 #[test]
-fn trainers_leave_with_their_full_stake_until_round_1() {
+fn trainers_leave_with_their_full_stake_until_the_task_is_committed() {
     let mut suite = Suite::new(4);
     let id = suite.open_task(suite.task_msg(), POOL, &[0, 1, 2]);
     let before = suite.trainer_balance(2);
@@ -619,11 +620,14 @@ fn trainers_leave_with_their_full_stake_until_round_1() {
             address: suite.trainers[3].to_string()
         }
     );
-    // Leaving after the join deadline is still fine while nothing ran; and one may rejoin before.
+    // One may rejoin before the join deadline; after it, with enough trainers, nobody leaves.
     suite.join(2, id).unwrap();
     suite.close_joins(id);
-    suite.leave(2, id).unwrap();
-    assert_eq!(suite.task(id).held.u128(), POOL + BOND + 2 * STAKE);
+    assert_eq!(
+        suite.leave(2, id).unwrap_err(),
+        ContractError::TaskCommitted { task_id: id }
+    );
+    assert_eq!(suite.task(id).held.u128(), POOL + BOND + 3 * STAKE);
 
     suite.round(id, 1, &[(0, 10), (1, 10)]).unwrap();
     assert_eq!(
@@ -637,7 +641,7 @@ fn trainers_leave_with_their_full_stake_until_round_1() {
 }
 
 /// Review finding 6: the organization may cancel with trainers joined before round 1; everyone
-/// gets everything back. Not after round 1.
+/// gets everything back. Not once the task is committed, nor after round 1.
 #[test]
 fn the_organization_cancels_with_trainers_joined_and_everyone_is_refunded() {
     let mut suite = Suite::new(3);
@@ -695,6 +699,10 @@ fn the_organization_cancels_with_trainers_joined_and_everyone_is_refunded() {
 
     let running = suite.open_task(suite.task_msg(), POOL, &[0, 1]);
     suite.close_joins(running);
+    assert_eq!(
+        suite.cancel(running).unwrap_err(),
+        ContractError::TaskCommitted { task_id: running }
+    );
     suite.round(running, 1, &[(0, 1)]).unwrap();
     assert_eq!(
         suite.cancel(running).unwrap_err(),
@@ -915,4 +923,39 @@ fn finalize_is_allowed_after_the_last_round_or_the_deadline_and_grace() {
     assert!(suite.finalize(stalled).is_err());
     suite.advance(1);
     suite.finalize(stalled).unwrap();
+}
+
+/// A keeper that fails to start a committed task cannot escape its bond with the help of a
+/// trainer leaving or the organization cancelling (which would make the task one that "never
+/// started" and return the bond).
+#[test]
+fn a_committed_task_cannot_be_unwound_to_spare_a_failing_keeper() {
+    let mut suite = Suite::new(3);
+    let id = suite.open_task(suite.task_msg(), POOL, &[0, 1]);
+    // Before the join deadline a leave is fine, even below the minimum: nothing is owed yet.
+    suite.leave(1, id).unwrap();
+    suite.join(1, id).unwrap();
+    suite.close_joins(id);
+    assert_eq!(
+        suite.leave(1, id).unwrap_err(),
+        ContractError::TaskCommitted { task_id: id }
+    );
+    assert_eq!(
+        suite.cancel(id).unwrap_err(),
+        ContractError::TaskCommitted { task_id: id }
+    );
+    suite.advance_to(suite.task(id).training_deadline + GRACE);
+    suite.finalize(id).unwrap();
+    let task = suite.task(id);
+    assert_eq!(
+        (task.bond_forfeited.u128(), task.trainer_compensation.u128()),
+        (BOND, 167)
+    );
+
+    // Without enough trainers at the deadline the task is not committed: leaving and
+    // cancelling stay open, and so does finalizing it as never started.
+    let short = suite.open_task(suite.task_msg(), POOL, &[2]);
+    suite.close_joins(short);
+    suite.leave(2, short).unwrap();
+    suite.cancel(short).unwrap();
 }

@@ -279,7 +279,10 @@ fn a_two_filter_task_query_examines_at_most_limit_entries() {
         inner: &deps.storage,
         reads: &reads,
     };
-    let query = |start_after: Option<u64>, reads_at_most: usize| -> TasksResponse {
+    // An examined entry costs its index key and the task's terms (to check the organization);
+    // a returned task also its state, model description and settlement: at most 5 reads per
+    // call with limit 1, whatever the number of tasks.
+    let query = |start_after: Option<u64>| -> TasksResponse {
         reads.set(0);
         let counted = Deps {
             storage: &counting,
@@ -287,19 +290,19 @@ fn a_two_filter_task_query_examines_at_most_limit_entries() {
             querier: QuerierWrapper::new(&deps.querier),
         };
         let msg = tasks_query(None, Some(&org_b), Some(&keeper), start_after, Some(1));
-        let response = task_hub::contract::query(counted, mock_env(), msg).unwrap();
-        assert!(reads.get() <= reads_at_most, "read {} entries", reads.get());
-        from_json(response).unwrap()
+        let page: TasksResponse =
+            from_json(task_hub::contract::query(counted, mock_env(), msg).unwrap()).unwrap();
+        let most = if page.tasks.is_empty() { 2 } else { 5 };
+        assert!(reads.get() <= most, "read {} entries", reads.get());
+        page
     };
-    // One index entry and the task's two records (terms and state), to check the organization:
-    // three reads whatever the number of tasks.
-    let first = query(None, 3);
+    let first = query(None);
     assert_eq!((first.tasks.len(), first.next_start_after), (0, Some(1)));
     let mut start_after = first.next_start_after;
     let mut pages = 1;
     let mut found = vec![];
     while let Some(after) = start_after {
-        let page = query(Some(after), 3);
+        let page = query(Some(after));
         found.extend(page.tasks.iter().map(|t| t.id));
         start_after = page.next_start_after;
         pages += 1;
@@ -327,7 +330,7 @@ fn a_two_filter_task_query_examines_at_most_limit_entries() {
     let page: TasksResponse =
         from_json(task_hub::contract::query(counted, mock_env(), msg).unwrap()).unwrap();
     assert_eq!(page.tasks[0].id, 600);
-    assert!(reads.get() <= 3);
+    assert!(reads.get() <= 5);
     // The limit is capped at 100.
     let msg = tasks_query(Some(TaskStatus::Proposed), None, None, None, Some(1_000));
     let page: TasksResponse =
