@@ -64,6 +64,7 @@ def _spec(chain: ChainClient, keeper: str, trainers: int, join_s: int = 3600, tr
         training_deadline=now + training_s,
         keeper=keeper,
         keeper_bond=BOND,
+        max_keeper_fee_bps=100,
         no_show_penalty_bps=1000,
         slash_bps=5000,
         max_examples_per_trainer=1000,

@@ -96,17 +96,26 @@ def render(settings: ClientSettings, spec: ModelSpec) -> bytes:
 
 
 def _model_block(spec: ModelSpec) -> str:
+    """The code that finds the organization's model class, run only when a model is built (so the
+    organization's code never runs at import, only inside the task worker)."""
     where, _, class_name = spec.reference.rpartition(":")
     if not where.endswith(".py"):
-        return f"from {where} import {class_name} as MODEL_CLASS  # from the trainer's installed packages\n"
+        return (
+            "def model_class() -> type:\n"
+            f'    """{class_name} from the trainer\'s installed packages."""\n'
+            f"    from {where} import {class_name}\n\n"
+            f"    return {class_name}\n"
+        )
     source = Path(where).read_text()
     if "'''" in source or source.endswith("\\"):
         literal = repr(source)
     else:
         literal = "r'''\n" + source.rstrip("\n") + "\n'''"
     return (
-        f"MODEL_SOURCE = {literal}\n"
-        f'MODEL_CLASS = load_embedded_module("fedchain_task_model", MODEL_SOURCE).{class_name}\n'
+        f"MODEL_SOURCE = {literal}\n\n\n"
+        "def model_class() -> type:\n"
+        f'    """{class_name}, defined by the model source above (covered by the hash on chain)."""\n'
+        f'    return load_embedded_module("fedchain_task_model", MODEL_SOURCE).{class_name}\n'
     )
 
 
@@ -122,6 +131,8 @@ def build_client(settings: ClientSettings, spec: ModelSpec, seed: int = 0) -> Bu
         torch.manual_seed(seed)
     try:
         model = module.build_model()
+    except ImportError as error:
+        raise BuildError(f"the rendered client cannot import its model: {error}") from None
     except Exception as error:  # the organization's model code failed: say so plainly
         raise BuildError(f"building model {spec.reference} failed: {type(error).__name__}: {error}") from None
     arrays = [np.asarray(a) for a in model.get_arrays()]

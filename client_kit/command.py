@@ -1,14 +1,24 @@
-"""The command line of a rendered client.py: verify, then serve the task's rounds with a live table,
-and say what can be claimed once the chain shows the task finished.
+"""The trainer's command line: verify a task's client.py, then serve its rounds without ever
+running its code in the process that holds the key.
 
-    python client.py --task N --data DIR --key NAME
+    python -I -m client_kit.command client.py --task N --data DIR --key NAME
+    python client.py --task N --data DIR --key NAME        (re-executes itself as the line above)
 
-`trainer_command` builds exactly this command line for programs that start trainers (the
-`fedchain trainer train` command, the demo), so the options have one spelling.
+The file is read once. Those bytes are checked against the sha256 the task registered on chain,
+its settings are read from its text without running it, and only then do the same bytes go to
+the task worker (`client_kit.worker`), sandboxed: the organization's code runs there, with the
+trainer's data but no key and no network. This process holds the key, speaks to the keeper
+(`client_kit.node`) and signs only what `client_kit.signer_app` checked. Python runs in isolated
+mode (`-I`), so nothing planted beside client.py or in the environment is imported.
+
+`trainer_command` builds this command line for programs that start trainers (`fedchain trainer
+train`, the demo), so the options have one spelling.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -23,12 +33,15 @@ from rich.table import Table
 
 from chain_config import Network
 from client_kit.chain import ChainClient, ChainError
-from client_kit.client_app import TaskClient, Trainer, TrainerError
-from client_kit.data import DataError, load_folder
+from client_kit.data import DataError
 from client_kit.keys import KeysError
 from client_kit.preflight import KeySource, check_client, check_membership
+from client_kit.sandbox import SandboxError
+from client_kit.settings import SettingsError, settings_from_source
+from client_kit.signer_app import SignerApp, TrainerError
 from client_kit.supervisor import NodeSupervisor
 from client_kit.task_hub import TaskHub, TaskStatus
+from client_kit.worker import TaskWorker, WorkerError
 
 TASK_POLL_S = 2.0  # the chain is asked only whether the task is done
 
@@ -44,6 +57,7 @@ class RunRequest:
     fault: str = ""
     connect_timeout: float = 600.0
     poll_interval: float = 0.5
+    sandbox: bool = True
 
 
 def trainer_command(
@@ -56,7 +70,8 @@ def trainer_command(
     fault: str = "",
 ) -> list[str]:
     """The command that runs `client_file` for a task, as a trainer would type it."""
-    command = [sys.executable, str(client_file), "--task", str(task_id), "--data", str(data_dir)]
+    command = [sys.executable, "-I", "-m", "client_kit.command", str(client_file)]
+    command += ["--task", str(task_id), "--data", str(data_dir)]
     if keys.key_file is not None:
         command += ["--key-file", str(keys.key_file)]
     if keys.key:
@@ -72,27 +87,34 @@ def trainer_command(
     return command
 
 
-def run_task(client: TaskClient, client_file: Path, request: RunRequest, console: Console) -> int:
+def run_task(client_file: Path, request: RunRequest, console: Console) -> int:
     """Verify, then serve the task's rounds until the chain shows it finished; returns the claimable amount."""
-    settings = client.settings
+    source = client_file.read_bytes()  # read once: these bytes are checked, and these bytes run
+    settings = settings_from_source(source)
     hub = TaskHub(ChainClient(settings.network(request.grpc_url, request.rpc_url)), settings.contract)
-    task, own = check_client(hub, request.task_id, client_file)
+    task = check_client(hub, request.task_id, hashlib.sha256(source).hexdigest(), client_file.name)
     wallet = request.keys.wallet(settings.prefix, allow_dev_accounts=settings.chain_id.startswith("fedchain-local"))
     address = str(wallet.address())
     check_membership(hub, task, address)
-    data = load_folder(request.data_dir)
-    client.attach(Trainer(wallet, task.id, data, request.fault))
-    superlink = request.superlink or settings.superlink
-    console.print(
-        f"client.py verified against task {task.id} (sha256 {own[:16]}…); training as {address} on "
-        f"{len(data)} local examples; keeper {superlink}"
-    )
-    supervisor = NodeSupervisor(client, superlink, request.connect_timeout, request.poll_interval)
-    return _serve(client, hub, task.id, task.rounds, address, supervisor, console)
+    worker = TaskWorker(source, request.data_dir, sandbox=request.sandbox, log=sys.stderr.buffer)
+    try:
+        signer = SignerApp(settings, wallet, task.id, worker, hub, request.fault)
+        superlink = request.superlink or settings.superlink
+        confinement = "sandboxed, no key, no network" if request.sandbox else "NOT sandboxed (--no-sandbox)"
+        console.print(
+            f"client.py verified against task {task.id} (sha256 {task.client_sha256[:16]}…); its code runs apart "
+            f"({confinement}) on {worker.description.get('examples', 0)} local examples; signing as {address}; "
+            f"keeper {superlink}",
+            highlight=False,
+        )
+        supervisor = NodeSupervisor(signer, superlink, request.connect_timeout, request.poll_interval)
+        return _serve(signer, hub, task.id, task.rounds, address, supervisor, console)
+    finally:
+        worker.close()
 
 
 def _serve(
-    client: TaskClient,
+    signer: SignerApp,
     hub: TaskHub,
     task_id: int,
     rounds: int,
@@ -103,12 +125,12 @@ def _serve(
     supervisor.start()
     done = False
     try:
-        with Live(_progress(client, supervisor, rounds, 0), console=console, refresh_per_second=1) as live:
+        with Live(_progress(signer, supervisor, rounds, 0), console=console, refresh_per_second=1) as live:
             while not done:
                 supervisor.check()
                 task = hub.task(task_id)
                 done = task.status.settled or task.rounds_completed >= task.rounds
-                live.update(_progress(client, supervisor, rounds, task.rounds_completed))
+                live.update(_progress(signer, supervisor, rounds, task.rounds_completed))
                 if not done:
                     time.sleep(TASK_POLL_S)
         if not console.is_terminal:
@@ -118,7 +140,7 @@ def _serve(
     deadline = time.monotonic() + 60
     while hub.task(task_id).status != TaskStatus.FINALIZED and time.monotonic() < deadline:
         time.sleep(1.0)  # the keeper finalizes right after the last attestation
-    claimable = hub.claimable(task_id, address)
+    claimable = hub.claimable(task_id, address).amount
     console.print(
         f"task {task_id} finished: you can claim {claimable:,} {hub.chain.network.denom} "
         f"with `fedchain trainer claim {task_id} --key <your key>`"
@@ -126,12 +148,12 @@ def _serve(
     return claimable
 
 
-def _progress(client: TaskClient, supervisor: NodeSupervisor, rounds: int, attested: int) -> Table:
+def _progress(signer: SignerApp, supervisor: NodeSupervisor, rounds: int, attested: int) -> Table:
     connected = f"node {supervisor.node_id}" if supervisor.node_id is not None else "connecting…"
     table = Table(title=f"training ({connected}; {attested}/{rounds} rounds attested on chain)")
     for column in ("round", "local loss", "train s", "eval accuracy (local)"):
         table.add_column(column, justify="right")
-    for number, values in sorted(client.log.rounds.items()):
+    for number, values in sorted(signer.log.rounds.items()):
         table.add_row(
             str(number),
             f"{values['train_loss']:.4f}" if "train_loss" in values else "",
@@ -141,39 +163,46 @@ def _progress(client: TaskClient, supervisor: NodeSupervisor, rounds: int, attes
     return table
 
 
-def main(client: TaskClient, client_file: str) -> None:
-    """The command line of a rendered client.py."""
-    _command(client, Path(client_file).resolve())(standalone_mode=True)
+def run_file(client_file: str) -> None:
+    """What `python client.py …` does: start over as `python -I -m client_kit.command client.py …`,
+    so the file is verified before its code runs and no planted module can be imported."""
+    os.execv(sys.executable, [sys.executable, "-I", "-m", "client_kit.command", client_file, *sys.argv[1:]])
 
 
-def _command(client: TaskClient, client_file: Path) -> click.Command:
-    settings = client.settings
+@click.command(help="Train a fedchain task on your own data with its client.py, and be paid for it.")
+@click.argument("client_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--task", "task_id", type=int, required=True, help="Task id on chain.")
+@click.option("--data", "data_dir", type=click.Path(path_type=Path), required=True, help="Your data folder.")
+@click.option("--key", help="Key name (in --keys-dir or the OS keyring).")
+@click.option("--key-file", type=click.Path(path_type=Path), help="File holding your mnemonic (mode 0600).")
+@click.option("--keys-dir", type=click.Path(path_type=Path), help="Folder of named keys.")
+@click.option("--superlink", help="Keeper endpoint (default: the one client.py names).")
+@click.option("--node", "grpc_url", help="Chain gRPC endpoint (default: the one client.py names).")
+@click.option("--rpc", "rpc_url", help="Chain RPC endpoint (default: the one client.py names).")
+@click.option("--connect-timeout", default=600.0, show_default=True, help="Seconds to wait for the keeper.")
+@click.option(
+    "--poll-interval",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(0.05, 30),
+    help="Seconds between asks for work; raise it when hundreds of trainers share one keeper.",
+)
+@click.option(
+    "--sandbox/--no-sandbox",
+    default=True,
+    show_default=True,
+    help="Run the task's code confined with bubblewrap (no key, no network); --no-sandbox only where it is missing.",
+)
+@click.option("--fault", default="", hidden=True, help="Misbehave on purpose (demo and tests only).")
+def main(client_file: Path, key: str | None, key_file: Path | None, keys_dir: Path | None, **options: Any) -> None:
+    console = Console()
+    request = RunRequest(keys=KeySource(key, key_file, keys_dir), **options)
+    try:
+        run_task(client_file.resolve(), request, console)
+    except (TrainerError, DataError, KeysError, ChainError, WorkerError, SandboxError, SettingsError) as error:
+        console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)  # may quote chain text
+        raise SystemExit(1) from None
 
-    @click.command(help=f"Train task model '{settings.model_name}' on your own data and be paid for it.")
-    @click.option("--task", "task_id", type=int, required=True, help="Task id on chain.")
-    @click.option("--data", "data_dir", type=click.Path(path_type=Path), required=True, help="Your data folder.")
-    @click.option("--key", help="Key name (in --keys-dir or the OS keyring).")
-    @click.option("--key-file", type=click.Path(path_type=Path), help="File holding your mnemonic (mode 0600).")
-    @click.option("--keys-dir", type=click.Path(path_type=Path), help="Folder of named keys.")
-    @click.option("--superlink", help=f"Keeper endpoint (default {settings.superlink}).")
-    @click.option("--node", "grpc_url", help=f"Chain gRPC endpoint (default {settings.grpc_url}).")
-    @click.option("--rpc", "rpc_url", help=f"Chain RPC endpoint (default {settings.rpc_url}).")
-    @click.option("--connect-timeout", default=600.0, show_default=True, help="Seconds to wait for the keeper.")
-    @click.option(
-        "--poll-interval",
-        default=0.5,
-        show_default=True,
-        type=click.FloatRange(0.05, 30),
-        help="Seconds between asks for work; raise it when hundreds of trainers share one keeper.",
-    )
-    @click.option("--fault", default="", hidden=True, help="Misbehave on purpose (demo and tests only).")
-    def command(key: str | None, key_file: Path | None, keys_dir: Path | None, **options: Any) -> None:
-        console = Console()
-        request = RunRequest(keys=KeySource(key, key_file, keys_dir), **options)
-        try:
-            run_task(client, client_file, request, console)
-        except (TrainerError, DataError, KeysError, ChainError) as error:
-            console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)  # may quote chain text
-            raise SystemExit(1) from None
 
-    return command
+if __name__ == "__main__":
+    main()

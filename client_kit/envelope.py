@@ -1,9 +1,15 @@
-"""The signed update envelope: the one place updates are signed (trainer) and verified (keeper).
+"""Signed claims: the one place trainers sign (their signer) and keepers and the contract verify.
 
-A trainer signs a claim binding its update to one task, one round, one Flower node and one exact
-set of parameters. The bytes signed are a Cosmos ADR-036 "arbitrary data" sign doc, so a browser
-wallet (Keplr's signArbitrary) could produce the very same signature; the key is the trainer's
-secp256k1 account key, so the signature names the staked address.
+A trainer signs three kinds of claim, each binding it to one task on one contract and chain:
+- `UpdateClaim`: this update (names, dtypes, shapes and bytes of every layer), for this round,
+  from this Flower node, trained from this global model (its sha256, which the chain records),
+  on this many examples. It is what a slash must carry as evidence.
+- `EvaluationClaim`: this loss and accuracy of this global model on this many examples.
+- `BindingClaim`: this Flower node answers for this staked address in this task.
+The bytes signed are a Cosmos ADR-036 "arbitrary data" sign doc over the claim's canonical JSON
+(its `kind` named inside, so no claim can pass for another kind), so a browser wallet (Keplr's
+signArbitrary) produces the very same signature; the key is the trainer's secp256k1 account key,
+so the signature names the staked address.
 """
 
 from __future__ import annotations
@@ -12,14 +18,14 @@ import base64
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
-from typing import TypeVar
+from dataclasses import asdict, dataclass, fields
+from typing import ClassVar, TypeVar
 
 import numpy as np
 from cosmpy.crypto.address import Address
 from cosmpy.crypto.keypairs import PrivateKey, PublicKey
 
-ENVELOPE_VERSION = 1
+ENVELOPE_VERSION = 2
 MAX_FIELD_LENGTH = 512  # every honest field is far shorter: addresses, keys, digests, the chain id
 T = TypeVar("T", int, str)
 _SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -31,31 +37,70 @@ class EnvelopeError(ValueError):
 
 @dataclass(frozen=True)
 class UpdateClaim:
-    """What the trainer attests: this update, for this task, round and node, from this many examples."""
+    """What the trainer attests of a training reply."""
 
+    KIND: ClassVar[str] = "update"
     chain_id: str
     contract: str
     task_id: int
     round: int
     node_id: int
     num_examples: int
-    digest: str  # parameters_digest() of the update's arrays
+    digest: str  # update_digest() of the update's layers
+    base: str  # sha256 of the global model's bytes it trained from (the chain's record of the round before)
 
-    def payload(self) -> bytes:
-        return canonical_json({"v": ENVELOPE_VERSION, **asdict(self)})
+
+@dataclass(frozen=True)
+class EvaluationClaim:
+    """What the trainer attests of an evaluation reply: how the global model did on its data."""
+
+    KIND: ClassVar[str] = "evaluation"
+    chain_id: str
+    contract: str
+    task_id: int
+    round: int
+    node_id: int
+    model: str  # sha256 of the global model's bytes it evaluated
+    num_examples: int
+    loss: str  # decimal text (6 places): floats have no canonical JSON form
+    accuracy: str
+
+
+@dataclass(frozen=True)
+class BindingClaim:
+    """The trainer's word that this Flower node answers for its staked address in this task."""
+
+    KIND: ClassVar[str] = "binding"
+    chain_id: str
+    contract: str
+    task_id: int
+    node_id: int
+
+
+Claim = UpdateClaim | EvaluationClaim | BindingClaim
+C = TypeVar("C", UpdateClaim, EvaluationClaim, BindingClaim)
+
+
+def payload(claim: Claim) -> bytes:
+    """The exact bytes a trainer signs for a claim."""
+    return canonical_json({"v": ENVELOPE_VERSION, "kind": claim.KIND, **asdict(claim)})
 
 
 @dataclass(frozen=True)
 class SignedEnvelope:
-    claim: UpdateClaim
+    claim: Claim
     address: str
     public_key: str  # base64 of the 33-byte compressed secp256k1 key
     signature: str  # base64 of the 64-byte r||s signature
+
+    def payload(self) -> bytes:
+        return payload(self.claim)
 
     def to_record(self) -> dict[str, str | int]:
         """Flat scalar fields, as a Flower ConfigRecord carries them."""
         return {
             **{f"claim.{k}": v for k, v in asdict(self.claim).items()},
+            "kind": self.claim.KIND,
             "address": self.address,
             "public_key": self.public_key,
             "signature": self.signature,
@@ -63,20 +108,16 @@ class SignedEnvelope:
         }
 
     @staticmethod
-    def from_record(record: Mapping[str, object]) -> SignedEnvelope:
-        """Read an envelope from a reply, refusing any field of the wrong type (a reply is untrusted input)."""
+    def from_record(record: Mapping[str, object], kind: type[C]) -> SignedEnvelope:
+        """Read an envelope of this claim kind from a reply, refusing any field of the wrong type (a
+        reply is untrusted input)."""
         version = _field(record, "version", int)
         if version != ENVELOPE_VERSION:
             raise EnvelopeError(f"unsupported envelope version {version}")
-        claim = UpdateClaim(
-            chain_id=_field(record, "claim.chain_id", str),
-            contract=_field(record, "claim.contract", str),
-            task_id=_field(record, "claim.task_id", int),
-            round=_field(record, "claim.round", int),
-            node_id=_field(record, "claim.node_id", int),
-            num_examples=_field(record, "claim.num_examples", int),
-            digest=_field(record, "claim.digest", str),
-        )
+        if _field(record, "kind", str) != kind.KIND:
+            raise EnvelopeError(f"expected a {kind.KIND} claim, got {str(record['kind'])[:40]}")
+        values = {f.name: _field(record, f"claim.{f.name}", int if f.type == "int" else str) for f in fields(kind)}
+        claim = kind(**values)
         return SignedEnvelope(
             claim,
             _field(record, "address", str),
@@ -119,23 +160,24 @@ def adr036_sign_bytes(signer: str, data: bytes) -> bytes:
     )
 
 
-def parameters_digest(arrays: Sequence[np.ndarray]) -> str:
-    """sha256 over every array's dtype, shape and little-endian C-order bytes, in order."""
+def update_digest(names: Sequence[str], arrays: Sequence[np.ndarray]) -> str:
+    """sha256 over every layer's name, dtype, shape and little-endian C-order bytes, in order: the
+    whole update, so nothing of it can change in transit without breaking the signature."""
     hasher = hashlib.sha256()
     hasher.update(len(arrays).to_bytes(4, "little"))
-    for array in arrays:
+    for name, array in zip(names, arrays, strict=True):
         contiguous = np.ascontiguousarray(array)
         if contiguous.dtype.byteorder == ">":
             contiguous = contiguous.astype(contiguous.dtype.newbyteorder("<"))
-        header = f"{contiguous.dtype.str}|{','.join(map(str, contiguous.shape))}".encode()
+        header = f"{name}|{contiguous.dtype.str}|{','.join(map(str, contiguous.shape))}".encode()
         hasher.update(len(header).to_bytes(4, "little") + header)
         hasher.update(contiguous.tobytes())
     return hasher.hexdigest()
 
 
-def sign_update(private_key: PrivateKey, claim: UpdateClaim, prefix: str = "wasm") -> SignedEnvelope:
+def sign(private_key: PrivateKey, claim: Claim, prefix: str = "wasm") -> SignedEnvelope:
     address = str(Address(private_key.public_key, prefix))
-    signature = private_key.sign(adr036_sign_bytes(address, claim.payload()))
+    signature = private_key.sign(adr036_sign_bytes(address, payload(claim)))
     return SignedEnvelope(
         claim=claim,
         address=address,
@@ -144,16 +186,19 @@ def sign_update(private_key: PrivateKey, claim: UpdateClaim, prefix: str = "wasm
     )
 
 
-def verify_envelope(envelope: SignedEnvelope, expected: UpdateClaim, prefix: str = "wasm") -> str:
+def verify_envelope(envelope: SignedEnvelope, expected: Claim, prefix: str = "wasm") -> str:
     """Check that the envelope signs exactly `expected` with the key of the address it names.
 
-    Returns the trainer address. `expected` is what the verifier computed itself (task, round,
-    the reply's src_node_id, the digest of the arrays it received, the reported example count).
+    Returns the trainer address. `expected` is what the verifier computed itself (for an update:
+    task, round, the reply's src_node_id, the digest of what it received, the model it sent, the
+    reported example count).
     """
-    for field_name in ("chain_id", "contract", "task_id", "round", "node_id", "num_examples", "digest"):
-        got, want = getattr(envelope.claim, field_name), getattr(expected, field_name)
+    if type(envelope.claim) is not type(expected):
+        raise EnvelopeError(f"expected a {expected.KIND} claim, got a {envelope.claim.KIND} claim")
+    for field in fields(expected):
+        got, want = getattr(envelope.claim, field.name), getattr(expected, field.name)
         if got != want:
-            raise EnvelopeError(f"signed {field_name} {got!r} does not match the update's {want!r}")
+            raise EnvelopeError(f"signed {field.name} {str(got)[:80]!r} does not match the reply's {str(want)[:80]!r}")
     try:
         key_bytes = base64.b64decode(envelope.public_key, validate=True)
         signature = base64.b64decode(envelope.signature, validate=True)
@@ -172,6 +217,6 @@ def verify_envelope(envelope: SignedEnvelope, expected: UpdateClaim, prefix: str
     derived = str(Address(public_key, prefix))
     if derived != envelope.address:
         raise EnvelopeError(f"public key belongs to {derived}, not to the claimed {envelope.address}")
-    if not public_key.verify(adr036_sign_bytes(envelope.address, envelope.claim.payload()), signature):
+    if not public_key.verify(adr036_sign_bytes(envelope.address, envelope.payload()), signature):
         raise EnvelopeError("signature does not verify")
     return envelope.address

@@ -152,16 +152,25 @@ def _span(name: str, entry: object) -> tuple[int, int, np.dtype, tuple[int, ...]
 
 def to_record(names: Sequence[str], arrays: Sequence[np.ndarray]) -> ArrayRecord:
     """A whole model as a Flower ArrayRecord holding one Array: its safetensors bytes."""
-    data = encode(names, arrays)
+    return record_of(encode(names, arrays))
+
+
+def record_of(data: bytes) -> ArrayRecord:
+    """Model bytes as they are (a checkpoint whose sha256 the chain records) in one Flower Array."""
     return ArrayRecord({WIRE_KEY: Array(dtype="uint8", shape=(len(data),), stype=WIRE_STYPE, data=data)})
+
+
+def bytes_of(record: ArrayRecord) -> bytes:
+    """The model bytes inside a record made by `record_of` / `to_record` (not yet checked)."""
+    if list(record.keys()) != [WIRE_KEY]:
+        raise ModelFormatError(f"expected one array {WIRE_KEY!r} in the record, got {list(record.keys())[:8]}")
+    array = record[WIRE_KEY]
+    if array.stype != WIRE_STYPE:
+        raise ModelFormatError(f"expected a model in stype {WIRE_STYPE!r}, got {str(array.stype)[:40]!r}")
+    return array.data
 
 
 def from_record(record: ArrayRecord) -> tuple[list[str], list[np.ndarray]]:
     """The model inside a record made by `to_record`: names and read-only views of its bytes."""
-    if list(record.keys()) != [WIRE_KEY]:
-        raise ModelFormatError(f"expected one array {WIRE_KEY!r} in the record, got {list(record.keys())}")
-    array = record[WIRE_KEY]
-    if array.stype != WIRE_STYPE:
-        raise ModelFormatError(f"expected a model in stype {WIRE_STYPE!r}, got {array.stype!r}")
-    names, views, _ = decode_views(array.data)
+    names, views, _ = decode_views(bytes_of(record))
     return names, views

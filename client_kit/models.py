@@ -148,8 +148,12 @@ class TorchClassifier:
 def load_embedded_module(name: str, source: str) -> ModuleType:
     """Run model source embedded in client.py as a module of its own (never as __main__), so the
     organization's model class is defined by bytes the on-chain hash covers."""
+    loaded = sys.modules.get(name)
+    if loaded is not None and getattr(loaded, "__fedchain_source__", None) == source:
+        return loaded  # each build_model() call needs the class, not a fresh copy of its module
     module = ModuleType(name)
     module.__file__ = f"<embedded in client.py: {name}>"
+    module.__fedchain_source__ = source  # type: ignore[attr-defined]
     sys.modules[name] = module
     exec(compile(source, module.__file__, "exec"), module.__dict__)
     return module

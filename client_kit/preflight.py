@@ -4,14 +4,13 @@ the task still takes rounds. Each refusal says why and what to do."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from cosmpy.aerial.wallet import LocalWallet
 
-from client_kit.client_app import TrainerError
 from client_kit.keys import KeysError, KeyStore, read_mnemonic_file, wallet_from_mnemonic
+from client_kit.signer_app import TrainerError
 from client_kit.task_hub import Task, TaskHub, TaskNotFound
 
 
@@ -32,24 +31,19 @@ class KeySource:
         raise KeysError("give --key NAME or --key-file PATH: the key that staked into the task")
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def check_client(hub: TaskHub, task_id: int, client_file: Path) -> tuple[Task, str]:
-    """The task, if `client_file` is byte for byte the client.py it registered; and the file's sha256."""
+def check_client(hub: TaskHub, task_id: int, sha256: str, name: str = "client.py") -> Task:
+    """The task, if the client.py whose bytes hash to `sha256` is the one it registered."""
     try:
         task = hub.task(task_id)
     except TaskNotFound:
         raise TrainerError(f"task {task_id} not found on {hub.chain.network.chain_id}") from None
-    own = file_sha256(client_file)
-    if own != task.client_sha256:
+    if sha256 != task.client_sha256:
         raise TrainerError(
-            f"{client_file.name} (sha256 {own[:16]}…) is not the client registered for task {task.id} "
+            f"{name} (sha256 {sha256[:16]}…) is not the client registered for task {task.id} "
             f"(sha256 {task.client_sha256[:16]}…): refusing to run it; fetch it again with "
             f"`fedchain trainer join {task.id}`"
         )
-    return task, own
+    return task
 
 
 def check_membership(hub: TaskHub, task: Task, address: str) -> None:

@@ -4,6 +4,7 @@ on chain, so every trainer of a task runs exactly the same settings."""
 
 from __future__ import annotations
 
+import ast
 import json
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -86,3 +87,30 @@ class ClientSettings:
             gas_price=Decimal(self.gas_price),
             bech32_prefix=self.prefix,
         )
+
+
+class SettingsError(ValueError):
+    """A client.py whose embedded settings cannot be read without running it."""
+
+
+def settings_from_source(source: bytes) -> ClientSettings:
+    """The settings a client.py embeds (`SETTINGS = ClientSettings.from_json(r\"\"\"…\"\"\")`),
+    read from its text: the process holding a key never runs the file to learn them."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError) as error:
+        raise SettingsError(f"client.py is not valid Python: {error}") from None
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and [getattr(t, "id", None) for t in node.targets] == ["SETTINGS"]
+            and isinstance(node.value, ast.Call)
+            and len(node.value.args) == 1
+            and isinstance(node.value.args[0], ast.Constant)
+            and isinstance(node.value.args[0].value, str)
+        ):
+            try:
+                return ClientSettings.from_json(node.value.args[0].value)
+            except (ValueError, TypeError, KeyError) as error:
+                raise SettingsError(f"client.py's SETTINGS cannot be read: {error}") from None
+    raise SettingsError("client.py embeds no SETTINGS = ClientSettings.from_json(...) literal")

@@ -13,18 +13,18 @@ import signal
 import threading
 from typing import Any
 
-from client_kit.client_app import TaskClient, TrainerError
 from client_kit.node import TrainerNode
+from client_kit.signer_app import SignerApp, TrainerError
 
 
 def _node_process(
-    client: TaskClient, superlink: str, connect_timeout: float, poll_interval: float, reports: Any
+    signer: SignerApp, superlink: str, connect_timeout: float, poll_interval: float, reports: Any
 ) -> None:
-    """Child process: serve the task with the (inherited, already verified) ClientApp; report progress."""
+    """Child process: serve the task with the inherited signer (and its worker); report progress."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    client.log.sink = lambda task_round, values: reports.put(("round", task_round, values))
+    signer.log.sink = lambda task_round, values: reports.put(("round", task_round, values))
     node = TrainerNode(
-        client.app,
+        signer.app,
         superlink,
         node_config={},
         poll_interval=poll_interval,
@@ -42,21 +42,21 @@ class NodeSupervisor:
 
     MAX_RESTARTS = 20
 
-    def __init__(self, client: TaskClient, superlink: str, connect_timeout: float, poll_interval: float) -> None:
-        self.client = client
+    def __init__(self, signer: SignerApp, superlink: str, connect_timeout: float, poll_interval: float) -> None:
+        self.signer = signer
         self.superlink = superlink
         self.connect_timeout = connect_timeout
         self.poll_interval = poll_interval
         self.node_id: int | None = None
         self.restarts = 0
-        self._context = multiprocessing.get_context("fork")  # the child inherits the verified ClientApp
+        self._context = multiprocessing.get_context("fork")  # the child inherits the signer and the worker's pipes
         self._reports = self._context.SimpleQueue()
         self._process: Any = None
 
     def start(self) -> None:
         self._process = self._context.Process(
             target=_node_process,
-            args=(self.client, self.superlink, self.connect_timeout, self.poll_interval, self._reports),
+            args=(self.signer, self.superlink, self.connect_timeout, self.poll_interval, self._reports),
             name="fedchain-trainer-node",
             daemon=True,
         )
@@ -69,7 +69,7 @@ class NodeSupervisor:
             if kind == "node":
                 self.node_id = payload[0]
             elif kind == "round":
-                self.client.log.note(payload[0], **payload[1])
+                self.signer.log.note(payload[0], **payload[1])
             elif kind == "unreachable":
                 raise TrainerError(f"keeper unreachable at {self.superlink}: {payload[0]}")
         if self._process is not None and not self._process.is_alive():

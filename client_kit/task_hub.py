@@ -106,6 +106,7 @@ class TaskSpec:
     training_deadline: int
     keeper: str
     keeper_bond: int
+    max_keeper_fee_bps: int  # the most the organization agrees the keeper takes (its fee now)
     no_show_penalty_bps: int
     slash_bps: int
     max_examples_per_trainer: int
@@ -131,6 +132,7 @@ _TASK_AMOUNTS = (
     "distributable",
     "slashed_reward",
     "no_show_penalty",
+    "no_show_forfeits",
     "rewards_paid",
     "bond_forfeited",
     "org_compensation",
@@ -192,6 +194,7 @@ class Task:
     distributable: int
     slashed_reward: int
     no_show_penalty: int  # per no-show
+    no_show_forfeits: int  # all no-shows' penalties together
     rewards_paid: int
     bond_forfeited: int
     org_compensation: int
@@ -297,7 +300,7 @@ class SignedClaim:
     @staticmethod
     def of(envelope: SignedEnvelope) -> SignedClaim:
         return SignedClaim(
-            envelope.claim.payload(), base64.b64decode(envelope.public_key), base64.b64decode(envelope.signature)
+            envelope.payload(), base64.b64decode(envelope.public_key), base64.b64decode(envelope.signature)
         )
 
     def wire(self) -> dict[str, str]:
@@ -628,6 +631,12 @@ class TaskHub:
             if len(page) < PAGE:
                 return found
             start_after = page[-1].round
+
+    def round(self, task_id: int, number: int) -> RoundRecord | None:
+        """One attested round, or None when the chain holds no such round (yet)."""
+        query = {"task_id": task_id, "limit": 1, "start_after": number - 1 if number > 1 else None}
+        page = [RoundRecord.parse(r) for r in self._query({"rounds": query})["rounds"]]
+        return page[0] if page and page[0].round == number else None
 
     def slashes(self, task_id: int) -> list[SlashRecord]:
         found: list[SlashRecord] = []

@@ -1,21 +1,25 @@
-"""Trainers' evaluations of a global model: read each reply defensively, aggregate robustly.
+"""Trainers' evaluations of a global model: only signed ones count, aggregated robustly.
 
 An evaluate reply is untrusted input like any other: a missing or extra metric, a NaN, an
 accuracy of 7 or a claim of 10^30 examples must neither stop the round nor move the figure that
-goes on chain. Each reply is read on its own (a bad one is dropped with a reason), example counts
-are capped by the task's cap, and the round's figure is the weighted median of what remains,
-which a minority of liars cannot drag to where they want it.
+goes on chain. A reply counts only if it carries an evaluation claim signed by a staked,
+unslashed trainer of the task for exactly this model and round (one per trainer), its numbers
+are in range, its example count is capped by the task's cap, and the round's figure is the
+weighted median of what remains, which a minority of liars cannot drag to where they want it.
+The keeper's own validation, when it has one, outranks all of this.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from flwr.app import Message
 
-from client_kit.protocol import EVAL_ACCURACY, EVAL_LOSS, NUM_EXAMPLES
+from client_kit.envelope import EnvelopeError, EvaluationClaim, SignedEnvelope, verify_envelope
+from client_kit.protocol import ENVELOPE, EVAL_ACCURACY, EVAL_LOSS, NUM_EXAMPLES
+from client_kit.task_hub import Standing
 from keepers.verification import whole_number
 
 MAX_LOSS = 1e6
@@ -24,9 +28,23 @@ MAX_LOSS = 1e6
 @dataclass(frozen=True)
 class Evaluation:
     node_id: int
+    address: str
     examples: int  # already capped
     loss: float
     accuracy: float
+
+
+@dataclass(frozen=True)
+class EvaluationContext:
+    """What an evaluation must be of: this task and round, the model with this sha256."""
+
+    chain_id: str
+    contract: str
+    task_id: int
+    round: int
+    model_sha256: str
+    max_examples: int
+    prefix: str = "wasm"
 
 
 @dataclass(frozen=True)
@@ -36,8 +54,17 @@ class RoundEvaluation:
     examples: int
 
 
-def read_evaluation(reply: Message, max_examples: int) -> Evaluation | str:
-    """The reply's evaluation, or the reason it does not count."""
+def read_evaluation(
+    reply: Message, context: EvaluationContext, standing: Callable[[str], Standing]
+) -> Evaluation | str:
+    """The reply's evaluation, or the reason it does not count. Never raises."""
+    try:
+        return _read(reply, context, standing)
+    except Exception as error:  # a crafted reply is dropped, never raised
+        return f"unreadable evaluation ({type(error).__name__})"
+
+
+def _read(reply: Message, context: EvaluationContext, standing: Callable[[str], Standing]) -> Evaluation | str:
     if reply.has_error():
         return f"trainer reported an error: {str(reply.error.reason)[:200]}"
     records = reply.content.metric_records
@@ -54,7 +81,39 @@ def read_evaluation(reply: Message, max_examples: int) -> Evaluation | str:
         return f"eval-loss must be a number from 0 to {MAX_LOSS:g}"
     if not _finite_number(accuracy) or not 0 <= float(accuracy) <= 1:  # type: ignore[arg-type]
         return "eval-acc must be a number from 0 to 1"
-    return Evaluation(int(reply.metadata.src_node_id), min(examples, max_examples), float(loss), float(accuracy))  # type: ignore[arg-type]
+    if ENVELOPE not in reply.content.config_records:
+        return "unsigned evaluation"
+    node = int(reply.metadata.src_node_id)
+    expected = EvaluationClaim(
+        chain_id=context.chain_id,
+        contract=context.contract,
+        task_id=context.task_id,
+        round=context.round,
+        node_id=node,
+        model=context.model_sha256,
+        num_examples=examples,
+        loss=f"{float(loss):.6f}",  # type: ignore[arg-type]
+        accuracy=f"{float(accuracy):.6f}",  # type: ignore[arg-type]
+    )
+    try:
+        envelope = SignedEnvelope.from_record(reply.content.config_records[ENVELOPE], EvaluationClaim)
+        address = verify_envelope(envelope, expected, context.prefix)
+    except EnvelopeError as error:
+        return f"bad evaluation signature: {error}"
+    if standing(address) != Standing.ACTIVE:
+        return f"{address} is not a staked, unslashed trainer of task {context.task_id}"
+    return Evaluation(node, address, min(examples, context.max_examples), float(loss), float(accuracy))  # type: ignore[arg-type]
+
+
+def one_per_trainer(evaluations: Sequence[Evaluation]) -> list[Evaluation]:
+    """A trainer's first evaluation counts; any other it sends for the round does not."""
+    seen: set[str] = set()
+    kept = []
+    for evaluation in evaluations:
+        if evaluation.address not in seen:
+            seen.add(evaluation.address)
+            kept.append(evaluation)
+    return kept
 
 
 def _finite_number(value: object) -> bool:

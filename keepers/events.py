@@ -74,6 +74,7 @@ class FeedEvent:
 class TrainerConnected(FeedEvent):
     KIND: ClassVar[str] = "trainer_connected"
     node_id: int
+    trainer: str  # the staked address the node proved it answers for
 
 
 @dataclass(frozen=True)

@@ -15,25 +15,24 @@ from dataclasses import replace
 from decimal import Decimal
 from logging import WARNING
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from flwr.app import ConfigRecord, Context
 from flwr.common.logger import log
 from flwr.serverapp import Grid, ServerApp
 
-from client_kit.builder import load_client
 from client_kit.chain import ChainClient, ChainError, ChainErrorKind
-from client_kit.data import LocalData, load_folder
 from client_kit.ipfs import MAX_CLIENT_BYTES, KuboStore, fetch_verified
 from client_kit.keys import read_mnemonic_file, wallet_from_mnemonic
-from client_kit.model_format import decode, encode, to_record
+from client_kit.model_format import decode_views, record_of
 from client_kit.task_hub import RoundMetrics, SignedClaim, SlashEvidence, Standing, Task, TaskHub
+from keepers.binding import Bindings
 from keepers.brisk_grid import BriskGrid
 from keepers.events import RoundAttested, RoundTiming, TaskFinalized, TrainerConnected, TrainerSlashed
 from keepers.feed import LiveFeed
 from keepers.run_config import TaskRunConfig
 from keepers.strategy import ChainFedAvg, RoundOutcome
+from keepers.validation import Score, Validator
 from keepers.verification import Rejected, UpdateContext
 
 app = ServerApp()
@@ -51,43 +50,45 @@ class TaskKeeper:
         self.feed = feed
         self.task: Task = self.hub.task(settings.task_id)
         self._members = {p.trainer: p.slashed for p in self.hub.participants(settings.task_id)}
-        self._validation = self._load_validation(settings.validation_dir)
+        self._validator = self._load_validator(settings.validation_dir)
         self._inclusion = ThreadPoolExecutor(max_workers=1, thread_name_prefix="attestation")
         self._pending: Future[None] | None = None
+        self.bindings = Bindings(
+            settings.network.chain_id, settings.contract, self.task.id, self.standing, settings.network.bech32_prefix
+        )
 
-    def _load_validation(self, folder: Path | None) -> tuple[Any, LocalData] | None:
-        """The task's own client.py (fetched by CID, checked against its sha256 on chain) and the
-        keeper's validation data: each global model is then scored exactly as trainers' code scores it."""
+    def _load_validator(self, folder: Path | None) -> Validator | None:
+        """The task's own client.py (fetched by CID, checked against its sha256 on chain), run in
+        its sandboxed worker on the keeper's validation data: each global model is scored exactly
+        as trainers' code scores it, and that code never shares a process with the keeper's key."""
         if folder is None:
             return None
         source = fetch_verified(self.ipfs, self.task.client_cid, self.task.client_sha256, MAX_CLIENT_BYTES)
-        return load_client(source).client, load_folder(folder)
+        return Validator(source, folder, sandbox=self.settings.sandbox)
 
-    def validate(self, arrays: list[np.ndarray]) -> tuple[float, float, int] | None:
-        """(loss, accuracy, examples) on the keeper's validation set, if it has one."""
-        if self._validation is None:
-            return None
-        client, data = self._validation
-        loss, accuracy = client.evaluate_arrays(arrays, data)
-        return loss, accuracy, len(data)
+    def validate(self, model: bytes) -> Score | None:
+        """The global model's score on the keeper's validation set, if it has one."""
+        return None if self._validator is None else self._validator.score(model)
 
     def standing(self, address: str) -> Standing:
         """Active (joined, not slashed), slashed, or absent (never joined)."""
         slashed = self._members.get(address)
         return Standing.ABSENT if slashed is None else Standing.SLASHED if slashed else Standing.ACTIVE
 
-    def load_model(self) -> tuple[list[str], list[np.ndarray]]:
-        """The model to continue from: the last attested round's, else the initial one."""
-        rounds = self.hub.rounds(self.task.id)
+    def load_model(self) -> bytes:
+        """The model to continue from, as the exact bytes the chain records: the last attested
+        round's, else the initial one (trainers check what they receive against the chain)."""
+        last = self.hub.round(self.task.id, self.task.rounds_completed) if self.task.rounds_completed else None
         cid, sha = (
-            (rounds[-1].model_cid, rounds[-1].model_sha256)
-            if rounds
+            (last.model_cid, last.model_sha256)
+            if last
             else (self.task.initial_model_cid, self.task.initial_model_sha256)
         )
-        names, arrays, _ = decode(fetch_verified(self.ipfs, cid, sha))
-        return names, arrays
+        model = fetch_verified(self.ipfs, cid, sha)
+        decode_views(model)  # a checkpoint that is no model stops the run here, not in round 1
+        return model
 
-    def context(self, task_round: int, names: list[str], arrays: list[np.ndarray]) -> UpdateContext:
+    def context(self, task_round: int, names: list[str], arrays: list[np.ndarray], sha256: str) -> UpdateContext:
         return UpdateContext(
             chain_id=self.settings.network.chain_id,
             contract=self.settings.contract,
@@ -95,6 +96,7 @@ class TaskKeeper:
             round=task_round,
             global_names=names,
             global_arrays=arrays,
+            global_sha256=sha256,
             norm_bound=self.settings.norm_bound,
             max_examples_per_trainer=self.task.max_examples_per_trainer,
             bech32_prefix=self.settings.network.bech32_prefix,
@@ -110,13 +112,12 @@ class TaskKeeper:
         """
         self.confirm()
         started = time.perf_counter()
-        validation = self.validate(outcome.arrays)
+        validation = self.validate(outcome.model)
         validated_at = time.perf_counter()
-        model = encode(outcome.names, outcome.arrays, {"task_id": str(self.task.id), "round": str(outcome.round)})
-        pinned = self.ipfs.add(model, name=f"task{self.task.id}-round{outcome.round}.safetensors")
+        pinned = self.ipfs.add(outcome.model, name=f"task{self.task.id}-round{outcome.round}.safetensors")
         pinned_at = time.perf_counter()
         if validation is not None:  # the keeper's own data outranks what trainers report about theirs
-            loss, accuracy, examples = validation
+            loss, accuracy, examples = validation.loss, validation.accuracy, validation.examples
         else:
             loss = outcome.eval_loss if outcome.eval_loss is not None else (outcome.train_loss or 0.0)
             accuracy, examples = outcome.eval_accuracy or 0.0, outcome.eval_examples
@@ -153,7 +154,7 @@ class TaskKeeper:
             accuracy=accuracy,
             loss=loss,
             federated_accuracy=outcome.eval_accuracy,
-            validation_accuracy=None if validation is None else validation[1],
+            validation_accuracy=None if validation is None else validation.accuracy,
             accepted=len(outcome.accepted),
             rejected=len(outcome.rejected),
             timing=timing,
@@ -194,19 +195,26 @@ class TaskKeeper:
 
     def close(self) -> None:
         self._inclusion.shutdown(wait=False, cancel_futures=True)
+        if self._validator is not None:
+            self._validator.close()
+
+    def active_trainers(self) -> int:
+        return sum(1 for slashed in self._members.values() if not slashed)
 
 
-def wait_for_trainers(grid: Grid, expected: int, timeout: float, feed: LiveFeed, task_id: int) -> int:
-    """Wait until every participant's node is connected, or the window closes; returns how many came."""
+def wait_for_trainers(grid: Grid, keeper: TaskKeeper, timeout: float) -> int:
+    """Bind nodes to staked trainers until every active trainer answers or the window closes;
+    returns how many are bound. Nodes nobody staked for are refused and never waited for."""
     deadline = time.monotonic() + timeout
-    seen: set[int] = set()
+    announced: set[int] = set()
     while True:
-        nodes = set(grid.get_node_ids())
-        for node in sorted(nodes - seen):
-            feed.publish(TrainerConnected(task_id, node))
-        seen |= nodes
-        if len(nodes) >= expected or time.monotonic() >= deadline:
-            return len(nodes)
+        bound = keeper.bindings.nodes(grid)
+        for node in bound:
+            if node not in announced:
+                keeper.feed.publish(TrainerConnected(keeper.task.id, node, keeper.bindings.by_node[node]))
+                announced.add(node)
+        if len(bound) >= keeper.active_trainers() or time.monotonic() >= deadline:
+            return len(bound)
         time.sleep(0.5)
 
 
@@ -225,12 +233,11 @@ def main(grid: Grid, context: Context) -> None:
         task = keeper.task
         remaining = task.rounds - task.rounds_completed
         if remaining > 0:
-            names, arrays = keeper.load_model()
-            trainers = wait_for_trainers(grid, task.participants, settings.connect_timeout, feed, task.id)
-            if trainers == 0:
-                raise ChainError(ChainErrorKind.TIMEOUT, f"no trainer connected for task {task.id}")
+            model = keeper.load_model()
+            if wait_for_trainers(grid, keeper, settings.connect_timeout) == 0:
+                raise ChainError(ChainErrorKind.TIMEOUT, f"no staked trainer connected for task {task.id}")
             strategy = ChainFedAvg(
-                trainers=trainers,
+                bindings=keeper.bindings,
                 context_for_round=keeper.context,
                 standing=keeper.standing,
                 on_round=keeper.attest,
@@ -241,7 +248,7 @@ def main(grid: Grid, context: Context) -> None:
             )
             strategy.start(
                 grid=grid,
-                initial_arrays=to_record(names, arrays),
+                initial_arrays=record_of(model),
                 num_rounds=remaining,
                 timeout=float(task.round_timeout_secs),  # a trainer that never answers is a no-show, not a stall
                 train_config=ConfigRecord({"task-id": task.id}),

@@ -70,6 +70,8 @@ def publish_task(
     initial = store.add(built.initial_model(), "initial.safetensors")
     client = store.add(built.source, "client.py")
     fees = hub.register(organization, organization_name, organization=True).fee
+    profile = hub.profile(keeper)
+    keeper_fee_bps = profile.keeper.fee_bps if profile and profile.keeper else 0
     now = int(hub.chain.block_time())
     spec = TaskSpec(
         model_name=terms.model_name,
@@ -86,6 +88,7 @@ def publish_task(
         training_deadline=now + terms.training_window_s,
         keeper=keeper,
         keeper_bond=terms.bond,
+        max_keeper_fee_bps=keeper_fee_bps,
         no_show_penalty_bps=terms.no_show_penalty_bps,
         slash_bps=terms.slash_bps,
         max_examples_per_trainer=terms.max_examples_per_trainer,

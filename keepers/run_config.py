@@ -34,6 +34,7 @@ class TaskRunConfig:
     validation_dir: Path | None = None  # the keeper's own labelled data, to validate each global model
     federated_evaluation: bool = True
     feed_origins: tuple[str, ...] = WEB_APP_ORIGINS  # web pages allowed to read the live feed
+    sandbox: bool = True  # run the task's code for validation confined (bubblewrap); off only where it is missing
 
     def to_run_config(self) -> dict[str, RunConfigValue]:
         return {
@@ -53,6 +54,7 @@ class TaskRunConfig:
             "validation-dir": str(self.validation_dir or ""),
             "federated-evaluation": self.federated_evaluation,
             "feed-origins": ",".join(self.feed_origins),
+            "sandbox": self.sandbox,
         }
 
     @staticmethod
@@ -76,4 +78,5 @@ class TaskRunConfig:
             validation_dir=Path(str(config["validation-dir"])) if config.get("validation-dir") else None,
             federated_evaluation=bool(config.get("federated-evaluation", True)),
             feed_origins=tuple(o for o in str(config.get("feed-origins", "")).split(",") if o),
+            sandbox=bool(config.get("sandbox", True)),
         )

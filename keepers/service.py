@@ -42,6 +42,7 @@ class KeeperSettings:
     only_tasks: frozenset[int] | None = None  # serve just these task ids (None: every task naming this keeper)
     feed_origins: tuple[str, ...] = WEB_APP_ORIGINS  # web pages allowed to read the live feed
     accept_bond_up_to: int = 0  # accept proposed tasks by itself when their bond is at most this (0: never)
+    sandbox: bool = True  # the task's code, validating, runs confined (bubblewrap)
 
 
 class KeeperAction(StrEnum):
@@ -108,6 +109,7 @@ class KeeperService:
             validation_dir=self.settings.validation_dir,
             federated_evaluation=self.settings.federated_evaluation,
             feed_origins=self.settings.feed_origins,
+            sandbox=self.settings.sandbox,
         )
 
     def step(self) -> list[tuple[int, KeeperAction]]:

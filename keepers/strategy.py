@@ -1,29 +1,36 @@
 """FedAvg bound to the chain: only verified updates from staked trainers reach the average.
 
-A subclass of Flower's own FedAvg: sampling, messaging and evaluation stay Flower's; training
-replies go through `keepers.verification` one by one, and the accepted ones are averaged in place
-by `keepers.fedavg`. After each round's evaluation the `on_round` hook receives everything the
-keeper must attest (new global arrays, accepted contributors with weights, rejections with
-reasons, metrics), and `on_event` sees each decision as it happens, for the live feed. The global
-model moves through Flower's loop in the wire format trainers get (`client_kit.model_format`: one
-Array of safetensors bytes), so it is encoded once per round and read without copies.
+A subclass of Flower's own FedAvg: Flower's loop moves the messages; this strategy chooses who
+gets them (only nodes bound to staked trainers, `keepers.binding`: nobody else can stall a
+round), judges every training reply (`keepers.verification`; a reply can never stop the round),
+averages the accepted ones in place (`keepers.fedavg`), and counts only signed evaluations
+(`keepers.evaluation`). After each round the `on_round` hook receives everything the keeper must
+attest (the new global model's bytes, accepted contributors with weights, rejections with
+reasons and evidence, metrics), and `on_event` sees each decision as it happens, for the live feed.
+
+The global model moves through Flower's loop as the exact bytes of its checkpoint
+(`client_kit.model_format`: one Array of safetensors bytes): the bytes the keeper pins to IPFS,
+whose sha256 goes on chain, are the bytes trainers receive and check against the chain.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord
+from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord, RecordDict
+from flwr.common import MessageType
 from flwr.serverapp import Grid
 from flwr.serverapp.strategy import FedAvg
 
-from client_kit.model_format import WIRE_KEY, ModelFormatError, from_record, to_record
+from client_kit.model_format import WIRE_KEY, ModelFormatError, bytes_of, encode, from_record, record_of
 from client_kit.protocol import (
     ARRAYS,
+    CONFIG,
     ENVELOPE,
     EVAL_ACCURACY,
     EVAL_LOSS,
@@ -33,7 +40,8 @@ from client_kit.protocol import (
     TrainerTimings,
 )
 from client_kit.task_hub import Standing
-from keepers.evaluation import Evaluation, aggregate, read_evaluation
+from keepers.binding import Bindings
+from keepers.evaluation import Evaluation, EvaluationContext, aggregate, one_per_trainer, read_evaluation
 from keepers.events import FeedEvent, LastReply, RoundStarted, RoundTiming, UpdateAccepted, UpdateRejected
 from keepers.fedavg import weighted_average
 from keepers.verification import Accepted, Rejected, UpdateContext, settle_duplicates, verify_update
@@ -44,6 +52,7 @@ class RoundOutcome:
     round: int
     names: list[str]
     arrays: list[np.ndarray]
+    model: bytes  # the new global model's checkpoint: pinned, recorded on chain, sent next round
     accepted: list[Accepted]
     rejected: list[Rejected]
     train_loss: float | None = None
@@ -56,8 +65,8 @@ class RoundOutcome:
 class ChainFedAvg(FedAvg):
     def __init__(
         self,
-        trainers: int,
-        context_for_round: Callable[[int, list[str], list[np.ndarray]], UpdateContext],
+        bindings: Bindings,
+        context_for_round: Callable[[int, list[str], list[np.ndarray], str], UpdateContext],
         standing: Callable[[str], Standing],
         on_round: Callable[[RoundOutcome], None],
         on_event: Callable[[FeedEvent], None] = lambda event: None,
@@ -65,21 +74,16 @@ class ChainFedAvg(FedAvg):
         round_offset: int = 0,
         federated_evaluation: bool = True,
     ) -> None:
-        # Fraction sampling is taken before nodes arrive: wait for exactly the task's trainers.
-        super().__init__(
-            fraction_train=1.0,
-            fraction_evaluate=1.0 if federated_evaluation else 0.0,
-            min_train_nodes=trainers,
-            min_evaluate_nodes=trainers,
-            min_available_nodes=trainers,
-        )
+        super().__init__(fraction_train=1.0, fraction_evaluate=1.0 if federated_evaluation else 0.0)
+        self._bindings = bindings
         self._context_for_round = context_for_round
         self._standing = standing
         self._on_round = on_round
         self._on_event = on_event
         self.task_id = task_id
         self.round_offset = round_offset
-        self._global: tuple[list[str], list[np.ndarray]] = ([], [])
+        self.federated_evaluation = federated_evaluation
+        self._global: tuple[list[str], list[np.ndarray], str] = ([], [], "")
         self._clock: dict[str, float] = {}
         self._slowest: LastReply | None = None
         self._pending: RoundOutcome | None = None
@@ -88,26 +92,31 @@ class ChainFedAvg(FedAvg):
         """Flower counts from 1 in every run; the chain counts across restarts."""
         return server_round + self.round_offset
 
+    def _messages(self, arrays: ArrayRecord, config: ConfigRecord, kind: str, grid: Grid) -> list[Message]:
+        """One message per node bound to a staked trainer; nodes nobody staked for get nothing."""
+        content = RecordDict({ARRAYS: arrays, CONFIG: config})
+        return [Message(content=content, dst_node_id=n, message_type=kind) for n in self._bindings.nodes(grid)]
+
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
         self._clock = {"round_start": time.perf_counter()}
-        self._global = from_record(arrays)
+        names, views = from_record(arrays)
+        self._global = (names, views, hashlib.sha256(bytes_of(arrays)).hexdigest())
         task_round = self.task_round(server_round)
         config[SERVER_ROUND] = task_round
-        messages = list(super().configure_train(server_round, arrays, config, grid))
+        messages = self._messages(arrays, config, MessageType.TRAIN, grid)
         for message in messages:
-            message.content["config"][SERVER_ROUND] = task_round
             self._on_event(RoundStarted(self.task_id, task_round, int(message.metadata.dst_node_id)))
         return messages
 
     def configure_evaluate(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
-        messages = list(super().configure_evaluate(server_round, arrays, config, grid))
-        for message in messages:
-            message.content["config"][SERVER_ROUND] = self.task_round(server_round)
-        return messages
+        if not self.federated_evaluation:
+            return []
+        config[SERVER_ROUND] = self.task_round(server_round)
+        return self._messages(arrays, config, MessageType.EVALUATE, grid)
 
     def aggregate_train(
         self, server_round: int, replies: Iterable[Message]
@@ -116,8 +125,8 @@ class ChainFedAvg(FedAvg):
         replies = list(replies)
         self._clock["replies_in"] = time.perf_counter()
         self._slowest = slowest_reply_path(replies, time.time())
-        names, global_arrays = self._global
-        context = self._context_for_round(task_round, names, global_arrays)
+        names, global_arrays, global_sha256 = self._global
+        context = self._context_for_round(task_round, names, global_arrays, global_sha256)
         accepted: list[Accepted] = []
         rejected: list[Rejected] = []
         losses: list[tuple[float, int]] = []
@@ -146,10 +155,11 @@ class ChainFedAvg(FedAvg):
         else:
             new_arrays = [a.copy() for a in global_arrays]  # nothing trustworthy arrived: keep the model
         train_loss = sum(loss * n for loss, n in losses) / sum(n for _, n in losses) if losses else None
+        model = encode(names, new_arrays, {"task_id": str(self.task_id), "round": str(task_round)})
         self._clock["aggregated"] = time.perf_counter()
-        self._pending = RoundOutcome(task_round, names, new_arrays, accepted, rejected, train_loss=train_loss)
+        self._pending = RoundOutcome(task_round, names, new_arrays, model, accepted, rejected, train_loss=train_loss)
         metrics = MetricRecord({"accepted": len(accepted), "rejected": len(rejected)})
-        return to_record(names, new_arrays), metrics
+        return record_of(model), metrics
 
     def _judge(self, context: UpdateContext, reply: Message) -> Accepted | Rejected:
         """The verdict on one reply. Never raises: whatever a node sends, the worst it gets is a
@@ -179,14 +189,23 @@ class ChainFedAvg(FedAvg):
         )
 
     def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:
-        """Trainers' evaluations, read one by one and aggregated robustly (never Flower's own
-        aggregation, which raises when one reply's metrics differ from the others')."""
+        """Signed evaluations of this round's model by staked trainers, aggregated robustly (never
+        Flower's own aggregation, which raises when one reply's metrics differ from the others')."""
         outcome = self._pending
-        cap = self._context_for_round(self.task_round(server_round), *self._global).max_examples_per_trainer
-        readings = [read_evaluation(reply, cap) for reply in replies]
-        summary = aggregate([r for r in readings if isinstance(r, Evaluation)])
         if outcome is None:
             return None
+        task = self._context_for_round(outcome.round, *self._global)
+        context = EvaluationContext(
+            chain_id=task.chain_id,
+            contract=task.contract,
+            task_id=task.task_id,
+            round=outcome.round,
+            model_sha256=hashlib.sha256(outcome.model).hexdigest(),
+            max_examples=task.max_examples_per_trainer,
+            prefix=task.bech32_prefix,
+        )
+        readings = [read_evaluation(reply, context, self._standing) for reply in replies]
+        summary = aggregate(one_per_trainer([r for r in readings if isinstance(r, Evaluation)]))
         if summary is not None:
             outcome.eval_loss, outcome.eval_accuracy, outcome.eval_examples = (
                 summary.loss,
@@ -232,6 +251,8 @@ def _metric_record(reply: Message) -> MetricRecord | None:
 
 def _train_loss(reply: Message) -> float | None:
     """The reply's training loss if it is a finite number (it is shown, never paid on)."""
+    if reply.has_error():
+        return None
     metrics = _metric_record(reply)
     value = metrics.get(TRAIN_LOSS) if metrics is not None else None
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):

@@ -129,9 +129,15 @@ def parse_time(value: str, now: float) -> int:
 
 
 def resolve(
-    request: TaskRequest, keeper_address: str, chain_now: float, store: ContentStore, pin_files: bool = True
+    request: TaskRequest,
+    keeper_address: str,
+    keeper_fee_bps: int,
+    chain_now: float,
+    store: ContentStore,
+    pin_files: bool = True,
 ) -> TaskSpec:
-    """Pin files (or check given CIDs are pinned), turn deadlines into chain time, check bounds."""
+    """Pin files (or check given CIDs are pinned), turn deadlines into chain time, check bounds.
+    `keeper_fee_bps` is the keeper's fee as the organization sees it: the most it agrees to."""
     client_cid, client_sha = _content(
         request.client, request.client_cid, request.client_sha256, "client", store, pin_files
     )
@@ -178,6 +184,7 @@ def resolve(
         training_deadline=training,
         keeper=keeper_address,
         keeper_bond=bond,
+        max_keeper_fee_bps=keeper_fee_bps,
         no_show_penalty_bps=request.no_show_penalty_bps,
         slash_bps=request.slash_bps,
         max_examples_per_trainer=request.max_examples_per_trainer,

@@ -1,9 +1,10 @@
 """Deciding whether one trainer update may enter the average, and whether it proves malice.
 
 Checks run cheapest-first and stop at the first failure, each with a reason a trainer can read:
-envelope present and well formed → signature binds this task, round, node, example count and the
-exact arrays → the signer staked into the task → same layers, shapes and dtypes as the global
-model → finite values → ‖update − global‖₂ within the task's bound.
+envelope present and well formed → signature binds this task, round, node, example count, the
+exact update (names, dtypes, shapes, bytes) and the global model it was trained from → the signer
+staked into the task → same layers, shapes and dtypes as the global model → finite values →
+‖update − global‖₂ (float layers) within the task's bound.
 
 Only a failure attributable to a staked address that really signed the update (shape, NaN/inf,
 norm) carries an `offense` and can be slashed, with the trainer's own signed claim and the update
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from client_kit.envelope import EnvelopeError, SignedEnvelope, UpdateClaim, parameters_digest, verify_envelope
+from client_kit.envelope import EnvelopeError, SignedEnvelope, UpdateClaim, update_digest, verify_envelope
 from client_kit.task_hub import SlashReason, Standing
 from keepers.fedavg import averaged
 
@@ -34,6 +35,7 @@ class UpdateContext:
     round: int
     global_names: Sequence[str]
     global_arrays: Sequence[np.ndarray]
+    global_sha256: str  # of the model bytes the keeper sent this round: the chain's record
     norm_bound: float
     max_examples_per_trainer: int
     bech32_prefix: str = "wasm"
@@ -112,7 +114,7 @@ def verify_update(
     if not envelope_record:
         return Rejected("unsigned update: no envelope in the reply", node_id, None)
     try:
-        envelope = SignedEnvelope.from_record(envelope_record)
+        envelope = SignedEnvelope.from_record(envelope_record, UpdateClaim)
     except EnvelopeError as error:
         return Rejected(f"malformed envelope: {error}", node_id, None)
     claimed = envelope.address
@@ -128,12 +130,13 @@ def verify_update(
         round=context.round,
         node_id=node_id,
         num_examples=examples,
-        digest=parameters_digest(arrays),
+        digest=update_digest(names, arrays),
+        base=context.global_sha256,
     )
     try:
         address = verify_envelope(envelope, expected, context.bech32_prefix)
     except EnvelopeError as error:
-        return Rejected(f"bad signature ({claimed[:64]}): {error}", node_id, None)
+        return Rejected(f"bad signature: {error} (claims to be {claimed[:64]})", node_id, None)
     status = standing(address)
     if status == Standing.SLASHED:
         return Rejected(f"{address} was slashed in task {context.task_id}", node_id, address)

@@ -19,8 +19,9 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
 case "$JOB" in demo|test|install) ;; *) die "unknown job '$JOB': use demo, test or install" ;; esac
 
-# --- 1. Debian packages: the wasm toolchain (rustc-web builds std for wasm32 itself) -----------
-APT_PACKAGES=(rustc-web cargo-web rust-web-src lld-19 binaryen build-essential python3-venv)
+# --- 1. Debian packages: the wasm toolchain (rustc-web builds std for wasm32 itself), bubblewrap ----
+# (bubblewrap confines an organization's task code: no key, no network, see client_kit/sandbox.py)
+APT_PACKAGES=(rustc-web cargo-web rust-web-src lld-19 binaryen build-essential python3-venv bubblewrap)
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -20,6 +20,7 @@ AMOUNTS = (
     "distributable",
     "slashed_reward",
     "no_show_penalty",
+    "no_show_forfeits",
     "rewards_paid",
     "bond_forfeited",
     "org_compensation",

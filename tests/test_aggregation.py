@@ -13,7 +13,7 @@ from safetensors.numpy import load as safetensors_load
 from safetensors.numpy import save as safetensors_save
 
 from chain_config import LocalnetConfig
-from client_kit.envelope import UpdateClaim, parameters_digest, sign_update
+from client_kit.envelope import UpdateClaim, sign, update_digest
 from client_kit.keys import wallet_from_mnemonic
 from client_kit.model_format import ModelFormatError, decode, encode, from_record, to_record
 from client_kit.task_hub import Standing
@@ -165,6 +165,7 @@ CONTEXT = UpdateContext(
     round=2,
     global_names=NAMES,
     global_arrays=GLOBAL,
+    global_sha256="5f" * 32,
     norm_bound=10.0,
     max_examples_per_trainer=1000,
 )
@@ -180,11 +181,14 @@ def _signed(
     node_id: int = 77,
     examples: int = 120,
     round_number: int = 2,
+    base: str = "5f" * 32,
+    names: list[str] = NAMES,
 ) -> dict[str, object]:
+    digest = update_digest(names, arrays)
     claim = UpdateClaim(
-        CONTEXT.chain_id, CONTEXT.contract, CONTEXT.task_id, round_number, node_id, examples, parameters_digest(arrays)
+        CONTEXT.chain_id, CONTEXT.contract, CONTEXT.task_id, round_number, node_id, examples, digest, base
     )
-    return sign_update(key or _key(), claim).to_record()
+    return sign(key or _key(), claim).to_record()
 
 
 def _honest() -> list[np.ndarray]:

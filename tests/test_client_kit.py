@@ -20,12 +20,11 @@ import pytest
 from chain_config import LocalnetConfig
 from client_kit.builder import BuildError, ModelSpec, build_client, render
 from client_kit.chain import ChainClient
-from client_kit.client_app import TaskClient, Trainer
-from client_kit.data import DataError, load_folder
 from client_kit.ipfs import IpfsError, KuboStore, fetch_to_file, fetch_verified
 from client_kit.model_format import decode
 from client_kit.settings import ClientSettings
 from client_kit.task_hub import TaskHub, TaskStatus
+from client_kit.worker import TaskWorker, WorkerError
 from keepers.runtime import start_superlink, submit_task_run
 from localnet.deploy import Deployment
 from localnet.processes import free_port, spawn
@@ -89,17 +88,22 @@ def test_bad_model_specs_fail_before_anything_is_written(tmp_path: Path) -> None
 
 
 def test_data_that_does_not_fit_the_model_is_refused_before_training(tmp_path: Path) -> None:
-    client = TaskClient(SETTINGS, build_client(SETTINGS, ModelSpec.parse("softmax")).build_model)
-    wallet = dev_wallet(LocalnetConfig(), "trainer1")
+    source = build_client(SETTINGS, ModelSpec.parse("softmax")).source
     (tmp_path / "wide").mkdir()
     np.savez(tmp_path / "wide" / "d.npz", x=np.zeros((5, 65)), y=np.zeros(5, np.int64))
-    with pytest.raises(DataError, match=r"shape \(65,\), but the task's model expects \(64,\)"):
-        client.attach(Trainer(wallet, 1, load_folder(tmp_path / "wide")))
+    with pytest.raises(WorkerError, match=r"shape \(65,\), but the task's model expects \(64,\)"):
+        TaskWorker(source, tmp_path / "wide")
     (tmp_path / "labels").mkdir()
     np.savez(tmp_path / "labels" / "d.npz", x=np.zeros((5, 64)), y=np.full(5, 10))
-    with pytest.raises(DataError, match=r"labels .* must lie in 0..9"):
-        client.attach(Trainer(wallet, 1, load_folder(tmp_path / "labels")))
-    assert client.trainer is None
+    with pytest.raises(WorkerError, match=r"labels .* must lie in 0..9"):
+        TaskWorker(source, tmp_path / "labels")
+    (tmp_path / "fits").mkdir()
+    np.savez(tmp_path / "fits" / "d.npz", x=np.zeros((5, 64)), y=np.arange(5))
+    worker = TaskWorker(source, tmp_path / "fits")
+    try:
+        assert worker.description["examples"] == 5 and worker.description["names"] == ["weight", "bias"]
+    finally:
+        worker.close()
 
 
 @pytest.mark.localnet

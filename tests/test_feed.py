@@ -42,7 +42,7 @@ def test_feed_delivers_backlog_then_live_events_in_order() -> None:
     url = feed.start()
     try:
         assert url.startswith("ws://127.0.0.1:")
-        feed.publish(TrainerConnected(1, 11))
+        feed.publish(TrainerConnected(1, 11, "wasm1a"))
         feed.publish(UpdateAccepted(1, 1, "wasm1a", 11, 300))
         with connect(url) as early, connect(url) as late_joiner:
             feed.publish(UpdateRejected(1, 1, None, 12, "norm 9.1 exceeds bound 5.0", True))
@@ -67,7 +67,7 @@ def test_only_programs_and_the_web_app_may_subscribe() -> None:
     feed = LiveFeed(origins=("http://127.0.0.1:3000",))
     url = feed.start()
     try:
-        feed.publish(TrainerConnected(1, 11))
+        feed.publish(TrainerConnected(1, 11, "wasm1a"))
         with connect(url) as program, connect(url, origin="http://127.0.0.1:3000") as web_app:  # type: ignore[arg-type]
             for subscriber in (program, web_app):
                 assert json.loads(subscriber.recv(timeout=5))["event"] == "trainer_connected"
@@ -79,7 +79,7 @@ def test_only_programs_and_the_web_app_may_subscribe() -> None:
 
 def test_every_event_kind_survives_its_json_form_and_unknown_kinds_are_skipped() -> None:
     samples = [
-        TrainerConnected(1, 11),
+        TrainerConnected(1, 11, "wasm1a"),
         RoundStarted(1, 2, 11),
         UpdateAccepted(1, 2, "wasm1a", 11, 300),
         UpdateRejected(1, 2, None, 12, "unsigned update", False),

@@ -1,87 +1,258 @@
-"""The keeper's strategy on real Flower messages: reading a reply's model, judging it, timing it."""
+"""The keeper's strategy on real Flower messages: reading replies, judging them, never stopping.
+
+Replies here are real Flower `Message`s as the keeper's Grid hands them over; the property test
+throws arbitrary ones (garbage bytes, crafted headers, odd metrics, forged or foreign envelopes,
+duplicates, errors) at the train and evaluate aggregation and checks the round always completes
+with exactly the honest updates.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import numpy as np
+from cosmpy.crypto.keypairs import PrivateKey
 from flwr.app import Array, ArrayRecord, ConfigRecord, Message, Metadata, MetricRecord, RecordDict
+from flwr.app.error import Error
 from flwr.app.message import make_message
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chain_config import LocalnetConfig
-from client_kit.envelope import UpdateClaim, parameters_digest, sign_update
+from client_kit.envelope import EvaluationClaim, UpdateClaim, sign, update_digest
 from client_kit.keys import wallet_from_mnemonic
-from client_kit.model_format import to_record
-from client_kit.task_hub import Standing
+from client_kit.model_format import encode, record_of, to_record
+from client_kit.task_hub import SlashReason, Standing
+from keepers.binding import Bindings
 from keepers.events import LastReply
-from keepers.strategy import ChainFedAvg, slowest_reply_path
+from keepers.strategy import ChainFedAvg, RoundOutcome, slowest_reply_path
 from keepers.verification import Accepted, Rejected, UpdateContext
 
-NODE = 77
 NAMES = ["w", "b"]
 GLOBAL = [np.zeros((4, 3), np.float32), np.zeros(3, np.float32)]
-CONTEXT = UpdateContext("fedchain-local-1", "wasm1hub", 5, 2, NAMES, GLOBAL, 10.0, 1000)
-TRAINER = wallet_from_mnemonic(LocalnetConfig().dev_account("trainer1").mnemonic)
+GLOBAL_BYTES = encode(NAMES, GLOBAL)
+GLOBAL_SHA = hashlib.sha256(GLOBAL_BYTES).hexdigest()
+CONTEXT = UpdateContext("fedchain-local-1", "wasm1hub", 5, 2, NAMES, GLOBAL, GLOBAL_SHA, 10.0, 1000)
+TRAINERS = [wallet_from_mnemonic(LocalnetConfig().dev_account(f"trainer{i}").mnemonic) for i in (1, 2, 3)]
+JOINED = {str(w.address()) for w in TRAINERS}
 
 
-def _strategy() -> ChainFedAvg:
-    joined = str(TRAINER.address())
-    return ChainFedAvg(
-        trainers=1,
-        context_for_round=lambda *_: CONTEXT,
-        standing=lambda address: Standing.ACTIVE if address == joined else Standing.ABSENT,
-        on_round=lambda outcome: None,
+class NoNodes:
+    """The Grid as the strategy sees it between rounds: nobody new to bind."""
+
+    def get_node_ids(self) -> list[int]:
+        return []
+
+
+def _strategy(outcomes: list[RoundOutcome] | None = None) -> ChainFedAvg:
+    def standing(address: str) -> Standing:
+        return Standing.ACTIVE if address in JOINED else Standing.ABSENT
+
+    strategy = ChainFedAvg(
+        bindings=Bindings(CONTEXT.chain_id, CONTEXT.contract, CONTEXT.task_id, standing),
+        context_for_round=lambda task_round, names, arrays, sha: CONTEXT,
+        standing=standing,
+        on_round=(outcomes if outcomes is not None else []).append,
+        task_id=CONTEXT.task_id,
+        round_offset=1,  # Flower's round 1 is the task's round 2, as CONTEXT says
     )
+    strategy.configure_train(1, record_of(GLOBAL_BYTES), ConfigRecord(), NoNodes())  # type: ignore[arg-type]
+    return strategy
 
 
-def _reply(arrays_record: ArrayRecord, metrics: dict, envelope: dict | None = None) -> Message:
-    """A trainer's reply as the keeper's Grid hands it over (metadata as the SuperLink set it)."""
-    content = RecordDict({"arrays": arrays_record, "metrics": MetricRecord(metrics)})
-    if envelope is not None:
-        content["envelope"] = ConfigRecord(envelope)
+def _reply(content: RecordDict | Error, node: int, kind: str = "train") -> Message:
     metadata = Metadata(
         run_id=1,
         message_id="",
-        src_node_id=NODE,
+        src_node_id=node,
         dst_node_id=0,
         reply_to_message_id="instruction",
         group_id="2",
         created_at=time.time(),
         ttl=600,
-        message_type="train",
+        message_type=kind,
     )
+    if isinstance(content, Error):
+        return make_message(metadata=metadata, error=content)
     return make_message(metadata=metadata, content=content)
 
 
-def _signed(arrays: list[np.ndarray], examples: int = 120) -> dict:
-    claim = UpdateClaim(CONTEXT.chain_id, CONTEXT.contract, 5, 2, NODE, examples, parameters_digest(arrays))
-    return sign_update(TRAINER.signer(), claim).to_record()
+def _update(
+    arrays: list[np.ndarray], node: int = 77, trainer: int = 0, examples: int = 120, key: PrivateKey | None = None
+) -> Message:
+    """A trainer's honest-looking training reply, signed by `key` (default: trainer's own)."""
+    digest = update_digest(NAMES, arrays)
+    claim = UpdateClaim(CONTEXT.chain_id, CONTEXT.contract, 5, 2, node, examples, digest, GLOBAL_SHA)
+    envelope = sign(key or TRAINERS[trainer].signer(), claim)
+    content = RecordDict(
+        {
+            "arrays": to_record(NAMES, arrays),
+            "metrics": MetricRecord({"num-examples": examples, "train-loss": 0.5}),
+            "envelope": ConfigRecord(envelope.to_record()),
+        }
+    )
+    return _reply(content, node)
+
+
+def _honest(seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.normal(0, 0.5, (4, 3)).astype(np.float32), rng.normal(0, 0.5, 3).astype(np.float32)]
 
 
 def test_an_honest_reply_on_the_wire_is_read_and_accepted() -> None:
-    arrays = [np.full((4, 3), 0.5, np.float32), np.full(3, -0.25, np.float32)]
-    verdict = _strategy()._judge(CONTEXT, _reply(to_record(NAMES, arrays), {"num-examples": 120}, _signed(arrays)))
+    arrays = _honest()
+    verdict = _strategy()._judge(CONTEXT, _update(arrays))
     assert isinstance(verdict, Accepted) and verdict.weight == 120
     assert all(np.array_equal(a, b) for a, b in zip(arrays, verdict.arrays, strict=True))
 
 
 def test_an_unreadable_model_is_rejected_without_blame() -> None:
-    arrays = [np.full((4, 3), 0.5, np.float32), np.full(3, -0.25, np.float32)]
+    arrays = _honest()
+    signed = _update(arrays).content["envelope"]
     garbled = ArrayRecord({"model": Array(dtype="uint8", shape=(9,), stype="safetensors", data=b"\xff" * 9)})
     per_layer = ArrayRecord({n: Array(a) for n, a in zip(NAMES, arrays, strict=True)})
     for record in (garbled, per_layer):
-        verdict = _strategy()._judge(CONTEXT, _reply(record, {"num-examples": 120}, _signed(arrays)))
+        content = RecordDict({"arrays": record, "metrics": MetricRecord({"num-examples": 120}), "envelope": signed})
+        verdict = _strategy()._judge(CONTEXT, _reply(content, 77))
         assert isinstance(verdict, Rejected) and verdict.reason.startswith("unreadable model")
         assert not verdict.malicious  # nothing signed can be read from it, so nothing is proven
 
 
+def test_one_trainer_answering_from_two_nodes_is_equivocation_and_contributes_nothing() -> None:
+    """Both updates used to be accepted; the contract then refused the duplicate contributor and
+    the round (every round, after every restart) stopped."""
+    outcomes: list[RoundOutcome] = []
+    strategy = _strategy(outcomes)
+    replies = [_update(_honest(1), node=77), _update(_honest(2), node=78), _update(_honest(3), node=79, trainer=1)]
+    strategy.aggregate_train(1, replies)
+    strategy.aggregate_evaluate(1, [])
+    (outcome,) = outcomes
+    assert [a.address for a in outcome.accepted] == [str(TRAINERS[1].address())]
+    (equivocation,) = outcome.rejected
+    assert equivocation.offense == SlashReason.EQUIVOCATION and equivocation.address == str(TRAINERS[0].address())
+    assert equivocation.envelope is not None and equivocation.conflicting is not None
+    assert {equivocation.envelope.claim.node_id, equivocation.conflicting.claim.node_id} == {77, 78}
+
+
 def test_the_round_timing_follows_the_last_reply() -> None:
     record = to_record(NAMES, GLOBAL)
-    early = _reply(record, {"num-examples": 1, "delivery-s": 0.1, "train-s": 0.2, "sign-s": 0.01})
-    late = _reply(record, {"num-examples": 1, "delivery-s": 0.7, "train-s": 0.3, "sign-s": 0.02})
-    untimed = _reply(record, {"num-examples": 1})
+    early = _reply(RecordDict({"arrays": record, "metrics": MetricRecord({"delivery-s": 0.1, "train-s": 0.2})}), 1)
+    early.content["metrics"]["sign-s"] = 0.01
+    late = _reply(RecordDict({"arrays": record, "metrics": MetricRecord({"delivery-s": 0.7, "train-s": 0.3})}), 2)
+    late.content["metrics"]["sign-s"] = 0.02
+    untimed = _reply(RecordDict({"arrays": record, "metrics": MetricRecord({"num-examples": 1})}), 3)
     early.metadata.created_at, late.metadata.created_at = 1000.0, 1001.5
     untimed.metadata.created_at = 1002.0  # a reply without times (an old or a foreign client) is skipped
     path = slowest_reply_path([early, late, untimed], arrived=1002.0)
     assert path == LastReply(delivery_s=0.7, local_train_s=0.3, sign_s=0.02, return_s=0.5)
     assert slowest_reply_path([untimed], arrived=1003.0) is None
+
+
+# --- liveness under any input -------------------------------------------------------------------
+def _header_bomb(kind: int) -> bytes:
+    """Model bytes whose header is crafted to break a careless reader."""
+    headers = [
+        '{"__metadata__":{"format":"fedchain-model/1","order":"[1, \\"w\\"]"},"w":'
+        '{"dtype":"F32","shape":[0],"data_offsets":[0,0]}}',
+        '{"__metadata__":{"format":"fedchain-model/1","order":"[\\"w\\"]"},"w":'
+        '{"dtype":"F32","shape":[0,1180591620717411303424],"data_offsets":[0,0]}}',
+        '{"__metadata__":{"format":"fedchain-model/1","order":"[\\"w\\"]"},"w":'
+        '{"dtype":"F32","shape":' + str([1] * 70) + ',"data_offsets":[0,4]}}',
+        "[" * 100_000 + "]" * 100_000,
+        '{"__metadata__":{"format":"fedchain-model/1","order":"' + "[" * 5000 + '"},"w":{}}',
+    ]
+    text = headers[kind % len(headers)].encode()
+    return len(text).to_bytes(8, "little") + text + b"\0" * 4
+
+
+scalars = st.one_of(  # whatever a Flower MetricRecord can carry
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.lists(st.floats(allow_nan=True), max_size=3),
+    st.lists(st.integers(-5, 5), max_size=3),
+)
+
+
+@st.composite
+def bad_replies(draw: st.DrawFn, node: int) -> Message:
+    """One reply of every kind of trouble a node can send."""
+    choice = draw(st.integers(0, 7))
+    arrays = _honest(node)
+    if choice == 0:  # raw garbage as the model
+        data = draw(st.binary(max_size=200))
+        record = ArrayRecord({"model": Array(dtype="uint8", shape=(len(data),), stype="safetensors", data=data)})
+        return _reply(RecordDict({"arrays": record, "metrics": MetricRecord({"num-examples": 3})}), node)
+    if choice == 1:  # a crafted header
+        data = _header_bomb(draw(st.integers(0, 10)))
+        record = ArrayRecord({"model": Array(dtype="uint8", shape=(len(data),), stype="safetensors", data=data)})
+        return _reply(RecordDict({"arrays": record, "metrics": MetricRecord({"num-examples": 3})}), node)
+    if choice == 2:  # odd metrics around a signed update (anything but the 120 examples it signed)
+        reply = _update(arrays, node=node, trainer=2)
+        value = draw(scalars.filter(lambda v: v != 120))
+        reply.content["metrics"] = MetricRecord({draw(st.sampled_from(["num-examples", "train-loss", "x"])): value})
+        return reply
+    if choice == 3:  # envelope fields of any type (anything but what was signed)
+        reply = _update(arrays, node=node, trainer=2)
+        field = draw(st.sampled_from(["version", "claim.task_id", "claim.round", "kind", "address", "claim.base"]))
+        value = draw(st.one_of(st.integers(-(2**62), 2**62), st.text(max_size=20), st.floats(allow_nan=False)))
+        original = reply.content["envelope"][field]
+        reply.content["envelope"][field] = value if value != original else f"{original}!"
+        return reply
+    if choice == 4:  # an unstaked signer
+        return _update(arrays, node=node, key=PrivateKey())
+    if choice == 5:  # an error reply
+        return _reply(Error(code=0, reason="x" * draw(st.integers(0, 5000))), node)
+    if choice == 6:  # a staked trainer's update poisoned after signing (NaN) or scaled
+        poisoned = [a * 1e6 for a in arrays] if draw(st.booleans()) else [np.full_like(a, np.nan) for a in arrays]
+        return _update(poisoned, node=node, trainer=2)
+    metrics = {"num-examples": draw(scalars), "train-loss": draw(scalars)}
+    return _reply(RecordDict({"arrays": to_record(NAMES, arrays), "metrics": MetricRecord(metrics)}), node)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.integers(0, 10**6), min_size=0, max_size=6, unique=True).flatmap(
+        lambda nodes: st.tuples(*[bad_replies(1000 + n) for n in nodes])
+    )
+)
+def test_no_reply_stops_the_round_and_the_honest_updates_count(bad: tuple[Message, ...]) -> None:
+    outcomes: list[RoundOutcome] = []
+    strategy = _strategy(outcomes)
+    honest = [_update(_honest(10), node=1, trainer=0), _update(_honest(11), node=2, trainer=1)]
+    replies = [*honest, *bad]
+    record, metrics = strategy.aggregate_train(1, replies)
+    assert record is not None and metrics is not None
+    evaluations = [_reply(RecordDict({"metrics": MetricRecord({"eval-acc": float("nan")})}), 9, "evaluate"), *bad]
+    strategy.aggregate_evaluate(1, evaluations)
+    (outcome,) = outcomes
+    assert {a.node_id for a in outcome.accepted} == {1, 2}  # the honest ones, whatever else arrived
+    assert len(outcome.rejected) == len(bad)
+    assert all(r.reason for r in outcome.rejected)
+    assert all(r.offense is None or r.address == str(TRAINERS[2].address()) for r in outcome.rejected)
+
+
+def _evaluation(node: int, trainer: int, accuracy: float, examples: int = 100, model: str | None = None) -> Message:
+    strategy_model = model or "?"
+    claim = EvaluationClaim(CONTEXT.chain_id, CONTEXT.contract, 5, 2, node, strategy_model, examples, "0.300000",
+                            f"{accuracy:.6f}")  # fmt: skip
+    envelope = sign(TRAINERS[trainer].signer(), claim)
+    metrics = MetricRecord({"num-examples": examples, "eval-loss": 0.3, "eval-acc": accuracy})
+    return _reply(RecordDict({"metrics": metrics, "envelope": ConfigRecord(envelope.to_record())}), node, "evaluate")
+
+
+def test_only_signed_evaluations_by_staked_trainers_count_and_liars_cannot_drag_the_median() -> None:
+    """An unsigned reply claiming 10^9 examples at accuracy 1.0 used to set the figure on chain."""
+    outcomes: list[RoundOutcome] = []
+    strategy = _strategy(outcomes)
+    strategy.aggregate_train(1, [_update(_honest(1), node=1, trainer=0), _update(_honest(2), node=2, trainer=1)])
+    model = hashlib.sha256(strategy._pending.model).hexdigest()  # type: ignore[union-attr]
+    liar = _reply(
+        RecordDict({"metrics": MetricRecord({"num-examples": 10**9, "eval-loss": 0.0, "eval-acc": 1.0})}), 7, "evaluate"
+    )
+    honest = [_evaluation(1, 0, 0.80, model=model), _evaluation(2, 1, 0.84, model=model)]
+    twice = _evaluation(3, 1, 0.99, model=model)  # trainer 2's second node: its first evaluation counts
+    stale = _evaluation(4, 2, 1.0, model="00" * 32)  # signed, but for another model
+    strategy.aggregate_evaluate(1, [liar, *honest, twice, stale])
+    (outcome,) = outcomes
+    assert outcome.eval_accuracy == 0.80 and outcome.eval_examples == 200

@@ -50,6 +50,7 @@ def _spec(chain: ChainClient, kubo: KuboStore, keeper: str, **overrides: object)
         training_deadline=now + 1200,
         keeper=keeper,
         keeper_bond=2_000_000,
+        max_keeper_fee_bps=100,
         no_show_penalty_bps=1000,
         slash_bps=5000,
         max_examples_per_trainer=1000,

@@ -11,11 +11,14 @@ from rich.markup import escape
 
 from client_kit.builder import BuildError
 from client_kit.chain import ChainError
-from client_kit.client_app import TrainerError
 from client_kit.data import DataError
 from client_kit.envelope import EnvelopeError
 from client_kit.ipfs import IpfsError
 from client_kit.keys import KeysError
+from client_kit.sandbox import SandboxError
+from client_kit.settings import SettingsError
+from client_kit.signer_app import TrainerError
+from client_kit.worker import WorkerError
 from localnet.errors import LocalnetError
 from localnet.install import InstallError
 
@@ -51,4 +54,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     EnvelopeError,
     BuildError,
     TrainerError,
+    WorkerError,
+    SandboxError,
+    SettingsError,
 )

@@ -91,6 +91,13 @@ def keeper_accept(target: Target, task_id: int, key: str) -> None:
     type=click.IntRange(0),
     help="Accept proposed tasks naming this keeper whose bond is at most this much (0: accept none by itself).",
 )
+@click.option(
+    "--sandbox/--no-sandbox",
+    default=True,
+    show_default=True,
+    help="Validate with the task's code confined by bubblewrap (no key, no network); --no-sandbox only where "
+    "bubblewrap is missing.",
+)
 @click.option("--once", is_flag=True, help="One pass over the tasks, then exit.")
 @pass_target
 def keeper_run(
@@ -103,6 +110,7 @@ def keeper_run(
     validation_dir: Path | None,
     federated_evaluation: bool,
     accept_bond_up_to: int,
+    sandbox: bool,
     once: bool,
 ) -> None:
     """Follow the chain for this keeper's tasks; serve each when ready, finalize when due.
@@ -123,6 +131,7 @@ def keeper_run(
         validation_dir=validation_dir.resolve() if validation_dir else None,
         federated_evaluation=federated_evaluation,
         accept_bond_up_to=accept_bond_up_to,
+        sandbox=sandbox,
     )
     service = KeeperService(
         target.chain, target.hub, target.keys.wallet(keeper_key), settings, report=lambda line: console.print(line)

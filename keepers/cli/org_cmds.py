@@ -83,7 +83,7 @@ def org_create_task(target: Target, key: str, task_file: Path | None, as_json: b
             raise TaskRequestError(
                 f"{keeper_address} is not a registered keeper: it registers with `fedchain keeper register`"
             )
-        spec = resolve(request, keeper_address, target.chain.block_time(), target.ipfs)
+        spec = resolve(request, keeper_address, profile.keeper.fee_bps, target.chain.block_time(), target.ipfs)
     except TaskRequestError as error:
         raise CliFailure(str(error)) from None
     available = target.chain.balance(str(wallet.address()))

@@ -99,6 +99,11 @@ pub enum ContractError {
     #[error("{field} is {value} bps, above the maximum of {max} bps")]
     BpsTooHigh { field: String, value: u16, max: u16 },
 
+    #[error(
+        "the keeper's fee is now {fee_bps} bps, above the {agreed} bps the organization agreed to"
+    )]
+    KeeperFeeAboveAgreed { fee_bps: u16, agreed: u16 },
+
     #[error("{field} = {value} is outside {min}..={max}")]
     OutOfRange {
         field: String,

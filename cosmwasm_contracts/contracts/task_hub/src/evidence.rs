@@ -14,10 +14,16 @@ use sha2::{Digest, Sha256};
 use crate::error::ContractError;
 use crate::msg::SignedClaim;
 
-/// The claim fields the contract checks. Other keys of the payload (v, node_id, digest,
+/// The kind of claim a slash may carry: an update. A trainer also signs evaluation and binding
+/// claims for the same task and round; those must never pass for an update (two different
+/// payloads for one round would otherwise "prove" an equivocation that never happened).
+const UPDATE_KIND: &str = "update";
+
+/// The claim fields the contract checks. Other keys of the payload (v, node_id, digest, base,
 /// num_examples, …) are ignored, so the claim format can grow without a contract change.
 #[derive(Deserialize)]
 struct ClaimPayload {
+    kind: String,
     chain_id: String,
     contract: String,
     task_id: u64,
@@ -66,6 +72,9 @@ pub fn verify_claim(
         from_json(&claim.payload).map_err(|e| ContractError::InvalidClaimPayload {
             reason: e.to_string(),
         })?;
+    if payload.kind != UPDATE_KIND {
+        return Err(mismatch("kind", UPDATE_KIND, payload.kind));
+    }
     if payload.chain_id != env.block.chain_id {
         return Err(mismatch("chain_id", &env.block.chain_id, payload.chain_id));
     }

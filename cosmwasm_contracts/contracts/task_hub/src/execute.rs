@@ -469,6 +469,14 @@ pub fn create_task(
             max: MAX_TRAINING_WINDOW_SECS,
         });
     }
+    // The keeper's fee is read from its profile now; the organization names the most it agreed to,
+    // so a keeper that raises its fee just before the task lands cannot take more than agreed.
+    if keeper_info.fee_bps > msg.max_keeper_fee_bps {
+        return Err(ContractError::KeeperFeeAboveAgreed {
+            fee_bps: keeper_info.fee_bps,
+            agreed: msg.max_keeper_fee_bps,
+        });
+    }
     // The escrow of a full task must stay representable, so no later sum can overflow.
     msg.stake
         .checked_mul(Uint128::from(msg.max_trainers))

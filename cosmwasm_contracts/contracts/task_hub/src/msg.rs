@@ -45,6 +45,9 @@ pub struct CreateTaskMsg {
     pub keeper: String,
     /// What the keeper must bond (in the pool's denom) to accept the task.
     pub keeper_bond: Uint128,
+    /// The highest keeper fee the organization agrees to; the keeper's profile fee at creation
+    /// must not exceed it (a keeper cannot raise its fee under a task being created).
+    pub max_keeper_fee_bps: u16,
     pub no_show_penalty_bps: u16,
     pub slash_bps: u16,
     /// The keeper caps a contributor's weight at this many examples (public task parameter).

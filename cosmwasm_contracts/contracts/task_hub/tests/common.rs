@@ -85,6 +85,9 @@ pub fn sign_bytes(key: &SigningKey, signer: &str, data: &[u8]) -> Vec<u8> {
     signature.to_bytes().to_vec()
 }
 
+/// The sha256 of the global model a test claim says it trained from.
+pub const BASE: &str = "5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f";
+
 /// The claim payload as fedchain's Python signs it: canonical JSON, sorted keys, no spaces.
 pub fn claim_payload(
     chain_id: &str,
@@ -95,7 +98,7 @@ pub fn claim_payload(
     node_id: u64,
 ) -> Vec<u8> {
     format!(
-        r#"{{"chain_id":"{chain_id}","contract":"{contract}","digest":"{digest}","node_id":{node_id},"num_examples":10,"round":{round},"task_id":{task_id},"v":1}}"#
+        r#"{{"base":"{BASE}","chain_id":"{chain_id}","contract":"{contract}","digest":"{digest}","kind":"update","node_id":{node_id},"num_examples":10,"round":{round},"task_id":{task_id},"v":2}}"#
     )
     .into_bytes()
 }
@@ -278,6 +281,7 @@ impl Suite {
             training_deadline: self.now() + 1_000,
             keeper: self.keeper.to_string(),
             keeper_bond: Uint128::new(BOND),
+            max_keeper_fee_bps: 2_000,
             no_show_penalty_bps: 2_500,
             slash_bps: 5_000,
             max_examples_per_trainer: 1_000,

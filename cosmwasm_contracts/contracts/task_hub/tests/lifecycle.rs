@@ -114,6 +114,19 @@ fn register_keeper_creates_and_updates_the_keeper_profile() {
     let second = suite.create(suite.task_msg(), POOL).unwrap();
     assert_eq!(suite.task(first).keeper_fee_bps, KEEPER_FEE_BPS);
     assert_eq!(suite.task(second).keeper_fee_bps, 2_000);
+    // An organization that agreed to the old fee is not caught by the raise (a keeper front-running
+    // a task it saw coming): the task is refused, nothing is escrowed.
+    let agreed = CreateTaskMsg {
+        max_keeper_fee_bps: KEEPER_FEE_BPS,
+        ..suite.task_msg()
+    };
+    assert_eq!(
+        suite.create(agreed, POOL).unwrap_err(),
+        ContractError::KeeperFeeAboveAgreed {
+            fee_bps: 2_000,
+            agreed: KEEPER_FEE_BPS,
+        }
+    );
     let info = suite.profile(&keeper).unwrap().keeper.unwrap();
     assert_eq!(
         (

@@ -264,6 +264,7 @@ fn a_two_filter_task_query_examines_at_most_limit_entries() {
         training_deadline: now + 200,
         keeper: keeper.to_string(),
         keeper_bond: 1u128.into(),
+        max_keeper_fee_bps: 0,
         no_show_penalty_bps: 0,
         slash_bps: 0,
         max_examples_per_trainer: 1,

@@ -155,7 +155,10 @@ fn forged_foreign_and_misdirected_claims_are_refused() {
                 trainer: t1.clone(),
             },
         ),
-        (with_claim(other_signature), ContractError::InvalidSignature {}),
+        (
+            with_claim(other_signature),
+            ContractError::InvalidSignature {},
+        ),
         (with_claim(wrong_signer), ContractError::InvalidSignature {}),
         (
             with_claim(suite.sign(1, payload(CHAIN_ID, &hub, other_task, 1))),
@@ -176,7 +179,9 @@ fn forged_foreign_and_misdirected_claims_are_refused() {
         (
             with_claim(suite.sign(1, br#"{"chain_id":"fedchain-test"}"#.to_vec())),
             ContractError::InvalidClaimPayload {
-                reason: "Error parsing into type task_hub::evidence::ClaimPayload: missing field `contract`".into(),
+                reason:
+                    "Error parsing into type task_hub::evidence::ClaimPayload: missing field `kind`"
+                        .into(),
             },
         ),
         (
@@ -416,7 +421,7 @@ fn payloads_may_carry_keys_the_contract_ignores() {
     let mut suite = Suite::new(4);
     let id = attested(&mut suite);
     let payload = format!(
-        r#"{{"chain_id":"{CHAIN_ID}","contract":"{}","extra":{{"nested":[1,"x",{{"a":null}}]}},"round":1,"task_id":{id},"v":2}}"#,
+        r#"{{"chain_id":"{CHAIN_ID}","contract":"{}","extra":{{"nested":[1,"x",{{"a":null}}]}},"kind":"update","round":1,"task_id":{id},"v":3}}"#,
         suite.hub
     );
     let mut msg = suite.slash_msg(id, 1, 1, SlashReason::NonFinite);
@@ -424,17 +429,49 @@ fn payloads_may_carry_keys_the_contract_ignores() {
     suite.slash_with(msg).unwrap();
 }
 
+/// A trainer signs evaluation (and binding) claims for the same round too. Were those accepted
+/// as evidence, a keeper could pair an honest trainer's update and evaluation claims as an
+/// "equivocation", or slash on an evaluation claim alone: only update claims count.
+#[test]
+fn an_evaluation_claim_is_no_evidence() {
+    let mut suite = Suite::new(4);
+    let id = attested(&mut suite);
+    let evaluation = format!(
+        r#"{{"accuracy":"0.900000","chain_id":"{CHAIN_ID}","contract":"{}","kind":"evaluation","loss":"0.500000","model":"{BASE}","node_id":1,"num_examples":10,"round":1,"task_id":{id},"v":2}}"#,
+        suite.hub
+    );
+    let mut alone = suite.slash_msg(id, 1, 1, SlashReason::NonFinite);
+    alone.evidence.claim = suite.sign(1, evaluation.clone().into_bytes());
+    let refused = suite.slash_with(alone).unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("signed for kind evaluation, not update"),
+        "{refused}"
+    );
+    let mut paired = suite.slash_msg(id, 1, 1, SlashReason::Equivocation);
+    paired.evidence.conflicting_claim = Some(suite.sign(1, evaluation.into_bytes()));
+    let refused = suite.slash_with(paired).unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("signed for kind evaluation, not update"),
+        "{refused}"
+    );
+    assert_eq!(suite.task(id).slashed_count, 0);
+}
+
 /// The claim format and signature are exactly those of fedchain's Python envelope code: this
-/// vector was produced with `client_kit.envelope.sign_update` (cosmpy) for the private key
+/// vector was produced with `client_kit.envelope.sign` (cosmpy) for the private key
 /// sha256("trainer0") and the claim below, and is checked here both ways: Rust reproduces the
 /// signature bytes, and the contract accepts the Python-made claim.
 #[test]
 fn a_claim_signed_by_the_python_envelope_code_is_accepted() {
     const ADDRESS: &str = "wasm1p5qzn0wxllm2l7nvc6u9tmh4kn0q89rev8asss";
     const PUB_KEY: &str = "0234e7c5cc268ebdd5ce0eaf0632288a64054e5e26b5210639e39cac6d048dbb03";
-    const PAYLOAD: &str = r#"{"chain_id":"fedchain-test","contract":"wasm1mzdhwvvh22wrt07w59wxyd58822qavwkx5lcej7aqfkpqqlhaqfsqq5gpq","digest":"faee935763044f124d7526755a5058a33f9402a595994d59eddd4be8546ff201","node_id":100,"num_examples":10,"round":1,"task_id":1,"v":1}"#;
+    const PAYLOAD: &str = r#"{"base":"5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f","chain_id":"fedchain-test","contract":"wasm1mzdhwvvh22wrt07w59wxyd58822qavwkx5lcej7aqfkpqqlhaqfsqq5gpq","digest":"faee935763044f124d7526755a5058a33f9402a595994d59eddd4be8546ff201","kind":"update","node_id":100,"num_examples":10,"round":1,"task_id":1,"v":2}"#;
     const SIGNATURE: &str =
-        "7fqMSra65rwQVp0eicOoP82+WBPxgimgEqeQESt8u4sCJo6UwxnDN5jTrUKzEWIM37CE9zhNvSMZCWp8crhBQQ==";
+        "H2ixJnMiZ2OvR2EHb8VY+UqMEIdQ3FKFT+NYd+CVKqxW+6UDnsnOL0wi+iG41pSgn0VamUlKkIJWZE0RcnsfTA==";
 
     let key = key_for("trainer0");
     assert_eq!(hex(&public_key(&key)), PUB_KEY);

@@ -1,0 +1,243 @@
+"""The trainer's signer: the Flower ClientApp in the process that holds the staked key.
+
+It never runs the organization's code. Each train message's global model goes to the task worker
+(`client_kit.worker`, sandboxed), and what comes back is checked before anything is signed:
+- the global model the keeper sent must be the chain's record of the previous round (its sha256;
+  the initial model's for round 1), checked while the worker trains, so a keeper or anyone on the
+  way cannot swap it and blame the trainer for the difference;
+- the update must be a readable model with exactly the global model's layers, dtypes and shapes
+  and finite floats: the trainer never signs what would get it slashed;
+- one signed update per round: asked again for a round (a keeper that restarted), the signer
+  sends the same signed update, never a second, different one (which would be equivocation).
+The signed claim covers the whole update and the global model it was trained from. Evaluations
+are signed the same way, and a `query` message gets the node's binding to the staked address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+from cosmpy.aerial.wallet import LocalWallet
+from cosmpy.crypto.keypairs import PrivateKey
+from flwr.app import ConfigRecord, Context, Message, MetricRecord, RecordDict
+from flwr.clientapp import ClientApp
+
+from client_kit.envelope import BindingClaim, EvaluationClaim, UpdateClaim, sign, update_digest
+from client_kit.model_format import ModelFormatError, bytes_of, decode_views, encode, record_of
+from client_kit.protocol import (
+    ARRAYS,
+    CONFIG,
+    ENVELOPE,
+    EVAL_ACCURACY,
+    EVAL_LOSS,
+    METRICS,
+    NUM_EXAMPLES,
+    SERVER_ROUND,
+    TRAIN_LOSS,
+    TrainerTimings,
+)
+from client_kit.settings import ClientSettings
+from client_kit.task_hub import TaskHub
+from client_kit.worker import TaskWorker, WorkerError, numbers
+
+FAULTS = ("nan", "scale", "shape", "unsigned", "impostor")  # misbehaviour on purpose: demo and tests only
+BASE_WAIT_S = 60.0  # how long to wait for the chain to show the previous round (its block may lag)
+
+
+class TrainerError(RuntimeError):
+    """The trainer cannot (or must not) train or sign: the message says why and what to do."""
+
+
+@dataclass
+class RoundLog:
+    """The trainer's own view of its rounds, for the live display."""
+
+    rounds: dict[int, dict[str, float]] = field(default_factory=dict)
+    sink: object = None  # a callable(task_round, values) where a node process reports them
+
+    def note(self, task_round: int, **values: float) -> None:
+        self.rounds.setdefault(task_round, {}).update(values)
+        if callable(self.sink):
+            self.sink(task_round, values)
+
+
+class SignerApp:
+    """Serves a task's rounds for one staked trainer; `app` is the Flower ClientApp."""
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        wallet: LocalWallet,
+        task_id: int,
+        worker: TaskWorker,
+        hub: TaskHub,
+        fault: str = "",
+    ) -> None:
+        kind = fault.partition("@")[0]
+        if kind and kind not in FAULTS:
+            raise TrainerError(f"unknown fault {kind!r}; known: {', '.join(FAULTS)}")
+        self.settings = settings
+        self.wallet = wallet
+        self.task_id = task_id
+        self.worker = worker
+        self.hub = hub
+        self.fault = fault
+        self.log = RoundLog()
+        self._signed: dict[tuple[str, int], RecordDict] = {}  # (kind, round) -> the reply signed for it
+        self._chain = ThreadPoolExecutor(max_workers=1, thread_name_prefix="base-check")
+        self.app = ClientApp()
+
+        @self.app.train()
+        def train(message: Message, context: Context) -> Message:
+            return Message(content=self._train(message, int(context.node_id)), reply_to=message)
+
+        @self.app.evaluate()
+        def evaluate(message: Message, context: Context) -> Message:
+            return Message(content=self._evaluate(message, int(context.node_id)), reply_to=message)
+
+        @self.app.query()
+        def query(message: Message, context: Context) -> Message:
+            binding = BindingClaim(settings.chain_id, settings.contract, task_id, int(context.node_id))
+            envelope = sign(wallet.signer(), binding, settings.prefix)
+            return Message(content=RecordDict({ENVELOPE: ConfigRecord(envelope.to_record())}), reply_to=message)
+
+    # --- training ------------------------------------------------------------------------------
+    def _train(self, message: Message, node_id: int) -> RecordDict:
+        received = time.time()
+        task_round = int(message.content[CONFIG][SERVER_ROUND])
+        model = bytes_of(message.content[ARRAYS])
+        base = hashlib.sha256(model).hexdigest()
+        if ("train", task_round) in self._signed:  # asked again (the keeper restarted): the same answer
+            return self._signed[("train", task_round)]
+        expected: Future[str] = self._chain.submit(self.expected_base, task_round)
+        started = time.perf_counter()
+        try:
+            answer, update = self.worker.train(model, task_round)
+            (loss,) = numbers(answer, "loss")
+        except WorkerError as error:
+            raise TrainerError(str(error)) from None
+        trained = time.perf_counter()
+        names, arrays = checked_update(update, model)
+        self.log.note(task_round, train_loss=loss, train_s=trained - started)
+        fault = _active_fault(self.fault, task_round)
+        if fault in ("nan", "scale", "shape"):
+            arrays = _misbehave(fault, arrays)
+            update = encode(names, arrays)
+        if expected.result() != base:
+            raise TrainerError(
+                f"the keeper sent a round-{task_round} model (sha256 {base[:16]}…) that is not the one the chain "
+                f"records ({expected.result()[:16]}…): refusing to sign an update trained from it"
+            )
+        examples = int(answer["num_examples"])
+        content = RecordDict(
+            {ARRAYS: record_of(update), METRICS: MetricRecord({NUM_EXAMPLES: examples, TRAIN_LOSS: loss})}
+        )
+        if fault != "unsigned":
+            key = PrivateKey() if fault == "impostor" else self.wallet.signer()
+            claim = UpdateClaim(
+                chain_id=self.settings.chain_id,
+                contract=self.settings.contract,
+                task_id=self.task_id,
+                round=task_round,
+                node_id=node_id,
+                num_examples=examples,
+                digest=update_digest(names, arrays),
+                base=base,
+            )
+            content[ENVELOPE] = ConfigRecord(sign(key, claim, self.settings.prefix).to_record())
+        timings = TrainerTimings(
+            delivery_s=max(0.0, received - message.metadata.created_at),
+            train_s=trained - started,
+            sign_s=time.perf_counter() - trained,
+        )
+        metrics = content.metric_records[METRICS]
+        for key_name, seconds in timings.to_metrics().items():
+            metrics[key_name] = seconds
+        self._signed[("train", task_round)] = content
+        return content
+
+    def expected_base(self, task_round: int) -> str:
+        """The sha256 of the model round `task_round` trains from: the chain's record of the round
+        before (waiting briefly for its block), or the task's initial model."""
+        if task_round <= 1:
+            return self.hub.task(self.task_id).initial_model_sha256
+        deadline = time.monotonic() + BASE_WAIT_S
+        while True:
+            record = self.hub.round(self.task_id, task_round - 1)
+            if record is not None:
+                return record.model_sha256
+            if time.monotonic() >= deadline:
+                raise TrainerError(f"the chain shows no round {task_round - 1} of task {self.task_id}: not signing")
+            time.sleep(0.25)
+
+    # --- evaluation ----------------------------------------------------------------------------
+    def _evaluate(self, message: Message, node_id: int) -> RecordDict:
+        task_round = int(message.content[CONFIG][SERVER_ROUND])
+        if ("evaluate", task_round) in self._signed:
+            return self._signed[("evaluate", task_round)]
+        model = bytes_of(message.content[ARRAYS])
+        try:
+            answer = self.worker.evaluate(model)
+            loss, accuracy = numbers(answer, "loss", "accuracy")
+        except WorkerError as error:
+            raise TrainerError(str(error)) from None
+        if not (loss >= 0 and 0 <= accuracy <= 1):
+            raise TrainerError(f"the task's code reported loss {loss} and accuracy {accuracy}: not signing that")
+        examples = int(answer["num_examples"])
+        self.log.note(task_round, eval_loss=loss, eval_accuracy=accuracy)
+        claim = EvaluationClaim(
+            chain_id=self.settings.chain_id,
+            contract=self.settings.contract,
+            task_id=self.task_id,
+            round=task_round,
+            node_id=node_id,
+            model=hashlib.sha256(model).hexdigest(),
+            num_examples=examples,
+            loss=f"{loss:.6f}",
+            accuracy=f"{accuracy:.6f}",
+        )
+        metrics = MetricRecord({NUM_EXAMPLES: examples, EVAL_LOSS: loss, EVAL_ACCURACY: accuracy})
+        envelope = sign(self.wallet.signer(), claim, self.settings.prefix)
+        content = RecordDict({METRICS: metrics, ENVELOPE: ConfigRecord(envelope.to_record())})
+        self._signed[("evaluate", task_round)] = content
+        return content
+
+
+def checked_update(update: bytes, model: bytes) -> tuple[list[str], list[np.ndarray]]:
+    """The worker's update, if it is the global model's shape exactly and finite; else TrainerError.
+
+    The signer checks what it signs: nothing malformed leaves this trainer under its signature."""
+    try:
+        names, arrays, _ = decode_views(update)
+        base_names, base_arrays, _ = decode_views(model)
+    except ModelFormatError as error:
+        raise TrainerError(f"the task's code returned an unreadable model: {error}") from None
+    if names != base_names:
+        raise TrainerError(f"the task's code returned layers {names[:4]}…, the global model has {base_names[:4]}…")
+    for name, array, base in zip(names, arrays, base_arrays, strict=True):
+        if array.shape != base.shape or array.dtype != base.dtype:
+            raise TrainerError(f"the task's code changed layer {name!r} from {base.dtype}{base.shape}")
+        if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+            raise TrainerError(f"the task's code produced NaN or infinite values in layer {name!r}: not signing")
+    return names, list(arrays)
+
+
+def _active_fault(fault: str, task_round: int) -> str:
+    """`kind` misbehaves every round, `kind@3` only in round 3 (demo and tests only)."""
+    kind, _, only_round = fault.partition("@")
+    return kind if kind and (not only_round or int(only_round) == task_round) else ""
+
+
+def _misbehave(kind: str, arrays: list[np.ndarray]) -> list[np.ndarray]:
+    arrays = [np.array(a) for a in arrays]
+    if kind == "nan":
+        arrays[0].flat[0] = np.nan
+    elif kind == "scale":
+        arrays = [a * 1000.0 if np.issubdtype(a.dtype, np.floating) else a for a in arrays]
+    elif kind == "shape":
+        arrays = [arrays[0][:-1], *arrays[1:]]
+    return arrays

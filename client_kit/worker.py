@@ -1,0 +1,240 @@
+"""The task-code worker: the one process that runs an organization's client.py, and its handle.
+
+The worker process (`python -I -m client_kit.worker DATA_DIR`, normally inside the sandbox of
+`client_kit.sandbox`) receives client.py's verified bytes over its stdin and runs them as a
+module (never as `__main__`), builds the task's model, loads the local data, and then answers
+requests: train the model it is sent, or evaluate it. It holds no key and, sandboxed, has no
+network: whatever it returns, the caller (a trainer's signer, a keeper's validator) checks before
+using it. `TaskWorker` is the caller's side.
+
+Frames on the pipes: 4-byte length + JSON header, then 8-byte length + a binary blob (model bytes).
+The worker's own stdout is the protocol channel, so the organization's code prints to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import IO, Any
+
+import numpy as np
+
+from client_kit.data import DataError, LocalData, load_folder
+from client_kit.model_format import decode, encode
+from client_kit.models import TrainableModel
+from client_kit.sandbox import sandboxed
+
+MAX_HEADER = 1 << 20
+MAX_BLOB = 4 << 30
+CLIENT_MODULE = "fedchain_task_client"
+
+
+class WorkerError(RuntimeError):
+    """The task's code failed, or the worker broke the protocol; the message says which."""
+
+
+# --- framing -------------------------------------------------------------------------------
+def write_frame(stream: IO[bytes], header: dict[str, Any], blob: bytes = b"") -> None:
+    text = json.dumps(header).encode()
+    stream.write(len(text).to_bytes(4, "little") + text + len(blob).to_bytes(8, "little"))
+    stream.write(blob)
+    stream.flush()
+
+
+def read_frame(stream: IO[bytes]) -> tuple[dict[str, Any], bytes]:
+    size = int.from_bytes(_exactly(stream, 4), "little")
+    if size > MAX_HEADER:
+        raise WorkerError(f"a frame header of {size} bytes")
+    header = json.loads(_exactly(stream, size))
+    if not isinstance(header, dict):
+        raise WorkerError("a frame header that is not a JSON object")
+    blob_size = int.from_bytes(_exactly(stream, 8), "little")
+    if blob_size > MAX_BLOB:
+        raise WorkerError(f"a blob of {blob_size} bytes")
+    return header, _exactly(stream, blob_size)
+
+
+def _exactly(stream: IO[bytes], size: int) -> bytes:
+    data = stream.read(size) if size else b""
+    if len(data) != size:
+        raise WorkerError("the worker's pipe closed mid-frame")
+    return data
+
+
+# --- the worker process ----------------------------------------------------------------------
+class _Session:
+    """The task's code, its model and the local data, inside the worker."""
+
+    def __init__(self, source: bytes, data: LocalData | None) -> None:
+        module = ModuleType(CLIENT_MODULE)
+        module.__file__ = "<client.py, verified against the chain>"
+        sys.modules[CLIENT_MODULE] = module
+        exec(compile(source, module.__file__, "exec"), module.__dict__)
+        self.settings = module.SETTINGS
+        self.build_model = module.build_model
+        self.model: TrainableModel = self.build_model()
+        self.data = data
+
+    def describe(self) -> dict[str, Any]:
+        arrays = self.model.get_arrays()
+        found = {"names": list(self.model.names), "parameters": int(sum(a.size for a in arrays))}
+        if self.data is not None:
+            self._check_fits(self.data)
+            x, y = self._features(self.data)
+            self.model.fit(x[:2], y[:2], epochs=1, learning_rate=0.0, seed=0)  # warm up (PyTorch's first step)
+            found["examples"] = len(self.data)
+        return found
+
+    def _check_fits(self, data: LocalData) -> None:
+        shape = tuple(data.x.shape[1:])
+        if int(np.prod(shape)) != int(np.prod(self.model.input_shape)):
+            raise DataError(
+                f"data in {data.source} has examples of shape {shape}, but the task's model expects "
+                f"{tuple(self.model.input_shape)}"
+            )
+        if data.y.min() < 0 or data.y.max() >= self.model.classes:
+            raise DataError(f"labels in {data.source} must lie in 0..{self.model.classes - 1}")
+
+    def _features(self, data: LocalData) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs as the model sees them (scaled by the task's input_scale), and labels."""
+        return (data.x / np.float32(self.settings.input_scale)).astype(np.float32), data.y
+
+    def _load(self, model: bytes) -> None:
+        names, arrays, _ = decode(model)
+        if names != list(self.model.names):
+            raise WorkerError(f"the model sent has layers {names[:4]}…, the task's model {self.model.names[:4]}…")
+        self.model.set_arrays(arrays)
+
+    def train(self, header: dict[str, Any], model: bytes) -> tuple[dict[str, Any], bytes]:
+        if self.data is None:
+            raise WorkerError("this worker has no data to train on")
+        self._load(model)
+        x, y = self._features(self.data)
+        started = time.perf_counter()
+        loss = self.model.fit(x, y, self.settings.epochs, self.settings.learning_rate, seed=int(header["round"]))
+        trained = time.perf_counter() - started
+        update = encode(self.model.names, self.model.get_arrays())
+        return {"loss": float(loss), "num_examples": len(y), "train_s": trained}, update
+
+    def evaluate(self, model: bytes) -> dict[str, Any]:
+        if self.data is None:
+            raise WorkerError("this worker has no data to evaluate on")
+        self._load(model)
+        loss, accuracy = self.model.evaluate(*self._features(self.data))
+        return {"loss": float(loss), "accuracy": float(accuracy), "num_examples": len(self.data)}
+
+
+def serve(requests: IO[bytes], replies: IO[bytes], data_dir: Path | None) -> None:
+    """Answer requests until the pipe closes: the first carries client.py's bytes."""
+    header, source = read_frame(requests)
+    try:
+        session = _Session(source, load_folder(data_dir) if data_dir else None)
+        write_frame(replies, {"ok": True, **session.describe()})
+    except Exception as error:  # the organization's code or the data: say why, then stop
+        write_frame(replies, {"ok": False, "error": f"{type(error).__name__}: {error}"[:2000]})
+        return
+    while True:
+        try:
+            header, blob = read_frame(requests)
+        except WorkerError:
+            return  # the caller went away
+        ticket = {"id": header.get("id")}  # echoed, so a caller never takes a stale answer for a new one
+        try:
+            if header.get("op") == "train":
+                answer, update = session.train(header, blob)
+                write_frame(replies, {"ok": True, **ticket, **answer}, update)
+            elif header.get("op") == "evaluate":
+                write_frame(replies, {"ok": True, **ticket, **session.evaluate(blob)})
+            else:
+                write_frame(
+                    replies, {"ok": False, **ticket, "error": f"unknown request {str(header.get('op'))[:40]!r}"}
+                )
+        except Exception as error:
+            write_frame(replies, {"ok": False, **ticket, "error": f"{type(error).__name__}: {error}"[:2000]})
+
+
+def main() -> None:
+    """`python -I -m client_kit.worker [DATA_DIR]`: serve on stdin/stdout."""
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # the task's prints must not corrupt the protocol
+    serve(sys.stdin.buffer, replies, Path(sys.argv[1]) if len(sys.argv) > 1 else None)
+
+
+# --- the caller's handle ---------------------------------------------------------------------
+class TaskWorker:
+    """Starts a worker for verified client.py bytes and talks to it; one request at a time.
+
+    The handle survives a fork: a trainer's node process that restarts keeps using the worker its
+    parent started, and request ids let it skip an answer meant for its predecessor."""
+
+    def __init__(
+        self, source: bytes, data_dir: Path | None, sandbox: bool = True, log: IO[bytes] | None = None
+    ) -> None:
+        command = [sys.executable, "-I", "-m", "client_kit.worker"]
+        readable: list[Path] = []
+        if data_dir is not None:
+            data_dir = data_dir.resolve()
+            command.append(str(data_dir))
+            readable.append(data_dir)
+        if sandbox:
+            command = sandboxed(command, readable)
+        self._process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log or subprocess.DEVNULL
+        )
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._requests, self._replies = self._process.stdin, self._process.stdout
+        self.description = self._ask({"op": "load"}, source)[0]
+
+    def _ask(self, header: dict[str, Any], blob: bytes = b"") -> tuple[dict[str, Any], bytes]:
+        ticket = os.urandom(8).hex()
+        try:
+            write_frame(self._requests, {**header, "id": ticket}, blob)
+            while True:
+                answer, reply_blob = read_frame(self._replies)
+                if answer.get("id") in (ticket, None):  # None: the answer to "load", which has no id
+                    break
+        except (OSError, ValueError) as error:
+            raise WorkerError(f"the task's worker stopped ({self._process.poll()}): {error}") from None
+        if not answer.get("ok"):
+            raise WorkerError(f"the task's code failed: {str(answer.get('error'))[:500]}")
+        return answer, reply_blob
+
+    def train(self, model: bytes, task_round: int) -> tuple[dict[str, Any], bytes]:
+        """(loss, num_examples, train_s) and the trained model's bytes (unchecked: the caller checks)."""
+        return self._ask({"op": "train", "round": task_round}, model)
+
+    def evaluate(self, model: bytes) -> dict[str, Any]:
+        return self._ask({"op": "evaluate"}, model)[0]
+
+    def close(self) -> None:
+        for pipe in (self._requests, self._replies):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+        try:
+            self._process.wait(5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(5)
+
+
+def numbers(answer: dict[str, Any], *keys: str) -> Sequence[float]:
+    """The named numbers of a worker's answer, refusing anything that is not a finite number."""
+    values = []
+    for key in keys:
+        value = answer.get(key)
+        if not isinstance(value, int | float) or isinstance(value, bool) or not np.isfinite(value):
+            raise WorkerError(f"the task's code answered {key}={str(value)[:40]}, not a finite number")
+        values.append(float(value))
+    return values
+
+
+if __name__ == "__main__":
+    main()
