@@ -19,7 +19,7 @@ from bench.accounts import derive_wallets, fund, register_and_join
 from bench.report import write_results
 from chain_config import ContractDefaults, LocalnetConfig
 from client_kit.chain import ChainClient, TxResult
-from client_kit.envelope import UpdateClaim, sign_update
+from client_kit.envelope import UpdateClaim, sign
 from client_kit.keys import wallet_from_mnemonic
 from client_kit.task_hub import RoundMetrics, SignedClaim, SlashEvidence, SlashReason, TaskHub, TaskSpec
 from localnet.deploy import deploy
@@ -89,8 +89,8 @@ def _signed_claim(
     trainer: LocalWallet, chain: ChainClient, contract: str, task_id: int, task_round: int
 ) -> SignedClaim:
     """The trainer's own signed claim for a round, the evidence a slash carries."""
-    claim = UpdateClaim(chain.network.chain_id, contract, task_id, task_round, 1, 100, "ab" * 32)
-    return SignedClaim.of(sign_update(trainer.signer(), claim))
+    claim = UpdateClaim(chain.network.chain_id, contract, task_id, task_round, 1, 100, "ab" * 32, "5f" * 32)
+    return SignedClaim.of(sign(trainer.signer(), claim))
 
 
 def _open_task(

@@ -2,9 +2,12 @@
 
 Everything is real: the localnet, Kubo, the keeper's SuperLink and ServerApp, 100 funded accounts
 that each register and stake with their own signed transaction, and 100 trainer nodes speaking
-Flower's Fleet API, each signing its update. To fit 100 trainers on 2 cores they run as threads in
-four processes (one rendered client.py loaded per process, one TaskClient and TrainerNode per
-trainer), polling every 2 s: each request costs the SuperLink's single event loop 3-5 ms, so 100
+Flower's Fleet API, each binding itself to its staked address, checking the global model against
+the chain and signing its update. To fit 100 trainers on 2 cores they run as threads in four
+processes (each trainer a SignerApp and a TrainerNode; the task's code runs in the same process
+through `InProcessWorker` instead of one sandboxed worker process per trainer, which 100 PyTorch
+processes would not fit in memory: the benchmark measures the protocol, not the confinement),
+polling every 2 s: each request costs the SuperLink's single event loop 3-5 ms, so 100
 idle nodes polling every 0.5 s would take most of it (polling every 1 s gave the same round time).
 Reported: the round's wall time (first train message
 to its attestation in a block), where it went, and the peak memory of every process involved.
@@ -31,16 +34,17 @@ from sklearn.datasets import load_digits
 
 from bench.accounts import derive_wallets, fund, register_and_join
 from bench.report import write_results
-from chain_config import LocalnetConfig
-from client_kit.builder import ModelSpec, build_client, load_client
+from chain_config import LocalnetConfig, Network
+from client_kit.builder import ModelSpec, build_client
 from client_kit.chain import ChainClient
-from client_kit.client_app import TaskClient, Trainer
 from client_kit.data import load_folder, write_npz
 from client_kit.ipfs import KuboStore
 from client_kit.keys import KeyStore
 from client_kit.node import TrainerNode
-from client_kit.settings import ClientSettings
+from client_kit.settings import ClientSettings, settings_from_source
+from client_kit.signer_app import SignerApp
 from client_kit.task_hub import TaskHub
+from client_kit.worker import TaskSession
 from keepers.demo import DIGITS_MLP
 from keepers.events import RoundAttested, RoundStarted
 from keepers.orchestration import ServedTask, TaskTerms, accept_task, publish_task, register_keeper
@@ -52,16 +56,30 @@ from localnet.processes import descendants, free_port
 TRAINERS, WORKERS, HIDDEN, POLL_S, STAKE = 100, 4, 1536, 2.0, 1_000
 
 
-def _worker(source: bytes, superlink: str, task_id: int, assignments: list[tuple[str, str]]) -> None:
-    """One process hosting several trainers: a TaskClient and a TrainerNode thread each."""
+class InProcessWorker:
+    """The task worker's interface served in this process (benchmark only, see the module doc)."""
+
+    def __init__(self, source: bytes, data_dir: Path) -> None:
+        self._session = TaskSession(source, load_folder(data_dir))
+        self.description = self._session.describe()
+
+    def train(self, model: bytes, task_round: int) -> tuple[dict[str, Any], bytes]:
+        return self._session.train({"round": task_round}, model)
+
+    def evaluate(self, model: bytes) -> dict[str, Any]:
+        return self._session.evaluate(model)
+
+
+def _worker(source: bytes, superlink: str, task_id: int, assignments: list[tuple[str, str]], network: Network) -> None:
+    """One process hosting several trainers: a SignerApp and a TrainerNode thread each."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    module = load_client(source)
+    settings = settings_from_source(source)
+    hub = TaskHub(ChainClient(network), settings.contract)
     stop = threading.Event()
     for key, data in assignments:
-        client = TaskClient(module.SETTINGS, module.build_model)
         wallet = LocalWallet(PrivateKey(bytes.fromhex(key)), "wasm")
-        client.attach(Trainer(wallet, task_id, load_folder(Path(data))))
-        node = TrainerNode(client.app, superlink, {}, poll_interval=POLL_S)
+        signer = SignerApp(settings, wallet, task_id, InProcessWorker(source, Path(data)), hub)  # type: ignore[arg-type]
+        node = TrainerNode(signer.app, superlink, {}, poll_interval=POLL_S)
         threading.Thread(target=node.run, args=(stop, 600.0), daemon=True).start()
     stop.wait()
 
@@ -147,7 +165,7 @@ def _round(home: Path, federated_evaluation: bool) -> dict[str, Any]:
         with ServedTask(chain, hub, keeper, keeper_settings, task_id) as served:
             context = multiprocessing.get_context("fork")
             for part in range(WORKERS):
-                args = (built.source, f"127.0.0.1:{link_port}", task_id, assignments[part::WORKERS])
+                args = (built.source, f"127.0.0.1:{link_port}", task_id, assignments[part::WORKERS], config.network())
                 process = context.Process(target=_worker, args=args, daemon=True)
                 process.start()
                 workers.append(process)

@@ -31,7 +31,8 @@ class SandboxError(RuntimeError):
 
 
 def bwrap() -> str | None:
-    return shutil.which("bwrap")
+    """bubblewrap's path: on PATH, else where Debian installs it (a trimmed PATH must not disable it)."""
+    return shutil.which("bwrap") or shutil.which("bwrap", path="/usr/bin:/bin")
 
 
 def sandboxed(command: Sequence[str], readable: Sequence[Path]) -> list[str]:
@@ -61,6 +62,13 @@ def sandboxed(command: Sequence[str], readable: Sequence[Path]) -> list[str]:
         if name in os.environ:
             arguments += ["--setenv", name, os.environ[name]]
     return [*arguments, "--", *command]
+
+
+def python_executable() -> str:
+    """The running Python as the sandbox sees it: through the virtualenv's own folder (which is
+    bound), not through a link elsewhere (such as a `.venv` link inside the repository)."""
+    inside = Path(sys.prefix).resolve() / "bin" / Path(sys.executable).name
+    return str(inside if inside.exists() else Path(sys.executable).resolve())
 
 
 def python_paths() -> list[Path]:

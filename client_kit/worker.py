@@ -28,7 +28,7 @@ import numpy as np
 from client_kit.data import DataError, LocalData, load_folder
 from client_kit.model_format import decode, encode
 from client_kit.models import TrainableModel
-from client_kit.sandbox import sandboxed
+from client_kit.sandbox import python_executable, sandboxed
 
 MAX_HEADER = 1 << 20
 MAX_BLOB = 4 << 30
@@ -68,7 +68,7 @@ def _exactly(stream: IO[bytes], size: int) -> bytes:
 
 
 # --- the worker process ----------------------------------------------------------------------
-class _Session:
+class TaskSession:
     """The task's code, its model and the local data, inside the worker."""
 
     def __init__(self, source: bytes, data: LocalData | None) -> None:
@@ -134,7 +134,7 @@ def serve(requests: IO[bytes], replies: IO[bytes], data_dir: Path | None) -> Non
     """Answer requests until the pipe closes: the first carries client.py's bytes."""
     header, source = read_frame(requests)
     try:
-        session = _Session(source, load_folder(data_dir) if data_dir else None)
+        session = TaskSession(source, load_folder(data_dir) if data_dir else None)
         write_frame(replies, {"ok": True, **session.describe()})
     except Exception as error:  # the organization's code or the data: say why, then stop
         write_frame(replies, {"ok": False, "error": f"{type(error).__name__}: {error}"[:2000]})
@@ -176,7 +176,7 @@ class TaskWorker:
     def __init__(
         self, source: bytes, data_dir: Path | None, sandbox: bool = True, log: IO[bytes] | None = None
     ) -> None:
-        command = [sys.executable, "-I", "-m", "client_kit.worker"]
+        command = [python_executable() if sandbox else sys.executable, "-I", "-m", "client_kit.worker"]
         readable: list[Path] = []
         if data_dir is not None:
             data_dir = data_dir.resolve()

@@ -213,9 +213,13 @@ def test_a_rendered_client_trains_two_rounds_against_a_real_keeper_through_the_c
         "training_deadline: 1h\nkeeper: keeper\n"
     )
     assert _cli(localnet, "org", "register", "--name", "Acme Health").returncode == 0
+    registered = _cli(localnet, "keeper", "register", "--name", "Keeper", "--endpoint", f"127.0.0.1:{port}")
+    assert registered.returncode == 0, registered.stderr
     created = _cli(localnet, "org", "create-task", "--file", str(task_file), "--json")
     assert created.returncode == 0, created.stdout + created.stderr
     task_id = json.loads(created.stdout)["task_id"]
+    accepted = _cli(localnet, "keeper", "accept", str(task_id))
+    assert accepted.returncode == 0 and "bonded 2,000,000" in accepted.stdout, accepted.stdout + accepted.stderr
     write_digits_shards(config, trainers, tmp_path, per_trainer=300)
     processes = []
     try:
@@ -254,5 +258,5 @@ def test_a_rendered_client_trains_two_rounds_against_a_real_keeper_through_the_c
     initial_names, _, _ = decode((tmp_path / "initial.safetensors").read_bytes())
     assert names == initial_names
     for name in trainers:
-        claimable = hub.claimable(task_id, str(dev_wallet(config, name).address()))
+        claimable = hub.claimable(task_id, str(dev_wallet(config, name).address())).amount
         assert claimable > 1_000_000  # stake back plus a share of the pool

@@ -9,7 +9,7 @@ import pytest
 from cosmpy.aerial.wallet import LocalWallet
 
 from client_kit.chain import ChainClient, ChainError, TxResult
-from client_kit.envelope import SignedEnvelope, UpdateClaim, sign_update
+from client_kit.envelope import SignedEnvelope, UpdateClaim, sign
 from client_kit.ipfs import KuboStore
 from client_kit.keys import wallet_from_mnemonic
 from client_kit.task_hub import (
@@ -62,8 +62,8 @@ def _spec(chain: ChainClient, kubo: KuboStore, keeper: str, **overrides: object)
 
 def _claim(trainer: LocalWallet, chain: ChainClient, contract: str, task_id: int, task_round: int) -> SignedEnvelope:
     """The update claim a trainer's client.py signs (the evidence a slash must carry)."""
-    claim = UpdateClaim(chain.network.chain_id, contract, task_id, task_round, 7, 300, "ab" * 32)
-    return sign_update(trainer.signer(), claim)
+    claim = UpdateClaim(chain.network.chain_id, contract, task_id, task_round, 7, 300, "ab" * 32, "5f" * 32)
+    return sign(trainer.signer(), claim)
 
 
 def test_full_lifecycle_pays_everyone_exactly(localnet: Localnet, chain: ChainClient, hub: TaskHub, kubo: KuboStore):
