@@ -89,7 +89,7 @@ def _signed_claim(
     trainer: LocalWallet, chain: ChainClient, contract: str, task_id: int, task_round: int
 ) -> SignedClaim:
     """The trainer's own signed claim for a round, the evidence a slash carries."""
-    claim = UpdateClaim(chain.network.chain_id, contract, task_id, task_round, 1, 100, "ab" * 32, "5f" * 32)
+    claim = UpdateClaim(chain.network.chain_id, contract, task_id, task_round, 100, "ab" * 32, "5f" * 32)
     return SignedClaim.of(sign(trainer.signer(), claim))
 
 

@@ -70,7 +70,9 @@ class InProcessWorker:
         return self._session.evaluate(model)
 
 
-def _worker(source: bytes, superlink: str, task_id: int, assignments: list[tuple[str, str]], network: Network) -> None:
+def _worker(
+    source: bytes, superlink: str, task_id: int, assignments: list[tuple[str, str]], network: Network, journal: Path
+) -> None:
     """One process hosting several trainers: a SignerApp and a TrainerNode thread each."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     settings = settings_from_source(source)
@@ -78,7 +80,8 @@ def _worker(source: bytes, superlink: str, task_id: int, assignments: list[tuple
     stop = threading.Event()
     for key, data in assignments:
         wallet = LocalWallet(PrivateKey(bytes.fromhex(key)), "wasm")
-        signer = SignerApp(settings, wallet, task_id, InProcessWorker(source, Path(data)), hub)  # type: ignore[arg-type]
+        worker = InProcessWorker(source, Path(data))
+        signer = SignerApp(settings, wallet, task_id, worker, hub, journal / str(wallet.address()))  # type: ignore[arg-type]
         node = TrainerNode(signer.app, superlink, {}, poll_interval=POLL_S)
         threading.Thread(target=node.run, args=(stop, 600.0), daemon=True).start()
     stop.wait()
@@ -165,7 +168,10 @@ def _round(home: Path, federated_evaluation: bool) -> dict[str, Any]:
         with ServedTask(chain, hub, keeper, keeper_settings, task_id) as served:
             context = multiprocessing.get_context("fork")
             for part in range(WORKERS):
-                args = (built.source, f"127.0.0.1:{link_port}", task_id, assignments[part::WORKERS], config.network())
+                args = (
+                built.source, f"127.0.0.1:{link_port}", task_id, assignments[part::WORKERS], config.network(),
+                home / "journal",
+            )  # fmt: skip
                 process = context.Process(target=_worker, args=args, daemon=True)
                 process.start()
                 workers.append(process)

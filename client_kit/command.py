@@ -2,7 +2,7 @@
 running its code in the process that holds the key.
 
     python -I -m client_kit.command client.py --task N --data DIR --key NAME
-    python client.py --task N --data DIR --key NAME        (re-executes itself as the line above)
+    python client.py --task N --data DIR --key NAME   (re-executes itself as the line above, first thing)
 
 The file is read once. Those bytes are checked against the sha256 the task registered on chain,
 its settings are read from its text without running it, and only then do the same bytes go to
@@ -40,7 +40,7 @@ from client_kit.sandbox import SandboxError
 from client_kit.settings import SettingsError, settings_from_source
 from client_kit.signer_app import SignerApp, TrainerError
 from client_kit.supervisor import NodeSupervisor
-from client_kit.task_hub import TaskHub, TaskStatus
+from client_kit.task_hub import Task, TaskHub, TaskStatus
 from client_kit.worker import TaskWorker, WorkerError
 
 TASK_POLL_S = 2.0  # the chain is asked only whether the task is done
@@ -58,6 +58,14 @@ class RunRequest:
     connect_timeout: float = 600.0
     poll_interval: float = 0.5
     sandbox: bool = True
+    state_dir: Path | None = None  # where the signer keeps what it signed (default: the user's state folder)
+
+
+def journal_folder(request: RunRequest, contract: str, task: Task, address: str) -> Path:
+    """Where the signer keeps the updates and evaluations it signed for this task: one folder per
+    chain, contract, task (its creation time too: a fresh localnet reuses ids) and address."""
+    base = request.state_dir or Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "fedchain"
+    return base / "signed" / contract / f"task-{task.id}-{task.created_at}" / address
 
 
 def trainer_command(
@@ -98,7 +106,8 @@ def run_task(client_file: Path, request: RunRequest, console: Console) -> int:
     check_membership(hub, task, address)
     worker = TaskWorker(source, request.data_dir, sandbox=request.sandbox, log=sys.stderr.buffer)
     try:
-        signer = SignerApp(settings, wallet, task.id, worker, hub, request.fault)
+        journal = journal_folder(request, settings.contract, task, address)
+        signer = SignerApp(settings, wallet, task.id, worker, hub, journal, request.fault)
         superlink = request.superlink or settings.superlink
         confinement = "sandboxed, no key, no network" if request.sandbox else "NOT sandboxed (--no-sandbox)"
         console.print(
@@ -163,12 +172,6 @@ def _progress(signer: SignerApp, supervisor: NodeSupervisor, rounds: int, attest
     return table
 
 
-def run_file(client_file: str) -> None:
-    """What `python client.py …` does: start over as `python -I -m client_kit.command client.py …`,
-    so the file is verified before its code runs and no planted module can be imported."""
-    os.execv(sys.executable, [sys.executable, "-I", "-m", "client_kit.command", client_file, *sys.argv[1:]])
-
-
 @click.command(help="Train a fedchain task on your own data with its client.py, and be paid for it.")
 @click.argument("client_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--task", "task_id", type=int, required=True, help="Task id on chain.")
@@ -192,6 +195,11 @@ def run_file(client_file: str) -> None:
     default=True,
     show_default=True,
     help="Run the task's code confined with bubblewrap (no key, no network); --no-sandbox only where it is missing.",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where to keep what was signed (default $XDG_STATE_HOME/fedchain or ~/.local/state/fedchain).",
 )
 @click.option("--fault", default="", hidden=True, help="Misbehave on purpose (demo and tests only).")
 def main(client_file: Path, key: str | None, key_file: Path | None, keys_dir: Path | None, **options: Any) -> None:

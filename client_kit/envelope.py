@@ -2,8 +2,9 @@
 
 A trainer signs three kinds of claim, each binding it to one task on one contract and chain:
 - `UpdateClaim`: this update (names, dtypes, shapes and bytes of every layer), for this round,
-  from this Flower node, trained from this global model (its sha256, which the chain records),
-  on this many examples. It is what a slash must carry as evidence.
+  trained from this global model (its sha256, which the chain records), on this many examples.
+  It is what a slash must carry as evidence. It names no Flower node: a trainer signs one update
+  per round and may have to send it again from a new node (its node restarted with the keeper's).
 - `EvaluationClaim`: this loss and accuracy of this global model on this many examples.
 - `BindingClaim`: this Flower node answers for this staked address in this task.
 The bytes signed are a Cosmos ADR-036 "arbitrary data" sign doc over the claim's canonical JSON
@@ -44,7 +45,6 @@ class UpdateClaim:
     contract: str
     task_id: int
     round: int
-    node_id: int
     num_examples: int
     digest: str  # update_digest() of the update's layers
     base: str  # sha256 of the global model's bytes it trained from (the chain's record of the round before)
@@ -59,7 +59,6 @@ class EvaluationClaim:
     contract: str
     task_id: int
     round: int
-    node_id: int
     model: str  # sha256 of the global model's bytes it evaluated
     num_examples: int
     loss: str  # decimal text (6 places): floats have no canonical JSON form
@@ -190,8 +189,7 @@ def verify_envelope(envelope: SignedEnvelope, expected: Claim, prefix: str = "wa
     """Check that the envelope signs exactly `expected` with the key of the address it names.
 
     Returns the trainer address. `expected` is what the verifier computed itself (for an update:
-    task, round, the reply's src_node_id, the digest of what it received, the model it sent, the
-    reported example count).
+    task, round, the digest of what it received, the model it sent, the reported example count).
     """
     if type(envelope.claim) is not type(expected):
         raise EnvelopeError(f"expected a {expected.KIND} claim, got a {envelope.claim.KIND} claim")

@@ -7,8 +7,10 @@ It never runs the organization's code. Each train message's global model goes to
   way cannot swap it and blame the trainer for the difference;
 - the update must be a readable model with exactly the global model's layers, dtypes and shapes
   and finite floats: the trainer never signs what would get it slashed;
-- one signed update per round: asked again for a round (a keeper that restarted), the signer
-  sends the same signed update, never a second, different one (which would be equivocation).
+- one signed update per round: asked again for a round (a keeper that restarted, a node that
+  reconnected, a trainer that restarted), the signer sends the same signed update, never a
+  second, different one (which would be equivocation). What it signed is kept on disk, in the
+  journal folder, so this holds across processes and restarts.
 The signed claim covers the whole update and the global model it was trained from. Evaluations
 are signed the same way, and a `query` message gets the node's binding to the staked address.
 """
@@ -16,9 +18,12 @@ are signed the same way, and a `query` message gets the node's binding to the st
 from __future__ import annotations
 
 import hashlib
+import json
+import shutil
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from cosmpy.aerial.wallet import LocalWallet
@@ -75,6 +80,7 @@ class SignerApp:
         task_id: int,
         worker: TaskWorker,
         hub: TaskHub,
+        journal: Path,
         fault: str = "",
     ) -> None:
         kind = fault.partition("@")[0]
@@ -87,17 +93,17 @@ class SignerApp:
         self.hub = hub
         self.fault = fault
         self.log = RoundLog()
-        self._signed: dict[tuple[str, int], RecordDict] = {}  # (kind, round) -> the reply signed for it
+        self.journal = journal  # (kind, round) -> the reply signed for it, on disk
         self._chain = ThreadPoolExecutor(max_workers=1, thread_name_prefix="base-check")
         self.app = ClientApp()
 
         @self.app.train()
         def train(message: Message, context: Context) -> Message:
-            return Message(content=self._train(message, int(context.node_id)), reply_to=message)
+            return Message(content=self._train(message), reply_to=message)
 
         @self.app.evaluate()
         def evaluate(message: Message, context: Context) -> Message:
-            return Message(content=self._evaluate(message, int(context.node_id)), reply_to=message)
+            return Message(content=self._evaluate(message), reply_to=message)
 
         @self.app.query()
         def query(message: Message, context: Context) -> Message:
@@ -106,13 +112,14 @@ class SignerApp:
             return Message(content=RecordDict({ENVELOPE: ConfigRecord(envelope.to_record())}), reply_to=message)
 
     # --- training ------------------------------------------------------------------------------
-    def _train(self, message: Message, node_id: int) -> RecordDict:
+    def _train(self, message: Message) -> RecordDict:
         received = time.time()
         task_round = int(message.content[CONFIG][SERVER_ROUND])
         model = bytes_of(message.content[ARRAYS])
         base = hashlib.sha256(model).hexdigest()
-        if ("train", task_round) in self._signed:  # asked again (the keeper restarted): the same answer
-            return self._signed[("train", task_round)]
+        signed = self._recall("train", task_round)
+        if signed is not None:  # asked again: the very same signed update, never a second one
+            return signed
         expected: Future[str] = self._chain.submit(self.expected_base, task_round)
         started = time.perf_counter()
         try:
@@ -143,7 +150,6 @@ class SignerApp:
                 contract=self.settings.contract,
                 task_id=self.task_id,
                 round=task_round,
-                node_id=node_id,
                 num_examples=examples,
                 digest=update_digest(names, arrays),
                 base=base,
@@ -157,7 +163,7 @@ class SignerApp:
         metrics = content.metric_records[METRICS]
         for key_name, seconds in timings.to_metrics().items():
             metrics[key_name] = seconds
-        self._signed[("train", task_round)] = content
+        self._remember("train", task_round, content)
         return content
 
     def expected_base(self, task_round: int) -> str:
@@ -175,10 +181,11 @@ class SignerApp:
             time.sleep(0.25)
 
     # --- evaluation ----------------------------------------------------------------------------
-    def _evaluate(self, message: Message, node_id: int) -> RecordDict:
+    def _evaluate(self, message: Message) -> RecordDict:
         task_round = int(message.content[CONFIG][SERVER_ROUND])
-        if ("evaluate", task_round) in self._signed:
-            return self._signed[("evaluate", task_round)]
+        signed = self._recall("evaluate", task_round)
+        if signed is not None:
+            return signed
         model = bytes_of(message.content[ARRAYS])
         try:
             answer = self.worker.evaluate(model)
@@ -194,7 +201,6 @@ class SignerApp:
             contract=self.settings.contract,
             task_id=self.task_id,
             round=task_round,
-            node_id=node_id,
             model=hashlib.sha256(model).hexdigest(),
             num_examples=examples,
             loss=f"{loss:.6f}",
@@ -203,8 +209,37 @@ class SignerApp:
         metrics = MetricRecord({NUM_EXAMPLES: examples, EVAL_LOSS: loss, EVAL_ACCURACY: accuracy})
         envelope = sign(self.wallet.signer(), claim, self.settings.prefix)
         content = RecordDict({METRICS: metrics, ENVELOPE: ConfigRecord(envelope.to_record())})
-        self._signed[("evaluate", task_round)] = content
+        self._remember("evaluate", task_round, content)
         return content
+
+    # --- the journal of what was signed ------------------------------------------------------------
+    def _entry(self, kind: str, task_round: int) -> Path:
+        return self.journal / f"round-{task_round}.{kind}"
+
+    def _recall(self, kind: str, task_round: int) -> RecordDict | None:
+        """The reply signed earlier for this round, if any (in this process or an earlier one)."""
+        entry = self._entry(kind, task_round)
+        if not (entry / "reply.json").exists():
+            return None
+        saved = json.loads((entry / "reply.json").read_text())
+        content = RecordDict({METRICS: MetricRecord(saved["metrics"]), ENVELOPE: ConfigRecord(saved["envelope"])})
+        if (entry / "update.safetensors").exists():
+            content[ARRAYS] = record_of((entry / "update.safetensors").read_bytes())
+        return content
+
+    def _remember(self, kind: str, task_round: int, content: RecordDict) -> None:
+        """Keep what was just signed before it is sent (written whole, then renamed into place)."""
+        if ENVELOPE not in content.config_records:
+            return  # nothing signed (a deliberately unsigned reply, in tests): nothing to keep
+        entry = self._entry(kind, task_round)
+        partial = entry.with_name(entry.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True, mode=0o700)
+        if ARRAYS in content.array_records:
+            (partial / "update.safetensors").write_bytes(bytes_of(content[ARRAYS]))
+        reply = {"metrics": dict(content[METRICS]), "envelope": dict(content[ENVELOPE])}
+        (partial / "reply.json").write_text(json.dumps(reply))
+        partial.rename(entry)
 
 
 def checked_update(update: bytes, model: bytes) -> tuple[list[str], list[np.ndarray]]:

@@ -12,7 +12,7 @@ The keeper's own validation, when it has one, outranks all of this.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from flwr.app import Message
@@ -55,16 +55,19 @@ class RoundEvaluation:
 
 
 def read_evaluation(
-    reply: Message, context: EvaluationContext, standing: Callable[[str], Standing]
+    reply: Message, context: EvaluationContext, standing: Callable[[str], Standing], bound: Mapping[int, str]
 ) -> Evaluation | str:
-    """The reply's evaluation, or the reason it does not count. Never raises."""
+    """The reply's evaluation, or the reason it does not count; `bound` maps nodes to the staked
+    addresses they answer for. Never raises."""
     try:
-        return _read(reply, context, standing)
+        return _read(reply, context, standing, bound)
     except Exception as error:  # a crafted reply is dropped, never raised
         return f"unreadable evaluation ({type(error).__name__})"
 
 
-def _read(reply: Message, context: EvaluationContext, standing: Callable[[str], Standing]) -> Evaluation | str:
+def _read(
+    reply: Message, context: EvaluationContext, standing: Callable[[str], Standing], bound: Mapping[int, str]
+) -> Evaluation | str:
     if reply.has_error():
         return f"trainer reported an error: {str(reply.error.reason)[:200]}"
     records = reply.content.metric_records
@@ -89,7 +92,6 @@ def _read(reply: Message, context: EvaluationContext, standing: Callable[[str], 
         contract=context.contract,
         task_id=context.task_id,
         round=context.round,
-        node_id=node,
         model=context.model_sha256,
         num_examples=examples,
         loss=f"{float(loss):.6f}",  # type: ignore[arg-type]
@@ -100,6 +102,8 @@ def _read(reply: Message, context: EvaluationContext, standing: Callable[[str], 
         address = verify_envelope(envelope, expected, context.prefix)
     except EnvelopeError as error:
         return f"bad evaluation signature: {error}"
+    if bound.get(node) != address:
+        return f"node {node} does not answer for {address}"
     if standing(address) != Standing.ACTIVE:
         return f"{address} is not a staked, unslashed trainer of task {context.task_id}"
     return Evaluation(node, address, min(examples, context.max_examples), float(loss), float(accuracy))  # type: ignore[arg-type]

@@ -184,8 +184,9 @@ class ChainFedAvg(FedAvg):
             return Rejected(f"unreadable model: {error}", node_id, None)
         envelope = content.config_records.get(ENVELOPE) if ENVELOPE in content.config_records else None
         update = bytes(record[WIRE_KEY].data)
+        bound_to = self._bindings.by_node.get(node_id)
         return verify_update(
-            context, node_id, names, arrays, metrics.get(NUM_EXAMPLES), envelope, self._standing, update
+            context, node_id, names, arrays, metrics.get(NUM_EXAMPLES), envelope, self._standing, bound_to, update
         )
 
     def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:
@@ -204,7 +205,7 @@ class ChainFedAvg(FedAvg):
             max_examples=task.max_examples_per_trainer,
             prefix=task.bech32_prefix,
         )
-        readings = [read_evaluation(reply, context, self._standing) for reply in replies]
+        readings = [read_evaluation(reply, context, self._standing, self._bindings.by_node) for reply in replies]
         summary = aggregate(one_per_trainer([r for r in readings if isinstance(r, Evaluation)]))
         if summary is not None:
             outcome.eval_loss, outcome.eval_accuracy, outcome.eval_examples = (

@@ -107,9 +107,11 @@ def verify_update(
     num_examples: object,
     envelope_record: Mapping[str, object] | None,
     standing: Callable[[str], Standing],
+    bound_to: str | None,
     update: bytes = b"",
 ) -> Accepted | Rejected:
     """`standing(address)` says where the address stands in the task: active, slashed or absent;
+    `bound_to` is the staked address the replying node proved it answers for (None: unbound);
     `update` is the update as received (its wire bytes), kept as evidence if it proves an offense."""
     if not envelope_record:
         return Rejected("unsigned update: no envelope in the reply", node_id, None)
@@ -128,7 +130,6 @@ def verify_update(
         contract=context.contract,
         task_id=context.task_id,
         round=context.round,
-        node_id=node_id,
         num_examples=examples,
         digest=update_digest(names, arrays),
         base=context.global_sha256,
@@ -137,6 +138,10 @@ def verify_update(
         address = verify_envelope(envelope, expected, context.bech32_prefix)
     except EnvelopeError as error:
         return Rejected(f"bad signature: {error} (claims to be {claimed[:64]})", node_id, None)
+    if address != bound_to:  # someone else's signed update, relayed: it earns the relay nothing
+        return Rejected(
+            f"node {node_id} answers for {bound_to or 'nobody'}, not for the signer {address}", node_id, None
+        )
     status = standing(address)
     if status == Standing.SLASHED:
         return Rejected(f"{address} was slashed in task {context.task_id}", node_id, address)

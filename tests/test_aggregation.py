@@ -171,6 +171,9 @@ CONTEXT = UpdateContext(
 )
 
 
+BOUND = str(wallet_from_mnemonic(LocalnetConfig().dev_account("trainer1").mnemonic).address())  # node 77's
+
+
 def _key(name: str = "trainer1") -> PrivateKey:
     return wallet_from_mnemonic(LocalnetConfig().dev_account(name).mnemonic).signer()
 
@@ -178,16 +181,13 @@ def _key(name: str = "trainer1") -> PrivateKey:
 def _signed(
     arrays: list[np.ndarray],
     key: PrivateKey | None = None,
-    node_id: int = 77,
     examples: int = 120,
     round_number: int = 2,
     base: str = "5f" * 32,
     names: list[str] = NAMES,
 ) -> dict[str, object]:
     digest = update_digest(names, arrays)
-    claim = UpdateClaim(
-        CONTEXT.chain_id, CONTEXT.contract, CONTEXT.task_id, round_number, node_id, examples, digest, base
-    )
+    claim = UpdateClaim(CONTEXT.chain_id, CONTEXT.contract, CONTEXT.task_id, round_number, examples, digest, base)
     return sign(key or _key(), claim).to_record()
 
 
@@ -202,9 +202,9 @@ def _joined(address: str) -> Standing:
 
 def test_an_honest_signed_update_is_accepted_with_capped_weight() -> None:
     arrays = _honest()
-    verdict = verify_update(CONTEXT, 77, NAMES, arrays, 120, _signed(arrays), _joined)
+    verdict = verify_update(CONTEXT, 77, NAMES, arrays, 120, _signed(arrays), _joined, BOUND)
     assert isinstance(verdict, Accepted) and verdict.weight == 120
-    big = verify_update(CONTEXT, 77, NAMES, arrays, 50_000, _signed(arrays, examples=50_000), _joined)
+    big = verify_update(CONTEXT, 77, NAMES, arrays, 50_000, _signed(arrays, examples=50_000), _joined, BOUND)
     assert isinstance(big, Accepted) and big.weight == 1000  # capped: nobody can claim a huge dataset
 
 
@@ -213,8 +213,8 @@ def test_an_honest_signed_update_is_accepted_with_capped_weight() -> None:
     [
         ("unsigned", "unsigned update", False),
         ("outsider", "has not joined", False),
+        ("relayed", "node 77 answers for wasm1", False),
         ("replayed round", "bad signature: signed round", False),
-        ("other node", "bad signature: signed node_id", False),
         ("inflated examples", "bad signature: signed num_examples", False),
         ("nan", "NaN or infinite", True),
         ("wrong shape", "layer 'w' is float32[3, 4]", True),
@@ -223,12 +223,16 @@ def test_an_honest_signed_update_is_accepted_with_capped_weight() -> None:
 )
 def test_each_bad_update_is_rejected_with_its_reason(case: str, reason: str, malicious: bool) -> None:
     arrays, record, examples, node = _honest(), None, 120, 77
-    if case == "outsider":
-        record = _signed(arrays, key=_key("trainer2"))
+    bound = BOUND
+    if case == "outsider":  # a node bound to trainer2, which never joined this task
+        record, bound = (
+            _signed(arrays, key=_key("trainer2")),
+            str(wallet_from_mnemonic(LocalnetConfig().dev_account("trainer2").mnemonic).address()),
+        )
     elif case == "replayed round":
         record = _signed(arrays, round_number=1)
-    elif case == "other node":
-        record = _signed(arrays, node_id=78)
+    elif case == "relayed":  # trainer2's genuine update, sent from a node bound to trainer1
+        record = _signed(arrays, key=_key("trainer2"))
     elif case == "inflated examples":
         record, examples = _signed(arrays), 999
     elif case == "nan":
@@ -240,7 +244,7 @@ def test_each_bad_update_is_rejected_with_its_reason(case: str, reason: str, mal
     elif case == "scaled":
         arrays = [a * 100 for a in arrays]
         record = _signed(arrays)
-    verdict = verify_update(CONTEXT, node, NAMES, arrays, examples, record, _joined)
+    verdict = verify_update(CONTEXT, node, NAMES, arrays, examples, record, _joined, bound)
     assert isinstance(verdict, Rejected)
     assert reason in verdict.reason
     assert verdict.malicious is malicious
@@ -248,5 +252,5 @@ def test_each_bad_update_is_rejected_with_its_reason(case: str, reason: str, mal
 
 def test_a_slashed_trainer_is_refused_but_not_slashed_again() -> None:
     arrays = _honest()
-    verdict = verify_update(CONTEXT, 77, NAMES, arrays, 120, _signed(arrays), lambda _: Standing.SLASHED)
+    verdict = verify_update(CONTEXT, 77, NAMES, arrays, 120, _signed(arrays), lambda _: Standing.SLASHED, BOUND)
     assert isinstance(verdict, Rejected) and "was slashed" in verdict.reason and not verdict.malicious

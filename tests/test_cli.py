@@ -13,8 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from client_kit.chain import ChainClient
+from client_kit.ipfs import KuboStore
 from client_kit.keys import wallet_from_mnemonic
-from client_kit.task_hub import TaskHub
+from client_kit.task_hub import TaskHub, TaskSpec
 from keepers.cli import cli
 from localnet.deploy import Deployment
 from localnet.network import Localnet
@@ -206,3 +207,28 @@ def test_build_client_refuses_a_bad_model_spec(localnet: Localnet, deployment: D
     _fails(_run(localnet, "org", "build-client", "--model", "missing.py:Net", "--out", str(out)), "does not exist")
     _fails(_run(localnet, "org", "build-client", "--model", "softmax", "--input-shape", "8x8"), "--input-shape")
     assert not out.exists()
+
+
+def test_join_fetches_and_checks_client_py_before_it_stakes(
+    localnet: Localnet, chain: ChainClient, deployment: Deployment, kubo: KuboStore
+) -> None:
+    """`trainer join` used to stake first and check client.py after: a task whose client.py does not
+    match its hash now costs the trainer nothing."""
+    hub = TaskHub(chain, deployment.contract)
+    config = localnet.config
+    org, keeper = (wallet_from_mnemonic(config.dev_account(n).mnemonic) for n in ("organization", "keeper"))
+    hub.register(org, "Acme", organization=True)
+    hub.register_keeper(keeper, "K", "127.0.0.1:9092")
+    real = kubo.add(b"print('the real client')\n", "client.py")
+    other = kubo.add(b"print('what the chain hashes')\n", "other.py")
+    now = int(chain.block_time())
+    spec = TaskSpec(
+        "m", "", real.cid, other.sha256, real.cid, real.sha256, 1, 1, 2, 5_000, now + 600, now + 1200,
+        str(keeper.address()), 1_000, 0, 1000, 5000, 1000, 60,
+    )  # fmt: skip
+    task_id, _ = hub.create_task(org, spec, 10_000, config.denom)
+    hub.accept_task(keeper, task_id, 1_000, config.denom)
+    trainer = str(wallet_from_mnemonic(config.dev_account("trainer6").mnemonic).address())
+    before = chain.balance(trainer)
+    _fails(_run(localnet, "trainer", "join", str(task_id), "--key", "trainer6"), "does not match the hash on chain")
+    assert hub.task(task_id).participants == 0 and chain.balance(trainer) == before

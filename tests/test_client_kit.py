@@ -16,13 +16,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from flwr.app import ConfigRecord, Message, RecordDict
 
 from chain_config import LocalnetConfig
 from client_kit.builder import BuildError, ModelSpec, build_client, render
 from client_kit.chain import ChainClient
 from client_kit.ipfs import IpfsError, KuboStore, fetch_to_file, fetch_verified
-from client_kit.model_format import decode
-from client_kit.settings import ClientSettings
+from client_kit.model_format import bytes_of, decode, encode, record_of
+from client_kit.settings import ClientSettings, settings_from_source
+from client_kit.signer_app import SignerApp, TrainerError
 from client_kit.task_hub import TaskHub, TaskStatus
 from client_kit.worker import TaskWorker, WorkerError
 from keepers.runtime import start_superlink, submit_task_run
@@ -104,6 +106,59 @@ def test_data_that_does_not_fit_the_model_is_refused_before_training(tmp_path: P
         assert worker.description["examples"] == 5 and worker.description["names"] == ["weight", "bias"]
     finally:
         worker.close()
+
+
+@pytest.mark.localnet
+def test_the_signer_refuses_a_global_model_the_chain_does_not_record(
+    localnet, chain: ChainClient, deployment: Deployment, kubo: KuboStore, tmp_path: Path
+) -> None:
+    """A keeper (or anyone on the way) shifting the global model used to get honest updates judged
+    against the wrong model and slashed; now the trainer signs nothing trained from it."""
+    config = localnet.config
+    hub = TaskHub(chain, deployment.contract)
+    client_file, built = render_digits_client(config, deployment.contract, tmp_path / "org")
+    task_id = create_task(chain, hub, kubo, config, built, ["trainer3"], rounds=1)
+    write_digits_shards(config, ["trainer3"], tmp_path, per_trainer=40)
+    source = client_file.read_bytes()
+    worker = TaskWorker(source, tmp_path / "trainer3" / "data")
+    try:
+        wallet = dev_wallet(config, "trainer3")
+        signer = SignerApp(settings_from_source(source), wallet, task_id, worker, hub, tmp_path / "journal")
+        shifted = [a + 0.5 for a in built.arrays]
+        for model, signed in ((encode(built.names, shifted), False), (built.initial_model(), True)):
+            message = Message(
+                RecordDict({"arrays": record_of(model), "config": ConfigRecord({"server-round": 1})}), 1, "train"
+            )
+            if signed:
+                reply = signer._train(message)
+                assert "envelope" in reply.config_records  # the chain's model: trained and signed
+                again = signer._train(message)  # asked again (a restarted keeper): the very same update
+                assert again.config_records["envelope"] == reply.config_records["envelope"]
+                assert bytes_of(again["arrays"]) == bytes_of(reply["arrays"])
+            else:
+                with pytest.raises(TrainerError, match="not the one the chain records"):
+                    signer._train(message)
+    finally:
+        worker.close()
+
+
+def test_a_module_planted_beside_client_py_is_never_imported(tmp_path: Path) -> None:
+    """Python puts a script's folder first on its import path: a `client_kit/` planted beside
+    client.py used to run before any check. The runtime starts over in isolated mode first."""
+    client = tmp_path / "client.py"
+    client.write_bytes(build_client(SETTINGS, ModelSpec.parse("softmax")).source)
+    planted = tmp_path / "client_kit"
+    planted.mkdir()
+    marker = tmp_path / "planted-code-ran"
+    (planted / "__init__.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    result = subprocess.run(
+        [sys.executable, str(client), "--task", "1", "--data", str(tmp_path), "--key-file", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode != 0 and not marker.exists(), result.stdout + result.stderr
 
 
 @pytest.mark.localnet

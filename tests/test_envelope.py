@@ -34,7 +34,6 @@ def _claim(arrays: list[np.ndarray], **overrides: object) -> UpdateClaim:
         contract="wasm1contract",
         task_id=7,
         round=2,
-        node_id=991,
         num_examples=120,
         digest=update_digest(["w", "b"], arrays),
         base="5f" * 32,
@@ -77,7 +76,6 @@ def test_adr036_sign_doc_is_the_amino_form_wallets_sign() -> None:
     [
         ("task_id", 8),
         ("round", 3),
-        ("node_id", 5),
         ("num_examples", 100000),
         ("contract", "wasm1other"),
         ("chain_id", "other-chain"),
@@ -102,7 +100,7 @@ def test_changed_parameters_are_refused(key: PrivateKey, arrays: list[np.ndarray
 
 def test_no_claim_passes_for_another_kind(key: PrivateKey, arrays: list[np.ndarray]) -> None:
     """An evaluation or binding claim is never an update claim: payloads name their kind."""
-    evaluation = EvaluationClaim("fedchain-local-1", "wasm1contract", 7, 2, 991, "5f" * 32, 120, "0.5", "0.9")
+    evaluation = EvaluationClaim("fedchain-local-1", "wasm1contract", 7, 2, "5f" * 32, 120, "0.5", "0.9")
     signed = sign(key, evaluation)
     assert json.loads(payload(evaluation))["kind"] == "evaluation"
     with pytest.raises(EnvelopeError, match="expected a update claim"):
@@ -148,7 +146,6 @@ GOOD_RECORD: dict[str, object] = {
     "claim.contract": "x",
     "claim.task_id": 7,
     "claim.round": 1,
-    "claim.node_id": 1,
     "claim.num_examples": 1,
     "claim.digest": "d",
     "claim.base": "b",

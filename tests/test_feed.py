@@ -9,6 +9,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from keepers.cli.keeper_cmds import print_event
 from keepers.events import (
     EVENT_TYPES,
     LastReply,
@@ -122,3 +123,12 @@ def test_a_follower_builds_round_rows_with_their_time_and_summary() -> None:
         assert set(task_two.rounds) == {(2, 1)} and not everything.finished.is_set()
     finally:
         feed.stop()
+
+
+def test_text_from_trainers_is_printed_as_text_not_as_markup(capsys: pytest.CaptureFixture[str]) -> None:
+    """A rejection reason quotes what a trainer sent; Rich used to render it as markup."""
+    follower = FeedFollower(port=1)
+    reason = "layers ['[bold red]x[/bold red]', '[link=http://evil.example]click[/link]'] differ"
+    print_event(follower, Published(1, 1.0, UpdateRejected(1, 2, "wasm1a", 3, reason, True)))
+    printed = capsys.readouterr().out
+    assert "[bold red]x[/bold red]" in printed and "[link=http://evil.example]click[/link]" in printed

@@ -15,11 +15,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from flwr.clientapp import ClientApp
 from websockets.sync.client import connect
 
 from client_kit.chain import ChainClient
+from client_kit.command import trainer_command
 from client_kit.ipfs import KuboStore, fetch_verified
 from client_kit.model_format import decode
+from client_kit.node import TrainerNode
+from client_kit.preflight import KeySource
 from client_kit.task_hub import SlashReason, TaskHub, TaskStatus
 from keepers.events import (
     FeedEvent,
@@ -27,14 +31,15 @@ from keepers.events import (
     RoundAttested,
     RoundStarted,
     TaskFinalized,
+    TrainerConnected,
     TrainerSlashed,
     UpdateAccepted,
     UpdateRejected,
 )
-from keepers.runtime import launch_task_run, start_superlink, submit_task_run
+from keepers.runtime import flower_env, launch_task_run, start_superlink, submit_task_run
 from localnet.deploy import Deployment
 from localnet.network import Localnet
-from localnet.processes import ManagedProcess, free_port
+from localnet.processes import ManagedProcess, free_port, spawn
 from tests.conftest import dev_wallet
 from tests.trainers import (
     create_task,
@@ -91,6 +96,42 @@ def test_three_trainers_three_rounds_accuracy_rises_and_rounds_are_on_chain(
 
 
 @pytest.mark.slow
+def test_a_batchnorm_cnn_trains_round_after_round_with_no_honest_trainer_slashed(
+    localnet: Localnet, chain: ChainClient, deployment: Deployment, kubo: KuboStore, tmp_path: Path
+) -> None:
+    """BatchNorm's int64 counter used to be averaged into float64, so every honest trainer's next
+    update "differed from the model" and was slashed; the growing counter also broke the norm bound.
+    The task here also caps an update's weight at 100 examples: the keeper applies the chain's cap."""
+    config = localnet.config
+    hub = TaskHub(chain, deployment.contract)
+    names = ["trainer8", "trainer9"]
+    client_file, built = render_digits_client(config, deployment.contract, tmp_path / "org", model="cnn")
+    assert "layers.1.num_batches_tracked" in built.names
+    task_id = create_task(chain, hub, kubo, config, built, names, rounds=3, max_examples=100)
+    write_digits_shards(config, names, tmp_path, per_trainer=300)
+    port = free_port()
+    processes: list[ManagedProcess] = []
+    try:
+        processes.append(start_superlink(port, tmp_path / "keeper"))
+        processes += start_trainers(config, client_file, task_id, names, tmp_path, port)
+        run_config = keeper_run_config(config, deployment.contract, task_id, key_file(config, "keeper", tmp_path))
+        code = submit_task_run(port, tmp_path / "keeper", run_config)
+        assert code == 0, (tmp_path / "keeper" / "runs.log").read_text()[-4000:]
+    finally:
+        for process in reversed(processes):
+            process.stop()
+    task = hub.task(task_id)
+    assert (task.status, task.rounds_completed, task.productive_rounds) == (TaskStatus.FINALIZED, 3, 3)
+    assert hub.slashes(task_id) == [] and task.slashed_count == 0
+    assert all(r.contributors_count == 2 and r.total_weight == 200 for r in hub.rounds(task_id))
+    assert {p.weight for p in hub.participants(task_id)} == {300}  # 3 rounds × the cap of 100
+    final = hub.rounds(task_id)[-1]
+    layers, arrays, _ = decode(fetch_verified(kubo, final.model_cid, final.model_sha256))
+    counter = arrays[layers.index("layers.1.num_batches_tracked")]
+    assert counter.dtype == np.int64 and counter.shape == ()  # kept an integer, never averaged into floats
+
+
+@pytest.mark.slow
 def test_bad_updates_are_rejected_with_reasons_and_the_malicious_staked_trainer_is_slashed(
     localnet: Localnet, chain: ChainClient, deployment: Deployment, kubo: KuboStore, tmp_path: Path
 ) -> None:
@@ -113,16 +154,28 @@ def test_bad_updates_are_rejected_with_reasons_and_the_malicious_staked_trainer_
     listener = threading.Thread(target=_listen, args=(run_config.feed_port, feed_events), daemon=True)
     port = free_port()
     processes: list[ManagedProcess] = []
+    stray = threading.Event()
     try:
         processes.append(start_superlink(port, tmp_path / "keeper"))
         processes += start_trainers(config, client_file, task_id, names, tmp_path, port, faults)
+        # trainer1 answers from a second node too, and a node nobody staked for connects: neither
+        # may get work, stall the round, or put trainer1 twice among the round's contributors.
+        key = KeySource(key_file=tmp_path / "trainer1" / "trainer1.mnemonic")
+        data = tmp_path / "trainer1" / "data"
+        second = trainer_command(client_file, task_id, data, key, config.network(), f"127.0.0.1:{port}")
+        processes.append(spawn("trainer1-again", second, tmp_path / "trainer1-again.log", flower_env()))
+        nobody = TrainerNode(ClientApp(), f"127.0.0.1:{port}", {}, poll_interval=0.5)
+        threading.Thread(target=nobody.run, args=(stray, 60.0), daemon=True).start()
         listener.start()
         code = submit_task_run(port, tmp_path / "keeper", run_config)
         assert code == 0, (tmp_path / "keeper" / "runs.log").read_text()[-4000:]
     finally:
+        stray.set()
         for process in reversed(processes):
             process.stop()
     listener.join(timeout=10)
+    connected = [p.event for p in feed_events if isinstance(p.event, TrainerConnected)]
+    assert sorted(e.trainer for e in connected) == sorted(str(dev_wallet(config, n).address()) for n in names)
 
     address = {name: str(dev_wallet(config, name).address()) for name in names}
     record = hub.rounds(task_id)[0]

@@ -62,7 +62,7 @@ def _spec(chain: ChainClient, kubo: KuboStore, keeper: str, **overrides: object)
 
 def _claim(trainer: LocalWallet, chain: ChainClient, contract: str, task_id: int, task_round: int) -> SignedEnvelope:
     """The update claim a trainer's client.py signs (the evidence a slash must carry)."""
-    claim = UpdateClaim(chain.network.chain_id, contract, task_id, task_round, 7, 300, "ab" * 32, "5f" * 32)
+    claim = UpdateClaim(chain.network.chain_id, contract, task_id, task_round, 300, "ab" * 32, "5f" * 32)
     return sign(trainer.signer(), claim)
 
 

@@ -20,6 +20,7 @@ from localnet.processes import ManagedProcess, free_port
 from tests.conftest import dev_wallet
 
 DIGITS_MLP = Path(__file__).resolve().parent.parent / "keepers" / "examples" / "digits_mlp.py"
+DIGITS_CNN = DIGITS_MLP.with_name("digits_cnn.py")
 
 
 def keeper_run_config(config: LocalnetConfig, contract: str, task_id: int, keeper_key: Path) -> TaskRunConfig:
@@ -47,18 +48,21 @@ def key_file(config: LocalnetConfig, name: str, folder: Path) -> Path:
 def render_digits_client(
     config: LocalnetConfig, contract: str, folder: Path, model: str = "softmax", **training: float
 ) -> tuple[Path, BuiltClient]:
-    """A client.py for 8x8 digits (pixels 0..16), written to `folder/client.py`."""
+    """A client.py for 8x8 digits (pixels 0..16), written to `folder/client.py`: softmax (NumPy),
+    torch (an MLP) or cnn (a CNN with BatchNorm, images of 1×8×8)."""
     settings = ClientSettings.for_network(
         config.network(),
         contract,
         superlink="127.0.0.1:9092",
         model_name="digits",
-        input_shape=(64,),
+        input_shape=(1, 8, 8) if model == "cnn" else (64,),
         classes=10,
         input_scale=16.0,
         **{"epochs": 5, "learning_rate": 0.5, **training},  # type: ignore[arg-type]
     )
-    spec = ModelSpec.parse(f"{DIGITS_MLP}:DigitsMLP" if model == "torch" else model, {"hidden": 32})
+    references = {"torch": (f"{DIGITS_MLP}:DigitsMLP", {"hidden": 32}), "cnn": (f"{DIGITS_CNN}:DigitsCNN", {})}
+    reference, args = references.get(model, (model, {}))
+    spec = ModelSpec.parse(reference, args)
     built = build_client(settings, spec)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "client.py"
@@ -76,11 +80,15 @@ def create_task(
     rounds: int,
     stake: int = 1_000_000,
     pool: int = 30_000_000,
+    max_examples: int = 1000,
 ) -> int:
     """Pin client.py and its initial model, create the task, and stake every named trainer into it."""
     org, keeper = dev_wallet(config, "organization"), dev_wallet(config, "keeper")
     register_keeper(hub, keeper, "127.0.0.1:9092")  # the endpoint the rendered client.py names
-    terms = TaskTerms("digits", "keeper e2e", rounds, len(trainers), len(trainers), stake, pool, 600, 3600)
+    terms = TaskTerms(
+        "digits", "keeper e2e", rounds, len(trainers), len(trainers), stake, pool, 600, 3600,
+        max_examples_per_trainer=max_examples,
+    )  # fmt: skip
     task_id = publish_task(hub, kubo, org, str(keeper.address()), built, terms).task_id
     accept_task(hub, keeper, task_id)
     for name in trainers:

@@ -137,7 +137,7 @@ def keeper_run(
         target.chain, target.hub, target.keys.wallet(keeper_key), settings, report=lambda line: console.print(line)
     )
     console.print(f"keeper {service.address} on {target.network.chain_id}; SuperLink 127.0.0.1:{superlink_port}")
-    follower = FeedFollower(feed_port, on_event=lambda published: _print_event(follower, published))
+    follower = FeedFollower(feed_port, on_event=lambda published: print_event(follower, published))
     follower.start()  # the ServerApp publishes each round on the feed; print what happens as it happens
     if once:
         try:
@@ -154,7 +154,7 @@ def keeper_run(
         stop.set()
 
 
-def _print_event(follower: FeedFollower, published: Published) -> None:
+def print_event(follower: FeedFollower, published: Published) -> None:
     """A line for each decision worth a keeper operator's eye: rejections, attested rounds with
     where their time went, slashes, finalization. Trainer-supplied text is printed as plain text."""
     event = published.event

@@ -95,10 +95,10 @@ pub fn claim_payload(
     task_id: u64,
     round: u32,
     digest: &str,
-    node_id: u64,
+    num_examples: u64,
 ) -> Vec<u8> {
     format!(
-        r#"{{"base":"{BASE}","chain_id":"{chain_id}","contract":"{contract}","digest":"{digest}","kind":"update","node_id":{node_id},"num_examples":10,"round":{round},"task_id":{task_id},"v":2}}"#
+        r#"{{"base":"{BASE}","chain_id":"{chain_id}","contract":"{contract}","digest":"{digest}","kind":"update","num_examples":{num_examples},"round":{round},"task_id":{task_id},"v":2}}"#
     )
     .into_bytes()
 }

@@ -437,7 +437,7 @@ fn an_evaluation_claim_is_no_evidence() {
     let mut suite = Suite::new(4);
     let id = attested(&mut suite);
     let evaluation = format!(
-        r#"{{"accuracy":"0.900000","chain_id":"{CHAIN_ID}","contract":"{}","kind":"evaluation","loss":"0.500000","model":"{BASE}","node_id":1,"num_examples":10,"round":1,"task_id":{id},"v":2}}"#,
+        r#"{{"accuracy":"0.900000","chain_id":"{CHAIN_ID}","contract":"{}","kind":"evaluation","loss":"0.500000","model":"{BASE}","num_examples":10,"round":1,"task_id":{id},"v":2}}"#,
         suite.hub
     );
     let mut alone = suite.slash_msg(id, 1, 1, SlashReason::NonFinite);
@@ -469,9 +469,9 @@ fn an_evaluation_claim_is_no_evidence() {
 fn a_claim_signed_by_the_python_envelope_code_is_accepted() {
     const ADDRESS: &str = "wasm1p5qzn0wxllm2l7nvc6u9tmh4kn0q89rev8asss";
     const PUB_KEY: &str = "0234e7c5cc268ebdd5ce0eaf0632288a64054e5e26b5210639e39cac6d048dbb03";
-    const PAYLOAD: &str = r#"{"base":"5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f","chain_id":"fedchain-test","contract":"wasm1mzdhwvvh22wrt07w59wxyd58822qavwkx5lcej7aqfkpqqlhaqfsqq5gpq","digest":"faee935763044f124d7526755a5058a33f9402a595994d59eddd4be8546ff201","kind":"update","node_id":100,"num_examples":10,"round":1,"task_id":1,"v":2}"#;
+    const PAYLOAD: &str = r#"{"base":"5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f","chain_id":"fedchain-test","contract":"wasm1mzdhwvvh22wrt07w59wxyd58822qavwkx5lcej7aqfkpqqlhaqfsqq5gpq","digest":"faee935763044f124d7526755a5058a33f9402a595994d59eddd4be8546ff201","kind":"update","num_examples":10,"round":1,"task_id":1,"v":2}"#;
     const SIGNATURE: &str =
-        "H2ixJnMiZ2OvR2EHb8VY+UqMEIdQ3FKFT+NYd+CVKqxW+6UDnsnOL0wi+iG41pSgn0VamUlKkIJWZE0RcnsfTA==";
+        "efIMIqobYYLGPzyNAxGHiMwl+f21JsEUj2vnwOUR2odtVZCBh9sfD5Qtu8wCqCm3miD8cikVVqmRL7MjxptgQA==";
 
     let key = key_for("trainer0");
     assert_eq!(hex(&public_key(&key)), PUB_KEY);
