@@ -1,0 +1,76 @@
+"use client";
+
+import { type StdFee } from "@cosmjs/stargate";
+import { type ReactNode, useCallback, useState } from "react";
+
+import { useWallet } from "@/components/providers/WalletProvider";
+import { type ContractCall } from "@/lib/contract/task-hub";
+import { explainError, type PlainError } from "@/lib/errors";
+import { type TxOutcome } from "@/lib/wallet/signer";
+
+/** What the user is asked to sign: a title, what it does in plain words, and the call itself. */
+export interface TxIntent {
+  title: string;
+  effects: ReactNode[];
+  call: ContractCall;
+}
+
+export type TxState =
+  | { phase: "idle" }
+  | { phase: "estimating"; intent: TxIntent }
+  | { phase: "ready"; intent: TxIntent; fee: StdFee }
+  /** The simulation was refused: nothing was signed or sent. */
+  | { phase: "refused"; intent: TxIntent; error: PlainError }
+  | { phase: "signing"; intent: TxIntent; fee: StdFee }
+  | { phase: "pending"; intent: TxIntent; fee: StdFee; hash: string }
+  | { phase: "succeeded"; intent: TxIntent; outcome: TxOutcome }
+  | { phase: "failed"; intent: TxIntent; hash: string | null; error: PlainError };
+
+/**
+ * The life of one transaction: simulate (fee, or the contract's refusal) → the user signs →
+ * pending with its hash → included, succeeded or failed with the chain's reason.
+ */
+export function useTxFlow(onSuccess?: (outcome: TxOutcome) => void | Promise<void>) {
+  const { signer, refresh } = useWallet();
+  const [state, setState] = useState<TxState>({ phase: "idle" });
+
+  const prepare = useCallback(
+    async (intent: TxIntent) => {
+      setState({ phase: "estimating", intent });
+      try {
+        const fee = await (await signer()).estimateFee(intent.call);
+        setState({ phase: "ready", intent, fee });
+      } catch (error) {
+        setState({ phase: "refused", intent, error: explainError(error) });
+      }
+    },
+    [signer],
+  );
+
+  const sign = useCallback(async () => {
+    if (state.phase !== "ready") return;
+    const { intent, fee } = state;
+    setState({ phase: "signing", intent, fee });
+    let hash: string | null = null;
+    try {
+      const client = await signer();
+      hash = await client.signAndSend(intent.call, fee);
+      setState({ phase: "pending", intent, fee, hash });
+      const outcome = await client.waitForInclusion(hash);
+      if (outcome.code !== 0) {
+        setState({ phase: "failed", intent, hash, error: explainError(outcome.log || `code ${outcome.code}`) });
+      } else {
+        setState({ phase: "succeeded", intent, outcome });
+        await onSuccess?.(outcome);
+      }
+    } catch (error) {
+      setState({ phase: "failed", intent, hash, error: explainError(error) });
+    } finally {
+      void refresh();
+    }
+  }, [state, signer, refresh, onSuccess]);
+
+  const close = useCallback(() => setState({ phase: "idle" }), []);
+
+  return { state, prepare, sign, close };
+}
