@@ -7,6 +7,7 @@ import { SiteHeader } from "@/components/layout/SiteHeader";
 import { ClockProvider } from "@/components/providers/ClockProvider";
 import { ConfigProvider } from "@/components/providers/ConfigProvider";
 import { WalletProvider } from "@/components/providers/WalletProvider";
+import { TxProvider } from "@/components/tx/TxProvider";
 import { ConfigError, readPublicConfig, renderTime } from "@/lib/server/runtime-config";
 
 export const metadata: Metadata = {
@@ -42,8 +43,10 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
         <ConfigProvider config={config}>
           <ClockProvider renderedAt={renderTime()}>
             <WalletProvider>
-              <SiteHeader />
-              <main>{children}</main>
+              <TxProvider>
+                <SiteHeader />
+                <main>{children}</main>
+              </TxProvider>
             </WalletProvider>
           </ClockProvider>
         </ConfigProvider>

@@ -1,6 +1,6 @@
 "use client";
 
-import { useRouter } from "next/navigation";
+import Link from "next/link";
 import { useState } from "react";
 
 import { RegisterPanel } from "@/components/account/RegisterPanel";
@@ -96,8 +96,8 @@ export function CreateTaskForm({ knownKeepers }: { knownKeepers: string[] }) {
   const { denom } = useConfig();
   const account = useAccount();
   const { connect } = useWallet();
-  const router = useRouter();
   const now = useNow();
+  const [created, setCreated] = useState<{ taskId: string; hash: string } | null>(null);
   const [fields, setFields] = useState(DEFAULTS);
   const [files, setFiles] = useState<{ client: PinnedFile | null; model: PinnedFile | null }>({ client: null, model: null });
   const [keeper, setKeeper] = useState(knownKeepers[0] ?? "");
@@ -135,10 +135,24 @@ export function CreateTaskForm({ knownKeepers }: { knownKeepers: string[] }) {
     bond: parseAmount(fields.keeperBond, denom) ?? 0n,
   };
 
-  const openTask = (outcome: TxOutcome) => {
-    const created = outcome.wasmEvents.find((event) => event.action === "create_task");
-    if (created?.task_id) router.push(`/tasks/${created.task_id}`);
+  const rememberTask = (outcome: TxOutcome) => {
+    const event = outcome.wasmEvents.find((attributes) => attributes.action === "create_task");
+    if (event?.task_id) setCreated({ taskId: event.task_id, hash: outcome.hash });
   };
+
+  if (created) {
+    return (
+      <div className="panel notice success" data-testid="task-created">
+        <p>
+          Task #{created.taskId} is created and its pool escrowed (tx <code className="hash">{created.hash}</code>). It waits for the
+          keeper to accept and bond; then trainers can join.
+        </p>
+        <Link className="button primary" href={`/tasks/${created.taskId}`}>
+          Open task #{created.taskId}
+        </Link>
+      </div>
+    );
+  }
 
   return (
     <form className="panel" onSubmit={(event) => event.preventDefault()} data-testid="create-task-form">
@@ -179,7 +193,7 @@ export function CreateTaskForm({ knownKeepers }: { knownKeepers: string[] }) {
       {"problem" in preview && <p className="muted small" data-testid="form-problem">{preview.problem}</p>}
       <TxButton
         disabled={"problem" in preview}
-        onSuccess={openTask}
+        onSuccess={rememberTask}
         intent={() => {
           const built = buildTask(fields, files, keeper, denom, Math.floor(Date.now() / 1000));
           if (!("terms" in built) || !built.terms) throw new Error(built.problem);

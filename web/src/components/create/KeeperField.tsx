@@ -4,7 +4,7 @@ import { useEffect, useState } from "react";
 
 import { useConfig, useReader } from "@/components/providers/ConfigProvider";
 import { type ProfileResponse } from "@/lib/contract/types";
-import { formatBps } from "@/lib/format";
+import { formatBps, shortAddress } from "@/lib/format";
 
 type Lookup = { state: "none" } | { state: "loading" } | { state: "found"; profile: ProfileResponse | null } | { state: "error" };
 
@@ -36,12 +36,17 @@ export function KeeperField({ value, onChange, knownKeepers }: { value: string; 
   return (
     <div>
       <label htmlFor="keeper">Keeper address</label>
-      <input id="keeper" list="known-keepers" value={value} onChange={(event) => onChange(event.target.value)} placeholder={`${bech32Prefix}1…`} />
-      <datalist id="known-keepers">
-        {knownKeepers.map((keeperAddress) => (
-          <option key={keeperAddress} value={keeperAddress} />
-        ))}
-      </datalist>
+      <input id="keeper" value={value} onChange={(event) => onChange(event.target.value)} placeholder={`${bech32Prefix}1…`} />
+      {knownKeepers.length > 0 && (
+        <div className="row small" style={{ marginTop: "0.3rem" }}>
+          <span className="muted">Keepers of recent tasks:</span>
+          {knownKeepers.slice(0, 3).map((keeperAddress) => (
+            <button key={keeperAddress} type="button" className="button small" onClick={() => onChange(keeperAddress)} title={keeperAddress}>
+              {shortAddress(keeperAddress)}
+            </button>
+          ))}
+        </div>
+      )}
       <div className="field-hint" data-testid="keeper-info">
         {!plausible
           ? "The keeper runs the rounds, attests them on chain and bonds a stake of its own."

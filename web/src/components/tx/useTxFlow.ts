@@ -1,7 +1,7 @@
 "use client";
 
 import { type StdFee } from "@cosmjs/stargate";
-import { type ReactNode, useCallback, useState } from "react";
+import { type ReactNode, useCallback, useRef, useState } from "react";
 
 import { useWallet } from "@/components/providers/WalletProvider";
 import { type ContractCall } from "@/lib/contract/task-hub";
@@ -30,12 +30,16 @@ export type TxState =
  * The life of one transaction: simulate (fee, or the contract's refusal) → the user signs →
  * pending with its hash → included, succeeded or failed with the chain's reason.
  */
-export function useTxFlow(onSuccess?: (outcome: TxOutcome) => void | Promise<void>) {
+export type OnTxSuccess = (outcome: TxOutcome) => void | Promise<void>;
+
+export function useTxFlow() {
   const { signer, refresh } = useWallet();
   const [state, setState] = useState<TxState>({ phase: "idle" });
+  const onSuccess = useRef<OnTxSuccess | undefined>(undefined);
 
   const prepare = useCallback(
-    async (intent: TxIntent) => {
+    async (intent: TxIntent, whenDone?: OnTxSuccess) => {
+      onSuccess.current = whenDone;
       setState({ phase: "estimating", intent });
       try {
         const fee = await (await signer()).estimateFee(intent.call);
@@ -61,14 +65,14 @@ export function useTxFlow(onSuccess?: (outcome: TxOutcome) => void | Promise<voi
         setState({ phase: "failed", intent, hash, error: explainError(outcome.log || `code ${outcome.code}`) });
       } else {
         setState({ phase: "succeeded", intent, outcome });
-        await onSuccess?.(outcome);
+        await onSuccess.current?.(outcome);
       }
     } catch (error) {
       setState({ phase: "failed", intent, hash, error: explainError(error) });
     } finally {
       void refresh();
     }
-  }, [state, signer, refresh, onSuccess]);
+  }, [state, signer, refresh]);
 
   const close = useCallback(() => setState({ phase: "idle" }), []);
 

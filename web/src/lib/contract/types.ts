@@ -1,3 +1,3 @@
-// The one import point for task_hub's wire types. Everything in the app imports from here, so
-// switching from the hand-written v2 types to the schema-generated ones is this one line.
-export * from "./task-hub.handwritten";
+// The one import point for task_hub's wire types, generated from the contract's JSON schema by
+// scripts/contract-types.mjs (`npm run types:contract`; `npm run lint` checks it is current).
+export * from "./task-hub.generated";

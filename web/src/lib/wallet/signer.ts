@@ -27,7 +27,7 @@ export interface TxOutcome {
 }
 
 /** CometBFT 0.39 (wasmd 0.70) speaks the 0.38 RPC dialect; cosmjs's auto-detection does not know it yet. */
-async function connectComet(rpc: string): Promise<CometClient> {
+export async function connectComet(rpc: string): Promise<CometClient> {
   const probe = await Comet38Client.connect(rpc);
   const version = (await probe.status()).nodeInfo.version;
   if (version.startsWith("0.37.")) {
