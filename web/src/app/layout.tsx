@@ -6,6 +6,7 @@ import { type ReactNode } from "react";
 import { SiteHeader } from "@/components/layout/SiteHeader";
 import { ClockProvider } from "@/components/providers/ClockProvider";
 import { ConfigProvider } from "@/components/providers/ConfigProvider";
+import { MotionProvider } from "@/components/providers/MotionProvider";
 import { WalletProvider } from "@/components/providers/WalletProvider";
 import { TxProvider } from "@/components/tx/TxProvider";
 import { ConfigError, readPublicConfig, renderTime } from "@/lib/server/runtime-config";
@@ -41,6 +42,7 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
     <html lang="en">
       <body>
         <ConfigProvider config={config}>
+          <MotionProvider>
           <ClockProvider renderedAt={renderTime()}>
             <WalletProvider>
               <TxProvider>
@@ -49,6 +51,7 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
               </TxProvider>
             </WalletProvider>
           </ClockProvider>
+          </MotionProvider>
         </ConfigProvider>
       </body>
     </html>

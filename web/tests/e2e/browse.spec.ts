@@ -1,6 +1,6 @@
 // Everyone: the task browser and a task page, rendered from chain data.
 import { acceptTask, createTask, joinTask, submitRound } from "../support/scenarios";
-import { expect, test } from "../support/fixtures";
+import { expect, saveScreenshot, test } from "../support/fixtures";
 
 test.describe("browsing tasks", () => {
   let runningTask: number;
@@ -35,18 +35,20 @@ test.describe("browsing tasks", () => {
     await expect(card).toContainText("2 joined · min 1 · max 2");
     await expect(card).toContainText("1 / 3");
     await expect(card.locator(`[data-address="${task.keeper}"]`)).toBeVisible();
-    // Countdowns tick in the browser.
-    const countdown = card.locator("time").first();
-    const before = await countdown.textContent();
-    await expect(countdown).not.toHaveText(before ?? "", { timeout: 5000 });
+    await expect(card).toContainText(/Training endsin 1 h \d+ min/);
 
+    // A proposed task counts down to its join deadline, ticking in the browser.
     const proposed = page.getByTestId(`task-card-${proposedTask}`);
     await expect(proposed.locator("[data-status]")).toHaveAttribute("data-status", "proposed");
+    const countdown = proposed.locator("time");
+    await expect(countdown).toHaveText(/^in \d+ min \d+ s$/);
+    const before = await countdown.textContent();
+    await expect(countdown).not.toHaveText(before ?? "", { timeout: 5000 });
     await page.getByRole("button", { name: /^Training/ }).click();
     await expect(card).toBeVisible();
     await expect(proposed).toBeHidden();
     await page.getByRole("button", { name: /^All/ }).click();
-    await page.screenshot({ path: "screenshots/task-browser.png", fullPage: true });
+    await saveScreenshot(page, "task-browser");
 
     await card.click();
     await expect(page).toHaveURL(new RegExp(`/tasks/${runningTask}$`));
@@ -85,7 +87,7 @@ test.describe("browsing tasks", () => {
     await expect(page.getByTestId("rounds-chart")).toHaveAttribute("data-points", "1");
     await expect(page.getByTestId("participant-row")).toHaveCount(2);
     await expect(page.getByTestId("participants-summary")).toContainText("2 joined · 2 contributed");
-    await page.screenshot({ path: "screenshots/task-page.png", fullPage: true });
+    await saveScreenshot(page, "task-page");
   });
 
   test("an unknown task is a plain not-found page", async ({ page }) => {

@@ -1,6 +1,6 @@
 // Trainer: claim from a settled task, with what was earned or lost and why.
 import { acceptTask, createTask, finalizeTask, joinTask, submitRound } from "../support/scenarios";
-import { connectWallet, expect, installWallet, signAndConfirm, test, txDialog } from "../support/fixtures";
+import { connectWallet, expect, installWallet, saveScreenshot, signAndConfirm, test, txDialog } from "../support/fixtures";
 
 test("a contributor and a no-show claim through the UI; the chain pays what the page announced", async ({ browser, chain, stack }) => {
   const taskId = await createTask(chain, stack.kuboApi, { terms: { model_name: "claim-digits", max_trainers: 2, rounds: 1 } });
@@ -26,7 +26,7 @@ test("a contributor and a no-show claim through the UI; the chain pays what the 
     await expect(panel.getByTestId("claim-total").locator(".amount")).toHaveAttribute("title", `${claimable.amount} ${task.denom}`);
     await expect(panel.getByTestId("claim-penalty")).toHaveText(expectation.penalty);
     await expect(panel).toContainText(expectation.reason);
-    if (trainer === alice) await page.screenshot({ path: "screenshots/claim.png", fullPage: true });
+    if (trainer === alice) await saveScreenshot(page, "claim");
 
     const before = await chain.balance(trainer.address);
     await panel.getByRole("button", { name: /^Claim / }).click();

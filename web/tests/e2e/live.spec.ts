@@ -1,7 +1,7 @@
 // Live: rounds, slashes and the settlement arrive on an open task page without a reload, from
 // the chain's own event stream.
 import { acceptTask, createTask, finalizeTask, joinTask, submitRound } from "../support/scenarios";
-import { expect, test } from "../support/fixtures";
+import { expect, saveScreenshot, test } from "../support/fixtures";
 
 test("rounds, a slash and the settlement appear live on the open task page", async ({ page, chain, stack }) => {
   const taskId = await createTask(chain, stack.kuboApi, { terms: { model_name: "live-digits", max_trainers: 2, rounds: 3 } });
@@ -65,5 +65,5 @@ test("rounds, a slash and the settlement appear live on the open task page", asy
 
   // All of it arrived in the same document.
   expect(await page.evaluate(() => (window as unknown as { __notReloaded?: boolean }).__notReloaded)).toBe(true);
-  await page.screenshot({ path: "screenshots/task-live-finalized.png", fullPage: true });
+  await saveScreenshot(page, "task-live-finalized");
 });

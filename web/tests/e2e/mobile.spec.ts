@@ -1,6 +1,6 @@
 // The pages hold on a 390-px-wide phone screen: nothing is wider than the viewport.
 import { acceptTask, createTask, ensureRegistered, joinTask, submitRound } from "../support/scenarios";
-import { connectWallet, expect, horizontalOverflow, installWallet, test, txDialog } from "../support/fixtures";
+import { connectWallet, expect, horizontalOverflow, installWallet, saveScreenshot, test, txDialog } from "../support/fixtures";
 
 test.use({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
 
@@ -32,7 +32,7 @@ test("every main page fits a 390-px-wide screen", async ({ page, chain, stack })
     if (path === "/") await connectWallet(page, organization);
     await ready();
     expect(await horizontalOverflow(page), `${path} is wider than the screen`).toBeLessThanOrEqual(0);
-    await page.screenshot({ path: `screenshots/${name}.png`, fullPage: true });
+    await saveScreenshot(page, name);
   }
 
   // A transaction dialog fits too.
@@ -51,6 +51,6 @@ test("every main page fits a 390-px-wide screen", async ({ page, chain, stack })
   expect(box!.x).toBeGreaterThanOrEqual(0);
   expect(box!.x + box!.width).toBeLessThanOrEqual(390);
   expect(await horizontalOverflow(phone)).toBeLessThanOrEqual(0);
-  await phone.screenshot({ path: "screenshots/mobile-join-dialog.png" });
+  await saveScreenshot(phone, "mobile-join-dialog", { fullPage: false });
   await context.close();
 });

@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 
 import { exampleClientPy, exampleModel, sha256Hex } from "../support/scenarios";
-import { connectWallet, expect, installWallet, signAndConfirm, test, txDialog } from "../support/fixtures";
+import { connectWallet, expect, installWallet, saveScreenshot, signAndConfirm, test, txDialog } from "../support/fixtures";
 
 test("an organization registers, uploads its files, creates and funds a task, then cancels it", async ({ page, chain, stack }) => {
   const organization = await chain.fresh("acme", 1_000_000_000n);
@@ -35,7 +35,7 @@ test("an organization registers, uploads its files, creates and funds a task, th
   await expect(form.getByTestId("keeper-info")).toContainText("localnet keeper: keeper fee 5 %");
   await expect(form.getByTestId("escrow-summary")).toContainText("You escrow 100 FED now");
   await expect(form.getByTestId("escrow-summary")).toContainText("the contract holds 130 FED"); // 100 + 4 × 5 + 10
-  await page.screenshot({ path: "screenshots/create-task.png", fullPage: true });
+  await saveScreenshot(page, "create-task");
 
   const before = await chain.balance(organization.address);
   await form.getByRole("button", { name: "Create and fund the task" }).click();

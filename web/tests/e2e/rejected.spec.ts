@@ -1,7 +1,7 @@
 // Every refusal is the contract's own, in plain words: before signing (simulation), or after it
 // when the chain changed in between (the transaction is included and fails; its hash is shown).
 import { acceptTask, createTask, ensureRegistered, exampleClientPy, exampleModel, joinTask } from "../support/scenarios";
-import { connectWallet, expect, installWallet, test, txDialog } from "../support/fixtures";
+import { connectWallet, expect, installWallet, saveScreenshot, test, txDialog } from "../support/fixtures";
 
 test("the contract's refusal is shown in plain words before anything is signed", async ({ page, chain }) => {
   const organization = await chain.fresh("org-too-harsh");
@@ -26,7 +26,7 @@ test("the contract's refusal is shown in plain words before anything is signed",
   await expect(error).toContainText("Nothing was signed or sent.");
   await expect(txDialog(page).getByRole("button", { name: "Sign in wallet" })).toHaveCount(0);
   expect(await page.evaluate(() => window.__testWallet?.signRequests.length)).toBe(0);
-  await page.screenshot({ path: "screenshots/refused.png" });
+  await saveScreenshot(page, "refused", { fullPage: false });
 });
 
 test("a transaction refused in its block shows its hash and the contract's reason", async ({ page, chain, stack }) => {

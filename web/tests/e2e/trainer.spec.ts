@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 
 import { acceptTask, createTask, exampleClientPy, joinTask, sha256Hex } from "../support/scenarios";
-import { connectWallet, expect, installWallet, signAndConfirm, test, txDialog } from "../support/fixtures";
+import { connectWallet, expect, installWallet, saveScreenshot, signAndConfirm, test, txDialog } from "../support/fixtures";
 
 test("a trainer registers and joins through the UI, and the chain holds the stake", async ({ page, chain, stack }) => {
   const taskId = await createTask(chain, stack.kuboApi, { terms: { model_name: "join-me", max_trainers: 3 } });
@@ -32,7 +32,7 @@ test("a trainer registers and joins through the UI, and the chain holds the stak
   const dialog = txDialog(page);
   await expect(dialog.getByTestId("tx-sends")).toHaveText("5 FED");
   await expect(dialog).toContainText("If you contribute to no round");
-  await page.screenshot({ path: "screenshots/join-dialog.png" });
+  await saveScreenshot(page, "join-dialog", { fullPage: false });
   await signAndConfirm(page);
 
   const participant = await chain.reader.participant(taskId, trainer.address);

@@ -1,5 +1,5 @@
 // Wallet: connect a Keplr-compatible wallet that does not know the chain yet.
-import { connectWallet, expect, installWallet, test } from "../support/fixtures";
+import { connectWallet, expect, installWallet, saveScreenshot, test } from "../support/fixtures";
 
 test("connecting suggests the chain to the wallet, then shows the address and balance", async ({ page, chain, stack }) => {
   const account = await chain.fresh("newcomer", 1_234_500_000n);
@@ -19,7 +19,7 @@ test("connecting suggests the chain to the wallet, then shows the address and ba
   await expect(page.getByTestId("account-balance")).toHaveText("1,234.5 FED");
   await expect(page.getByTestId("wallet-balance")).toHaveText("1,234.5 FED");
   await expect(page.getByTestId("account-profile")).toContainText("is not registered yet");
-  await page.screenshot({ path: "screenshots/account.png", fullPage: true });
+  await saveScreenshot(page, "account");
 
   // Reloading reconnects without asking again (the wallet remembers the approval).
   await page.reload();

@@ -1,12 +1,13 @@
 // Playwright fixtures: the running stack, a cosmjs hand on the chain, and a Keplr-compatible
 // wallet for a page.
 import { readFileSync } from "node:fs";
+import path from "node:path";
 
 import { test as base, expect, type Page } from "@playwright/test";
 
 import { testWalletScript } from "../wallet/bundle";
 import { type TestAccount, TestChain } from "./chain";
-import { STACK_FILE, type StackInfo } from "./settings";
+import { STACK_FILE, type StackInfo, WEB_DIR } from "./settings";
 
 interface WorkerFixtures {
   stack: StackInfo;
@@ -61,4 +62,13 @@ export async function signAndConfirm(page: Page): Promise<string> {
 /** No horizontal scrolling: the document is no wider than the viewport. */
 export async function horizontalOverflow(page: Page): Promise<number> {
   return page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+}
+
+/**
+ * Saves a screenshot under web/screenshots/ (committed, shown in the README). Scrolled to the
+ * top first: a full-page capture draws the sticky header where the page was scrolled to.
+ */
+export async function saveScreenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
+  if (options.fullPage ?? true) await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: path.join(WEB_DIR, "screenshots", `${name}.png`), fullPage: options.fullPage ?? true, animations: "disabled" });
 }

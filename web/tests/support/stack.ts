@@ -10,7 +10,7 @@ import path from "node:path";
 import { TestChain } from "./chain";
 import { deployTaskHub, registerKeeper } from "./deploy";
 import { localnet, localnetRunning } from "./python";
-import { CHAIN, ENDPOINTS, STACK_FILE, type StackInfo, wasmPath, WEB_DIR, WEB_PORT, WEB_URL } from "./settings";
+import { CHAIN, ENDPOINTS, PORT_OFFSET, STACK_FILE, type StackInfo, wasmPath, WEB_DIR, WEB_PORT, WEB_URL } from "./settings";
 
 const log = (message: string) => console.log(`[stack] ${message}`);
 
@@ -64,6 +64,8 @@ async function main(): Promise<void> {
   deployed.disconnect();
   log(`task_hub code ${codeId} instantiated at ${contract}`);
 
+  // The end-to-end spec runs the real keeper, whose live feed listens on 8765 + the port offset.
+  const feed = process.env.FEDCHAIN_FEED ?? (process.env.FEDCHAIN_WEB_E2E === "1" ? `ws://127.0.0.1:${8765 + PORT_OFFSET}` : null);
   const stack: StackInfo = {
     contract,
     codeId,
@@ -73,7 +75,7 @@ async function main(): Promise<void> {
     kuboApi: ENDPOINTS.kuboApi,
     kuboGateway: ENDPOINTS.kuboGateway,
     ...CHAIN,
-    feed: process.env.FEDCHAIN_FEED ?? null,
+    feed,
   };
   mkdirSync(path.dirname(STACK_FILE), { recursive: true });
   writeFileSync(STACK_FILE, JSON.stringify(stack, null, 2));
@@ -98,6 +100,7 @@ async function main(): Promise<void> {
         FEDCHAIN_GAS_PRICE: CHAIN.gasPrice,
         FEDCHAIN_IPFS_GATEWAY: ENDPOINTS.kuboGateway,
         FEDCHAIN_IPFS_API: ENDPOINTS.kuboApi,
+        ...(feed ? { FEDCHAIN_FEED: feed } : {}),
       },
     },
   );

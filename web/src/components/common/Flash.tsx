@@ -1,6 +1,6 @@
 "use client";
 
-import { motion } from "motion/react";
+import * as m from "motion/react-m";
 import { type ReactNode } from "react";
 
 import { useChangeCount } from "@/hooks/useChangeCount";
@@ -10,7 +10,7 @@ export function Flash({ value, children }: { value: string | number | boolean; c
   const changes = useChangeCount(value);
   if (changes === 0) return <span>{children}</span>;
   return (
-    <motion.span
+    <m.span
       key={changes}
       className="flash"
       data-flash={changes}
@@ -19,6 +19,6 @@ export function Flash({ value, children }: { value: string | number | boolean; c
       transition={{ duration: 1.6 }}
     >
       {children}
-    </motion.span>
+    </m.span>
   );
 }

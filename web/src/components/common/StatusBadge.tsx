@@ -1,6 +1,6 @@
 "use client";
 
-import { motion } from "motion/react";
+import * as m from "motion/react-m";
 
 import { useChangeCount } from "@/hooks/useChangeCount";
 import { type TaskStatus } from "@/lib/contract/types";
@@ -17,7 +17,7 @@ const LABELS: Record<TaskStatus, string> = {
 export function StatusBadge({ status }: { status: TaskStatus }) {
   const changes = useChangeCount(status);
   return (
-    <motion.span
+    <m.span
       key={changes}
       className={`badge status-${status}`}
       data-status={status}
@@ -26,6 +26,6 @@ export function StatusBadge({ status }: { status: TaskStatus }) {
       transition={{ type: "spring", stiffness: 400, damping: 18 }}
     >
       {LABELS[status]}
-    </motion.span>
+    </m.span>
   );
 }

@@ -1,6 +1,7 @@
 "use client";
 
-import { AnimatePresence, motion } from "motion/react";
+import { AnimatePresence } from "motion/react";
+import * as m from "motion/react-m";
 
 import { AddressText } from "@/components/common/AddressText";
 import { type ActivityItem } from "@/hooks/useLiveTask";
@@ -70,13 +71,13 @@ export function ActivityLog({ items }: { items: ActivityItem[] }) {
         <ul className="activity" data-testid="activity">
           <AnimatePresence initial={false}>
             {items.map((item) => (
-              <motion.li key={item.id} initial={{ opacity: 0, height: 0 }} animate={{ opacity: 1, height: "auto" }} data-source={item.source}>
+              <m.li key={item.id} initial={{ opacity: 0, height: 0 }} animate={{ opacity: 1, height: "auto" }} data-source={item.source}>
                 <span className="badge" style={{ marginRight: "0.4rem" }}>
                   {item.source === "chain" ? "chain" : "keeper"}
                 </span>
                 {item.source === "chain" ? describeChainEvent(item.event) : describeFeedEvent(item.event)}
                 {item.source === "chain" && item.event.txHash && <span className="muted small hash"> · tx {shortHash(item.event.txHash, 6)}</span>}
-              </motion.li>
+              </m.li>
             ))}
           </AnimatePresence>
         </ul>

@@ -1,6 +1,7 @@
 "use client";
 
-import { AnimatePresence, motion } from "motion/react";
+import { AnimatePresence } from "motion/react";
+import * as m from "motion/react-m";
 
 import { AddressText } from "@/components/common/AddressText";
 import { Amount } from "@/components/common/Amount";
@@ -32,7 +33,7 @@ export function ParticipantsTable({ view }: { view: TaskView }) {
                 <th>Trainer</th>
                 <th>Standing</th>
                 <th className="num">Weight</th>
-                <th className="num">Stake</th>
+                <th className="num wide-only">Stake</th>
                 <th className="num">Payout</th>
               </tr>
             </thead>
@@ -43,7 +44,7 @@ export function ParticipantsTable({ view }: { view: TaskView }) {
                   const payout = payoutOf(participant, task);
                   const share = totalWeight > 0 ? Number(participant.weight) / totalWeight : 0;
                   return (
-                    <motion.tr
+                    <m.tr
                       key={participant.trainer}
                       data-testid="participant-row"
                       data-trainer={participant.trainer}
@@ -68,7 +69,7 @@ export function ParticipantsTable({ view }: { view: TaskView }) {
                           {share > 0 && <div className="muted small">{formatPercent(share)}</div>}
                         </Flash>
                       </td>
-                      <td className="num">
+                      <td className="num wide-only">
                         <Amount amount={participant.stake} denom={task.denom} />
                       </td>
                       <td className="num" data-testid="payout">
@@ -88,7 +89,7 @@ export function ParticipantsTable({ view }: { view: TaskView }) {
                           <span className="muted">at settlement</span>
                         )}
                       </td>
-                    </motion.tr>
+                    </m.tr>
                   );
                 })}
               </AnimatePresence>

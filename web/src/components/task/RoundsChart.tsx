@@ -1,13 +1,15 @@
 "use client";
 
-import { AnimatePresence, motion } from "motion/react";
+import { AnimatePresence } from "motion/react";
+import * as m from "motion/react-m";
 
 import { type RoundResponse } from "@/lib/contract/types";
 import { decimalToNumber } from "@/lib/format";
 
-const WIDTH = 600;
+// A narrow drawing (scaled to the panel's width) keeps its 13-px labels readable on a phone.
+const WIDTH = 480;
 const HEIGHT = 220;
-const PAD = { left: 40, right: 44, top: 12, bottom: 28 };
+const PAD = { left: 42, right: 46, top: 12, bottom: 28 };
 const PLOT_W = WIDTH - PAD.left - PAD.right;
 const PLOT_H = HEIGHT - PAD.top - PAD.bottom;
 
@@ -84,7 +86,7 @@ export function RoundsChart({ rounds, totalRounds }: { rounds: RoundResponse[]; 
         )}
         <AnimatePresence initial={false}>
           {points.map((point) => (
-            <motion.g
+            <m.g
               key={point.round}
               initial={{ opacity: 0, scale: 0 }}
               animate={{ opacity: 1, scale: 1 }}
@@ -97,7 +99,7 @@ export function RoundsChart({ rounds, totalRounds }: { rounds: RoundResponse[]; 
               <circle cx={point.x} cy={point.lossY} r={3.5} fill="#e0671b">
                 <title>{`round ${point.round}: loss ${point.loss.toFixed(4)}`}</title>
               </circle>
-            </motion.g>
+            </m.g>
           ))}
         </AnimatePresence>
         {points.length === 0 && (

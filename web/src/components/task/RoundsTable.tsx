@@ -1,6 +1,7 @@
 "use client";
 
-import { AnimatePresence, motion } from "motion/react";
+import { AnimatePresence } from "motion/react";
+import * as m from "motion/react-m";
 
 import { useConfig } from "@/components/providers/ConfigProvider";
 import { type RoundResponse } from "@/lib/contract/types";
@@ -19,16 +20,16 @@ export function RoundsTable({ rounds }: { rounds: RoundResponse[] }) {
             <th className="num">Round</th>
             <th className="num">Accuracy</th>
             <th className="num">Loss</th>
-            <th className="num">Examples</th>
-            <th className="num">Contributors</th>
+            <th className="num wide-only">Examples</th>
+            <th className="num wide-only">Contributors</th>
             <th>Global model</th>
-            <th>Attested</th>
+            <th className="wide-only">Attested</th>
           </tr>
         </thead>
         <tbody>
           <AnimatePresence initial={false}>
             {rounds.map((round) => (
-              <motion.tr
+              <m.tr
                 key={round.round}
                 data-testid={`round-row-${round.round}`}
                 initial={{ opacity: 0, backgroundColor: "rgba(255, 214, 10, 0.5)" }}
@@ -38,8 +39,8 @@ export function RoundsTable({ rounds }: { rounds: RoundResponse[] }) {
                 <td className="num">{round.round}</td>
                 <td className="num">{decimalToNumber(round.metrics.accuracy).toFixed(4)}</td>
                 <td className="num">{decimalToNumber(round.metrics.loss).toFixed(4)}</td>
-                <td className="num">{round.metrics.examples.toLocaleString("en-US")}</td>
-                <td className="num">{round.contributors_count}</td>
+                <td className="num wide-only">{round.metrics.examples.toLocaleString("en-US")}</td>
+                <td className="num wide-only">{round.contributors_count}</td>
                 <td>
                   <a href={gatewayUrl(ipfsGateway, round.model_cid)} target="_blank" rel="noreferrer" className="hash" data-testid="model-cid">
                     {shortHash(round.model_cid, 10)}
@@ -48,11 +49,11 @@ export function RoundsTable({ rounds }: { rounds: RoundResponse[] }) {
                     sha256 {shortHash(round.model_sha256, 8)}
                   </div>
                 </td>
-                <td className="small">
+                <td className="small wide-only">
                   {formatTime(round.submitted_at)}
                   <div className="muted">block {round.height}</div>
                 </td>
-              </motion.tr>
+              </m.tr>
             ))}
           </AnimatePresence>
         </tbody>

@@ -40,6 +40,7 @@ export function SettlementPanel({ task }: { task: TaskResponse }) {
               {line("Distributable to contributors", task.distributable, "settlement-distributable")}
               {line("Reward share of slashed trainers (treasury)", task.slashed_reward)}
               {line("No-show penalty, per no-show", task.no_show_penalty)}
+              {line("No-show forfeits in total (treasury)", task.no_show_forfeits)}
               {line("Keeper bond forfeited", task.bond_forfeited)}
               {line("… compensation to the organization", task.org_compensation)}
               {line("… compensation per trainer", task.trainer_compensation)}

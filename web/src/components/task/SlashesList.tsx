@@ -1,6 +1,7 @@
 "use client";
 
-import { AnimatePresence, motion } from "motion/react";
+import { AnimatePresence } from "motion/react";
+import * as m from "motion/react-m";
 
 import { AddressText } from "@/components/common/AddressText";
 import { Amount } from "@/components/common/Amount";
@@ -37,7 +38,7 @@ export function SlashesList({ slashes, denom }: { slashes: SlashResponse[]; deno
       <ul style={{ listStyle: "none", margin: 0, padding: 0 }} data-testid="slashes">
         <AnimatePresence initial={false}>
           {slashes.map((slash) => (
-            <motion.li
+            <m.li
               key={`${slash.trainer}:${slash.round}`}
               className="notice error"
               data-testid="slash"
@@ -77,7 +78,7 @@ export function SlashesList({ slashes, denom }: { slashes: SlashResponse[]; deno
                   {formatTime(slash.slashed_at)}, block {slash.height}
                 </dd>
               </dl>
-            </motion.li>
+            </m.li>
           ))}
         </AnimatePresence>
       </ul>

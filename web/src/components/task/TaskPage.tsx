@@ -34,9 +34,13 @@ export function TaskPage({ initial }: { initial: TaskView }) {
         </div>
       </header>
       {task.description && <p className="muted">{task.description}</p>}
+      {/* Two rows, so that on a phone (one column) "Your part" comes right after the terms. */}
+      <div className="grid-2">
+        <TaskTerms task={task} />
+        <YourPart view={view} onChanged={refresh} />
+      </div>
       <div className="grid-2">
         <div>
-          <TaskTerms task={task} />
           <section className="panel" aria-labelledby="rounds-heading">
             <h2 id="rounds-heading">
               Rounds <span className="muted">{task.rounds_completed} / {task.rounds}</span>
@@ -49,7 +53,6 @@ export function TaskPage({ initial }: { initial: TaskView }) {
           <SettlementPanel task={task} />
         </div>
         <div>
-          <YourPart view={view} onChanged={refresh} />
           <TaskFiles task={task} />
           <ActivityLog items={activity} />
         </div>

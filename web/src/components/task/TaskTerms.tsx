@@ -36,10 +36,10 @@ export function TaskTerms({ task }: { task: TaskResponse }) {
           / {task.rounds}
         </Stat>
         <Stat label="Joins close">
-          <Countdown deadline={task.join_deadline} />
+          {task.status === "proposed" || task.status === "open" ? <Countdown deadline={task.join_deadline} /> : "closed"}
         </Stat>
         <Stat label="Training ends">
-          <Countdown deadline={task.training_deadline} />
+          {task.status === "finalized" || task.status === "cancelled" ? task.status : <Countdown deadline={task.training_deadline} />}
         </Stat>
       </div>
       <dl className="facts" style={{ marginTop: "0.9rem" }}>

@@ -2,7 +2,7 @@
 
 import { useNow } from "@/components/providers/ClockProvider";
 import { useAccount, useWallet } from "@/components/providers/WalletProvider";
-import { finalizeAllowed, standingOf, type TaskView } from "@/lib/contract/task-view";
+import { finalizeAllowed, isCommitted, standingOf, type TaskView } from "@/lib/contract/task-view";
 
 import { CancelPanel } from "./actions/CancelPanel";
 import { ClaimPanel } from "./actions/ClaimPanel";
@@ -34,6 +34,7 @@ export function YourPart({ view, onChanged }: { view: TaskView; onChanged: () =>
   const isOrganization = account.address === task.organization;
   const isKeeper = account.address === task.keeper;
   const settled = task.status === "finalized" || task.status === "cancelled";
+  const committed = isCommitted(task, now);
   const sweepAllowed = settled && !task.swept && task.settled_at != null && now >= task.settled_at + task.claim_window_secs;
 
   return (
@@ -48,7 +49,15 @@ export function YourPart({ view, onChanged }: { view: TaskView; onChanged: () =>
               ? `You joined this task (${standingOf(me, task)}).`
               : "You are not part of this task."}
       </p>
-      {isOrganization && (task.status === "proposed" || task.status === "open") && <CancelPanel task={task} onDone={onChanged} />}
+      {isOrganization && (task.status === "proposed" || task.status === "open") && !committed && (
+        <CancelPanel task={task} onDone={onChanged} />
+      )}
+      {committed && (isOrganization || me) && (
+        <p className="notice info small" data-testid="committed">
+          Joins closed with enough trainers: the keeper is committed to run this task, so it can no longer be cancelled or
+          left.
+        </p>
+      )}
       {(isOrganization || isKeeper) && task.status === "open" && (
         <p className="muted small">A task&apos;s organization and keeper cannot train in it: the contract keeps the roles apart.</p>
       )}
@@ -56,7 +65,7 @@ export function YourPart({ view, onChanged }: { view: TaskView; onChanged: () =>
       {!me && task.status === "proposed" && !isOrganization && (
         <p className="muted small">Trainers can join once the keeper accepts the task and bonds.</p>
       )}
-      {me && task.status === "open" && <LeavePanel task={task} participant={me} onDone={onChanged} />}
+      {me && task.status === "open" && !committed && <LeavePanel task={task} participant={me} onDone={onChanged} />}
       {me && settled && <ClaimPanel task={task} participant={me} onDone={onChanged} />}
       {finalizeAllowed(task, now) && <FinalizePanel task={task} onDone={onChanged} />}
       {sweepAllowed && <SweepPanel task={task} onDone={onChanged} />}

@@ -1,6 +1,7 @@
 "use client";
 
-import { AnimatePresence, motion } from "motion/react";
+import { AnimatePresence } from "motion/react";
+import * as m from "motion/react-m";
 import { useCallback, useMemo, useState } from "react";
 
 import { LiveIndicator } from "@/components/common/LiveIndicator";
@@ -61,15 +62,15 @@ export function TaskBrowser({ initialTasks }: { initialTasks: TaskResponse[] }) 
         <ul className="task-cards" style={{ listStyle: "none", padding: 0, margin: 0 }} data-testid="task-list">
           <AnimatePresence initial={false}>
             {shown.map((task) => (
-              <motion.li
+              <m.li
                 key={task.id}
-                layout="position"
+               
                 initial={{ opacity: 0, y: -8 }}
                 animate={{ opacity: 1, y: 0 }}
                 exit={{ opacity: 0 }}
               >
                 <TaskCard task={task} />
-              </motion.li>
+              </m.li>
             ))}
           </AnimatePresence>
         </ul>

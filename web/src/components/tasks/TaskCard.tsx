@@ -7,6 +7,31 @@ import { Flash } from "@/components/common/Flash";
 import { StatusBadge } from "@/components/common/StatusBadge";
 import { type TaskResponse } from "@/lib/contract/types";
 
+/** The deadline that matters now: joins while joining is possible, training while it runs. */
+function NextDeadline({ task }: { task: TaskResponse }) {
+  if (task.status === "proposed" || task.status === "open") {
+    return (
+      <>
+        <dt>Joins close</dt>
+        <dd>
+          <Countdown deadline={task.join_deadline} />
+        </dd>
+      </>
+    );
+  }
+  if (task.status === "running") {
+    return (
+      <>
+        <dt>Training ends</dt>
+        <dd>
+          <Countdown deadline={task.training_deadline} />
+        </dd>
+      </>
+    );
+  }
+  return null;
+}
+
 /** One task in the browser: what it pays, what it asks, how full it is, what comes next. */
 export function TaskCard({ task }: { task: TaskResponse }) {
   const fill = Math.min(100, (task.participants / task.max_trainers) * 100);
@@ -41,14 +66,7 @@ export function TaskCard({ task }: { task: TaskResponse }) {
         <dd>
           <Flash value={task.rounds_completed}>{task.rounds_completed}</Flash> / {task.rounds}
         </dd>
-        <dt>Joins close</dt>
-        <dd>
-          <Countdown deadline={task.join_deadline} />
-        </dd>
-        <dt>Training ends</dt>
-        <dd>
-          <Countdown deadline={task.training_deadline} />
-        </dd>
+        <NextDeadline task={task} />
         <dt>Keeper</dt>
         <dd>
           <AddressText address={task.keeper} />

@@ -1,6 +1,7 @@
 "use client";
 
-import { AnimatePresence, motion } from "motion/react";
+import { AnimatePresence } from "motion/react";
+import * as m from "motion/react-m";
 import { useEffect, useId } from "react";
 
 import { CopyButton } from "@/components/common/CopyButton";
@@ -30,14 +31,14 @@ export function TxDialog({ state, onSign, onClose }: TxDialogProps) {
   return (
     <AnimatePresence>
       {state.phase !== "idle" && (
-        <motion.div
+        <m.div
           className="overlay"
           initial={{ opacity: 0 }}
           animate={{ opacity: 1 }}
           exit={{ opacity: 0 }}
           transition={{ duration: 0.15 }}
         >
-          <motion.div
+          <m.div
             role="dialog"
             aria-modal="true"
             aria-labelledby={titleId}
@@ -61,8 +62,8 @@ export function TxDialog({ state, onSign, onClose }: TxDialogProps) {
                 {state.phase === "succeeded" || state.phase === "failed" || state.phase === "refused" ? "Close" : "Cancel"}
               </button>
             </div>
-          </motion.div>
-        </motion.div>
+          </m.div>
+        </m.div>
       )}
     </AnimatePresence>
   );

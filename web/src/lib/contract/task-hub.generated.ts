@@ -529,6 +529,7 @@ export interface TaskResponse {
   max_trainers: number;
   min_trainers: number;
   model_name: string;
+  no_show_forfeits: Uint128;
   no_show_penalty: Uint128;
   no_show_penalty_bps: number;
   org_compensation: Uint128;

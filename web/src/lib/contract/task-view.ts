@@ -67,6 +67,15 @@ export function payoutOf(participant: ParticipantResponse, task: TaskResponse): 
   return { stakeBack, penalty, reward, compensation, total: stakeBack + reward + compensation };
 }
 
+/**
+ * Once joins have closed with enough trainers, the keeper is committed to run the task: neither
+ * the organization's cancel nor a trainer's leave is accepted any more (the contract's
+ * TaskCommitted), so a failing keeper cannot turn its failure into a task that never started.
+ */
+export function isCommitted(task: TaskResponse, now: number): boolean {
+  return task.status === "open" && now >= task.join_deadline && task.participants >= task.min_trainers;
+}
+
 /** Whether `finalize_task` would be accepted now (the contract's three paths), by block time. */
 export function finalizeAllowed(task: TaskResponse, now: number): boolean {
   if (task.status === "running" && task.rounds_completed === task.rounds) return true;

@@ -9,7 +9,7 @@ import { formatAmount } from "@/lib/format";
 export function CancelPanel({ task, onDone }: { task: TaskResponse; onDone: () => void }) {
   return (
     <div data-testid="cancel-panel">
-      <p className="small">You can cancel until the first round is attested.</p>
+      <p className="small">You can cancel until joins close with enough trainers (or the first round is attested).</p>
       <TxButton
         variant="danger"
         onSuccess={onDone}

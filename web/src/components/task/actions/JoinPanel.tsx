@@ -32,7 +32,10 @@ export function JoinPanel({ task, onDone }: { task: TaskResponse; onDone: () => 
   const slash = formatAmount(applyBps(task.stake, task.slash_bps), task.denom);
   const terms = [
     <>You stake {stake}; the contract holds it until the task is settled.</>,
-    <>Leave before the first round is attested and you get the full stake back; if the organization cancels, you claim it all back.</>,
+    <>
+      Until joins close with enough trainers you may leave and take the full stake back; if the organization cancels, you claim it
+      all back. After that the task is committed: you are in until it settles.
+    </>,
     <>
       If you contribute to no round, you lose up to {formatBps(task.no_show_penalty_bps)} of it ({noShow}), in proportion to the
       rounds that ran.

@@ -11,8 +11,8 @@ export function LeavePanel({ task, participant, onDone }: { task: TaskResponse; 
   return (
     <div data-testid="leave-panel">
       <p className="small">
-        Your stake: <Amount amount={participant.stake} denom={task.denom} />. Until the first round is attested you can leave and
-        take all of it back.
+        Your stake: <Amount amount={participant.stake} denom={task.denom} />. Until joins close with enough trainers you can leave
+        and take all of it back.
       </p>
       <TxButton
         variant="plain"
