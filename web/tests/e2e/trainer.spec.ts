@@ -103,3 +103,25 @@ test("a tampered client.py is refused: the bytes served under the CID do not has
   await expect(page.getByTestId("save-client")).toHaveCount(0);
   await expect(page.getByTestId("client-download")).toHaveAttribute("data-state", "mismatch");
 });
+
+test("once joins close with enough trainers the task is committed: leave is no longer offered", async ({ page, chain, stack }) => {
+  const now = await chain.blockTime();
+  const joinDeadline = now + 10;
+  const taskId = await createTask(chain, stack.kuboApi, {
+    terms: { model_name: "committed", min_trainers: 1, max_trainers: 2, join_deadline: joinDeadline, training_deadline: now + 3600 },
+  });
+  await acceptTask(chain, taskId);
+  const trainer = await chain.fresh("committed");
+  await joinTask(chain, trainer, taskId);
+  await installWallet(page, trainer);
+  await page.goto(`/tasks/${taskId}`);
+  await connectWallet(page, trainer);
+  await expect(page.getByTestId("leave-panel")).toBeVisible();
+
+  // Past the join deadline (by block time) with one trainer of a minimum of one: committed.
+  await expect.poll(() => chain.blockTime(), { timeout: 30_000 }).toBeGreaterThanOrEqual(joinDeadline);
+  await expect(page.getByTestId("committed")).toContainText("can no longer be cancelled or left");
+  await expect(page.getByTestId("leave-panel")).toHaveCount(0);
+  // The contract agrees.
+  await expect(chain.execute(trainer, { leave_task: { task_id: taskId } })).rejects.toThrow(/can no longer be cancelled or left/);
+});

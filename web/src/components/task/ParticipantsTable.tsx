@@ -86,7 +86,7 @@ export function ParticipantsTable({ view }: { view: TaskView }) {
                             </div>
                           </>
                         ) : (
-                          <span className="muted">at settlement</span>
+                          <span className="muted" title="paid at settlement">pending</span>
                         )}
                       </td>
                     </m.tr>
