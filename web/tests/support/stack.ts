@@ -14,28 +14,44 @@ import { CHAIN, ENDPOINTS, PORT_OFFSET, STACK_FILE, type StackInfo, wasmPath, WE
 
 const log = (message: string) => console.log(`[stack] ${message}`);
 
-/** A hash of everything `next build` reads, so an unchanged app is not built again. */
-function sourceHash(): string {
-  const hash = createHash("sha256");
+const BUILD_INPUTS = ["src", "public", "next.config.ts", "tsconfig.json", "package-lock.json"];
+
+function inputFiles(): string[] {
+  const files: string[] = [];
   const visit = (entry: string) => {
     const full = path.join(WEB_DIR, entry);
     if (!existsSync(full)) return;
-    if (statSync(full).isDirectory()) {
-      for (const child of readdirSync(full).sort()) visit(path.join(entry, child));
-    } else {
-      hash.update(entry).update(readFileSync(full));
-    }
+    if (statSync(full).isDirectory()) for (const child of readdirSync(full).sort()) visit(path.join(entry, child));
+    else files.push(entry);
   };
-  for (const entry of ["src", "public", "next.config.ts", "tsconfig.json", "package-lock.json"]) visit(entry);
+  BUILD_INPUTS.forEach(visit);
+  return files;
+}
+
+/** A hash of everything `next build` reads, so an unchanged app is not built again. */
+function sourceHash(files: string[]): string {
+  const hash = createHash("sha256");
+  for (const file of files) hash.update(file).update(readFileSync(path.join(WEB_DIR, file)));
   return hash.digest("hex");
 }
 
+/**
+ * Builds the app unless the build in .next is of the current sources: its stamp (written here)
+ * names their hash, or, for a build made by `npm run build`, it is newer than every source file.
+ */
 function buildOnce(): void {
+  const buildId = path.join(WEB_DIR, ".next/BUILD_ID");
   const stamp = path.join(WEB_DIR, ".next/fedchain-source-hash");
-  const hash = sourceHash();
-  if (existsSync(path.join(WEB_DIR, ".next/BUILD_ID")) && existsSync(stamp) && readFileSync(stamp, "utf8") === hash) {
-    log("app build is current");
-    return;
+  const files = inputFiles();
+  const hash = sourceHash(files);
+  if (existsSync(buildId)) {
+    const stamped = existsSync(stamp) && readFileSync(stamp, "utf8") === hash;
+    const newest = Math.max(...files.map((file) => statSync(path.join(WEB_DIR, file)).mtimeMs));
+    if (stamped || (!existsSync(stamp) && statSync(buildId).mtimeMs > newest)) {
+      writeFileSync(stamp, hash);
+      log("app build is current");
+      return;
+    }
   }
   log("building the app (next build)");
   const build = spawnSync(process.execPath, ["node_modules/next/dist/bin/next", "build"], {
