@@ -15,7 +15,7 @@ import path from "node:path";
 
 import { type TestAccount } from "../support/chain";
 import { connectWallet, expect, installWallet, signAndConfirm, test, txDialog } from "../support/fixtures";
-import { LOCALNET_HOME, PORT_OFFSET, pythonPath, REPO_DIR } from "../support/settings";
+import { KEEPER_FEED_PORT, LOCALNET_HOME, PORT_OFFSET, pythonPath, REPO_DIR } from "../support/settings";
 
 const READY = process.env.FEDCHAIN_WEB_E2E === "1";
 const WAITS_FOR =
@@ -24,7 +24,7 @@ const WAITS_FOR =
   "claim), and `fedchain data shards` for per-trainer data; run with FEDCHAIN_WEB_E2E=1 once they exist";
 
 const SUPERLINK_PORT = 9092 + PORT_OFFSET;
-const FEED_PORT = 8765 + PORT_OFFSET;
+const FEED_PORT = KEEPER_FEED_PORT;
 
 test.describe("end to end: UI + real keeper and trainers", () => {
   test.skip(!READY, WAITS_FOR);

@@ -31,6 +31,10 @@ export const ENDPOINTS = {
   kuboGateway: `http://127.0.0.1:${5080 + PORT_OFFSET}`,
 };
 
+/** Where the tests' keeper feed listens (keepers/feed.py's LiveFeed; the keeper's default 8765, shifted). */
+export const KEEPER_FEED_PORT = 8765 + PORT_OFFSET;
+export const KEEPER_FEED_URL = `ws://127.0.0.1:${KEEPER_FEED_PORT}`;
+
 export const CHAIN = {
   chainId: "fedchain-local-1",
   denom: "ufed",

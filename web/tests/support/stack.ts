@@ -10,7 +10,7 @@ import path from "node:path";
 import { TestChain } from "./chain";
 import { deployTaskHub, registerKeeper } from "./deploy";
 import { localnet, localnetRunning } from "./python";
-import { CHAIN, ENDPOINTS, PORT_OFFSET, STACK_FILE, type StackInfo, wasmPath, WEB_DIR, WEB_PORT, WEB_URL } from "./settings";
+import { CHAIN, ENDPOINTS, KEEPER_FEED_URL, STACK_FILE, type StackInfo, wasmPath, WEB_DIR, WEB_PORT, WEB_URL } from "./settings";
 
 const log = (message: string) => console.log(`[stack] ${message}`);
 
@@ -80,8 +80,9 @@ async function main(): Promise<void> {
   deployed.disconnect();
   log(`task_hub code ${codeId} instantiated at ${contract}`);
 
-  // The end-to-end spec runs the real keeper, whose live feed listens on 8765 + the port offset.
-  const feed = process.env.FEDCHAIN_FEED ?? (process.env.FEDCHAIN_WEB_E2E === "1" ? `ws://127.0.0.1:${8765 + PORT_OFFSET}` : null);
+  // The keeper's live feed port (8765 + offset): the feed spec publishes there with keepers/feed.py,
+  // the end-to-end spec runs the real keeper there; otherwise nothing listens and the page says so.
+  const feed = process.env.FEDCHAIN_FEED ?? KEEPER_FEED_URL;
   const stack: StackInfo = {
     contract,
     codeId,
