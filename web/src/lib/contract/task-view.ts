@@ -87,8 +87,3 @@ export function finalizeAllowed(task: TaskResponse, now: number): boolean {
     (task.status === "proposed" || (task.status === "open" && task.participants < task.min_trainers));
   return neverStarted;
 }
-
-/** The escrow the task will hold when full: pool + every stake + the keeper's bond. */
-export function fullEscrow(task: Pick<TaskResponse, "pool" | "stake" | "max_trainers" | "keeper_bond">): bigint {
-  return BigInt(task.pool) + BigInt(task.stake) * BigInt(task.max_trainers) + BigInt(task.keeper_bond);
-}
