@@ -1,0 +1,85 @@
+"use client";
+
+import { useState } from "react";
+
+import { Amount } from "@/components/common/Amount";
+import { useNow } from "@/components/providers/ClockProvider";
+import { useAccount } from "@/components/providers/WalletProvider";
+import { RegisterPanel } from "@/components/account/RegisterPanel";
+import { TxButton } from "@/components/tx/TxButton";
+import { taskHubCalls } from "@/lib/contract/task-hub";
+import { type TaskResponse } from "@/lib/contract/types";
+import { applyBps, formatAmount, formatBps } from "@/lib/format";
+
+/** Stake into an open task, with what the stake risks spelled out before anything is signed. */
+export function JoinPanel({ task, onDone }: { task: TaskResponse; onDone: () => void }) {
+  const account = useAccount();
+  const now = useNow();
+  const [nodeKey, setNodeKey] = useState("");
+  if (!account) return null;
+  if (!account.profile?.is_trainer) {
+    return (
+      <div>
+        <p className="small">To join, register this address as a trainer first.</p>
+        <RegisterPanel as="trainer" />
+      </div>
+    );
+  }
+  const full = task.participants >= task.max_trainers;
+  const closed = now >= task.join_deadline;
+  const stake = formatAmount(task.stake, task.denom);
+  const noShow = formatAmount(applyBps(task.stake, task.no_show_penalty_bps), task.denom);
+  const slash = formatAmount(applyBps(task.stake, task.slash_bps), task.denom);
+  const terms = [
+    <>You stake {stake}; the contract holds it until the task is settled.</>,
+    <>
+      Until joins close with enough trainers you may leave and take the full stake back; if the organization cancels, you claim it
+      all back. After that the task is committed: you are in until it settles.
+    </>,
+    <>
+      If you contribute to no round, you lose up to {formatBps(task.no_show_penalty_bps)} of it ({noShow}), in proportion to the
+      rounds that ran.
+    </>,
+    <>
+      If the keeper proves with your own signed update that it was malformed or malicious, you lose {formatBps(task.slash_bps)} ({slash})
+      and your reward share, which go to the treasury.
+    </>,
+    <>
+      Otherwise you get your stake back plus a share of the pool after fees (platform {formatBps(task.fee_bps)}, keeper{" "}
+      {formatBps(task.keeper_fee_bps)}) in proportion to your measured contribution.
+    </>,
+  ];
+  return (
+    <div data-testid="join-panel">
+      <h3>
+        Join for <Amount amount={task.stake} denom={task.denom} />
+      </h3>
+      <ul className="effects small">
+        {terms.map((term, index) => (
+          <li key={index}>{term}</li>
+        ))}
+      </ul>
+      <label htmlFor="node-key">Flower node public key (optional)</label>
+      <input
+        id="node-key"
+        placeholder="the key your node authenticates with"
+        value={nodeKey}
+        onChange={(event) => setNodeKey(event.target.value)}
+      />
+      <p className="field-hint">Stored with your membership, so the keeper admits exactly the nodes of joined trainers.</p>
+      {full && <p className="notice warn small">The task is full.</p>}
+      {closed && <p className="notice warn small">The join deadline has passed.</p>}
+      <TxButton
+        disabled={full || closed}
+        onSuccess={onDone}
+        intent={() => ({
+          title: `Join task #${task.id}`,
+          effects: [`Joins “${task.model_name}” as a trainer.`, ...terms],
+          call: taskHubCalls.joinTask(task, nodeKey.trim() || null),
+        })}
+      >
+        Join and stake {stake}
+      </TxButton>
+    </div>
+  );
+}

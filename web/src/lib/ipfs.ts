@@ -1,0 +1,2 @@
+/** Where the public gateway serves a CID. */
+export const gatewayUrl = (gateway: string, cid: string): string => `${gateway}/ipfs/${cid}`;
