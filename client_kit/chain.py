@@ -33,7 +33,7 @@ from cosmpy.aerial.wallet import LocalWallet
 from cosmpy.protos.cosmos.bank.v1beta1.tx_pb2 import MsgSend
 from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin as CoinProto
 from cosmpy.protos.cosmos.tx.v1beta1.service_pb2 import BroadcastMode, BroadcastTxRequest, GetTxRequest
-from cosmpy.protos.cosmwasm.wasm.v1.query_pb2 import QuerySmartContractStateRequest
+from cosmpy.protos.cosmwasm.wasm.v1.query_pb2 import QueryContractInfoRequest, QuerySmartContractStateRequest
 
 from chain_config import Network
 
@@ -133,6 +133,11 @@ class ChainClient:
             return json.loads(self._ledger.wasm.SmartContractState(request).data)
 
         return self._guard(run)
+
+    def contract_admin(self, contract: str) -> str:
+        """Who may migrate the contract (its chain-level admin), or "" when nobody can."""
+        request = QueryContractInfoRequest(address=contract)
+        return self._guard(lambda: self._ledger.wasm.ContractInfo(request).contract_info.admin)
 
     def contract_events(self, contract: str, from_height: int, per_page: int = 100) -> list[ContractEvent]:
         """Every wasm event the contract emitted from `from_height` on, oldest first (CometBFT tx_search)."""

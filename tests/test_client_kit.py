@@ -11,12 +11,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pytest
-from flwr.app import ConfigRecord, Message, RecordDict
+from flwr.app import ConfigRecord, Metadata, RecordDict
+from flwr.app.message import make_message
 
 from chain_config import LocalnetConfig
 from client_kit.builder import BuildError, ModelSpec, build_client, render
@@ -126,9 +128,9 @@ def test_the_signer_refuses_a_global_model_the_chain_does_not_record(
         signer = SignerApp(settings_from_source(source), wallet, task_id, worker, hub, tmp_path / "journal")
         shifted = [a + 0.5 for a in built.arrays]
         for model, signed in ((encode(built.names, shifted), False), (built.initial_model(), True)):
-            message = Message(
-                RecordDict({"arrays": record_of(model), "config": ConfigRecord({"server-round": 1})}), 1, "train"
-            )
+            content = RecordDict({"arrays": record_of(model), "config": ConfigRecord({"server-round": 1})})
+            metadata = Metadata(1, "m1", 0, 5, "", "1", time.time(), 600, "train")
+            message = make_message(metadata=metadata, content=content)
             if signed:
                 reply = signer._train(message)
                 assert "envelope" in reply.config_records  # the chain's model: trained and signed

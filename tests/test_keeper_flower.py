@@ -105,7 +105,9 @@ def test_a_batchnorm_cnn_trains_round_after_round_with_no_honest_trainer_slashed
     config = localnet.config
     hub = TaskHub(chain, deployment.contract)
     names = ["trainer8", "trainer9"]
-    client_file, built = render_digits_client(config, deployment.contract, tmp_path / "org", model="cnn")
+    client_file, built = render_digits_client(
+        config, deployment.contract, tmp_path / "org", model="cnn", learning_rate=0.05, epochs=2
+    )
     assert "layers.1.num_batches_tracked" in built.names
     task_id = create_task(chain, hub, kubo, config, built, names, rounds=3, max_examples=100)
     write_digits_shards(config, names, tmp_path, per_trainer=300)

@@ -255,13 +255,14 @@ def _evaluation(node: int, trainer: int, accuracy: float, examples: int = 100, m
 
 
 def test_only_signed_evaluations_by_staked_trainers_count_and_liars_cannot_drag_the_median() -> None:
-    """An unsigned reply claiming 10^9 examples at accuracy 1.0 used to set the figure on chain."""
+    """An unsigned reply claiming 10^9 examples at accuracy 1.0 used to set the figure on chain (and
+    1e30 examples overflowed the contract's u64)."""
     outcomes: list[RoundOutcome] = []
     strategy = _strategy(outcomes)
     strategy.aggregate_train(1, [_update(_honest(1), node=1, trainer=0), _update(_honest(2), node=2, trainer=1)])
     model = hashlib.sha256(strategy._pending.model).hexdigest()  # type: ignore[union-attr]
     liar = _reply(
-        RecordDict({"metrics": MetricRecord({"num-examples": 10**9, "eval-loss": 0.0, "eval-acc": 1.0})}), 7, "evaluate"
+        RecordDict({"metrics": MetricRecord({"num-examples": 1e30, "eval-loss": 0.0, "eval-acc": 1.0})}), 7, "evaluate"
     )
     honest = [_evaluation(1, 0, 0.80, model=model), _evaluation(2, 1, 0.84, model=model)]
     twice = _evaluation(79, 1, 0.99, model=model)  # trainer 2 again: its first evaluation counts

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from cosmpy.aerial.wallet import LocalWallet
 
+from chain_config import LocalnetConfig
 from client_kit.chain import ChainClient, ChainError, TxResult
 from client_kit.envelope import SignedEnvelope, UpdateClaim, sign
 from client_kit.ipfs import KuboStore
@@ -21,7 +22,7 @@ from client_kit.task_hub import (
     TaskSpec,
     TaskStatus,
 )
-from localnet.deploy import Deployment
+from localnet.deploy import Deployment, deploy, module_address
 from localnet.network import Localnet
 from tests.conftest import dev_wallet
 
@@ -248,3 +249,16 @@ def test_only_the_admin_changes_the_platform_settings(localnet: Localnet, chain:
     finally:
         hub.update_config(admin, fee_bps=before.fee_bps)
     assert hub.config() == before
+
+
+def test_deploy_chooses_who_can_ever_replace_the_escrow_code(localnet: Localnet, chain: ChainClient, tmp_path) -> None:
+    """The chain-level admin of the contract is the one party that could migrate it to code that
+    drains the escrow: `deploy --admin` makes that choice explicit (nobody, governance, a key)."""
+    beside = LocalnetConfig(home=tmp_path, port_offset=localnet.config.port_offset)  # same net, own record
+    deployer = str(wallet_from_mnemonic(beside.validator_mnemonic(0)).address())
+    for choice, admin in (("none", ""), ("gov", module_address("gov", "wasm")), ("deployer", deployer)):
+        deployment, action = deploy(beside, admin=choice)
+        assert (action, deployment.admin, chain.contract_admin(deployment.contract)) == ("instantiated", admin, admin)
+    assert deploy(beside, admin="deployer")[1] == "unchanged"
+    with pytest.raises(ChainError, match="--admin must be"):
+        deploy(beside, admin="my-friend")
