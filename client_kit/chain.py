@@ -135,9 +135,21 @@ class ChainClient:
         return self._guard(run)
 
     def contract_admin(self, contract: str) -> str:
-        """Who may migrate the contract (its chain-level admin), or "" when nobody can."""
-        request = QueryContractInfoRequest(address=contract)
-        return self._guard(lambda: self._ledger.wasm.ContractInfo(request).contract_info.admin)
+        """Who may migrate the contract (its chain-level admin), or "" when nobody can.
+
+        Read through the RPC's ABCI query and decoded by field number: cosmpy's generated
+        `ContractInfo` predates wasmd 0.70's field layout and refuses the gRPC answer."""
+        request = QueryContractInfoRequest(address=contract).SerializeToString()
+        answer = self._rpc(
+            "abci_query", {"path": '"/cosmwasm.wasm.v1.Query/ContractInfo"', "data": "0x" + request.hex()}
+        )
+        response = answer["response"]
+        if response.get("code"):
+            raise ChainError(ChainErrorKind.NOT_FOUND, f"no contract {contract}: {response.get('log', '')}")
+        info = _length_delimited(
+            base64.b64decode(response.get("value") or ""), 2
+        )  # QueryContractInfoResponse.contract_info
+        return _length_delimited(info, 3).decode()  # ContractInfo.admin
 
     def contract_events(self, contract: str, from_height: int, per_page: int = 100) -> list[ContractEvent]:
         """Every wasm event the contract emitted from `from_height` on, oldest first (CometBFT tx_search)."""
@@ -295,6 +307,37 @@ def _sealed_for_simulation(tx: Transaction, wallet: LocalWallet, account: Any, c
     tx.sign(wallet.signer(), chain_id, account.number)
     tx.complete()
     return tx
+
+
+def _length_delimited(message: bytes, number: int) -> bytes:
+    """The first length-delimited field `number` of a protobuf message (b"" when absent)."""
+    position = 0
+    while position < len(message):
+        key, position = _varint(message, position)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            _, position = _varint(message, position)
+        elif wire == 2:
+            size, position = _varint(message, position)
+            if field == number:
+                return message[position : position + size]
+            position += size
+        elif wire in (1, 5):
+            position += 8 if wire == 1 else 4
+        else:
+            raise ChainError(ChainErrorKind.TX_FAILED, f"unreadable protobuf answer (wire type {wire})")
+    return b""
+
+
+def _varint(data: bytes, position: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        byte = data[position]
+        position += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, position
+        shift += 7
 
 
 def _fee_amount(fee: TxFee, denom: str) -> int:
