@@ -1,4 +1,6 @@
-use cosmwasm_std::{CheckedMultiplyRatioError, DivideByZeroError, OverflowError, StdError};
+use cosmwasm_std::{
+    CheckedMultiplyRatioError, DivideByZeroError, OverflowError, StdError, Uint128,
+};
 use thiserror::Error;
 
 use crate::state::TaskStatus;
@@ -188,6 +190,13 @@ pub enum ContractError {
 
     #[error("{address} is listed twice among the round's contributors")]
     DuplicateContributor { address: String },
+
+    #[error("contribution weight {weight} of {address} is above the task's cap of {cap} examples")]
+    WeightAboveCap {
+        address: String,
+        weight: Uint128,
+        cap: Uint128,
+    },
 
     #[error("contribution weight of {address} must be positive")]
     ZeroWeight { address: String },

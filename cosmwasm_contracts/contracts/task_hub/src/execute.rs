@@ -67,14 +67,15 @@ fn require_status(task: &Task, allowed: &[TaskStatus]) -> Result<(), ContractErr
     })
 }
 
-/// Once joins have closed with enough trainers the keeper must run the task or forfeit its
-/// bond: from then on neither a cancel nor a leave may turn its failure into a task that
-/// "never started" (which returns the bond), so the task is committed.
+/// Once joins have closed with enough trainers, or the task is full (round 1 may then start at
+/// any moment), the keeper must run the task or forfeit its bond: from then on neither a cancel
+/// nor a leave may turn its failure into a task that "never started" (which returns the bond),
+/// nor void a round being trained, so the task is committed.
 fn require_not_committed(task: &Task, now: u64) -> Result<(), ContractError> {
     let (terms, state) = (&task.terms, &task.state);
+    let joins_closed = now >= terms.join_deadline && state.participants >= terms.min_trainers;
     if state.status == TaskStatus::Open
-        && now >= terms.join_deadline
-        && state.participants >= terms.min_trainers
+        && (joins_closed || state.participants >= terms.max_trainers)
     {
         return Err(ContractError::TaskCommitted { task_id: terms.id });
     }
@@ -431,6 +432,7 @@ pub fn create_task(
             "max_examples_per_trainer",
             msg.max_examples_per_trainer == 0,
         ),
+        ("max_update_norm", msg.max_update_norm.is_zero()),
     ] {
         if zero {
             return Err(ContractError::ZeroValue {
@@ -509,6 +511,7 @@ pub fn create_task(
             grace_period_secs: limits.grace_period_secs,
             claim_window_secs: limits.claim_window_secs,
             max_examples_per_trainer: msg.max_examples_per_trainer,
+            max_update_norm: msg.max_update_norm,
             round_timeout_secs: msg.round_timeout_secs,
             created_at: now,
         },
@@ -755,6 +758,16 @@ pub fn submit_round(
         if contribution.weight.is_zero() {
             return Err(ContractError::ZeroWeight {
                 address: address.into(),
+            });
+        }
+        // The task's public cap on one update's weight binds the keeper too: it cannot credit
+        // an accomplice with more than any honest trainer can earn in a round.
+        let cap = Uint128::from(task.terms.max_examples_per_trainer);
+        if contribution.weight > cap {
+            return Err(ContractError::WeightAboveCap {
+                address: address.into(),
+                weight: contribution.weight,
+                cap,
             });
         }
         let mut standing = STANDINGS

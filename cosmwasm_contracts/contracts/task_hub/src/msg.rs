@@ -50,8 +50,12 @@ pub struct CreateTaskMsg {
     pub max_keeper_fee_bps: u16,
     pub no_show_penalty_bps: u16,
     pub slash_bps: u16,
-    /// The keeper caps a contributor's weight at this many examples (public task parameter).
+    /// The keeper caps a contributor's weight at this many examples (public task parameter); the
+    /// contract refuses a round that credits anyone with more.
     pub max_examples_per_trainer: u64,
+    /// The largest L2 norm of an update (its distance from the global model) the keeper accepts;
+    /// public so a trainer's signer can refuse to sign anything beyond it.
+    pub max_update_norm: Decimal,
     /// How long the keeper waits for a round's replies (public task parameter).
     pub round_timeout_secs: u64,
 }
@@ -266,6 +270,7 @@ pub struct TaskResponse {
     pub grace_period_secs: u64,
     pub claim_window_secs: u64,
     pub max_examples_per_trainer: u64,
+    pub max_update_norm: Decimal,
     pub round_timeout_secs: u64,
     pub created_at: u64,
     pub participants: u32,

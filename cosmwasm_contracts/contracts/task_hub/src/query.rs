@@ -63,6 +63,7 @@ fn task_response(storage: &dyn Storage, task: Task) -> Result<TaskResponse, Cont
         grace_period_secs: t.grace_period_secs,
         claim_window_secs: t.claim_window_secs,
         max_examples_per_trainer: t.max_examples_per_trainer,
+        max_update_norm: t.max_update_norm,
         round_timeout_secs: t.round_timeout_secs,
         created_at: t.created_at,
         participants: s.participants,

@@ -21,9 +21,11 @@ fn no_shows(task: &Task) -> u32 {
     task.state.participants - task.state.contributors_count - task.state.slashed_count
 }
 
-/// Participants that keep their standing (not slashed): they share the trainers' compensation.
+/// Trainers who contributed and kept their standing: they share the trainers' compensation.
+/// Only they: a no-show (for instance one of many addresses that filled a task and never
+/// connected) did nothing a failing keeper cost it, and must not profit from the failure.
 fn eligible(task: &Task) -> u32 {
-    task.state.participants - task.state.slashed_count
+    task.state.contributors_count
 }
 
 /// The totals of a task being finalized now. `never_started`: no round was attested because the
@@ -145,22 +147,19 @@ pub fn share(
                 ..Share::default()
             })
         }
-        TaskStatus::Finalized => {
-            let (penalty, reward) = if standing.weight.is_zero() {
-                (settlement.no_show_penalty, Uint128::zero())
-            } else {
-                let reward = settlement
-                    .distributable
-                    .checked_multiply_ratio(standing.weight, state.total_weight)?;
-                (Uint128::zero(), reward)
-            };
-            Ok(Share {
-                stake_back: terms.stake.checked_sub(penalty)?,
-                penalty,
-                reward,
-                compensation: settlement.trainer_compensation,
-            })
-        }
+        TaskStatus::Finalized if standing.weight.is_zero() => Ok(Share {
+            stake_back: terms.stake.checked_sub(settlement.no_show_penalty)?,
+            penalty: settlement.no_show_penalty,
+            ..Share::default()
+        }),
+        TaskStatus::Finalized => Ok(Share {
+            stake_back: terms.stake,
+            reward: settlement
+                .distributable
+                .checked_multiply_ratio(standing.weight, state.total_weight)?,
+            compensation: settlement.trainer_compensation,
+            ..Share::default()
+        }),
         _ => Ok(Share::default()),
     }
 }

@@ -11,7 +11,7 @@
 use std::fmt;
 
 use cosmwasm_schema::cw_serde;
-use cosmwasm_std::{Addr, Empty, StdResult, Storage, Uint128};
+use cosmwasm_std::{Addr, Decimal, Empty, StdResult, Storage, Uint128};
 use cw_storage_plus::{Item, Map};
 
 use crate::error::ContractError;
@@ -110,6 +110,7 @@ pub struct TaskTerms {
     pub grace_period_secs: u64,
     pub claim_window_secs: u64,
     pub max_examples_per_trainer: u64,
+    pub max_update_norm: Decimal,
     pub round_timeout_secs: u64,
     pub created_at: u64,
 }

@@ -285,6 +285,7 @@ impl Suite {
             no_show_penalty_bps: 2_500,
             slash_bps: 5_000,
             max_examples_per_trainer: 1_000,
+            max_update_norm: Decimal::from_ratio(50u128, 1u128),
             round_timeout_secs: 60,
         }
     }

@@ -222,6 +222,13 @@ fn create_task_validates_every_field_with_a_typed_error() {
                 field: "max_examples_per_trainer".into(),
             },
         ),
+        // Review: the norm bound is public so signers can refuse beyond it; zero would refuse all.
+        (
+            with(&|m| m.max_update_norm = Decimal::zero()),
+            ContractError::ZeroValue {
+                field: "max_update_norm".into(),
+            },
+        ),
         (
             with(&|m| m.round_timeout_secs = 4),
             ContractError::OutOfRange {
@@ -960,9 +967,11 @@ fn a_committed_task_cannot_be_unwound_to_spare_a_failing_keeper() {
     suite.advance_to(suite.task(id).training_deadline + GRACE);
     suite.finalize(id).unwrap();
     let task = suite.task(id);
+    // The bond compensates the organization; trainers that never contributed (the keeper never
+    // started) get none of it, so filling a task with idle addresses earns nothing.
     assert_eq!(
         (task.bond_forfeited.u128(), task.trainer_compensation.u128()),
-        (BOND, 167)
+        (BOND, 0)
     );
 
     // Without enough trainers at the deadline the task is not committed: leaving and
@@ -971,4 +980,61 @@ fn a_committed_task_cannot_be_unwound_to_spare_a_failing_keeper() {
     suite.close_joins(short);
     suite.leave(2, short).unwrap();
     suite.cancel(short).unwrap();
+}
+
+/// Review: a full task may start at once, so from the moment it fills neither the organization
+/// (cancel, pool back) nor a trainer (leave, stake back) can void the round being trained.
+#[test]
+fn a_full_task_is_committed_before_its_join_deadline() {
+    let mut suite = Suite::new(3);
+    let full = CreateTaskMsg {
+        min_trainers: 2,
+        max_trainers: 2,
+        ..suite.task_msg()
+    };
+    let id = suite.open_task(full, POOL, &[0, 1]);
+    assert!(suite.now() < suite.task(id).join_deadline);
+    assert_eq!(
+        suite.cancel(id).unwrap_err(),
+        ContractError::TaskCommitted { task_id: id }
+    );
+    assert_eq!(
+        suite.leave(1, id).unwrap_err(),
+        ContractError::TaskCommitted { task_id: id }
+    );
+    suite.round(id, 1, &[(0, 100), (1, 100)]).unwrap();
+    assert_eq!(suite.task(id).rounds_completed, 1);
+
+    // One seat short of full, before the deadline, leaving and cancelling stay open.
+    let id = suite.open_task(suite.task_msg(), POOL, &[0, 1, 2]);
+    suite.leave(2, id).unwrap();
+    suite.cancel(id).unwrap();
+}
+
+/// Review: the keeper cannot credit anyone (an accomplice, say) with more weight than the
+/// task's public `max_examples_per_trainer`; at the cap exactly it can.
+#[test]
+fn a_round_crediting_more_than_the_examples_cap_is_refused() {
+    let mut suite = Suite::new(3);
+    let id = suite.open_task(suite.task_msg(), POOL, &[0, 1, 2]);
+    suite.close_joins(id);
+    let cap = suite.task(id).max_examples_per_trainer as u128;
+    assert_eq!(
+        suite
+            .round(id, 1, &[(0, cap), (1, cap), (2, cap + 1)])
+            .unwrap_err(),
+        ContractError::WeightAboveCap {
+            address: suite.trainers[2].to_string(),
+            weight: Uint128::new(cap + 1),
+            cap: Uint128::new(cap),
+        }
+    );
+    assert_eq!(suite.task(id).rounds_completed, 0);
+    suite.round(id, 1, &[(0, cap), (1, cap), (2, cap)]).unwrap();
+    suite.round(id, 2, &[(0, cap), (1, cap), (2, cap)]).unwrap();
+    suite.finalize(id).unwrap();
+    // distributable 9,300 split three ways: 3,100 each.
+    for i in 0..3 {
+        assert_eq!(suite.claim_checked(i, id), STAKE + 3_100);
+    }
 }

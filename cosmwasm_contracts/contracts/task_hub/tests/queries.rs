@@ -6,7 +6,7 @@ use std::cell::Cell;
 
 use common::*;
 use cosmwasm_std::testing::{message_info, mock_dependencies, mock_env, MockApi};
-use cosmwasm_std::{coins, from_json, Addr, Deps, Order, QuerierWrapper, Record, Storage};
+use cosmwasm_std::{coins, from_json, Addr, Decimal, Deps, Order, QuerierWrapper, Record, Storage};
 use cw_multi_test::Executor;
 use task_hub::msg::{
     CreateTaskMsg, ExecuteMsg, InstantiateMsg, ParticipantsResponse, QueryMsg, TasksResponse,
@@ -268,6 +268,7 @@ fn a_two_filter_task_query_examines_at_most_limit_entries() {
         no_show_penalty_bps: 0,
         slash_bps: 0,
         max_examples_per_trainer: 1,
+        max_update_norm: Decimal::one(),
         round_timeout_secs: 5,
     };
     for id in 1..=600u64 {
