@@ -68,6 +68,7 @@ def _spec(chain: ChainClient, keeper: str, trainers: int, join_s: int = 3600, tr
         no_show_penalty_bps=1000,
         slash_bps=5000,
         max_examples_per_trainer=1000,
+        max_update_norm=Decimal(50),
         round_timeout_secs=60,
     )
 

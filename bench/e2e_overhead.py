@@ -79,7 +79,7 @@ def _prepare_plain(folder: Path) -> Path:
     write_npz(folder / "held-out", digits.data[held_out], digits.target[held_out])
     for index, rows in enumerate(shards):
         write_npz(folder / f"trainer{index + 1}", digits.data[rows], digits.target[rows])
-    built = build_demo_client("torch", LocalnetConfig(), "wasm1unused", "127.0.0.1:1")
+    built = build_demo_client("torch", LocalnetConfig(), "wasm1unused")
     initial = folder / "initial.safetensors"
     initial.write_bytes(built.initial_model())
     return initial

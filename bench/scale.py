@@ -78,10 +78,12 @@ def _worker(
     settings = settings_from_source(source)
     hub = TaskHub(ChainClient(network), settings.contract)
     stop = threading.Event()
+    task = hub.task(task_id)
     for key, data in assignments:
         wallet = LocalWallet(PrivateKey(bytes.fromhex(key)), "wasm")
         worker = InProcessWorker(source, Path(data))
-        signer = SignerApp(settings, wallet, task_id, worker, hub, journal / str(wallet.address()))  # type: ignore[arg-type]
+        examples = len(load_folder(Path(data)))
+        signer = SignerApp(settings, wallet, task, worker, hub, journal / str(wallet.address()), examples)  # type: ignore[arg-type]
         node = TrainerNode(signer.app, superlink, {}, poll_interval=POLL_S)
         threading.Thread(target=node.run, args=(stop, 600.0), daemon=True).start()
     stop.wait()
@@ -132,7 +134,7 @@ def _round(home: Path, federated_evaluation: bool) -> dict[str, Any]:
         org, keeper = keys.wallet("organization"), keys.wallet("keeper")
         link_port, feed_port = free_port(), free_port()
         settings = ClientSettings.for_network(
-            config.network(), deployment.contract, f"127.0.0.1:{link_port}", "digits-wide", (64,), 10, 16.0, 5, 0.1
+            config.network(), deployment.contract, "digits-wide", (64,), 10, 16.0, 5, 0.1
         )
         built = build_client(settings, ModelSpec.parse(f"{DIGITS_MLP}:DigitsMLP", {"hidden": HIDDEN}))
         trainers = derive_wallets(TRAINERS, "scale")

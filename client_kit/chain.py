@@ -117,6 +117,10 @@ class ChainClient:
     def balance(self, address: str, denom: str | None = None) -> int:
         return self._guard(lambda: self._ledger.query_bank_balance(address, denom or self.network.denom))
 
+    def node_chain_id(self) -> str:
+        """The chain id the node itself reports (not the one configured for it)."""
+        return str(self._rpc("status")["node_info"]["network"])
+
     def height(self) -> int:
         return self._guard(self._ledger.query_height)
 

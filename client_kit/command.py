@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from cosmpy.aerial.wallet import LocalWallet
 from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
@@ -33,9 +34,9 @@ from rich.table import Table
 
 from chain_config import Network
 from client_kit.chain import ChainClient, ChainError
-from client_kit.data import DataError
+from client_kit.data import DataError, load_folder
 from client_kit.keys import KeysError
-from client_kit.preflight import KeySource, check_client, check_membership
+from client_kit.preflight import KeySource, check_chain, check_client, check_membership, keeper_endpoint
 from client_kit.sandbox import SandboxError
 from client_kit.settings import SettingsError, settings_from_source
 from client_kit.signer_app import SignerApp, TrainerError
@@ -51,13 +52,15 @@ class RunRequest:
     task_id: int
     data_dir: Path
     keys: KeySource
-    superlink: str | None = None
+    superlink: str | None = None  # default: the endpoint the task's keeper registered on chain
+    contract: str | None = None  # the contract the trainer joined with; client.py must name it
     grpc_url: str | None = None
     rpc_url: str | None = None
     fault: str = ""
     connect_timeout: float = 600.0
     poll_interval: float = 0.5
     sandbox: bool = True
+    claim: bool = True  # claim the payout as soon as the task is settled (the claim window may be short)
     state_dir: Path | None = None  # where the signer keeps what it signed (default: the user's state folder)
 
 
@@ -76,6 +79,8 @@ def trainer_command(
     network: Network | None = None,
     superlink: str | None = None,
     fault: str = "",
+    contract: str | None = None,
+    claim: bool = True,
 ) -> list[str]:
     """The command that runs `client_file` for a task, as a trainer would type it."""
     command = [sys.executable, "-I", "-m", "client_kit.command", str(client_file)]
@@ -90,6 +95,10 @@ def trainer_command(
         command += ["--node", network.grpc_url, "--rpc", network.rpc_url]
     if superlink:
         command += ["--superlink", superlink]
+    if contract:
+        command += ["--contract", contract]
+    if not claim:
+        command.append("--no-claim")
     if fault:
         command += ["--fault", fault]
     return command
@@ -100,26 +109,50 @@ def run_task(client_file: Path, request: RunRequest, console: Console) -> int:
     source = client_file.read_bytes()  # read once: these bytes are checked, and these bytes run
     settings = settings_from_source(source)
     hub = TaskHub(ChainClient(settings.network(request.grpc_url, request.rpc_url)), settings.contract)
+    check_chain(hub, settings.chain_id, request.contract)
     task = check_client(hub, request.task_id, hashlib.sha256(source).hexdigest(), client_file.name)
     wallet = request.keys.wallet(settings.prefix, allow_dev_accounts=settings.chain_id.startswith("fedchain-local"))
     address = str(wallet.address())
     check_membership(hub, task, address)
+    examples = len(load_folder(request.data_dir))  # counted here: the count signed is never the task code's word
     worker = TaskWorker(source, request.data_dir, sandbox=request.sandbox, log=sys.stderr.buffer)
     try:
         journal = journal_folder(request, settings.contract, task, address)
-        signer = SignerApp(settings, wallet, task.id, worker, hub, journal, request.fault)
-        superlink = request.superlink or settings.superlink
+        signer = SignerApp(settings, wallet, task, worker, hub, journal, examples, request.fault)
+        superlink = request.superlink or keeper_endpoint(hub, task)
         confinement = "sandboxed, no key, no network" if request.sandbox else "NOT sandboxed (--no-sandbox)"
         console.print(
             f"client.py verified against task {task.id} (sha256 {task.client_sha256[:16]}…); its code runs apart "
-            f"({confinement}) on {worker.description.get('examples', 0)} local examples; signing as {address}; "
+            f"({confinement}) on {examples} local examples; signing as {address}; "
             f"keeper {superlink}",
             highlight=False,
         )
         supervisor = NodeSupervisor(signer, superlink, request.connect_timeout, request.poll_interval)
-        return _serve(signer, hub, task.id, task.rounds, address, supervisor, console)
+        claimable = _serve(signer, hub, task.id, task.rounds, address, supervisor, console)
     finally:
         worker.close()
+    if request.claim and claimable > 0:
+        return _claim(hub, wallet, task.id, console)
+    console.print(
+        f"task {task.id} finished: you can claim {claimable:,} {hub.chain.network.denom} "
+        f"with `fedchain trainer claim {task.id} --key <your key>`"
+    )
+    return claimable
+
+
+def _claim(hub: TaskHub, wallet: LocalWallet, task_id: int, console: Console) -> int:
+    """Claim the payout now: a claim window can be short, and after it the payout goes to the treasury."""
+    try:
+        result = hub.claim(wallet, task_id)
+    except ChainError as error:
+        console.print(
+            f"could not claim yet ({escape(str(error))}); run `fedchain trainer claim {task_id} --key <your key>`"
+        )
+        return 0
+    claimed = hub.participant(task_id, str(wallet.address()))
+    amount = claimed.claimed_amount if claimed is not None else 0
+    console.print(f"task {task_id} finished: claimed {amount:,} {hub.chain.network.denom} (tx {result.hash})")
+    return amount
 
 
 def _serve(
@@ -149,12 +182,7 @@ def _serve(
     deadline = time.monotonic() + 60
     while hub.task(task_id).status != TaskStatus.FINALIZED and time.monotonic() < deadline:
         time.sleep(1.0)  # the keeper finalizes right after the last attestation
-    claimable = hub.claimable(task_id, address).amount
-    console.print(
-        f"task {task_id} finished: you can claim {claimable:,} {hub.chain.network.denom} "
-        f"with `fedchain trainer claim {task_id} --key <your key>`"
-    )
-    return claimable
+    return hub.claimable(task_id, address).amount
 
 
 def _progress(signer: SignerApp, supervisor: NodeSupervisor, rounds: int, attested: int) -> Table:
@@ -179,7 +207,8 @@ def _progress(signer: SignerApp, supervisor: NodeSupervisor, rounds: int, attest
 @click.option("--key", help="Key name (in --keys-dir or the OS keyring).")
 @click.option("--key-file", type=click.Path(path_type=Path), help="File holding your mnemonic (mode 0600).")
 @click.option("--keys-dir", type=click.Path(path_type=Path), help="Folder of named keys.")
-@click.option("--superlink", help="Keeper endpoint (default: the one client.py names).")
+@click.option("--superlink", help="Keeper endpoint (default: the one the task's keeper registered on chain).")
+@click.option("--contract", help="The task_hub contract you joined with: refuse a client.py that names another.")
 @click.option("--node", "grpc_url", help="Chain gRPC endpoint (default: the one client.py names).")
 @click.option("--rpc", "rpc_url", help="Chain RPC endpoint (default: the one client.py names).")
 @click.option("--connect-timeout", default=600.0, show_default=True, help="Seconds to wait for the keeper.")
@@ -200,6 +229,12 @@ def _progress(signer: SignerApp, supervisor: NodeSupervisor, rounds: int, attest
     "--state-dir",
     type=click.Path(path_type=Path, file_okay=False),
     help="Where to keep what was signed (default $XDG_STATE_HOME/fedchain or ~/.local/state/fedchain).",
+)
+@click.option(
+    "--claim/--no-claim",
+    default=True,
+    show_default=True,
+    help="Claim the payout as soon as the task is settled (else claim it yourself within the claim window).",
 )
 @click.option("--fault", default="", hidden=True, help="Misbehave on purpose (demo and tests only).")
 def main(client_file: Path, key: str | None, key_file: Path | None, keys_dir: Path | None, **options: Any) -> None:

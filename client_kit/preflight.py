@@ -31,6 +31,28 @@ class KeySource:
         raise KeysError("give --key NAME or --key-file PATH: the key that staked into the task")
 
 
+def check_chain(hub: TaskHub, chain_id: str, expected_contract: str | None) -> None:
+    """Refuse a client.py that names another chain than the node serves, or another contract than
+    the one the trainer joined: its claims would be signed for a task that pays nothing."""
+    served = hub.chain.node_chain_id()
+    if served != chain_id:
+        raise TrainerError(f"client.py names chain {chain_id!r}, but the node serves {served!r}: refusing to run it")
+    if expected_contract is not None and expected_contract != hub.contract:
+        raise TrainerError(
+            f"client.py names contract {hub.contract}, not {expected_contract} (the one you joined with): "
+            "refusing to run it"
+        )
+
+
+def keeper_endpoint(hub: TaskHub, task: Task) -> str:
+    """Where the task's keeper serves trainers, as the keeper itself registered it on chain (the
+    organization's client.py cannot send trainers elsewhere)."""
+    profile = hub.profile(task.keeper)
+    if profile is None or profile.keeper is None or not profile.keeper.endpoint:
+        raise TrainerError(f"the keeper of task {task.id}, {task.keeper}, has no endpoint on chain; give --superlink")
+    return profile.keeper.endpoint
+
+
 def check_client(hub: TaskHub, task_id: int, sha256: str, name: str = "client.py") -> Task:
     """The task, if the client.py whose bytes hash to `sha256` is the one it registered."""
     try:

@@ -1,4 +1,4 @@
-"""The public task parameters a rendered client.py embeds: which chain, contract and keeper, and
+"""The public task parameters a rendered client.py embeds: which chain and contract, and
 how the task's model is trained. Nothing secret: everything here is covered by the client's hash
 on chain, so every trainer of a task runs exactly the same settings."""
 
@@ -21,7 +21,6 @@ class ClientSettings:
     model_name: str
     chain_id: str
     contract: str
-    superlink: str  # the keeper's SuperLink (Fleet API) address
     grpc_url: str
     rpc_url: str
     denom: str
@@ -40,7 +39,6 @@ class ClientSettings:
     def for_network(
         network: Network,
         contract: str,
-        superlink: str,
         model_name: str,
         input_shape: tuple[int, ...],
         classes: int,
@@ -55,7 +53,6 @@ class ClientSettings:
             model_name=model_name,
             chain_id=network.chain_id,
             contract=contract,
-            superlink=superlink,
             grpc_url=network.grpc_url,
             rpc_url=network.rpc_url,
             denom=network.denom,

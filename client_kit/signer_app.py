@@ -5,8 +5,11 @@ It never runs the organization's code. Each train message's global model goes to
 - the global model the keeper sent must be the chain's record of the previous round (its sha256;
   the initial model's for round 1), checked while the worker trains, so a keeper or anyone on the
   way cannot swap it and blame the trainer for the difference;
-- the update must be a readable model with exactly the global model's layers, dtypes and shapes
-  and finite floats: the trainer never signs what would get it slashed;
+- the update must be a readable model with exactly the global model's layers, dtypes and shapes,
+  finite floats, and within the task's `max_update_norm` of the global model (measured as the
+  keeper measures it): the trainer never signs what would get it slashed;
+- the example count it signs is the trainer's own count of its data, never the task code's word
+  (which could claim 0 and make the trainer a no-show, or more than the cap);
 - one signed update per round: asked again for a round (a keeper that restarted, a node that
   reconnected, a trainer that restarted), the signer sends the same signed update, never a
   second, different one (which would be equivocation). What it signed is kept on disk, in the
@@ -46,7 +49,8 @@ from client_kit.protocol import (
     TrainerTimings,
 )
 from client_kit.settings import ClientSettings
-from client_kit.task_hub import TaskHub
+from client_kit.task_hub import Task, TaskHub
+from client_kit.update_rules import update_norm
 from client_kit.worker import TaskWorker, WorkerError, numbers
 
 FAULTS = ("nan", "scale", "shape", "unsigned", "impostor")  # misbehaviour on purpose: demo and tests only
@@ -77,10 +81,11 @@ class SignerApp:
         self,
         settings: ClientSettings,
         wallet: LocalWallet,
-        task_id: int,
+        task: Task,
         worker: TaskWorker,
         hub: TaskHub,
         journal: Path,
+        examples: int,
         fault: str = "",
     ) -> None:
         kind = fault.partition("@")[0]
@@ -88,7 +93,9 @@ class SignerApp:
             raise TrainerError(f"unknown fault {kind!r}; known: {', '.join(FAULTS)}")
         self.settings = settings
         self.wallet = wallet
-        self.task_id = task_id
+        self.task_id = task_id = task.id
+        self.max_update_norm = float(task.max_update_norm)
+        self.examples = examples  # counted by this process from the trainer's data, not by the task's code
         self.worker = worker
         self.hub = hub
         self.fault = fault
@@ -128,7 +135,7 @@ class SignerApp:
         except WorkerError as error:
             raise TrainerError(str(error)) from None
         trained = time.perf_counter()
-        names, arrays = checked_update(update, model)
+        names, arrays = checked_update(update, model, self.max_update_norm)
         self.log.note(task_round, train_loss=loss, train_s=trained - started)
         fault = _active_fault(self.fault, task_round)
         if fault in ("nan", "scale", "shape"):
@@ -139,7 +146,7 @@ class SignerApp:
                 f"the keeper sent a round-{task_round} model (sha256 {base[:16]}…) that is not the one the chain "
                 f"records ({expected.result()[:16]}…): refusing to sign an update trained from it"
             )
-        examples = int(answer["num_examples"])
+        examples = self.examples
         content = RecordDict(
             {ARRAYS: record_of(update), METRICS: MetricRecord({NUM_EXAMPLES: examples, TRAIN_LOSS: loss})}
         )
@@ -194,7 +201,7 @@ class SignerApp:
             raise TrainerError(str(error)) from None
         if not (loss >= 0 and 0 <= accuracy <= 1):
             raise TrainerError(f"the task's code reported loss {loss} and accuracy {accuracy}: not signing that")
-        examples = int(answer["num_examples"])
+        examples = self.examples
         self.log.note(task_round, eval_loss=loss, eval_accuracy=accuracy)
         claim = EvaluationClaim(
             chain_id=self.settings.chain_id,
@@ -242,10 +249,11 @@ class SignerApp:
         partial.rename(entry)
 
 
-def checked_update(update: bytes, model: bytes) -> tuple[list[str], list[np.ndarray]]:
-    """The worker's update, if it is the global model's shape exactly and finite; else TrainerError.
+def checked_update(update: bytes, model: bytes, max_norm: float) -> tuple[list[str], list[np.ndarray]]:
+    """The worker's update, if it is the global model's shape exactly, finite, and within `max_norm`
+    of it; else TrainerError.
 
-    The signer checks what it signs: nothing malformed leaves this trainer under its signature."""
+    The signer checks what it signs: nothing slashable leaves this trainer under its signature."""
     try:
         names, arrays, _ = decode_views(update)
         base_names, base_arrays, _ = decode_views(model)
@@ -258,6 +266,11 @@ def checked_update(update: bytes, model: bytes) -> tuple[list[str], list[np.ndar
             raise TrainerError(f"the task's code changed layer {name!r} from {base.dtype}{base.shape}")
         if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
             raise TrainerError(f"the task's code produced NaN or infinite values in layer {name!r}: not signing")
+    norm = update_norm(arrays, base_arrays)
+    if norm > max_norm:
+        raise TrainerError(
+            f"the task's code moved the model by {norm:.3f}, beyond the task's bound of {max_norm:g}: not signing"
+        )
     return names, list(arrays)
 
 

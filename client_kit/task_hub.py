@@ -9,6 +9,7 @@ base64 on the wire.
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from decimal import Decimal
@@ -22,6 +23,7 @@ from client_kit.chain import ChainClient, ChainError, ChainErrorKind, TxResult
 from client_kit.envelope import SignedEnvelope
 
 PAGE = 100  # the contract's largest page
+MAX_LOSS = 1e6  # the largest loss a round records; no real model's loss comes near it
 
 
 class TaskStatus(StrEnum):
@@ -110,12 +112,14 @@ class TaskSpec:
     no_show_penalty_bps: int
     slash_bps: int
     max_examples_per_trainer: int
+    max_update_norm: Decimal  # the largest L2 distance of an update from the global model
     round_timeout_secs: int
 
     def message(self) -> dict[str, Any]:
         body = dict(self.__dict__)
         body["stake"] = str(self.stake)
         body["keeper_bond"] = str(self.keeper_bond)
+        body["max_update_norm"] = _decimal(self.max_update_norm)
         return {"create_task": body}
 
 
@@ -177,6 +181,7 @@ class Task:
     grace_period_secs: int
     claim_window_secs: int
     max_examples_per_trainer: int
+    max_update_norm: Decimal
     round_timeout_secs: int
     created_at: int
     participants: int
@@ -198,7 +203,7 @@ class Task:
     rewards_paid: int
     bond_forfeited: int
     org_compensation: int
-    trainer_compensation: int  # per non-slashed trainer
+    trainer_compensation: int  # per contributor in good standing
     treasury_paid: int
     org_refunded: int
     keeper_paid: int
@@ -214,6 +219,7 @@ class Task:
         for name in _TASK_AMOUNTS:
             values[name] = int(values[name] or 0)
         values["status"] = TaskStatus(data["status"])
+        values["max_update_norm"] = Decimal(str(data["max_update_norm"]))
         return Task(**values, raw=data)
 
     @property
@@ -256,6 +262,15 @@ class RoundMetrics:
     loss: Decimal
     accuracy: Decimal
     examples: int
+
+    @staticmethod
+    def bounded(loss: float, accuracy: float, examples: int) -> RoundMetrics:
+        """Metrics the contract always accepts, whatever produced the numbers: a loss that is not
+        a finite number or is beyond MAX_LOSS is recorded as MAX_LOSS, accuracy is clamped to
+        [0, 1] (NaN as 0). A wild figure must not make an attestation fail."""
+        loss = MAX_LOSS if not math.isfinite(loss) else min(max(loss, 0.0), MAX_LOSS)
+        accuracy = min(max(accuracy, 0.0), 1.0) if math.isfinite(accuracy) else 0.0
+        return RoundMetrics(Decimal(f"{loss:.6f}"), Decimal(f"{accuracy:.6f}"), max(examples, 0))
 
     def wire(self) -> dict[str, Any]:
         return {"loss": _decimal(self.loss), "accuracy": _decimal(self.accuracy), "examples": self.examples}

@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,7 +48,7 @@ def write_frame(stream: IO[bytes], header: dict[str, Any], blob: bytes = b"") ->
     stream.flush()
 
 
-def read_frame(stream: IO[bytes]) -> tuple[dict[str, Any], bytes]:
+def read_frame(stream: IO[bytes], max_blob: int = MAX_BLOB) -> tuple[dict[str, Any], bytes]:
     size = int.from_bytes(_exactly(stream, 4), "little")
     if size > MAX_HEADER:
         raise WorkerError(f"a frame header of {size} bytes")
@@ -55,7 +56,7 @@ def read_frame(stream: IO[bytes]) -> tuple[dict[str, Any], bytes]:
     if not isinstance(header, dict):
         raise WorkerError("a frame header that is not a JSON object")
     blob_size = int.from_bytes(_exactly(stream, 8), "little")
-    if blob_size > MAX_BLOB:
+    if blob_size > max_blob:
         raise WorkerError(f"a blob of {blob_size} bytes")
     return header, _exactly(stream, blob_size)
 
@@ -171,11 +172,20 @@ class TaskWorker:
     """Starts a worker for verified client.py bytes and talks to it; one request at a time.
 
     The handle survives a fork: a trainer's node process that restarts keeps using the worker its
-    parent started, and request ids let it skip an answer meant for its predecessor."""
+    parent started, and request ids let it skip an answer meant for its predecessor. With a
+    `timeout`, a request the task's code does not answer in time kills the worker (which then
+    refuses every later request): a hanging client.py must not hang its caller. An answer's model
+    may be only slightly larger than the model sent, and an evaluation carries none."""
 
     def __init__(
-        self, source: bytes, data_dir: Path | None, sandbox: bool = True, log: IO[bytes] | None = None
+        self,
+        source: bytes,
+        data_dir: Path | None,
+        sandbox: bool = True,
+        log: IO[bytes] | None = None,
+        timeout: float | None = None,
     ) -> None:
+        self.timeout = timeout
         command = [python_executable() if sandbox else sys.executable, "-I", "-m", "client_kit.worker"]
         readable: list[Path] = []
         if data_dir is not None:
@@ -189,25 +199,37 @@ class TaskWorker:
         )
         assert self._process.stdin is not None and self._process.stdout is not None
         self._requests, self._replies = self._process.stdin, self._process.stdout
-        self.description = self._ask({"op": "load"}, source)[0]
+        try:
+            self.description = self._ask({"op": "load"}, source)[0]
+        except WorkerError:
+            self.close()
+            raise
 
-    def _ask(self, header: dict[str, Any], blob: bytes = b"") -> tuple[dict[str, Any], bytes]:
+    def _ask(self, header: dict[str, Any], blob: bytes = b"", max_blob: int = 0) -> tuple[dict[str, Any], bytes]:
         ticket = os.urandom(8).hex()
+        watchdog = threading.Timer(self.timeout, self._process.kill) if self.timeout else None
+        if watchdog is not None:
+            watchdog.start()
         try:
             write_frame(self._requests, {**header, "id": ticket}, blob)
             while True:
-                answer, reply_blob = read_frame(self._replies)
+                answer, reply_blob = read_frame(self._replies, max_blob)
                 if answer.get("id") in (ticket, None):  # None: the answer to "load", which has no id
                     break
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, WorkerError) as error:
+            if watchdog is not None and watchdog.finished.is_set():
+                raise WorkerError(f"the task's code did not answer {header['op']} within {self.timeout:g} s") from None
             raise WorkerError(f"the task's worker stopped ({self._process.poll()}): {error}") from None
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
         if not answer.get("ok"):
             raise WorkerError(f"the task's code failed: {str(answer.get('error'))[:500]}")
         return answer, reply_blob
 
     def train(self, model: bytes, task_round: int) -> tuple[dict[str, Any], bytes]:
         """(loss, num_examples, train_s) and the trained model's bytes (unchecked: the caller checks)."""
-        return self._ask({"op": "train", "round": task_round}, model)
+        return self._ask({"op": "train", "round": task_round}, model, max_blob=len(model) + MAX_HEADER)
 
     def evaluate(self, model: bytes) -> dict[str, Any]:
         return self._ask({"op": "evaluate"}, model)[0]

@@ -3,13 +3,19 @@
 Anyone can register a node with a keeper's SuperLink. A round waits only for nodes bound to a
 staked trainer of the task: the keeper sends each new node a `query` message, and the node's
 reply must be a binding claim signed by the key of an address that joined the task and was not
-slashed. One node per address: a second node for an address already bound (and still connected)
-is refused, so a trainer cannot answer twice. A node that fails once is never asked again, so
-junk nodes cost one round trip each, not one per round.
+slashed. One node per address, the latest: a trainer whose node process restarted (new node id,
+while the SuperLink still lists the dead one) is bound through its new node, and the node it
+replaced is dropped, so a trainer never answers twice.
+
+Nothing here waits. Queries are pushed, and answers collected, each time the round asks which
+nodes to use: a stranger's node that never answers costs one message, not a stall of everyone's
+round. A node whose answer is wrong is never asked again; one that has not answered within
+HANDSHAKE_TIMEOUT_S (busy, or silent) is asked again later.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,6 +30,12 @@ from client_kit.task_hub import Standing
 HANDSHAKE_TIMEOUT_S = 10.0
 
 
+@dataclass(frozen=True)
+class PendingQuery:
+    node: int
+    sent_at: float  # time.monotonic()
+
+
 @dataclass
 class Bindings:
     chain_id: str
@@ -32,41 +44,65 @@ class Bindings:
     standing: Callable[[str], Standing]
     prefix: str = "wasm"
     by_node: dict[int, str] = field(default_factory=dict)  # node id -> staked address
-    refused: dict[int, str] = field(default_factory=dict)  # node id -> why
+    refused: dict[int, str] = field(default_factory=dict)  # node id -> why (never asked again)
+    pending: dict[str, PendingQuery] = field(default_factory=dict)  # query message id -> its node
 
     def nodes(self, grid: Grid) -> list[int]:
-        """The connected nodes bound to staked, unslashed trainers, after asking any new node."""
+        """The connected nodes bound to staked, unslashed trainers, after taking in the answers
+        that arrived and asking any node not asked yet (without waiting for its answer)."""
         connected = set(grid.get_node_ids())
-        new = sorted(connected - set(self.by_node) - set(self.refused))
+        self._collect(grid)
+        asked = {query.node for query in self.pending.values()}
+        new = sorted(connected - set(self.by_node) - set(self.refused) - asked)
         if new:
-            self._handshake(grid, new, connected)
+            self._ask(grid, new)
         return sorted(
             node
             for node, address in self.by_node.items()
             if node in connected and self.standing(address) == Standing.ACTIVE
         )
 
-    def _handshake(self, grid: Grid, nodes: list[int], connected: set[int]) -> None:
+    def wait(self, grid: Grid, at_least: int, timeout: float, poll_s: float = 0.5) -> list[int]:
+        """The bound nodes once at least `at_least` are bound, or whatever is bound after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            bound = self.nodes(grid)
+            if len(bound) >= at_least or time.monotonic() >= deadline:
+                return bound
+            time.sleep(poll_s)
+
+    def _ask(self, grid: Grid, nodes: list[int]) -> None:
         messages = [Message(content=RecordDict(), dst_node_id=node, message_type=MessageType.QUERY) for node in nodes]
-        answered: set[int] = set()
-        for reply in grid.send_and_receive(messages, timeout=HANDSHAKE_TIMEOUT_S):
-            node = int(reply.metadata.src_node_id)
-            answered.add(node)
-            address, reason = self._verify(reply, node)
-            if address is None:
-                self.refused[node] = reason
-                continue
-            holder = next((n for n, a in self.by_node.items() if a == address and n in connected), None)
-            if holder is not None:
-                self.refused[node] = f"{address} already answers through node {holder}"
-                continue
-            self.by_node = {n: a for n, a in self.by_node.items() if a != address}  # a reconnected trainer
-            self.by_node[node] = address
-        for node in set(nodes) - answered:
-            self.refused[node] = "did not answer the binding query"
+        now = time.monotonic()
+        for node, message_id in zip(nodes, grid.push_messages(messages), strict=True):
+            self.pending[message_id] = PendingQuery(node, now)
+
+    def _collect(self, grid: Grid) -> None:
+        if not self.pending:
+            return
+        for reply in grid.pull_messages(list(self.pending)):
+            query = self.pending.pop(reply.metadata.reply_to_message_id, None)
+            if query is not None:
+                self._bind(reply, query.node)
+        now = time.monotonic()
+        for message_id, query in list(self.pending.items()):
+            if now - query.sent_at > HANDSHAKE_TIMEOUT_S:
+                del self.pending[message_id]  # asked again on a later call
+
+    def _bind(self, reply: Message, node: int) -> None:
+        address, reason = self._verify(reply, node)
+        if address is None:
+            self.refused[node] = reason
+            return
+        for previous in [n for n, a in self.by_node.items() if a == address]:
+            del self.by_node[previous]
+            self.refused[previous] = f"{address} now answers through node {node}"
+        self.by_node[node] = address
 
     def _verify(self, reply: Message, node: int) -> tuple[str | None, str]:
         try:
+            if int(reply.metadata.src_node_id) != node:
+                return None, f"the answer came from node {reply.metadata.src_node_id}"
             if reply.has_error() or ENVELOPE not in reply.content.config_records:
                 return None, "no signed binding"
             envelope = SignedEnvelope.from_record(reply.content.config_records[ENVELOPE], BindingClaim)

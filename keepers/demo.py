@@ -151,7 +151,7 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console) -> Demo
     feed_port, link_port = free_port(), free_port()
     endpoint = f"127.0.0.1:{link_port}"
     cast.fees["keeper"] += register_keeper(hub, cast.keeper, endpoint, "Demo Keeper")
-    built = build_demo_client(options.model, config, deployment.contract, endpoint)
+    built = build_demo_client(options.model, config, deployment.contract)
     terms = TaskTerms(
         model_name=f"digits-{options.model}",
         description="handwritten digits, trained where the data lives",
@@ -246,6 +246,7 @@ def _train(
                         work / f"{name}.log",
                         network=config.network(),
                         fault="scale@2" if name == cast.poisoner else "",
+                        claim=False,  # the demo claims for each trainer itself, to count every fee
                     )
                 )
             table = served.follower.table
@@ -322,12 +323,11 @@ def digits_split(trainers: int, seed: int) -> tuple[np.ndarray, list[np.ndarray]
     return held_out, [pool[shard] for shard in dirichlet_partition(labels[pool], trainers, alpha=0.5, seed=seed)]
 
 
-def build_demo_client(model: str, config: LocalnetConfig, contract: str, superlink: str) -> BuiltClient:
+def build_demo_client(model: str, config: LocalnetConfig, contract: str) -> BuiltClient:
     reference, model_args, training = MODELS[model]
     settings = ClientSettings.for_network(
         config.network(),
         contract,
-        superlink,
         model_name=f"digits-{model}",
         input_shape=(64,),
         classes=10,

@@ -19,10 +19,8 @@ from flwr.app import Message
 
 from client_kit.envelope import EnvelopeError, EvaluationClaim, SignedEnvelope, verify_envelope
 from client_kit.protocol import ENVELOPE, EVAL_ACCURACY, EVAL_LOSS, NUM_EXAMPLES
-from client_kit.task_hub import Standing
+from client_kit.task_hub import MAX_LOSS, Standing
 from keepers.verification import whole_number
-
-MAX_LOSS = 1e6
 
 
 @dataclass(frozen=True)

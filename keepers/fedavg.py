@@ -19,12 +19,9 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from scipy.linalg import blas
 
+from client_kit.update_rules import averaged
+
 _AXPY = {np.dtype(np.float32): blas.saxpy, np.dtype(np.float64): blas.daxpy}
-
-
-def averaged(array: np.ndarray) -> bool:
-    """Whether a layer is averaged (floating point) or kept from the global model (anything else)."""
-    return bool(np.issubdtype(array.dtype, np.floating))
 
 
 def weighted_average(

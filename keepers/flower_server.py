@@ -12,7 +12,6 @@ import json
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from decimal import Decimal
 from logging import WARNING
 from pathlib import Path
 
@@ -21,11 +20,12 @@ from flwr.app import ConfigRecord, Context
 from flwr.common.logger import log
 from flwr.serverapp import Grid, ServerApp
 
-from client_kit.chain import ChainClient, ChainError, ChainErrorKind
+from client_kit.chain import ChainClient
 from client_kit.ipfs import MAX_CLIENT_BYTES, KuboStore, fetch_verified
 from client_kit.keys import read_mnemonic_file, wallet_from_mnemonic
 from client_kit.model_format import decode_views, record_of
 from client_kit.task_hub import RoundMetrics, SignedClaim, SlashEvidence, Standing, Task, TaskHub
+from client_kit.worker import WorkerError
 from keepers.binding import Bindings
 from keepers.brisk_grid import BriskGrid
 from keepers.events import RoundAttested, RoundTiming, TaskFinalized, TrainerConnected, TrainerSlashed
@@ -64,11 +64,24 @@ class TaskKeeper:
         if folder is None:
             return None
         source = fetch_verified(self.ipfs, self.task.client_cid, self.task.client_sha256, MAX_CLIENT_BYTES)
-        return Validator(source, folder, sandbox=self.settings.sandbox)
+        try:  # the task's code may fail or hang here: then rounds carry the trainers' figures
+            return Validator(source, folder, sandbox=self.settings.sandbox, timeout=self.task.round_timeout_secs)
+        except WorkerError as error:
+            log(WARNING, "task %s: the task's code cannot score the validation set: %s", self.task.id, error)
+            return None
 
     def validate(self, model: bytes) -> Score | None:
-        """The global model's score on the keeper's validation set, if it has one."""
-        return None if self._validator is None else self._validator.score(model)
+        """The global model's score on the keeper's validation set, if it has one and the task's
+        code scored it. That code is the organization's: when it fails or answers out of range the
+        round is recorded with the trainers' figures instead, for a failing scorer must not stop the
+        run (and cost the keeper its bond)."""
+        if self._validator is None:
+            return None
+        try:
+            return self._validator.score(model)
+        except WorkerError as error:
+            log(WARNING, "task %s: validation failed, recording the trainers' figures: %s", self.task.id, error)
+            return None
 
     def standing(self, address: str) -> Standing:
         """Active (joined, not slashed), slashed, or absent (never joined)."""
@@ -97,7 +110,7 @@ class TaskKeeper:
             global_names=names,
             global_arrays=arrays,
             global_sha256=sha256,
-            norm_bound=self.settings.norm_bound,
+            norm_bound=float(self.task.max_update_norm),
             max_examples_per_trainer=self.task.max_examples_per_trainer,
             bech32_prefix=self.settings.network.bech32_prefix,
         )
@@ -116,12 +129,8 @@ class TaskKeeper:
         validated_at = time.perf_counter()
         pinned = self.ipfs.add(outcome.model, name=f"task{self.task.id}-round{outcome.round}.safetensors")
         pinned_at = time.perf_counter()
-        if validation is not None:  # the keeper's own data outranks what trainers report about theirs
-            loss, accuracy, examples = validation.loss, validation.accuracy, validation.examples
-        else:
-            loss = outcome.eval_loss if outcome.eval_loss is not None else (outcome.train_loss or 0.0)
-            accuracy, examples = outcome.eval_accuracy or 0.0, outcome.eval_examples
-        metrics = RoundMetrics(Decimal(str(round(loss, 6))), Decimal(str(round(accuracy, 6))), examples)
+        metrics = recorded_metrics(outcome, validation)
+        loss, accuracy = float(metrics.loss), float(metrics.accuracy)
         contributors = [(a.address, a.weight) for a in outcome.accepted]
         sender = str(self.wallet.address())
         body = TaskHub.submit_round_body(self.task.id, outcome.round, pinned.cid, pinned.sha256, metrics, contributors)
@@ -202,20 +211,30 @@ class TaskKeeper:
         return sum(1 for slashed in self._members.values() if not slashed)
 
 
+def recorded_metrics(outcome: RoundOutcome, validation: Score | None) -> RoundMetrics:
+    """The figures a round records on chain: the keeper's own validation when it has one (its data
+    outranks what trainers report about theirs), else the trainers' evaluation, else their training
+    loss. Bounded, for some of these numbers come from trainers: a wild one must not make the
+    attestation fail (and the keeper lose its bond)."""
+    if validation is not None:
+        return RoundMetrics.bounded(validation.loss, validation.accuracy, validation.examples)
+    loss = outcome.eval_loss if outcome.eval_loss is not None else (outcome.train_loss or 0.0)
+    return RoundMetrics.bounded(loss, outcome.eval_accuracy or 0.0, outcome.eval_examples)
+
+
 def wait_for_trainers(grid: Grid, keeper: TaskKeeper, timeout: float) -> int:
     """Bind nodes to staked trainers until every active trainer answers or the window closes;
     returns how many are bound. Nodes nobody staked for are refused and never waited for."""
     deadline = time.monotonic() + timeout
     announced: set[int] = set()
     while True:
-        bound = keeper.bindings.nodes(grid)
+        bound = keeper.bindings.wait(grid, keeper.active_trainers(), timeout=min(1.0, timeout))
         for node in bound:
             if node not in announced:
                 keeper.feed.publish(TrainerConnected(keeper.task.id, node, keeper.bindings.by_node[node]))
                 announced.add(node)
         if len(bound) >= keeper.active_trainers() or time.monotonic() >= deadline:
             return len(bound)
-        time.sleep(0.5)
 
 
 @app.main()
@@ -235,7 +254,11 @@ def main(grid: Grid, context: Context) -> None:
         if remaining > 0:
             model = keeper.load_model()
             if wait_for_trainers(grid, keeper, settings.connect_timeout) == 0:
-                raise ChainError(ChainErrorKind.TIMEOUT, f"no staked trainer connected for task {task.id}")
+                # No trainer came: the rounds still run (each waits a round's timeout for one), and
+                # those nobody trains are attested empty. A task filled with addresses that never
+                # connect then ends with nothing paid and nothing forfeited, rather than with the
+                # keeper's bond handed to whoever filled it.
+                log(WARNING, "task %s: no staked trainer connected within %.0f s", task.id, settings.connect_timeout)
             strategy = ChainFedAvg(
                 bindings=keeper.bindings,
                 context_for_round=keeper.context,
@@ -245,6 +268,7 @@ def main(grid: Grid, context: Context) -> None:
                 task_id=task.id,
                 round_offset=task.rounds_completed,
                 federated_evaluation=settings.federated_evaluation,
+                idle_wait_s=float(task.round_timeout_secs),
             )
             strategy.start(
                 grid=grid,

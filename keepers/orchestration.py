@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from types import TracebackType
 
 from cosmpy.aerial.wallet import LocalWallet
@@ -23,6 +24,7 @@ from client_kit.ipfs import ContentStore, Pinned
 from client_kit.task_hub import TaskHub, TaskSpec
 from keepers.feed import FeedFollower
 from keepers.service import KeeperService, KeeperSettings
+from keepers.task_request import DEFAULT_MAX_UPDATE_NORM
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class TaskTerms:
     slash_bps: int = 5000
     keeper_bond: int = 0  # 0: a tenth of the pool
     max_examples_per_trainer: int = 1000
+    max_update_norm: Decimal = DEFAULT_MAX_UPDATE_NORM
     round_timeout_s: int = 120
 
     @property
@@ -92,6 +95,7 @@ def publish_task(
         no_show_penalty_bps=terms.no_show_penalty_bps,
         slash_bps=terms.slash_bps,
         max_examples_per_trainer=terms.max_examples_per_trainer,
+        max_update_norm=terms.max_update_norm,
         round_timeout_secs=terms.round_timeout_s,
     )
     task_id, created = hub.create_task(organization, spec, terms.pool, hub.chain.network.denom)

@@ -28,7 +28,6 @@ class TaskRunConfig:
     contract: str
     keeper_key_file: Path
     ipfs_api: str
-    norm_bound: float
     connect_timeout: float
     feed_port: int
     validation_dir: Path | None = None  # the keeper's own labelled data, to validate each global model
@@ -48,7 +47,6 @@ class TaskRunConfig:
             "contract": self.contract,
             "keeper-key-file": str(self.keeper_key_file),
             "ipfs-api": self.ipfs_api,
-            "norm-bound": float(self.norm_bound),
             "connect-timeout": float(self.connect_timeout),
             "feed-port": self.feed_port,
             "validation-dir": str(self.validation_dir or ""),
@@ -72,7 +70,6 @@ class TaskRunConfig:
             contract=str(config["contract"]),
             keeper_key_file=Path(str(config["keeper-key-file"])),
             ipfs_api=str(config["ipfs-api"]),
-            norm_bound=float(str(config["norm-bound"])),
             connect_timeout=float(str(config["connect-timeout"])),
             feed_port=int(str(config["feed-port"])),
             validation_dir=Path(str(config["validation-dir"])) if config.get("validation-dir") else None,

@@ -116,9 +116,11 @@ def start_trainer(
     superlink: str | None = None,
     network: Network | None = None,
     fault: str = "",
+    claim: bool = True,
 ) -> ManagedProcess:
     """A trainer as trainers run it: `python client.py --task ... --data ... --key-file ...`."""
-    command = trainer_command(client_file, task_id, data_dir, KeySource(key_file=key_file), network, superlink, fault)
+    keys = KeySource(key_file=key_file)
+    command = trainer_command(client_file, task_id, data_dir, keys, network, superlink, fault, claim=claim)
     env = flower_env()
     env["COLUMNS"] = "160"
     return spawn(f"trainer:{client_file.parent.name}", command, log, env)

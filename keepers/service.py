@@ -34,7 +34,6 @@ class KeeperSettings:
     keeper_key_file: Path
     ipfs_api: str
     feed_port: int = 8765
-    norm_bound: float = 50.0
     connect_timeout: float = 60.0
     poll_seconds: float = 2.0
     validation_dir: Path | None = None  # labelled data of the keeper's own, to score every global model
@@ -103,7 +102,6 @@ class KeeperService:
             contract=self.hub.contract,
             keeper_key_file=self.settings.keeper_key_file,
             ipfs_api=self.settings.ipfs_api,
-            norm_bound=self.settings.norm_bound,
             connect_timeout=self.settings.connect_timeout,
             feed_port=self.settings.feed_port,
             validation_dir=self.settings.validation_dir,

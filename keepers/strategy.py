@@ -73,6 +73,7 @@ class ChainFedAvg(FedAvg):
         task_id: int = 0,
         round_offset: int = 0,
         federated_evaluation: bool = True,
+        idle_wait_s: float = 0.0,
     ) -> None:
         super().__init__(fraction_train=1.0, fraction_evaluate=1.0 if federated_evaluation else 0.0)
         self._bindings = bindings
@@ -82,6 +83,7 @@ class ChainFedAvg(FedAvg):
         self._on_event = on_event
         self.task_id = task_id
         self.round_offset = round_offset
+        self.idle_wait_s = idle_wait_s  # how long a round with no bound node waits for one
         self.federated_evaluation = federated_evaluation
         self._global: tuple[list[str], list[np.ndarray], str] = ([], [], "")
         self._clock: dict[str, float] = {}
@@ -92,10 +94,11 @@ class ChainFedAvg(FedAvg):
         """Flower counts from 1 in every run; the chain counts across restarts."""
         return server_round + self.round_offset
 
-    def _messages(self, arrays: ArrayRecord, config: ConfigRecord, kind: str, grid: Grid) -> list[Message]:
+    @staticmethod
+    def _messages(arrays: ArrayRecord, config: ConfigRecord, kind: str, nodes: list[int]) -> list[Message]:
         """One message per node bound to a staked trainer; nodes nobody staked for get nothing."""
         content = RecordDict({ARRAYS: arrays, CONFIG: config})
-        return [Message(content=content, dst_node_id=n, message_type=kind) for n in self._bindings.nodes(grid)]
+        return [Message(content=content, dst_node_id=n, message_type=kind) for n in nodes]
 
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
@@ -105,7 +108,10 @@ class ChainFedAvg(FedAvg):
         self._global = (names, views, hashlib.sha256(bytes_of(arrays)).hexdigest())
         task_round = self.task_round(server_round)
         config[SERVER_ROUND] = task_round
-        messages = self._messages(arrays, config, MessageType.TRAIN, grid)
+        # A round nobody is bound for waits a while for a trainer (late, or restarting); if none
+        # comes it is attested empty: it pays nobody and penalizes nobody, and the run goes on.
+        nodes = self._bindings.nodes(grid) or self._bindings.wait(grid, 1, self.idle_wait_s)
+        messages = self._messages(arrays, config, MessageType.TRAIN, nodes)
         for message in messages:
             self._on_event(RoundStarted(self.task_id, task_round, int(message.metadata.dst_node_id)))
         return messages
@@ -116,7 +122,7 @@ class ChainFedAvg(FedAvg):
         if not self.federated_evaluation:
             return []
         config[SERVER_ROUND] = self.task_round(server_round)
-        return self._messages(arrays, config, MessageType.EVALUATE, grid)
+        return self._messages(arrays, config, MessageType.EVALUATE, self._bindings.nodes(grid))
 
     def aggregate_train(
         self, server_round: int, replies: Iterable[Message]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import MISSING, dataclass, fields
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ _WHOLE_FIELDS = (
 )
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+DEFAULT_MAX_UPDATE_NORM = Decimal(50)
+MAX_DECIMAL = Decimal(10) ** 12  # far beyond any sane bound, far below cosmwasm's Decimal ceiling
 
 
 class TaskRequestError(ValueError):
@@ -61,6 +64,7 @@ class TaskRequest:
     slash_bps: int = 5000
     keeper_bond: int | None = None  # default: a tenth of the pool
     max_examples_per_trainer: int = 1000  # the cap on one update's example count (its weight)
+    max_update_norm: Decimal = DEFAULT_MAX_UPDATE_NORM  # the largest L2 distance of an update from the model
     round_timeout_secs: int = 120  # how long the keeper waits for a round's replies
 
     @staticmethod
@@ -76,6 +80,8 @@ class TaskRequest:
         for name in _WHOLE_FIELDS:
             if name in values and not (name == "keeper_bond" and values[name] is None):
                 values[name] = _whole_number(name, values[name])
+        if "max_update_norm" in values:
+            values["max_update_norm"] = _positive_decimal("max_update_norm", values["max_update_norm"])
         for name in ("join_deadline", "training_deadline", "keeper", "model_name", "description"):
             if name in values and values[name] is not None:
                 values[name] = str(values[name])
@@ -109,6 +115,21 @@ def _whole_number(name: str, value: object) -> int:
     if isinstance(value, str) and _WHOLE.match(value.strip()):
         return int(value.strip())
     raise TaskRequestError(f"{name} must be a whole number (no fraction, no quotes around words), got {value!r}")
+
+
+def _positive_decimal(name: str, value: object) -> Decimal:
+    """A positive number the contract can hold exactly (a Decimal with at most 18 fraction digits)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise TaskRequestError(f"{name} must be a positive number, got {value!r}")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise TaskRequestError(f"{name} must be a positive number, got {value!r}") from None
+    if not number.is_finite() or number <= 0 or number > MAX_DECIMAL:
+        raise TaskRequestError(f"{name} must be a positive number up to {MAX_DECIMAL:,}, got {value!r}")
+    if number.as_tuple().exponent < -18:  # type: ignore[operator]
+        raise TaskRequestError(f"{name} may have at most 18 digits after the point, got {value!r}")
+    return number
 
 
 def parse_time(value: str, now: float) -> int:
@@ -188,6 +209,7 @@ def resolve(
         no_show_penalty_bps=request.no_show_penalty_bps,
         slash_bps=request.slash_bps,
         max_examples_per_trainer=request.max_examples_per_trainer,
+        max_update_norm=request.max_update_norm,
         round_timeout_secs=request.round_timeout_secs,
     )
 

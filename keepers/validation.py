@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from client_kit.data import load_folder
+from client_kit.task_hub import MAX_LOSS
 from client_kit.worker import TaskWorker, WorkerError, numbers
-
-MAX_LOSS = 1e6
 
 
 @dataclass(frozen=True)
@@ -29,9 +28,9 @@ class Score:
 class Validator:
     """Scores global models on the keeper's labelled data with the task's code, in its worker."""
 
-    def __init__(self, client_source: bytes, folder: Path, sandbox: bool = True) -> None:
+    def __init__(self, client_source: bytes, folder: Path, sandbox: bool = True, timeout: float | None = None) -> None:
         self.examples = len(load_folder(folder))  # the keeper's count, to hold the task's code to it
-        self._worker = TaskWorker(client_source, folder, sandbox=sandbox)
+        self._worker = TaskWorker(client_source, folder, sandbox=sandbox, timeout=timeout)
 
     def score(self, model: bytes) -> Score:
         answer = self._worker.evaluate(model)

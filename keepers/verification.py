@@ -22,7 +22,7 @@ import numpy as np
 
 from client_kit.envelope import EnvelopeError, SignedEnvelope, UpdateClaim, update_digest, verify_envelope
 from client_kit.task_hub import SlashReason, Standing
-from keepers.fedavg import averaged
+from client_kit.update_rules import averaged, update_norm
 
 
 @dataclass(frozen=True)
@@ -83,20 +83,6 @@ def whole_number(value: object) -> int | None:
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
     return None
-
-
-def update_norm(arrays: Sequence[np.ndarray], reference: Sequence[np.ndarray]) -> float:
-    """L2 norm of (update − reference) over the averaged (float) layers, accumulated in float64.
-
-    Counters and masks are excluded: they are never averaged, and a BatchNorm counter that grows
-    by the number of batches would otherwise inflate an honest trainer's norm past the bound."""
-    total = 0.0
-    for array, base in zip(arrays, reference, strict=True):
-        if not averaged(base):
-            continue
-        delta = np.subtract(array, base, dtype=np.float64)
-        total += float(np.dot(delta.reshape(-1), delta.reshape(-1)))
-    return math.sqrt(total)
 
 
 def verify_update(

@@ -66,6 +66,7 @@ def task_record(**overrides: Any) -> Task:
             "grace_period_secs": 120,
             "claim_window_secs": 3600,
             "max_examples_per_trainer": 1000,
+            "max_update_norm": "50",
             "round_timeout_secs": 120,
             "created_at": NOW - 60,
             "participants": 0,

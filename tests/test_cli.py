@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -224,7 +225,7 @@ def test_join_fetches_and_checks_client_py_before_it_stakes(
     now = int(chain.block_time())
     spec = TaskSpec(
         "m", "", real.cid, other.sha256, real.cid, real.sha256, 1, 1, 2, 5_000, now + 600, now + 1200,
-        str(keeper.address()), 1_000, 0, 1000, 5000, 1000, 60,
+        str(keeper.address()), 1_000, 0, 1000, 5000, 1000, Decimal(50), 60,
     )  # fmt: skip
     task_id, _ = hub.create_task(org, spec, 10_000, config.denom)
     hub.accept_task(keeper, task_id, 1_000, config.denom)

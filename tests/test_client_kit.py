@@ -23,6 +23,7 @@ from flwr.app.message import make_message
 from chain_config import LocalnetConfig
 from client_kit.builder import BuildError, ModelSpec, build_client, render
 from client_kit.chain import ChainClient
+from client_kit.data import load_folder
 from client_kit.ipfs import IpfsError, KuboStore, fetch_to_file, fetch_verified
 from client_kit.model_format import bytes_of, decode, encode, record_of
 from client_kit.settings import ClientSettings, settings_from_source
@@ -45,7 +46,6 @@ from tests.trainers import (
 SETTINGS = ClientSettings.for_network(
     LocalnetConfig().network(),
     "wasm1contract",
-    "127.0.0.1:9092",
     model_name="digits",
     input_shape=(64,),
     classes=10,
@@ -69,7 +69,7 @@ def test_rendering_is_deterministic_and_embeds_the_model_file_source() -> None:
     assert softmax.names == ["weight", "bias"] and softmax.parameters == 650
     assert "SoftmaxRegression" in softmax.source.decode() and "import torch" not in softmax.source.decode()
     assert render(SETTINGS, ModelSpec.parse("softmax")) != render(
-        ClientSettings(**{**SETTINGS.__dict__, "superlink": "127.0.0.1:1"}), ModelSpec.parse("softmax")
+        ClientSettings(**{**SETTINGS.__dict__, "contract": "wasm1other"}), ModelSpec.parse("softmax")
     )
 
 
@@ -125,7 +125,10 @@ def test_the_signer_refuses_a_global_model_the_chain_does_not_record(
     worker = TaskWorker(source, tmp_path / "trainer3" / "data")
     try:
         wallet = dev_wallet(config, "trainer3")
-        signer = SignerApp(settings_from_source(source), wallet, task_id, worker, hub, tmp_path / "journal")
+        examples = len(load_folder(tmp_path / "trainer3" / "data"))
+        signer = SignerApp(
+            settings_from_source(source), wallet, hub.task(task_id), worker, hub, tmp_path / "journal", examples
+        )
         shifted = [a + 0.5 for a in built.arrays]
         for model, signed in ((encode(built.names, shifted), False), (built.initial_model(), True)):
             content = RecordDict({"arrays": record_of(model), "config": ConfigRecord({"server-round": 1})})
@@ -140,6 +143,62 @@ def test_the_signer_refuses_a_global_model_the_chain_does_not_record(
             else:
                 with pytest.raises(TrainerError, match="not the one the chain records"):
                     signer._train(message)
+    finally:
+        worker.close()
+
+
+LYING_COUNT = b"""
+import sys as _sys
+
+_session = _sys.modules["__main__"].TaskSession  # the worker's own class: this code shares its process
+_train = _session.train
+
+
+def _lying_train(self, header, model):
+    answer, update = _train(self, header, model)
+    answer["num_examples"] = 0  # would make the trainer a no-show: the keeper refuses a zero count
+    return answer, update
+
+
+_session.train = _lying_train
+"""
+
+
+@pytest.mark.localnet
+def test_the_signer_signs_no_update_beyond_the_norm_bound_and_only_its_own_example_count(
+    localnet, chain: ChainClient, deployment: Deployment, kubo: KuboStore, tmp_path: Path
+) -> None:
+    """Review: the organization's code could make an honest trainer sign a slashable update (one
+    that moves the model further than the task's public `max_update_norm`) or an example count
+    that gets its work refused. The signer now measures the update as the keeper does and signs
+    the example count it counted itself."""
+    config = localnet.config
+    hub = TaskHub(chain, deployment.contract)
+    reckless_file, built = render_digits_client(config, deployment.contract, tmp_path / "org", learning_rate=1e4)
+    task_id = create_task(chain, hub, kubo, config, built, ["trainer3"], rounds=1)
+    task = hub.task(task_id)
+    assert task.max_update_norm == Decimal(50)
+    write_digits_shards(config, ["trainer3"], tmp_path, per_trainer=40)
+    data = tmp_path / "trainer3" / "data"
+    wallet, settings = dev_wallet(config, "trainer3"), settings_from_source(reckless_file.read_bytes())
+    content = RecordDict({"arrays": record_of(built.initial_model()), "config": ConfigRecord({"server-round": 1})})
+    message = make_message(metadata=Metadata(1, "m1", 0, 5, "", "1", time.time(), 600, "train"), content=content)
+
+    worker = TaskWorker(reckless_file.read_bytes(), data)
+    try:
+        signer = SignerApp(settings, wallet, task, worker, hub, tmp_path / "journal-reckless", 40)
+        with pytest.raises(TrainerError, match="beyond the task's bound of 50"):
+            signer._train(message)
+    finally:
+        worker.close()
+
+    honest_source = render_digits_client(config, deployment.contract, tmp_path / "honest")[0].read_bytes()
+    worker = TaskWorker(honest_source + LYING_COUNT, data)
+    try:
+        signer = SignerApp(settings, wallet, task, worker, hub, tmp_path / "journal-lying", len(load_folder(data)))
+        reply = signer._train(message)
+        assert reply.config_records["envelope"]["claim.num_examples"] == 40  # its count, not the code's 0
+        assert reply.metric_records["metrics"]["num-examples"] == 40
     finally:
         worker.close()
 
@@ -222,6 +281,22 @@ def test_client_py_refuses_to_run_when_tampered_unjoined_or_the_keeper_is_unreac
         client_file, task_id, data, key, "--superlink", f"127.0.0.1:{free_port()}", "--connect-timeout", "3"
     )
     assert output.startswith("exit 1") and "keeper unreachable" in output, output
+
+    # Review: client.py is the organization's file. It cannot send trainers to a SuperLink of its
+    # own (the keeper's endpoint on chain is used), nor have them sign for another chain or contract.
+    endpoint = f"127.0.0.1:{free_port()}"
+    hub.register_keeper(dev_wallet(config, "keeper"), "Keeper", endpoint)
+    output = _run_client(client_file, task_id, data, key, "--connect-timeout", "3")
+    assert output.startswith("exit 1") and f"keeper unreachable at {endpoint}" in output, output
+    output = _run_client(client_file, task_id, data, key, "--contract", "wasm1someothercontract")
+    assert output.startswith("exit 1") and "not wasm1someothercontract (the one you joined with)" in output, output
+    elsewhere = tmp_path / "elsewhere" / "client.py"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(
+        client_file.read_bytes().replace(f'"chain_id": "{config.chain_id}"'.encode(), b'"chain_id": "other-chain-7"')
+    )
+    output = _run_client(elsewhere, task_id, data, key)
+    assert output.startswith("exit 1") and "names chain 'other-chain-7', but the node serves" in output, output
     assert hub.participant(task_id, str(dev_wallet(config, "trainer2").address())).weight == 0  # nothing changed
 
 
@@ -253,8 +328,6 @@ def test_a_rendered_client_trains_two_rounds_against_a_real_keeper_through_the_c
         spec,
         "--input-scale",
         "16",
-        "--superlink",
-        f"127.0.0.1:{port}",
         "--out",
         str(tmp_path / "client.py"),
         "--initial-model-out",
@@ -302,7 +375,7 @@ def test_a_rendered_client_trains_two_rounds_against_a_real_keeper_through_the_c
         for process, name in zip(processes[1:], trainers, strict=True):
             assert process.process.wait(90) == 0, (tmp_path / f"{name}.log").read_text()[-3000:]
             log = (tmp_path / f"{name}.log").read_text()
-            assert "you can claim" in log and "verified against task" in log
+            assert "claimed" in log and "verified against task" in log  # claimed by itself once settled
     finally:
         for process in processes:
             process.stop()
@@ -315,5 +388,6 @@ def test_a_rendered_client_trains_two_rounds_against_a_real_keeper_through_the_c
     initial_names, _, _ = decode((tmp_path / "initial.safetensors").read_bytes())
     assert names == initial_names
     for name in trainers:
-        claimable = hub.claimable(task_id, str(dev_wallet(config, name).address())).amount
-        assert claimable > 1_000_000  # stake back plus a share of the pool
+        member = hub.participant(task_id, str(dev_wallet(config, name).address()))
+        assert member is not None and member.claimed
+        assert member.claimed_amount > 1_000_000  # stake back plus a share of the pool

@@ -16,7 +16,6 @@ RUN = TaskRunConfig(
     contract="wasm1contract",
     keeper_key_file=Path("/keys/keeper.mnemonic"),
     ipfs_api="http://127.0.0.1:5001",
-    norm_bound=12.5,
     connect_timeout=30.0,
     feed_port=8765,
     validation_dir=Path("/data/held-out"),

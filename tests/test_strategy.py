@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import time
+from decimal import Decimal
 
 import numpy as np
+import pytest
 from cosmpy.crypto.keypairs import PrivateKey
 from flwr.app import Array, ArrayRecord, ConfigRecord, Message, Metadata, MetricRecord, RecordDict
 from flwr.app.error import Error
@@ -23,9 +25,10 @@ from chain_config import LocalnetConfig
 from client_kit.envelope import EvaluationClaim, UpdateClaim, sign, update_digest
 from client_kit.keys import wallet_from_mnemonic
 from client_kit.model_format import encode, record_of, to_record
-from client_kit.task_hub import SlashReason, Standing
+from client_kit.task_hub import MAX_LOSS, RoundMetrics, SlashReason, Standing
 from keepers.binding import Bindings
 from keepers.events import LastReply
+from keepers.flower_server import recorded_metrics
 from keepers.strategy import ChainFedAvg, RoundOutcome, slowest_reply_path
 from keepers.verification import Accepted, Rejected, UpdateContext
 
@@ -91,7 +94,12 @@ def _reply(content: RecordDict | Error, node: int, kind: str = "train") -> Messa
 
 
 def _update(
-    arrays: list[np.ndarray], node: int = 77, trainer: int = 0, examples: int = 120, key: PrivateKey | None = None
+    arrays: list[np.ndarray],
+    node: int = 77,
+    trainer: int = 0,
+    examples: int = 120,
+    key: PrivateKey | None = None,
+    train_loss: float = 0.5,
 ) -> Message:
     """A trainer's honest-looking training reply, signed by `key` (default: trainer's own)."""
     digest = update_digest(NAMES, arrays)
@@ -100,7 +108,7 @@ def _update(
     content = RecordDict(
         {
             "arrays": to_record(NAMES, arrays),
-            "metrics": MetricRecord({"num-examples": examples, "train-loss": 0.5}),
+            "metrics": MetricRecord({"num-examples": examples, "train-loss": train_loss}),
             "envelope": ConfigRecord(envelope.to_record()),
         }
     )
@@ -271,3 +279,36 @@ def test_only_signed_evaluations_by_staked_trainers_count_and_liars_cannot_drag_
     strategy.aggregate_evaluate(1, [liar, *honest, twice, stale, relayed])
     (outcome,) = outcomes
     assert outcome.eval_accuracy == 0.80 and outcome.eval_examples == 200
+
+
+@pytest.mark.parametrize("wild", [1e300, 1e21, float("inf"), -3.0])
+def test_a_trainers_wild_training_loss_cannot_break_the_attestation(wild: float) -> None:
+    """Review: with neither validation nor federated evaluation the chain records the trainers'
+    training loss; one staked trainer's 1e300 made the conversion raise and 1e21 exceeded the
+    contract's Decimal, so no round was ever attested and the keeper lost its bond."""
+    outcomes: list[RoundOutcome] = []
+    strategy = _strategy(outcomes)
+    strategy.aggregate_train(
+        1, [_update(_honest(1), node=77), _update(_honest(2), node=79, trainer=1, train_loss=wild)]
+    )
+    strategy.aggregate_evaluate(1, [])
+    (outcome,) = outcomes
+    metrics = recorded_metrics(outcome, None)
+    assert 0 <= metrics.loss <= Decimal(MAX_LOSS) and 0 <= metrics.accuracy <= 1
+    wire = metrics.wire()
+    assert Decimal(wire["loss"]) <= Decimal(MAX_LOSS) and "E" not in wire["loss"].upper()
+
+
+@pytest.mark.parametrize(
+    ("loss", "accuracy", "expected"),
+    [
+        (float("nan"), float("nan"), ("1000000.000000", "0.000000")),
+        (float("-inf"), 7.0, ("1000000.000000", "1.000000")),
+        (0.25, -1.0, ("0.250000", "0.000000")),
+    ],
+)
+def test_round_metrics_are_always_what_the_contract_accepts(
+    loss: float, accuracy: float, expected: tuple[str, str]
+) -> None:
+    wire = RoundMetrics.bounded(loss, accuracy, 10).wire()
+    assert (wire["loss"], wire["accuracy"]) == expected

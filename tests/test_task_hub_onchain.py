@@ -55,6 +55,7 @@ def _spec(chain: ChainClient, kubo: KuboStore, keeper: str, **overrides: object)
         no_show_penalty_bps=1000,
         slash_bps=5000,
         max_examples_per_trainer=1000,
+        max_update_norm=Decimal(50),
         round_timeout_secs=60,
     )
     fields.update(overrides)
@@ -95,8 +96,11 @@ def test_full_lifecycle_pays_everyone_exactly(localnet: Localnet, chain: ChainCl
     paid(keeper, hub.accept_task(keeper, task_id, bond, denom))
     for trainer in trainers:
         paid(trainer, hub.join_task(trainer, task_id, stake, denom, node_public_key=f"node-key-{address[trainer]}"))
-    paid(trainers[2], hub.leave_task(trainers[2], task_id))  # before round 1 a trainer may leave...
-    paid(trainers[2], hub.join_task(trainers[2], task_id, stake, denom))  # ...and come back
+        if trainer is trainers[1]:  # while the task is not full a trainer may leave...
+            paid(trainer, hub.leave_task(trainer, task_id))
+            paid(trainer, hub.join_task(trainer, task_id, stake, denom))  # ...and come back
+    with pytest.raises(ChainError, match="is full"):  # full: round 1 may start now, nobody backs out
+        hub.leave_task(trainers[2], task_id)
     task = hub.task(task_id)
     assert (task.status, task.participants, task.pool, task.bonded) == (TaskStatus.OPEN, 3, pool, True)
     assert task.keeper_fee_bps == 100 and task.treasury == address[treasury]
@@ -177,8 +181,8 @@ def test_full_lifecycle_pays_everyone_exactly(localnet: Localnet, chain: ChainCl
         "accept_task",
         "join_task",
         "join_task",
-        "join_task",
         "leave_task",
+        "join_task",
         "join_task",
         "submit_round",
         "submit_round",
@@ -200,12 +204,12 @@ def test_a_keeper_that_never_delivers_compensates_and_an_organization_can_cancel
     hub.register(org, "Acme Health", organization=True)
     hub.register_keeper(keeper, "Keeper One", "127.0.0.1:9092")
     hub.register(trainer, "trainer-4", trainer=True)
-    spec = _spec(chain, kubo, str(keeper.address()), min_trainers=1, max_trainers=1)
+    spec = _spec(chain, kubo, str(keeper.address()), min_trainers=1, max_trainers=2)  # not full with one
     task_id, _ = hub.create_task(org, spec, 10_000, config.denom)
     hub.accept_task(keeper, task_id, spec.keeper_bond, config.denom)
     hub.join_task(trainer, task_id, spec.stake, config.denom)
     before = {w: chain.balance(str(w.address())) for w in (org, keeper, trainer)}
-    cancelled = hub.cancel_task(org, task_id)  # joined by a stranger, yet still cancellable before round 1
+    cancelled = hub.cancel_task(org, task_id)  # joined, yet still cancellable: not full, joins still open
     task = hub.task(task_id)
     assert task.status == TaskStatus.CANCELLED and task.org_refunded == 10_000 and task.keeper_paid == spec.keeper_bond
     assert chain.balance(str(org.address())) == before[org] + 10_000 - cancelled.fee

@@ -31,7 +31,6 @@ def keeper_run_config(config: LocalnetConfig, contract: str, task_id: int, keepe
         contract=contract,
         keeper_key_file=keeper_key,
         ipfs_api=config.kubo_api_url,
-        norm_bound=50.0,
         connect_timeout=60.0,
         feed_port=free_port(),
     )
@@ -53,7 +52,6 @@ def render_digits_client(
     settings = ClientSettings.for_network(
         config.network(),
         contract,
-        superlink="127.0.0.1:9092",
         model_name="digits",
         input_shape=(1, 8, 8) if model == "cnn" else (64,),
         classes=10,
@@ -81,13 +79,14 @@ def create_task(
     stake: int = 1_000_000,
     pool: int = 30_000_000,
     max_examples: int = 1000,
+    round_timeout_s: int = 120,
 ) -> int:
     """Pin client.py and its initial model, create the task, and stake every named trainer into it."""
     org, keeper = dev_wallet(config, "organization"), dev_wallet(config, "keeper")
-    register_keeper(hub, keeper, "127.0.0.1:9092")  # the endpoint the rendered client.py names
+    register_keeper(hub, keeper, "127.0.0.1:9092")  # trainers here are given their keeper's SuperLink
     terms = TaskTerms(
         "digits", "keeper e2e", rounds, len(trainers), len(trainers), stake, pool, 600, 3600,
-        max_examples_per_trainer=max_examples,
+        max_examples_per_trainer=max_examples, round_timeout_s=round_timeout_s,
     )  # fmt: skip
     task_id = publish_task(hub, kubo, org, str(keeper.address()), built, terms).task_id
     accept_task(hub, keeper, task_id)

@@ -71,7 +71,6 @@ def keeper_accept(target: Target, task_id: int, key: str) -> None:
 @click.option("--superlink-port", default=9092, show_default=True, help="Loopback port of the keeper's SuperLink.")
 @click.option("--feed-port", default=8765, show_default=True, help="Loopback port of the live WebSocket feed.")
 @click.option("--workdir", type=click.Path(path_type=Path), default=None, help="State and logs (default: in the net).")
-@click.option("--norm-bound", default=50.0, show_default=True, help="Largest accepted L2 norm of an update.")
 @click.option(
     "--validation",
     "validation_dir",
@@ -106,7 +105,6 @@ def keeper_run(
     superlink_port: int,
     feed_port: int,
     workdir: Path | None,
-    norm_bound: float,
     validation_dir: Path | None,
     federated_evaluation: bool,
     accept_bond_up_to: int,
@@ -127,7 +125,6 @@ def keeper_run(
         keeper_key_file=target.keys.key_file(keeper_key, home / "keys"),
         ipfs_api=target.ipfs_api,
         feed_port=feed_port,
-        norm_bound=norm_bound,
         validation_dir=validation_dir.resolve() if validation_dir else None,
         federated_evaluation=federated_evaluation,
         accept_bond_up_to=accept_bond_up_to,

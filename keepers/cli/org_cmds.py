@@ -124,7 +124,6 @@ def org_create_task(target: Target, key: str, task_file: Path | None, as_json: b
 @click.option("--epochs", default=5, show_default=True, type=click.IntRange(1, 1000), help="Local epochs per round.")
 @click.option("--learning-rate", default=0.05, show_default=True, type=click.FloatRange(0, min_open=True))
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1, 100_000))
-@click.option("--superlink", default="127.0.0.1:9092", show_default=True, help="The keeper's SuperLink address.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the initial model's weights.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("client.py"), show_default=True)
 @click.option(
@@ -143,7 +142,6 @@ def org_build_client(
     input_shape: str,
     out: Path,
     initial_model_out: Path,
-    superlink: str,
     seed: int,
     as_json: bool,
     **training: Any,
@@ -157,7 +155,7 @@ def org_build_client(
     Example:
       fedchain org build-client --model softmax --input-scale 16 --learning-rate 1.0
       fedchain org build-client --model digits_mlp.py:DigitsMLP --model-args '{"hidden": 64}' \\
-        --input-shape 64 --classes 10 --input-scale 16 --superlink 127.0.0.1:9092
+        --input-shape 64 --classes 10 --input-scale 16
     """
     if not target.contract:
         raise CliFailure("no task_hub contract known: pass --contract, or deploy one with `fedchain localnet deploy`")
@@ -173,7 +171,6 @@ def org_build_client(
     settings = ClientSettings.for_network(
         target.network,
         target.contract,
-        superlink,
         model_name=model_name or (spec.class_name if spec.template == "torch" else "softmax"),
         input_shape=shape,
         classes=training["classes"],

@@ -96,7 +96,7 @@ def trainer_join(target: Target, task_id: int, key: str, out: Path | None) -> No
     default=None,
     help="client.py to run (default task-ID/client.py; fetched and verified when missing).",
 )
-@click.option("--superlink", help="Keeper endpoint, if it differs from the one client.py names.")
+@click.option("--superlink", help="Keeper endpoint, if it differs from the one the keeper registered on chain.")
 @pass_target
 def trainer_train(
     target: Target, task_id: int, key: str, data_dir: Path, client_file: Path | None, superlink: str | None
@@ -123,7 +123,8 @@ def trainer_train(
     if not data_dir.is_dir():
         raise CliFailure(f"data folder {data_dir} does not exist")
     keys = KeySource(key=key, keys_dir=target.keys.folder)
-    code = subprocess.call(trainer_command(path, task_id, data_dir, keys, target.network, superlink))
+    command = trainer_command(path, task_id, data_dir, keys, target.network, superlink, contract=target.hub.contract)
+    code = subprocess.call(command)
     if code != 0:
         raise SystemExit(code)  # client.py already printed its one-line reason
 

@@ -172,7 +172,7 @@ pub enum ContractError {
     NotEnoughTrainers { joined: u32, min: u32 },
 
     #[error(
-        "task {task_id} closed its joins with enough trainers: its keeper is committed to run it, so it can no longer be cancelled or left"
+        "task {task_id} is full, or closed its joins with enough trainers: its keeper is committed to run it, so it can no longer be cancelled or left"
     )]
     TaskCommitted { task_id: u64 },
 
