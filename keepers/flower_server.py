@@ -163,7 +163,7 @@ class TaskKeeper:
             accuracy=accuracy,
             loss=loss,
             federated_accuracy=outcome.eval_accuracy,
-            validation_accuracy=None if validation is None else validation.accuracy,
+            validation_accuracy=None if validation is None else accuracy,  # what the chain recorded
             accepted=len(outcome.accepted),
             rejected=len(outcome.rejected),
             timing=timing,
