@@ -1,11 +1,17 @@
 """The trainer's command line: verify a task's client.py, then serve its rounds without ever
 running its code in the process that holds the key.
 
-    python -I -m client_kit.command client.py --task N --data DIR --key NAME
-    python client.py --task N --data DIR --key NAME   (re-executes itself as the line above, first thing)
+    fedchain trainer train N --key NAME --data DIR     (runs the line below with your configuration)
+    python -I -m client_kit.command client.py --task N --data DIR --key NAME \
+        --node GRPC --rpc RPC --chain-id ID --contract ADDRESS
+
+Never `python client.py`: that file is the organization's code, and run directly it would run
+with your keys, your home folder and the network.
 
 The file is read once. Those bytes are checked against the sha256 the task registered on chain,
-its settings are read from its text without running it, and only then do the same bytes go to
+its settings are read from its text without running it (and must agree with the trainer's own
+chain, contract and address prefix, which alone decide where it connects and what it signs),
+and only then do the same bytes go to
 the task worker (`client_kit.worker`), sandboxed: the organization's code runs there, with the
 trainer's data but no key and no network. This process holds the key, speaks to the keeper
 (`client_kit.node`) and signs only what `client_kit.signer_app` checked. Python runs in isolated
@@ -22,6 +28,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +39,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from chain_config import Network
+from chain_config import LocalnetConfig, Network
 from client_kit.chain import ChainClient, ChainError
 from client_kit.data import DataError, load_folder
 from client_kit.keys import KeysError
@@ -45,6 +52,8 @@ from client_kit.task_hub import Task, TaskHub, TaskStatus
 from client_kit.worker import TaskWorker, WorkerError
 
 TASK_POLL_S = 2.0  # the chain is asked only whether the task is done
+FINALIZE_WAIT_S = 60.0  # how long the keeper gets to finalize a finished task before the trainer does
+DEFAULTS = LocalnetConfig().network()  # fedchain's own denomination, prefix and gas price
 
 
 @dataclass(frozen=True)
@@ -52,10 +61,9 @@ class RunRequest:
     task_id: int
     data_dir: Path
     keys: KeySource
+    network: Network  # the trainer's own: where it connects, what it signs for, the gas it pays
+    contract: str  # the contract the trainer joined with; client.py must name it
     superlink: str | None = None  # default: the endpoint the task's keeper registered on chain
-    contract: str | None = None  # the contract the trainer joined with; client.py must name it
-    grpc_url: str | None = None
-    rpc_url: str | None = None
     fault: str = ""
     connect_timeout: float = 600.0
     poll_interval: float = 0.5
@@ -76,13 +84,13 @@ def trainer_command(
     task_id: int,
     data_dir: Path,
     keys: KeySource,
-    network: Network | None = None,
+    network: Network,
+    contract: str,
     superlink: str | None = None,
     fault: str = "",
-    contract: str | None = None,
     claim: bool = True,
 ) -> list[str]:
-    """The command that runs `client_file` for a task, as a trainer would type it."""
+    """The command that runs `client_file` for a task with the trainer's own network and contract."""
     command = [sys.executable, "-I", "-m", "client_kit.command", str(client_file)]
     command += ["--task", str(task_id), "--data", str(data_dir)]
     if keys.key_file is not None:
@@ -91,12 +99,11 @@ def trainer_command(
         command += ["--key", keys.key]
     if keys.keys_dir is not None:
         command += ["--keys-dir", str(keys.keys_dir)]
-    if network is not None:
-        command += ["--node", network.grpc_url, "--rpc", network.rpc_url]
+    command += ["--node", network.grpc_url, "--rpc", network.rpc_url, "--chain-id", network.chain_id]
+    command += ["--denom", network.denom, "--prefix", network.bech32_prefix, "--gas-price", str(network.gas_price)]
+    command += ["--contract", contract]
     if superlink:
         command += ["--superlink", superlink]
-    if contract:
-        command += ["--contract", contract]
     if not claim:
         command.append("--no-claim")
     if fault:
@@ -108,16 +115,18 @@ def run_task(client_file: Path, request: RunRequest, console: Console) -> int:
     """Verify, then serve the task's rounds until the chain shows it finished; returns the claimable amount."""
     source = client_file.read_bytes()  # read once: these bytes are checked, and these bytes run
     settings = settings_from_source(source)
-    hub = TaskHub(ChainClient(settings.network(request.grpc_url, request.rpc_url)), settings.contract)
-    check_chain(hub, settings.chain_id, request.contract)
+    network = request.network
+    hub = TaskHub(ChainClient(network), request.contract)
+    check_chain(hub, settings)
     task = check_client(hub, request.task_id, hashlib.sha256(source).hexdigest(), client_file.name)
-    wallet = request.keys.wallet(settings.prefix, allow_dev_accounts=settings.chain_id.startswith("fedchain-local"))
+    on_localnet = network.chain_id.startswith("fedchain-local")
+    wallet = request.keys.wallet(network.bech32_prefix, allow_dev_accounts=on_localnet)
     address = str(wallet.address())
     check_membership(hub, task, address)
     examples = len(load_folder(request.data_dir))  # counted here: the count signed is never the task code's word
     worker = TaskWorker(source, request.data_dir, sandbox=request.sandbox, log=sys.stderr.buffer)
     try:
-        journal = journal_folder(request, settings.contract, task, address)
+        journal = journal_folder(request, request.contract, task, address)
         signer = SignerApp(settings, wallet, task, worker, hub, journal, examples, request.fault)
         superlink = request.superlink or keeper_endpoint(hub, task)
         confinement = "sandboxed, no key, no network" if request.sandbox else "NOT sandboxed (--no-sandbox)"
@@ -179,9 +188,16 @@ def _serve(
             console.line()  # a log file gets the table's last frame without its line end
     finally:
         supervisor.stop()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + FINALIZE_WAIT_S
     while hub.task(task_id).status != TaskStatus.FINALIZED and time.monotonic() < deadline:
         time.sleep(1.0)  # the keeper finalizes right after the last attestation
+    task = hub.task(task_id)
+    if task.status.live and task.rounds_completed >= task.rounds:
+        try:  # anyone may finalize a finished task: a keeper holding it back cannot delay the payout
+            result = hub.finalize_task(signer.wallet, task_id)
+            console.print(f"task {task_id}: the keeper had not finalized it; finalized it (tx {result.hash})")
+        except ChainError as error:  # finalized meanwhile by someone else, most likely
+            console.print(f"task {task_id} not finalized by this trainer: {escape(str(error))}")
     return hub.claimable(task_id, address).amount
 
 
@@ -208,9 +224,13 @@ def _progress(signer: SignerApp, supervisor: NodeSupervisor, rounds: int, attest
 @click.option("--key-file", type=click.Path(path_type=Path), help="File holding your mnemonic (mode 0600).")
 @click.option("--keys-dir", type=click.Path(path_type=Path), help="Folder of named keys.")
 @click.option("--superlink", help="Keeper endpoint (default: the one the task's keeper registered on chain).")
-@click.option("--contract", help="The task_hub contract you joined with: refuse a client.py that names another.")
-@click.option("--node", "grpc_url", help="Chain gRPC endpoint (default: the one client.py names).")
-@click.option("--rpc", "rpc_url", help="Chain RPC endpoint (default: the one client.py names).")
+@click.option("--node", "grpc_url", required=True, help="Your chain gRPC endpoint, e.g. grpc+http://127.0.0.1:9090.")
+@click.option("--rpc", "rpc_url", required=True, help="Your chain RPC endpoint, e.g. http://127.0.0.1:26657.")
+@click.option("--chain-id", required=True, help="The chain you joined on (your node must serve it).")
+@click.option("--contract", required=True, help="The task_hub contract you joined with.")
+@click.option("--denom", default=DEFAULTS.denom, show_default=True, help="Fee denomination.")
+@click.option("--prefix", default=DEFAULTS.bech32_prefix, show_default=True, help="Address prefix.")
+@click.option("--gas-price", default=str(DEFAULTS.gas_price), show_default=True, help="Gas price you pay.")
 @click.option("--connect-timeout", default=600.0, show_default=True, help="Seconds to wait for the keeper.")
 @click.option(
     "--poll-interval",
@@ -237,9 +257,26 @@ def _progress(signer: SignerApp, supervisor: NodeSupervisor, rounds: int, attest
     help="Claim the payout as soon as the task is settled (else claim it yourself within the claim window).",
 )
 @click.option("--fault", default="", hidden=True, help="Misbehave on purpose (demo and tests only).")
-def main(client_file: Path, key: str | None, key_file: Path | None, keys_dir: Path | None, **options: Any) -> None:
+def main(
+    client_file: Path,
+    key: str | None,
+    key_file: Path | None,
+    keys_dir: Path | None,
+    grpc_url: str,
+    rpc_url: str,
+    chain_id: str,
+    denom: str,
+    prefix: str,
+    gas_price: str,
+    **options: Any,
+) -> None:
     console = Console()
-    request = RunRequest(keys=KeySource(key, key_file, keys_dir), **options)
+    try:
+        price = Decimal(gas_price)
+    except InvalidOperation:
+        raise click.BadParameter(f"{gas_price!r} is not a number", param_hint="--gas-price") from None
+    network = Network(chain_id, grpc_url, rpc_url, denom, price, prefix)
+    request = RunRequest(keys=KeySource(key, key_file, keys_dir), network=network, **options)
     try:
         run_task(client_file.resolve(), request, console)
     except (TrainerError, DataError, KeysError, ChainError, WorkerError, SandboxError, SettingsError) as error:

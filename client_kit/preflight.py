@@ -10,6 +10,7 @@ from pathlib import Path
 from cosmpy.aerial.wallet import LocalWallet
 
 from client_kit.keys import KeysError, KeyStore, read_mnemonic_file, wallet_from_mnemonic
+from client_kit.settings import ClientSettings
 from client_kit.signer_app import TrainerError
 from client_kit.task_hub import Task, TaskHub, TaskNotFound
 
@@ -31,17 +32,22 @@ class KeySource:
         raise KeysError("give --key NAME or --key-file PATH: the key that staked into the task")
 
 
-def check_chain(hub: TaskHub, chain_id: str, expected_contract: str | None) -> None:
-    """Refuse a client.py that names another chain than the node serves, or another contract than
-    the one the trainer joined: its claims would be signed for a task that pays nothing."""
+def check_chain(hub: TaskHub, settings: ClientSettings) -> None:
+    """Refuse to go on unless the trainer's own node serves the chain its configuration names, and
+    client.py names that chain, address prefix and contract too. The trainer's configuration
+    decides where it connects and what it signs for; client.py (the organization's file) only has
+    to agree: otherwise its claims would be signed for a task that pays nothing."""
+    network = hub.chain.network
     served = hub.chain.node_chain_id()
-    if served != chain_id:
-        raise TrainerError(f"client.py names chain {chain_id!r}, but the node serves {served!r}: refusing to run it")
-    if expected_contract is not None and expected_contract != hub.contract:
-        raise TrainerError(
-            f"client.py names contract {hub.contract}, not {expected_contract} (the one you joined with): "
-            "refusing to run it"
-        )
+    if served != network.chain_id:
+        raise TrainerError(f"your node serves chain {served!r}, not {network.chain_id!r}: check --node and --chain-id")
+    for field, named, yours in (
+        ("chain", settings.chain_id, network.chain_id),
+        ("address prefix", settings.prefix, network.bech32_prefix),
+        ("contract", settings.contract, hub.contract),
+    ):
+        if named != yours:
+            raise TrainerError(f"client.py names {field} {named!r}, not {yours!r} (yours): refusing to run it")
 
 
 def keeper_endpoint(hub: TaskHub, task: Task) -> str:

@@ -8,6 +8,7 @@ evaluate reply carries only metrics. Both sides spell these names through this m
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -41,8 +42,9 @@ class TrainerTimings:
 
     @staticmethod
     def from_metrics(metrics: Mapping[str, object]) -> TrainerTimings | None:
-        """The timings in a reply's metrics, or None when any is missing or not a number."""
+        """The timings in a reply's metrics, or None when any is missing, not a number, negative or
+        not finite (they are shown live: a NaN would make the feed's JSON unreadable)."""
         values = [metrics.get(key) for key in TrainerTimings.KEYS]
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < math.inf for v in values):
             return None
         return TrainerTimings(*(float(v) for v in values))  # type: ignore[arg-type]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import ast
 import json
 from dataclasses import asdict, dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from chain_config import Network
@@ -21,11 +20,7 @@ class ClientSettings:
     model_name: str
     chain_id: str
     contract: str
-    grpc_url: str
-    rpc_url: str
-    denom: str
-    prefix: str
-    gas_price: str
+    prefix: str  # the chain's address prefix
     input_shape: tuple[int, ...]
     classes: int
     input_scale: float
@@ -53,11 +48,7 @@ class ClientSettings:
             model_name=model_name,
             chain_id=network.chain_id,
             contract=contract,
-            grpc_url=network.grpc_url,
-            rpc_url=network.rpc_url,
-            denom=network.denom,
             prefix=network.bech32_prefix,
-            gas_price=str(network.gas_price),
             input_shape=tuple(input_shape),
             classes=classes,
             input_scale=input_scale,
@@ -74,16 +65,6 @@ class ClientSettings:
         data = json.loads(text)
         data["input_shape"] = tuple(data["input_shape"])
         return ClientSettings(**data)
-
-    def network(self, grpc_url: str | None = None, rpc_url: str | None = None) -> Network:
-        return Network(
-            chain_id=self.chain_id,
-            grpc_url=grpc_url or self.grpc_url,
-            rpc_url=rpc_url or self.rpc_url,
-            denom=self.denom,
-            gas_price=Decimal(self.gas_price),
-            bech32_prefix=self.prefix,
-        )
 
 
 class SettingsError(ValueError):

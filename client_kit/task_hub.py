@@ -24,6 +24,7 @@ from client_kit.envelope import SignedEnvelope
 
 PAGE = 100  # the contract's largest page
 MAX_LOSS = 1e6  # the largest loss a round records; no real model's loss comes near it
+MAX_U64 = 2**64 - 1  # the contract's integers (an example count beyond it would not even parse)
 
 
 class TaskStatus(StrEnum):
@@ -267,10 +268,11 @@ class RoundMetrics:
     def bounded(loss: float, accuracy: float, examples: int) -> RoundMetrics:
         """Metrics the contract always accepts, whatever produced the numbers: a loss that is not
         a finite number or is beyond MAX_LOSS is recorded as MAX_LOSS, accuracy is clamped to
-        [0, 1] (NaN as 0). A wild figure must not make an attestation fail."""
+        [0, 1] (NaN as 0), the example count to a u64. A wild figure must not make an attestation
+        fail."""
         loss = MAX_LOSS if not math.isfinite(loss) else min(max(loss, 0.0), MAX_LOSS)
         accuracy = min(max(accuracy, 0.0), 1.0) if math.isfinite(accuracy) else 0.0
-        return RoundMetrics(Decimal(f"{loss:.6f}"), Decimal(f"{accuracy:.6f}"), max(examples, 0))
+        return RoundMetrics(Decimal(f"{loss:.6f}"), Decimal(f"{accuracy:.6f}"), min(max(examples, 0), MAX_U64))
 
     def wire(self) -> dict[str, Any]:
         return {"loss": _decimal(self.loss), "accuracy": _decimal(self.accuracy), "examples": self.examples}

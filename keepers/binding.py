@@ -10,7 +10,8 @@ replaced is dropped, so a trainer never answers twice.
 Nothing here waits. Queries are pushed, and answers collected, each time the round asks which
 nodes to use: a stranger's node that never answers costs one message, not a stall of everyone's
 round. A node whose answer is wrong is never asked again; one that has not answered within
-HANDSHAKE_TIMEOUT_S (busy, or silent) is asked again later.
+HANDSHAKE_TIMEOUT_S (busy, or silent) is asked again later, at most MAX_ASKS times in all, so
+thousands of silent nodes cost a bounded number of messages, not a stream for the whole task.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from client_kit.protocol import ENVELOPE
 from client_kit.task_hub import Standing
 
 HANDSHAKE_TIMEOUT_S = 10.0
+MAX_ASKS = 3
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Bindings:
     by_node: dict[int, str] = field(default_factory=dict)  # node id -> staked address
     refused: dict[int, str] = field(default_factory=dict)  # node id -> why (never asked again)
     pending: dict[str, PendingQuery] = field(default_factory=dict)  # query message id -> its node
+    asked: dict[int, int] = field(default_factory=dict)  # node id -> queries sent to it
 
     def nodes(self, grid: Grid) -> list[int]:
         """The connected nodes bound to staked, unslashed trainers, after taking in the answers
@@ -76,6 +79,7 @@ class Bindings:
         now = time.monotonic()
         for node, message_id in zip(nodes, grid.push_messages(messages), strict=True):
             self.pending[message_id] = PendingQuery(node, now)
+            self.asked[node] = self.asked.get(node, 0) + 1
 
     def _collect(self, grid: Grid) -> None:
         if not self.pending:
@@ -87,7 +91,9 @@ class Bindings:
         now = time.monotonic()
         for message_id, query in list(self.pending.items()):
             if now - query.sent_at > HANDSHAKE_TIMEOUT_S:
-                del self.pending[message_id]  # asked again on a later call
+                del self.pending[message_id]  # asked again on a later call, up to MAX_ASKS times
+                if self.asked.get(query.node, 0) >= MAX_ASKS:
+                    self.refused[query.node] = f"did not answer {MAX_ASKS} binding queries"
 
     def _bind(self, reply: Message, node: int) -> None:
         address, reason = self._verify(reply, node)

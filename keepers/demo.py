@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -161,6 +161,8 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console) -> Demo
         stake=options.stake,
         pool=options.pool,
     )
+    needed = terms.join_window_s + terms.rounds * terms.round_timeout_s  # every round at its timeout
+    terms = replace(terms, training_window_s=max(terms.training_window_s, needed))
     task = publish_task(hub, kubo, cast.wallets["organization"], str(cast.keeper.address()), built, terms)
     cast.fees["organization"] += task.gas_fees
     cast.fees["keeper"] += accept_task(hub, cast.keeper, task.task_id)
@@ -245,6 +247,7 @@ def _train(
                         work / name / f"{name}.mnemonic",
                         work / f"{name}.log",
                         network=config.network(),
+                        contract=hub.contract,
                         fault="scale@2" if name == cast.poisoner else "",
                         claim=False,  # the demo claims for each trainer itself, to count every fee
                     )

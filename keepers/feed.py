@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
@@ -113,7 +115,7 @@ class LiveFeed:
         with self._lock:
             self._sequence += 1
             published = Published(self._sequence, round(time.time(), 3), event)
-            message = json.dumps(published.to_json(), default=str)
+            message = json.dumps(_finite(published.to_json()), default=str, allow_nan=False)
             self._history.append(message)
             del self._history[: -self._backlog_limit]
             subscribers = list(self._subscribers)
@@ -265,3 +267,15 @@ def short_addresses(text: str) -> str:
 
 def _number(value: float | None) -> str:
     return "…" if value is None else f"{value:.3f}"
+
+
+def _finite(value: Any) -> Any:
+    """The JSON value with every NaN or infinity as null: browsers' JSON.parse refuses them, and a
+    single bad figure must not make an event (or the whole feed) unreadable."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value

@@ -65,7 +65,8 @@ class TaskKeeper:
             return None
         source = fetch_verified(self.ipfs, self.task.client_cid, self.task.client_sha256, MAX_CLIENT_BYTES)
         try:  # the task's code may fail or hang here: then rounds carry the trainers' figures
-            return Validator(source, folder, sandbox=self.settings.sandbox, timeout=self.task.round_timeout_secs)
+            # The keeper's own limit, never the organization's: a task's round timeout may be a day.
+            return Validator(source, folder, sandbox=self.settings.sandbox, timeout=self.settings.validation_timeout)
         except WorkerError as error:
             log(WARNING, "task %s: the task's code cannot score the validation set: %s", self.task.id, error)
             return None

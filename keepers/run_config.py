@@ -34,6 +34,7 @@ class TaskRunConfig:
     federated_evaluation: bool = True
     feed_origins: tuple[str, ...] = WEB_APP_ORIGINS  # web pages allowed to read the live feed
     sandbox: bool = True  # run the task's code for validation confined (bubblewrap); off only where it is missing
+    validation_timeout: float = 60.0  # the keeper's limit for the task's code to score one model
 
     def to_run_config(self) -> dict[str, RunConfigValue]:
         return {
@@ -53,6 +54,7 @@ class TaskRunConfig:
             "federated-evaluation": self.federated_evaluation,
             "feed-origins": ",".join(self.feed_origins),
             "sandbox": self.sandbox,
+            "validation-timeout": float(self.validation_timeout),
         }
 
     @staticmethod
@@ -76,4 +78,5 @@ class TaskRunConfig:
             federated_evaluation=bool(config.get("federated-evaluation", True)),
             feed_origins=tuple(o for o in str(config.get("feed-origins", "")).split(",") if o),
             sandbox=bool(config.get("sandbox", True)),
+            validation_timeout=float(str(config.get("validation-timeout", 60.0))),
         )

@@ -113,14 +113,15 @@ def start_trainer(
     data_dir: Path,
     key_file: Path,
     log: Path,
+    network: Network,
+    contract: str,
     superlink: str | None = None,
-    network: Network | None = None,
     fault: str = "",
     claim: bool = True,
 ) -> ManagedProcess:
-    """A trainer as trainers run it: `python client.py --task ... --data ... --key-file ...`."""
+    """A trainer as trainers run it (`fedchain trainer train`'s command), with its own network."""
     keys = KeySource(key_file=key_file)
-    command = trainer_command(client_file, task_id, data_dir, keys, network, superlink, fault, claim=claim)
+    command = trainer_command(client_file, task_id, data_dir, keys, network, contract, superlink, fault, claim)
     env = flower_env()
     env["COLUMNS"] = "160"
     return spawn(f"trainer:{client_file.parent.name}", command, log, env)

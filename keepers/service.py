@@ -11,6 +11,7 @@ read, page after page: junk tasks cannot hide a real one.
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,9 @@ from pathlib import Path
 from cosmpy.aerial.wallet import LocalWallet
 
 from client_kit.chain import ChainClient, ChainError
+from client_kit.ipfs import KuboStore
 from client_kit.task_hub import Task, TaskHub, TaskStatus
+from keepers.acceptance import DEFAULT_MAX_ROUND_TIMEOUT_S, undeliverable
 from keepers.feed import WEB_APP_ORIGINS
 from keepers.run_config import TaskRunConfig
 from keepers.runtime import start_superlink, submit_task_run
@@ -41,6 +44,8 @@ class KeeperSettings:
     only_tasks: frozenset[int] | None = None  # serve just these task ids (None: every task naming this keeper)
     feed_origins: tuple[str, ...] = WEB_APP_ORIGINS  # web pages allowed to read the live feed
     accept_bond_up_to: int = 0  # accept proposed tasks by itself when their bond is at most this (0: never)
+    max_round_timeout_s: int = DEFAULT_MAX_ROUND_TIMEOUT_S  # refuse tasks whose rounds may wait longer
+    validation_timeout_s: float = 60.0  # how long the task's code may take to score one global model
     sandbox: bool = True  # the task's code, validating, runs confined (bubblewrap)
 
 
@@ -89,6 +94,7 @@ class KeeperService:
         self.report = report
         self.address = str(wallet.address())
         self._link: ManagedProcess | None = None
+        self._refused: set[int] = set()  # proposed tasks this keeper cannot deliver
 
     @property
     def superlink_pid(self) -> int | None:
@@ -108,27 +114,45 @@ class KeeperService:
             federated_evaluation=self.settings.federated_evaluation,
             feed_origins=self.settings.feed_origins,
             sandbox=self.settings.sandbox,
+            validation_timeout=self.settings.validation_timeout_s,
         )
 
     def step(self) -> list[tuple[int, KeeperAction]]:
-        """One pass over every live task naming this keeper; returns what was done to which task."""
+        """One pass over every live task naming this keeper, the earliest training deadline first
+        (runs are served one at a time); returns what was done to which task. A task whose handling
+        fails is reported and left for the next pass: it never stops the service for the others."""
         done = []
         now = self.chain.block_time()
-        for task in self.hub.tasks(keeper=self.address):
+        tasks = sorted(self.hub.tasks(keeper=self.address), key=lambda t: (t.training_deadline, t.id))
+        for task in tasks:
             if self.settings.only_tasks is not None and task.id not in self.settings.only_tasks:
                 continue
             action = readiness(task, now, self.settings.accept_bond_up_to)
-            if action == KeeperAction.ACCEPT:
-                self.accept(task)
-            elif action == KeeperAction.SERVE:
-                self.serve(task)
-            elif action == KeeperAction.FINALIZE:
-                self.finalize(task)
+            try:
+                if action == KeeperAction.ACCEPT:
+                    self.accept(task)
+                elif action == KeeperAction.SERVE:
+                    self.serve(task)
+                elif action == KeeperAction.FINALIZE:
+                    self.finalize(task)
+            except ChainError:
+                raise  # the chain itself is unavailable: the whole pass waits
+            except Exception as error:  # one task's failure is that task's, reported, not the service's
+                self.report(f"task {task.id}: {action} failed: {type(error).__name__}: {error}")
             if action != KeeperAction.WAIT:
                 done.append((task.id, action))
         return done
 
     def accept(self, task: Task) -> None:
+        """Bond the task, unless the keeper could not deliver it (then its bond would only go to
+        the organization)."""
+        if task.id in self._refused:
+            return
+        reason = undeliverable(task, KuboStore(self.settings.ipfs_api), self.settings.max_round_timeout_s)
+        if reason is not None:
+            self._refused.add(task.id)  # checked once: its terms and files never change
+            self.report(f"task {task.id} not accepted: {reason}")
+            return
         try:
             result = self.hub.accept_task(self.wallet, task.id, task.keeper_bond, task.denom)
             self.report(f"accepted task {task.id}, bonded {task.keeper_bond:,} {task.denom} (tx {result.hash})")
@@ -142,7 +166,15 @@ class KeeperService:
             f"serving task {task.id} ({task.participants} trainers, rounds {task.rounds_completed + 1}-"
             f"{task.rounds}); live feed ws://127.0.0.1:{self.settings.feed_port}"
         )
-        code = submit_task_run(self.settings.superlink_port, self.settings.workdir, self.run_config(task))
+        # No run outlives the task: after its training deadline and grace nothing can be attested.
+        remaining = task.training_deadline + task.grace_period_secs - self.chain.block_time()
+        try:
+            code = submit_task_run(
+                self.settings.superlink_port, self.settings.workdir, self.run_config(task), timeout=max(60.0, remaining)
+            )
+        except subprocess.TimeoutExpired:
+            self.report(f"run for task {task.id} stopped: its training deadline and grace have passed")
+            return
         if code != 0:
             self.report(f"run for task {task.id} ended with code {code}; log: {self.settings.workdir / 'runs.log'}")
 

@@ -114,6 +114,11 @@ def test_a_silent_stranger_costs_one_message_not_a_stall(monkeypatch: pytest.Mon
     bindings.nodes(fleet)  # type: ignore[arg-type]
     assert fleet.pushed.count(905) == 2  # ...and a node that was only busy gets asked again
     assert 905 not in bindings.refused
+    for _ in range(5):  # but a node that stays silent is given up on (review: a flood of them)
+        bindings.nodes(fleet)  # type: ignore[arg-type]
+    assert fleet.pushed.count(905) == binding_module.MAX_ASKS
+    assert "did not answer" in bindings.refused[905]
+    assert bindings.nodes(fleet) == [1]  # type: ignore[arg-type]
 
 
 @pytest.mark.usefixtures("in_server_app")

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from client_kit.chain import ChainClient
 from client_kit.ipfs import KuboStore
 from client_kit.keys import wallet_from_mnemonic
-from client_kit.task_hub import TaskHub, TaskSpec
+from client_kit.task_hub import TaskHub, TaskSpec, TaskStatus
 from keepers.cli import cli
 from localnet.deploy import Deployment
 from localnet.network import Localnet
@@ -233,3 +233,35 @@ def test_join_fetches_and_checks_client_py_before_it_stakes(
     before = chain.balance(trainer)
     _fails(_run(localnet, "trainer", "join", str(task_id), "--key", "trainer6"), "does not match the hash on chain")
     assert hub.task(task_id).participants == 0 and chain.balance(trainer) == before
+
+
+def test_a_keeper_bonds_nothing_on_a_task_it_could_not_deliver(
+    localnet: Localnet, chain: ChainClient, deployment: Deployment, kubo: KuboStore
+) -> None:
+    """Review: an organization could name an initial model that is no model (or rounds that each
+    wait a day); the keeper bonded, its runs died before round 1, and the organization collected
+    the bond. The keeper now fetches, verifies and loads the task's files, and holds the round
+    timeout to its own limit, before it bonds anything."""
+    hub = TaskHub(chain, deployment.contract)
+    config = localnet.config
+    org, keeper = (wallet_from_mnemonic(config.dev_account(n).mnemonic) for n in ("organization", "keeper"))
+    hub.register(org, "Acme", organization=True)
+    hub.register_keeper(keeper, "K", "127.0.0.1:9092")
+    client = kubo.add(b"print('a client')\n", "client.py")
+    garbage = kubo.add(b"not a safetensors model at all", "initial.safetensors")
+    now = int(chain.block_time())
+    spec = TaskSpec(
+        "m", "", client.cid, client.sha256, garbage.cid, garbage.sha256, 1, 1, 2, 5_000, now + 600, now + 1200,
+        str(keeper.address()), 1_000, 0, 1000, 5000, 1000, Decimal(50), 60,
+    )  # fmt: skip
+    task_id, _ = hub.create_task(org, spec, 10_000, config.denom)
+    before = chain.balance(str(keeper.address()))
+    _fails(_run(localnet, "keeper", "accept", str(task_id)), "not accepted", "initial model is no model")
+    slow = TaskSpec(**{**spec.__dict__, "round_timeout_secs": 600})
+    slow_id, _ = hub.create_task(org, slow, 10_000, config.denom)
+    _fails(
+        _run(localnet, "keeper", "accept", str(slow_id), "--max-round-timeout", "300"),
+        "may each wait 600 s, more than this keeper's 300 s",
+    )
+    assert hub.task(task_id).status == hub.task(slow_id).status == TaskStatus.PROPOSED
+    assert chain.balance(str(keeper.address())) == before  # nothing bonded (refused before any tx)

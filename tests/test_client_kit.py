@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -23,9 +24,11 @@ from flwr.app.message import make_message
 from chain_config import LocalnetConfig
 from client_kit.builder import BuildError, ModelSpec, build_client, render
 from client_kit.chain import ChainClient
+from client_kit.command import trainer_command
 from client_kit.data import load_folder
 from client_kit.ipfs import IpfsError, KuboStore, fetch_to_file, fetch_verified
 from client_kit.model_format import bytes_of, decode, encode, record_of
+from client_kit.preflight import KeySource
 from client_kit.settings import ClientSettings, settings_from_source
 from client_kit.signer_app import SignerApp, TrainerError
 from client_kit.task_hub import TaskHub, TaskStatus
@@ -204,22 +207,31 @@ def test_the_signer_signs_no_update_beyond_the_norm_bound_and_only_its_own_examp
 
 
 def test_a_module_planted_beside_client_py_is_never_imported(tmp_path: Path) -> None:
-    """Python puts a script's folder first on its import path: a `client_kit/` planted beside
-    client.py used to run before any check. The runtime starts over in isolated mode first."""
+    """Python puts the working folder first on its import path: a `client_kit/` planted beside
+    client.py would run before any check. The runtime runs in isolated mode (`-I`)."""
     client = tmp_path / "client.py"
     client.write_bytes(build_client(SETTINGS, ModelSpec.parse("softmax")).source)
     planted = tmp_path / "client_kit"
     planted.mkdir()
     marker = tmp_path / "planted-code-ran"
     (planted / "__init__.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
-    result = subprocess.run(
-        [sys.executable, str(client), "--task", "1", "--data", str(tmp_path), "--key-file", str(tmp_path / "none")],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=120,
-    )
+    network = LocalnetConfig(port_offset=1000).network()
+    command = trainer_command(client, 1, tmp_path, KeySource(key_file=tmp_path / "none"), network, "wasm1contract")
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert result.returncode != 0 and not marker.exists(), result.stdout + result.stderr
+
+
+def test_nothing_tells_a_trainer_to_run_client_py_itself() -> None:
+    """Review: `python client.py` was documented (and client.py re-executed itself into the
+    runtime), but everything above that line in the file is the organization's, and runs with the
+    trainer's keys, files and network. client.py is now only ever read, and every instruction
+    says `fedchain trainer train`."""
+    root = Path(__file__).resolve().parent.parent
+    rendered = build_client(SETTINGS, ModelSpec.parse("softmax")).source.decode()
+    assert "__main__" not in rendered and "fedchain trainer train" in rendered
+    for document in ("README.md", "web/src/components/task/RunCommand.tsx", "client_kit/command.py"):
+        text = (root / document).read_text()
+        assert not re.search(r"(?<!Never )`?python client\.py --task", text), document
 
 
 @pytest.mark.localnet
@@ -238,11 +250,14 @@ def test_build_pin_fetch_verify_round_trip_and_a_tampered_client_is_refused(
     assert not (tmp_path / "evil" / "client.py").exists()
 
 
-def _run_client(client_file: Path, task_id: int, data: Path, key: Path, *extra: str, timeout: float = 120) -> str:
-    config_network = LocalnetConfig(port_offset=1000).network()
+def _run_client(
+    client_file: Path, task_id: int, data: Path, key: Path, contract: str, *extra: str, timeout: float = 120
+) -> str:
+    """The trainer runtime on `client_file`, with the trainer's own network and `contract`."""
+    network = LocalnetConfig(port_offset=1000).network()
+    command = trainer_command(client_file, task_id, data, KeySource(key_file=key), network, contract)
     result = subprocess.run(
-        [sys.executable, str(client_file), "--task", str(task_id), "--data", str(data), "--key-file", str(key)]
-        + ["--node", config_network.grpc_url, "--rpc", config_network.rpc_url, *extra],
+        [*command, *extra],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -255,9 +270,9 @@ def _run_client(client_file: Path, task_id: int, data: Path, key: Path, *extra: 
 def test_client_py_refuses_to_run_when_tampered_unjoined_or_the_keeper_is_unreachable(
     localnet, chain: ChainClient, deployment: Deployment, kubo: KuboStore, tmp_path: Path
 ) -> None:
-    config = localnet.config
-    hub = TaskHub(chain, deployment.contract)
-    client_file, built = render_digits_client(config, deployment.contract, tmp_path / "org")
+    config, contract = localnet.config, deployment.contract
+    hub = TaskHub(chain, contract)
+    client_file, built = render_digits_client(config, contract, tmp_path / "org")
     task_id = create_task(chain, hub, kubo, config, built, ["trainer2"], rounds=1)
     write_digits_shards(config, ["trainer2", "trainer3"], tmp_path, per_trainer=50)
     data, key = tmp_path / "trainer2" / "data", tmp_path / "trainer2" / "trainer2.mnemonic"
@@ -265,20 +280,20 @@ def test_client_py_refuses_to_run_when_tampered_unjoined_or_the_keeper_is_unreac
     tampered = tmp_path / "tampered" / "client.py"
     tampered.parent.mkdir()
     tampered.write_bytes(client_file.read_bytes().replace(b'"epochs": 5', b'"epochs": 50'))
-    output = _run_client(tampered, task_id, data, key)
+    output = _run_client(tampered, task_id, data, key, contract)
     assert output.startswith("exit 1") and "is not the client registered for task" in output, output
 
     outsider_key = tmp_path / "trainer3" / "trainer3.mnemonic"
-    output = _run_client(client_file, task_id, tmp_path / "trainer3" / "data", outsider_key)
+    output = _run_client(client_file, task_id, tmp_path / "trainer3" / "data", outsider_key, contract)
     assert output.startswith("exit 1") and "has not joined task" in output, output
 
     empty = tmp_path / "empty"
     empty.mkdir()
-    output = _run_client(client_file, task_id, empty, key)
+    output = _run_client(client_file, task_id, empty, key, contract)
     assert output.startswith("exit 1") and "is empty" in output, output
 
     output = _run_client(
-        client_file, task_id, data, key, "--superlink", f"127.0.0.1:{free_port()}", "--connect-timeout", "3"
+        client_file, task_id, data, key, contract, "--superlink", f"127.0.0.1:{free_port()}", "--connect-timeout", "3"
     )
     assert output.startswith("exit 1") and "keeper unreachable" in output, output
 
@@ -286,17 +301,17 @@ def test_client_py_refuses_to_run_when_tampered_unjoined_or_the_keeper_is_unreac
     # own (the keeper's endpoint on chain is used), nor have them sign for another chain or contract.
     endpoint = f"127.0.0.1:{free_port()}"
     hub.register_keeper(dev_wallet(config, "keeper"), "Keeper", endpoint)
-    output = _run_client(client_file, task_id, data, key, "--connect-timeout", "3")
+    output = _run_client(client_file, task_id, data, key, contract, "--connect-timeout", "3")
     assert output.startswith("exit 1") and f"keeper unreachable at {endpoint}" in output, output
-    output = _run_client(client_file, task_id, data, key, "--contract", "wasm1someothercontract")
-    assert output.startswith("exit 1") and "not wasm1someothercontract (the one you joined with)" in output, output
+    output = _run_client(client_file, task_id, data, key, "wasm1someothercontract")
+    assert output.startswith("exit 1") and "not 'wasm1someothercontract' (yours)" in output, output
     elsewhere = tmp_path / "elsewhere" / "client.py"
     elsewhere.parent.mkdir()
     elsewhere.write_bytes(
         client_file.read_bytes().replace(f'"chain_id": "{config.chain_id}"'.encode(), b'"chain_id": "other-chain-7"')
     )
-    output = _run_client(elsewhere, task_id, data, key)
-    assert output.startswith("exit 1") and "names chain 'other-chain-7', but the node serves" in output, output
+    output = _run_client(elsewhere, task_id, data, key, contract)
+    assert output.startswith("exit 1") and "names chain 'other-chain-7', not 'fedchain-local-1'" in output, output
     assert hub.participant(task_id, str(dev_wallet(config, "trainer2").address())).weight == 0  # nothing changed
 
 
@@ -391,3 +406,14 @@ def test_a_rendered_client_trains_two_rounds_against_a_real_keeper_through_the_c
         member = hub.participant(task_id, str(dev_wallet(config, name).address()))
         assert member is not None and member.claimed
         assert member.claimed_amount > 1_000_000  # stake back plus a share of the pool
+
+
+def test_the_runtime_needs_the_trainers_own_network_and_contract(tmp_path: Path) -> None:
+    """Review: without --node/--rpc the runtime connected to the chain node client.py named (the
+    organization's), which could answer every check and have the trainer train for nothing."""
+    client = tmp_path / "client.py"
+    client.write_bytes(build_client(SETTINGS, ModelSpec.parse("softmax")).source)
+    command = [sys.executable, "-I", "-m", "client_kit.command", str(client), "--task", "1", "--data", str(tmp_path)]
+    result = subprocess.run([*command, "--key-file", str(tmp_path / "k")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "Missing option '--node'" in result.stderr, result.stderr
+    assert not {"grpc_url", "rpc_url", "gas_price", "denom"} & set(json.loads(SETTINGS.to_json()))

@@ -132,3 +132,19 @@ def test_text_from_trainers_is_printed_as_text_not_as_markup(capsys: pytest.Capt
     print_event(follower, Published(1, 1.0, UpdateRejected(1, 2, "wasm1a", 3, reason, True)))
     printed = capsys.readouterr().out
     assert "[bold red]x[/bold red]" in printed and "[link=http://evil.example]click[/link]" in printed
+
+
+def test_a_non_finite_figure_reaches_subscribers_as_null_not_as_unparsable_json() -> None:
+    """Review: a NaN anywhere in an event went out as `NaN`, which browsers' JSON.parse refuses."""
+    feed = LiveFeed()
+    url = feed.start()
+    try:
+        odd = RoundAttested(1, 1, "TX", "bafyglobal", 0.9, float("nan"), float("inf"), None, 1, 0, TIMING)
+        feed.publish(odd)
+        with connect(url) as subscriber:
+            text = subscriber.recv(timeout=5)
+        assert "NaN" not in text and "Infinity" not in text
+        event = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in the feed"))
+        assert (event["loss"], event["federated_accuracy"], event["accuracy"]) == (None, None, 0.9)
+    finally:
+        feed.stop()

@@ -67,7 +67,7 @@ def test_three_trainers_three_rounds_accuracy_rises_and_rounds_are_on_chain(
     processes: list[ManagedProcess] = []
     try:
         processes.append(start_superlink(port, tmp_path / "keeper"))
-        trainers = start_trainers(config, client_file, task_id, names, tmp_path, port)
+        trainers = start_trainers(config, client_file, deployment.contract, task_id, names, tmp_path, port)
         processes += trainers
         keeper_key = key_file(config, "keeper", tmp_path)
         code = submit_task_run(
@@ -116,7 +116,7 @@ def test_a_batchnorm_cnn_trains_round_after_round_with_no_honest_trainer_slashed
     processes: list[ManagedProcess] = []
     try:
         processes.append(start_superlink(port, tmp_path / "keeper"))
-        processes += start_trainers(config, client_file, task_id, names, tmp_path, port)
+        processes += start_trainers(config, client_file, deployment.contract, task_id, names, tmp_path, port)
         run_config = keeper_run_config(config, deployment.contract, task_id, key_file(config, "keeper", tmp_path))
         code = submit_task_run(port, tmp_path / "keeper", run_config)
         assert code == 0, (tmp_path / "keeper" / "runs.log").read_text()[-4000:]
@@ -160,12 +160,14 @@ def test_bad_updates_are_rejected_with_reasons_and_the_malicious_staked_trainer_
     stray = threading.Event()
     try:
         processes.append(start_superlink(port, tmp_path / "keeper"))
-        processes += start_trainers(config, client_file, task_id, names, tmp_path, port, faults)
+        processes += start_trainers(config, client_file, deployment.contract, task_id, names, tmp_path, port, faults)
         # trainer1 answers from a second node too, and a node nobody staked for connects: neither
         # may get work, stall the round, or put trainer1 twice among the round's contributors.
         key = KeySource(key_file=tmp_path / "trainer1" / "trainer1.mnemonic")
         data = tmp_path / "trainer1" / "data"
-        second = trainer_command(client_file, task_id, data, key, config.network(), f"127.0.0.1:{port}")
+        second = trainer_command(
+            client_file, task_id, data, key, config.network(), deployment.contract, f"127.0.0.1:{port}"
+        )
         processes.append(spawn("trainer1-again", second, tmp_path / "trainer1-again.log", flower_env()))
         nobody = TrainerNode(ClientApp(), f"127.0.0.1:{port}", {}, poll_interval=0.5)
         threading.Thread(target=nobody.run, args=(stray, 60.0), daemon=True).start()
@@ -243,7 +245,7 @@ def test_a_keeper_killed_between_and_mid_round_resumes_without_repeating_a_round
     nodes: list[ManagedProcess] = []
     link = start_superlink(port, workdir)
     try:
-        nodes = start_trainers(config, client_file, task_id, names, tmp_path, port)
+        nodes = start_trainers(config, client_file, deployment.contract, task_id, names, tmp_path, port)
         # Killed right after round 1 is attested (between rounds), then once round 3's first update
         # has been verified (inside a round, before its attestation).
         for moment in ((RoundAttested, 1), (UpdateAccepted, 3)):

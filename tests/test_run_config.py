@@ -20,6 +20,7 @@ RUN = TaskRunConfig(
     feed_port=8765,
     validation_dir=Path("/data/held-out"),
     federated_evaluation=False,
+    validation_timeout=12.5,
 )
 
 

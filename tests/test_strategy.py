@@ -25,7 +25,7 @@ from chain_config import LocalnetConfig
 from client_kit.envelope import EvaluationClaim, UpdateClaim, sign, update_digest
 from client_kit.keys import wallet_from_mnemonic
 from client_kit.model_format import encode, record_of, to_record
-from client_kit.task_hub import MAX_LOSS, RoundMetrics, SlashReason, Standing
+from client_kit.task_hub import MAX_LOSS, MAX_U64, RoundMetrics, SlashReason, Standing
 from keepers.binding import Bindings
 from keepers.events import LastReply
 from keepers.flower_server import recorded_metrics
@@ -312,3 +312,21 @@ def test_round_metrics_are_always_what_the_contract_accepts(
 ) -> None:
     wire = RoundMetrics.bounded(loss, accuracy, 10).wire()
     assert (wire["loss"], wire["accuracy"]) == expected
+
+
+def test_example_counts_are_recorded_within_the_contracts_integers() -> None:
+    """Review: three signed evaluations of 2**63 - 1 examples summed past u64 and the contract
+    could not parse the attestation."""
+    assert RoundMetrics.bounded(0.5, 0.5, 3 * (2**63 - 1)).examples == MAX_U64
+    assert RoundMetrics.bounded(0.5, 0.5, -4).examples == 0
+
+
+def test_a_reply_with_nan_timings_is_left_out_of_the_round_timing() -> None:
+    """Review: a NaN delivery time from the round's last reply went into the feed as `NaN`, which
+    browsers cannot parse, so the task page never showed the round."""
+    record = to_record(NAMES, GLOBAL)
+    nan = _reply(
+        RecordDict({"arrays": record, "metrics": MetricRecord({"delivery-s": float("nan"), "train-s": 0.2})}), 1
+    )
+    nan.content["metrics"]["sign-s"] = 0.01
+    assert slowest_reply_path([nan], arrived=time.time()) is None

@@ -112,6 +112,7 @@ def write_digits_shards(config: LocalnetConfig, names: list[str], folder: Path, 
 def start_trainers(
     config: LocalnetConfig,
     client_file: Path,
+    contract: str,
     task_id: int,
     names: list[str],
     folder: Path,
@@ -125,8 +126,9 @@ def start_trainers(
             folder / name / "data",
             folder / name / f"{name}.mnemonic",
             folder / f"{name}.log",
-            superlink=f"127.0.0.1:{superlink_port}",
             network=config.network(),
+            contract=contract,
+            superlink=f"127.0.0.1:{superlink_port}",
             fault=(faults or {}).get(name, ""),
         )
         for name in names

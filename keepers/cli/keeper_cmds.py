@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from client_kit.task_hub import TaskStatus
+from keepers.acceptance import DEFAULT_MAX_ROUND_TIMEOUT_S, undeliverable
 from keepers.cli.common import CliFailure, console
 from keepers.cli.context import Target, pass_target
 from keepers.cli.views import KEY_OPTION_HELP
@@ -46,11 +47,20 @@ def keeper_register(
 @keeper.command("accept")
 @click.argument("task_id", type=int)
 @click.option("--key", default="keeper", show_default=True, help=KEY_OPTION_HELP)
+@click.option(
+    "--max-round-timeout",
+    default=DEFAULT_MAX_ROUND_TIMEOUT_S,
+    show_default=True,
+    type=click.IntRange(5),
+    help="Refuse a task whose rounds may each wait longer than this many seconds.",
+)
 @pass_target
-def keeper_accept(target: Target, task_id: int, key: str) -> None:
+def keeper_accept(target: Target, task_id: int, key: str, max_round_timeout: int) -> None:
     """Consent to serve a task that names this keeper, bonding the stake the task asks for. The
     bond comes back in full when every round is delivered (or the task never starts); for each
-    round never delivered a share of it compensates the organization and the trainers.
+    round never delivered a share of it compensates the organization and the contributors. The
+    task's client.py and initial model are fetched, checked against the chain and loaded first:
+    a task that cannot be delivered is refused before anything is bonded.
 
     \b
     Example:
@@ -62,6 +72,9 @@ def keeper_accept(target: Target, task_id: int, key: str) -> None:
         raise CliFailure(f"task {task_id} names keeper {task.keeper}, not {wallet.address()}")
     if task.status != TaskStatus.PROPOSED:
         raise CliFailure(f"task {task_id} is {task.status}: only a proposed task can be accepted")
+    reason = undeliverable(task, target.ipfs, max_round_timeout)
+    if reason is not None:
+        raise CliFailure(f"task {task_id} not accepted: {reason}")
     result = target.hub.accept_task(wallet, task_id, task.keeper_bond, task.denom)
     console.print(f"accepted task {task_id}, bonded {task.keeper_bond:,} {task.denom} (tx {result.hash})")
 
@@ -91,6 +104,20 @@ def keeper_accept(target: Target, task_id: int, key: str) -> None:
     help="Accept proposed tasks naming this keeper whose bond is at most this much (0: accept none by itself).",
 )
 @click.option(
+    "--max-round-timeout",
+    default=DEFAULT_MAX_ROUND_TIMEOUT_S,
+    show_default=True,
+    type=click.IntRange(5),
+    help="Accept no task whose rounds may each wait longer than this many seconds.",
+)
+@click.option(
+    "--validation-timeout",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(1),
+    help="Seconds the task's code may take to score one global model on --validation data.",
+)
+@click.option(
     "--sandbox/--no-sandbox",
     default=True,
     show_default=True,
@@ -108,6 +135,8 @@ def keeper_run(
     validation_dir: Path | None,
     federated_evaluation: bool,
     accept_bond_up_to: int,
+    max_round_timeout: int,
+    validation_timeout: float,
     sandbox: bool,
     once: bool,
 ) -> None:
@@ -128,6 +157,8 @@ def keeper_run(
         validation_dir=validation_dir.resolve() if validation_dir else None,
         federated_evaluation=federated_evaluation,
         accept_bond_up_to=accept_bond_up_to,
+        max_round_timeout_s=max_round_timeout,
+        validation_timeout_s=validation_timeout,
         sandbox=sandbox,
     )
     service = KeeperService(

@@ -84,10 +84,10 @@ test("client.py is offered once its sha256 matches the chain, with the command t
   const saved = readFileSync(await download.path());
   expect(sha256Hex(saved)).toBe(sha256Hex(client));
 
-  await expect(page.getByTestId("run-command")).toHaveText(`python client.py --task ${taskId} --data ./data --key downloader`);
+  await expect(page.getByTestId("run-command")).toHaveText(`fedchain trainer train ${taskId} --key downloader --data ./data`);
   await page.getByLabel("Your data folder").fill("/home/alice/digits shard");
   await expect(page.getByTestId("run-command")).toHaveText(
-    `python client.py --task ${taskId} --data '/home/alice/digits shard' --key downloader`,
+    `fedchain trainer train ${taskId} --key downloader --data '/home/alice/digits shard'`,
   );
 });
 

@@ -139,6 +139,9 @@ pub enum ContractError {
     #[error("the training window is {secs} s, longer than the maximum of {max} s")]
     TrainingWindowTooLong { secs: u64, max: u64 },
 
+    #[error("the training window of {secs} s cannot hold every round at its timeout ({needed} s)")]
+    TrainingWindowTooShort { secs: u64, needed: u64 },
+
     #[error("accuracy must be between 0 and 1")]
     InvalidAccuracy {},
 

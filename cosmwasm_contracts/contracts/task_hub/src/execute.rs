@@ -18,8 +18,9 @@ use crate::state::{
     SLASHES, STANDINGS,
 };
 use crate::validation::{
-    self, MAX_CID_LEN, MAX_FEE_BPS, MAX_JOIN_WINDOW_SECS, MAX_KEEPER_FEE_BPS, MAX_NO_SHOW_BPS,
-    MAX_SLASH_BPS, MAX_TRAINING_WINDOW_SECS, ROUND_TIMEOUT_SECS,
+    self, MAX_CID_LEN, MAX_EXAMPLES_PER_TRAINER, MAX_FEE_BPS, MAX_JOIN_WINDOW_SECS,
+    MAX_KEEPER_FEE_BPS, MAX_NO_SHOW_BPS, MAX_SLASH_BPS, MAX_STRING_LEN, MAX_TRAINING_WINDOW_SECS,
+    ROUND_TIMEOUT_SECS,
 };
 
 /// The oldest stored version `migrate` accepts: 0.1 kept tasks in an incompatible layout.
@@ -428,10 +429,6 @@ pub fn create_task(
     for (field, zero) in [
         ("stake", msg.stake.is_zero()),
         ("keeper_bond", msg.keeper_bond.is_zero()),
-        (
-            "max_examples_per_trainer",
-            msg.max_examples_per_trainer == 0,
-        ),
         ("max_update_norm", msg.max_update_norm.is_zero()),
     ] {
         if zero {
@@ -440,6 +437,11 @@ pub fn create_task(
             });
         }
     }
+    validation::in_range(
+        "max_examples_per_trainer",
+        msg.max_examples_per_trainer,
+        MAX_EXAMPLES_PER_TRAINER,
+    )?;
     validation::in_range(
         "round_timeout_secs",
         msg.round_timeout_secs,
@@ -469,6 +471,15 @@ pub fn create_task(
         return Err(ContractError::TrainingWindowTooLong {
             secs: msg.training_deadline - msg.join_deadline,
             max: MAX_TRAINING_WINDOW_SECS,
+        });
+    }
+    // Every round must fit in the training window even if each waits its whole timeout: a task
+    // the keeper cannot possibly deliver would only hand its bond to the organization.
+    let needed = u64::from(msg.rounds).saturating_mul(msg.round_timeout_secs);
+    if msg.training_deadline - msg.join_deadline < needed {
+        return Err(ContractError::TrainingWindowTooShort {
+            secs: msg.training_deadline - msg.join_deadline,
+            needed,
         });
     }
     // The keeper's fee is read from its profile now; the organization names the most it agreed to,
@@ -865,7 +876,13 @@ pub fn slash(
             round: msg.round,
         });
     }
-    validation::text("detail", &msg.detail, &config.limits, true)?;
+    // Held to the hard cap, not the admin's current limit: a limit lowered after the task was
+    // created must not make the round's attestation (sent with its slashes) fail.
+    let hard_cap = Limits {
+        max_string_len: MAX_STRING_LEN.1 as u32,
+        ..config.limits.clone()
+    };
+    validation::text("detail", &msg.detail, &hard_cap, true)?;
     validation::cid("update_cid", &msg.evidence.update_cid, MAX_CID_LEN.1 as u32)?;
     let evidence = &msg.evidence;
     match (msg.reason, &evidence.conflicting_claim) {

@@ -30,6 +30,9 @@ pub const MAX_TRAINERS_PER_TASK: (u64, u64) = (1, 10_000);
 pub const MAX_ROUNDS: (u64, u64) = (1, 1_000);
 pub const MAX_STRING_LEN: (u64, u64) = (16, 1_024);
 pub const MAX_CID_LEN: (u64, u64) = (46, 256);
+/// A contribution's weight cap (a task's `max_examples_per_trainer`): the sum of a round's capped
+/// example counts stays far inside u64 whatever the number of trainers.
+pub const MAX_EXAMPLES_PER_TRAINER: (u64, u64) = (1, 1_000_000_000_000);
 
 pub const DEFAULT_QUERY_LIMIT: u32 = 10;
 pub const MAX_QUERY_LIMIT: u32 = 100;

@@ -218,8 +218,40 @@ fn create_task_validates_every_field_with_a_typed_error() {
         ),
         (
             with(&|m| m.max_examples_per_trainer = 0),
-            ContractError::ZeroValue {
+            ContractError::OutOfRange {
                 field: "max_examples_per_trainer".into(),
+                value: 0,
+                min: 1,
+                max: 1_000_000_000_000,
+            },
+        ),
+        // Review: a cap of u64::MAX let a round's example count overflow the attestation.
+        (
+            with(&|m| m.max_examples_per_trainer = u64::MAX),
+            ContractError::OutOfRange {
+                field: "max_examples_per_trainer".into(),
+                value: u64::MAX,
+                min: 1,
+                max: 1_000_000_000_000,
+            },
+        ),
+        // Review: a window that cannot hold every round at its timeout (here 2 rounds of a day in
+        // two hours, or one second) could only end with the keeper's bond handed over.
+        (
+            with(&|m| {
+                m.round_timeout_secs = day;
+                m.training_deadline = m.join_deadline + 2 * 3_600;
+            }),
+            ContractError::TrainingWindowTooShort {
+                secs: 2 * 3_600,
+                needed: 2 * day,
+            },
+        ),
+        (
+            with(&|m| m.training_deadline = m.join_deadline + 1),
+            ContractError::TrainingWindowTooShort {
+                secs: 1,
+                needed: 120,
             },
         ),
         // Review: the norm bound is public so signers can refuse beyond it; zero would refuse all.

@@ -205,12 +205,12 @@ fn forged_foreign_and_misdirected_claims_are_refused() {
         (
             {
                 let mut m = good.clone();
-                m.detail = "d".repeat(65);
+                m.detail = "d".repeat(1_025); // the hard cap, whatever the admin's current limit
                 m
             },
             ContractError::StringTooLong {
                 field: "detail".into(),
-                max: 64,
+                max: 1_024,
             },
         ),
         (
@@ -506,4 +506,34 @@ fn a_claim_signed_by_the_python_envelope_code_is_accepted() {
     };
     suite.slash_with(msg).unwrap();
     assert_eq!(suite.task(id).slashed_count, 1);
+}
+
+/// Review: the admin lowering `max_string_len` (a setting for future tasks) used to make every
+/// live attestation that carries a slash fail, detail too long, so the keeper lost its bond.
+#[test]
+fn a_lowered_string_limit_does_not_block_a_live_tasks_slash() {
+    let mut suite = Suite::new(3);
+    let id = suite.open_task(suite.task_msg(), POOL, &[0, 1, 2]);
+    suite.close_joins(id);
+    let admin = suite.admin.clone();
+    let shrunk = task_hub::msg::ExecuteMsg::UpdateConfig {
+        treasury: None,
+        fee_bps: None,
+        limits: Some(task_hub::msg::Limits {
+            max_string_len: 16,
+            ..limits()
+        }),
+        admin: None,
+    };
+    suite.exec(&admin, &shrunk, &[]).unwrap();
+    suite.round(id, 1, &[(0, 100), (1, 100)]).unwrap();
+    let mut slash = suite.slash_msg(id, 1, 2, SlashReason::NormExceeded);
+    slash.detail = "update norm 1000.000 exceeds the bound 50.000".into();
+    suite.slash_with(slash).unwrap();
+    assert!(
+        suite
+            .participant(id, &suite.trainers[2].clone())
+            .unwrap()
+            .slashed
+    );
 }

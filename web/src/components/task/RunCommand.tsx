@@ -5,14 +5,15 @@ import { useState } from "react";
 import { CopyButton } from "@/components/common/CopyButton";
 import { useAccount } from "@/components/providers/WalletProvider";
 
-/** The exact command that runs the task's client.py, with the trainer's data folder and key name. */
+/** The exact command that trains the task with its verified client.py, the trainer's data folder and key
+ * name. Never `python client.py`: that file is the organization's code and would run with the trainer's keys. */
 export function RunCommand({ taskId }: { taskId: number }) {
   const account = useAccount();
   const [dataDir, setDataDir] = useState("./data");
   const [keyName, setKeyName] = useState<string | null>(null);
   const key = keyName ?? account?.keyName ?? "my-key";
   const quote = (value: string) => (/^[\w./~-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`);
-  const command = `python client.py --task ${taskId} --data ${quote(dataDir)} --key ${quote(key)}`;
+  const command = `fedchain trainer train ${taskId} --key ${quote(key)} --data ${quote(dataDir)}`;
   return (
     <div>
       <div className="form-grid">

@@ -1,0 +1,32 @@
+"""What a keeper checks before it bonds stake on a task: that it can deliver it.
+
+Accepting costs the bond if the task is then never delivered, and an organization could write a
+task no keeper can deliver (an initial model that is no model, a client.py that is not on IPFS,
+a round timeout that holds every round for a day) and collect the bond. So before bonding, by hand
+or by itself, the keeper fetches both files by CID, checks them against the chain's hashes, loads
+the model, and holds the task's round timeout to its own limit.
+"""
+
+from __future__ import annotations
+
+from client_kit.ipfs import MAX_CLIENT_BYTES, ContentStore, IpfsError, fetch_verified
+from client_kit.model_format import ModelFormatError, decode_views
+from client_kit.task_hub import Task
+
+DEFAULT_MAX_ROUND_TIMEOUT_S = 600
+
+
+def undeliverable(
+    task: Task, store: ContentStore, max_round_timeout_s: int = DEFAULT_MAX_ROUND_TIMEOUT_S
+) -> str | None:
+    """Why the keeper could not deliver `task`, or None when it can."""
+    if task.round_timeout_secs > max_round_timeout_s:
+        return f"its rounds may each wait {task.round_timeout_secs} s, more than this keeper's {max_round_timeout_s} s"
+    try:
+        fetch_verified(store, task.client_cid, task.client_sha256, MAX_CLIENT_BYTES)
+        decode_views(fetch_verified(store, task.initial_model_cid, task.initial_model_sha256))
+    except IpfsError as error:
+        return f"its files cannot be fetched and verified: {error}"
+    except ModelFormatError as error:
+        return f"its initial model is no model: {error}"
+    return None
