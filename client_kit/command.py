@@ -124,7 +124,10 @@ def run_task(client_file: Path, request: RunRequest, console: Console) -> int:
     address = str(wallet.address())
     check_membership(hub, task, address)
     examples = len(load_folder(request.data_dir))  # counted here: the count signed is never the task code's word
-    worker = TaskWorker(source, request.data_dir, sandbox=request.sandbox, log=sys.stderr.buffer)
+    # A round's reply is useless after the round's timeout: the task's code gets no longer (at least
+    # a minute, for loading), so code that hangs cannot hold the trainer indefinitely.
+    timeout = max(60.0, float(task.round_timeout_secs))
+    worker = TaskWorker(source, request.data_dir, sandbox=request.sandbox, log=sys.stderr.buffer, timeout=timeout)
     try:
         journal = journal_folder(request, request.contract, task, address)
         signer = SignerApp(settings, wallet, task, worker, hub, journal, examples, request.fault)
