@@ -10,12 +10,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import click
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from client_kit.chain import ChainClient
 from client_kit.ipfs import KuboStore
 from client_kit.keys import wallet_from_mnemonic
+from client_kit.model_format import encode
 from client_kit.task_hub import TaskHub, TaskSpec, TaskStatus
 from keepers.cli import cli
 from localnet.deploy import Deployment
@@ -181,8 +183,8 @@ def test_a_trainer_who_cannot_pay_stake_and_fee_is_refused(
     hub = TaskHub(chain, deployment.contract)
     client = tmp_path / "client.py"
     client.write_text("print('hi')\n")
-    model = tmp_path / "model.bin"
-    model.write_bytes(b"\0" * 16)
+    model = tmp_path / "model.safetensors"
+    model.write_bytes(encode(["w"], [np.zeros(2, np.float32)]))  # a keeper only bonds a task with a real model
     assert _run(localnet, "org", "register", "--name", "Acme").returncode == 0
     assert _run(localnet, "keeper", "register", "--name", "K", "--endpoint", "127.0.0.1:9092").returncode == 0
     created = _run(
