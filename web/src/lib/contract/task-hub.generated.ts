@@ -268,6 +268,10 @@ export interface CreateTaskMsg {
    * The keeper caps a contributor's weight at this many examples (public task parameter).
    */
   max_examples_per_trainer: number;
+  /**
+   * The highest keeper fee the organization agrees to; the keeper's profile fee at creation must not exceed it (a keeper cannot raise its fee under a task being created).
+   */
+  max_keeper_fee_bps: number;
   max_trainers: number;
   min_trainers: number;
   model_name: string;
