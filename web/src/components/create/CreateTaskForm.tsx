@@ -8,10 +8,11 @@ import { useNow } from "@/components/providers/ClockProvider";
 import { useConfig } from "@/components/providers/ConfigProvider";
 import { useAccount, useWallet } from "@/components/providers/WalletProvider";
 import { TxButton } from "@/components/tx/TxButton";
+import { keeperFeeBps, type KeeperLookup, useKeeperLookup } from "@/hooks/useKeeperLookup";
 import { displayDenom } from "@/lib/config";
 import { taskHubCalls } from "@/lib/contract/task-hub";
 import { type CreateTaskMsg } from "@/lib/contract/types";
-import { formatAmount, parseAmount } from "@/lib/format";
+import { formatAmount, formatBps, parseAmount } from "@/lib/format";
 import { type TxOutcome } from "@/lib/wallet/signer";
 
 import { EscrowSummary } from "./EscrowSummary";
@@ -44,7 +45,13 @@ const percentToBps = (text: string): number | null => {
 };
 
 /** The task as the contract will receive it, or the first problem the form can see on its own. */
-function buildTask(fields: Fields, files: { client: PinnedFile | null; model: PinnedFile | null }, keeper: string, denom: string, now: number) {
+function buildTask(
+  fields: Fields,
+  files: { client: PinnedFile | null; model: PinnedFile | null },
+  keeper: { address: string; lookup: KeeperLookup },
+  denom: string,
+  now: number,
+) {
   const numbers = {
     rounds: integer(fields.rounds),
     minTrainers: integer(fields.minTrainers),
@@ -62,7 +69,19 @@ function buildTask(fields: Fields, files: { client: PinnedFile | null; model: Pi
   if (!fields.modelName.trim()) return { problem: "Name the model." };
   if (!files.client) return { problem: "Upload client.py." };
   if (!files.model) return { problem: "Upload the initial model." };
-  if (!keeper.trim()) return { problem: "Name the keeper." };
+  if (!keeper.address.trim()) return { problem: "Name the keeper." };
+  // The organization agrees to the keeper's fee as its profile states it now (max_keeper_fee_bps).
+  const keeperFee = keeperFeeBps(keeper.lookup);
+  if (keeperFee === null) {
+    return {
+      problem:
+        keeper.lookup.state === "found"
+          ? "The keeper must be a registered keeper."
+          : keeper.lookup.state === "error"
+            ? "The keeper's profile could not be read."
+            : "Waiting for the keeper's profile (its fee).",
+    };
+  }
   if (Object.values(numbers).some((value) => value === null)) return { problem: "Every number must be a whole number (percentages may have decimals)." };
   if (pool === null || stake === null || keeperBond === null || pool === 0n) return { problem: "Amounts must be positive numbers." };
   const n = numbers as { [K in keyof typeof numbers]: number };
@@ -81,8 +100,9 @@ function buildTask(fields: Fields, files: { client: PinnedFile | null; model: Pi
     stake: stake.toString(),
     join_deadline: joinDeadline,
     training_deadline: joinDeadline + n.trainingWindow * 60,
-    keeper: keeper.trim(),
+    keeper: keeper.address.trim(),
     keeper_bond: keeperBond.toString(),
+    max_keeper_fee_bps: keeperFee,
     no_show_penalty_bps: n.noShowBps,
     slash_bps: n.slashBps,
     max_examples_per_trainer: n.maxExamples,
@@ -101,6 +121,7 @@ export function CreateTaskForm({ knownKeepers }: { knownKeepers: string[] }) {
   const [fields, setFields] = useState(DEFAULTS);
   const [files, setFiles] = useState<{ client: PinnedFile | null; model: PinnedFile | null }>({ client: null, model: null });
   const [keeper, setKeeper] = useState(knownKeepers[0] ?? "");
+  const keeperLookup = useKeeperLookup(keeper);
 
   if (!account) {
     return (
@@ -128,7 +149,7 @@ export function CreateTaskForm({ knownKeepers }: { knownKeepers: string[] }) {
       {hint && <div className="field-hint">{hint}</div>}
     </div>
   );
-  const preview = buildTask(fields, files, keeper, denom, now);
+  const preview = buildTask(fields, files, { address: keeper, lookup: keeperLookup }, denom, now);
   const amounts = {
     pool: parseAmount(fields.pool, denom) ?? 0n,
     stake: parseAmount(fields.stake, denom) ?? 0n,
@@ -185,7 +206,7 @@ export function CreateTaskForm({ knownKeepers }: { knownKeepers: string[] }) {
         {field("roundTimeoutSecs", "Round timeout (seconds)")}
         {field("maxExamples", "Weight cap (examples per trainer)")}
       </div>
-      <KeeperField value={keeper} onChange={setKeeper} knownKeepers={knownKeepers} />
+      <KeeperField value={keeper} onChange={setKeeper} knownKeepers={knownKeepers} lookup={keeperLookup} />
 
       <div style={{ marginTop: "1rem" }}>
         <EscrowSummary pool={amounts.pool} stake={amounts.stake} maxTrainers={integer(fields.maxTrainers) ?? 0} keeperBond={amounts.bond} denom={denom} />
@@ -195,7 +216,7 @@ export function CreateTaskForm({ knownKeepers }: { knownKeepers: string[] }) {
         disabled={"problem" in preview}
         onSuccess={rememberTask}
         intent={() => {
-          const built = buildTask(fields, files, keeper, denom, Math.floor(Date.now() / 1000));
+          const built = buildTask(fields, files, { address: keeper, lookup: keeperLookup }, denom, Math.floor(Date.now() / 1000));
           if (!("terms" in built) || !built.terms) throw new Error(built.problem);
           const { terms, pool } = built;
           return {
@@ -204,8 +225,9 @@ export function CreateTaskForm({ knownKeepers }: { knownKeepers: string[] }) {
               `Escrows the reward pool of ${formatAmount(pool, denom)} in the contract.`,
               `${terms.rounds} rounds with ${terms.min_trainers}–${terms.max_trainers} trainers staking ${formatAmount(terms.stake, denom)} each.`,
               `Keeper ${terms.keeper} must accept and bond ${formatAmount(terms.keeper_bond, denom)} before trainers can join.`,
+              `Agrees to a keeper fee of at most ${formatBps(terms.max_keeper_fee_bps)} of the delivered pool (the keeper's fee now); the contract refuses the task if the keeper's fee is higher when it arrives.`,
               `Joins close ${new Date(terms.join_deadline * 1000).toISOString().slice(0, 16).replace("T", " ")} UTC; training ends ${new Date(terms.training_deadline * 1000).toISOString().slice(0, 16).replace("T", " ")} UTC.`,
-              "You can cancel (and get the pool back) until the first round is attested.",
+              "You can cancel (and get the pool back) until joins close with enough trainers; from then on the task is committed.",
             ],
             call: taskHubCalls.createTask(terms, { denom, amount: pool.toString() }),
           };
