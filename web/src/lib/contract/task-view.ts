@@ -76,14 +76,24 @@ export function isCommitted(task: TaskResponse, now: number): boolean {
   return task.status === "open" && now >= task.join_deadline && task.participants >= task.min_trainers;
 }
 
+/**
+ * The contract judges a deadline by its last block's time, which trails the wall clock by up to a
+ * block (~6 s on Cosmos chains, 0.5 s on the localnet): an action that waits for a deadline is
+ * offered this much later, so the contract agrees when it is simulated.
+ */
+export const CHAIN_CLOCK_LAG_SECS = 6;
+
+/** Whether the chain sees `deadline` as passed, judged from the browser's clock `now`. */
+export const chainPassed = (now: number, deadline: number): boolean => now >= deadline + CHAIN_CLOCK_LAG_SECS;
+
 /** Whether `finalize_task` would be accepted now (the contract's three paths), by block time. */
 export function finalizeAllowed(task: TaskResponse, now: number): boolean {
   if (task.status === "running" && task.rounds_completed === task.rounds) return true;
-  if ((task.status === "open" || task.status === "running") && now >= task.training_deadline + task.grace_period_secs)
+  if ((task.status === "open" || task.status === "running") && chainPassed(now, task.training_deadline + task.grace_period_secs))
     return true;
   const neverStarted =
     task.rounds_completed === 0 &&
-    now >= task.join_deadline &&
+    chainPassed(now, task.join_deadline) &&
     (task.status === "proposed" || (task.status === "open" && task.participants < task.min_trainers));
   return neverStarted;
 }
