@@ -208,6 +208,11 @@ class WebSettings:
         return values
 
 
+def app_origins(port: int) -> tuple[str, ...]:
+    """The origins a browser sends from an app served on 127.0.0.1:port (opened by either name)."""
+    return (f"http://127.0.0.1:{port}", f"http://localhost:{port}")
+
+
 def localnet_gateway(config: LocalnetConfig) -> str:
     return f"http://{config.host}:{config.kubo_ports.gateway}"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import queue
 import re
@@ -17,11 +19,16 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+from rich.console import Console
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+from websockets.typing import Origin
 
 from client_kit.chain import ChainClient
 from client_kit.ipfs import KuboStore
 from client_kit.keys import wallet_from_mnemonic
 from client_kit.task_hub import TaskHub, TaskSpec
+from keepers.demo import DemoOptions, run_demo
 from keepers.web_server import BUILD_INPUTS, WEB_DIR, source_hash
 from localnet.deploy import Deployment
 from localnet.network import Localnet
@@ -187,3 +194,64 @@ def test_fedchain_web_needs_a_rest_api_off_the_localnet(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "pass --rest" in result.stderr and "Traceback" not in result.stderr
+
+
+class _Watched(io.StringIO):
+    """A console's output that signals once a line matching `pattern` was written."""
+
+    def __init__(self, pattern: str) -> None:
+        super().__init__()
+        self.pattern = re.compile(pattern)
+        self.found: queue.Queue[re.Match[str]] = queue.Queue()
+
+    def write(self, text: str) -> int:
+        if match := self.pattern.search(text):
+            self.found.put(match)
+        return super().write(text)
+
+
+@needs_node
+def test_demo_serves_the_web_app_with_the_keepers_live_feed(localnet: Localnet, deployment: Deployment) -> None:
+    """`fedchain demo --web`: the URL comes before the rounds; the page is the demo's task, and the
+    demo keeper's feed lets the app's pages subscribe (and refuses other sites)."""
+    port = free_port()
+    output = _Watched(r"watch it in a browser: (http://127\.0\.0\.1:\d+)/tasks/(\d+)")
+    seen: dict[str, object] = {}
+
+    def visit() -> None:
+        match = output.found.get(timeout=600)
+        app, task_id = match.group(1), int(match.group(2))
+        status, html, _ = _get(f"{app}/tasks/{task_id}")
+        seen["page"] = (status, "digits-sklearn" in html, "round-row-1" in html)
+        feed = re.search(r"ws://127\.0\.0\.1:\d+", html)
+        if feed is None:
+            return  # the page names no keeper feed: the assertions below say so
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:  # the keeper serves its feed once the task runs
+            try:
+                with connect(feed.group(0), origin=Origin(app), open_timeout=5) as socket:
+                    seen["event"] = json.loads(socket.recv(timeout=60))
+                break
+            except (OSError, TimeoutError):
+                time.sleep(0.5)
+        try:
+            connect(feed.group(0), origin=Origin("http://elsewhere.example"), open_timeout=5).close()
+            seen["elsewhere"] = "accepted"
+        except InvalidStatus as refusal:
+            seen["elsewhere"] = refusal.response.status_code
+
+    visitor = threading.Thread(target=visit, daemon=True)
+    visitor.start()
+    options = DemoOptions(
+        trainers=3, rounds=2, model="sklearn", adversaries=False, federated_evaluation=False, web_port=port
+    )
+    report = run_demo(options, localnet.config, Console(file=output, width=200))
+    visitor.join(timeout=60)
+    text = output.getvalue()  # (its books are test_demo.py's business)
+    assert len(report.accuracies) == 2, text  # both rounds attested while the app served
+    assert text.index("watch it in a browser") < text.index("trainers joined")  # before any round
+    assert seen.get("page") == (200, True, False), (seen, text)  # the demo's task, no round yet
+    event = seen.get("event")
+    assert isinstance(event, dict) and event["task_id"] == report.task_id, (seen, text)
+    assert seen.get("elsewhere") == 403, seen
+    assert port_free("127.0.0.1", port)  # the app stopped with the demo
