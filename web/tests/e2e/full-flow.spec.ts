@@ -17,7 +17,7 @@ import path from "node:path";
 import { type Browser, type Page } from "@playwright/test";
 
 import { type TestAccount } from "../support/chain";
-import { connectWallet, expect, installWallet, signAndConfirm, test, txDialog } from "../support/fixtures";
+import { connectWallet, expect, installWallet, saveScreenshot, signAndConfirm, test, txDialog } from "../support/fixtures";
 import { Background } from "../support/processes";
 import { fedchain, pythonEnv, writeDigitsShards } from "../support/python";
 import { KEEPER_FEED_PORT, KEEPER_SUPERLINK_PORT, pythonPath, REPO_DIR, WEB_URL } from "../support/settings";
@@ -215,6 +215,7 @@ test.describe("end to end: UI + real keeper and trainers", () => {
     }));
     expect(seen.notReloaded).toBe(true);
     expect(seen.feedLive).toBeDefined();
+    await saveScreenshot(orgPage, "task-real-run");
     // Rounds arrived one after another, each before the task was finalized (not all at once at the end).
     const times = Array.from({ length: ROUNDS }, (_, index) => seen.rounds[index + 1]);
     expect(times.every((time) => time !== undefined)).toBe(true);
