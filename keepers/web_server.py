@@ -32,6 +32,7 @@ WEB_DIR = REPO_ROOT / "web"
 BUILD_INPUTS = ("src", "public", "next.config.ts", "tsconfig.json", "package.json", "package-lock.json")
 SERVED_FILES = ("package.json", "next.config.ts")  # beside the build output, for `next start`
 STAGING = Path(".cache") / "fedchain-web-build"  # inside web/: the build's project folder
+KEEP_BUILDS = 4  # older builds (~17 MB each) are removed when a new one is made
 
 
 class WebError(RuntimeError):
@@ -146,6 +147,18 @@ def _build(web: Path, app: Path, report: Callable[[str], None]) -> None:
     os.replace(partial, app)
     shutil.rmtree(staging, ignore_errors=True)
     report(f"built the web app in {time.monotonic() - started:.0f} s")
+    _prune(app.parent, keep=app)
+
+
+def _prune(root: Path, keep: Path) -> None:
+    """Removes all but the KEEP_BUILDS newest builds (a clone that needs one again builds it again)."""
+    builds = sorted(
+        (p for p in root.iterdir() if p.is_dir() and (p / ".next").is_dir()), key=lambda p: p.stat().st_mtime
+    )
+    for old in builds[:-KEEP_BUILDS]:
+        if old != keep:
+            shutil.rmtree(old, ignore_errors=True)
+            (root / f"{old.name}.lock").unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from client_kit.ipfs import KuboStore
 from client_kit.keys import wallet_from_mnemonic
 from client_kit.task_hub import TaskHub, TaskSpec
 from keepers.demo import DemoOptions, run_demo
-from keepers.web_server import BUILD_INPUTS, WEB_DIR, source_hash
+from keepers.web_server import BUILD_INPUTS, KEEP_BUILDS, WEB_DIR, _prune, source_hash
 from localnet.deploy import Deployment
 from localnet.network import Localnet
 from localnet.processes import free_port, port_free
@@ -57,6 +57,18 @@ def test_the_build_key_covers_the_sources_and_not_the_clone(tmp_path: Path) -> N
     page = clone / "src" / "app" / "page.tsx"
     page.write_text(page.read_text() + "\n")
     assert source_hash(clone) != source_hash(WEB_DIR)
+
+
+def test_old_builds_are_pruned_but_never_the_one_in_use(tmp_path: Path) -> None:
+    for index in range(KEEP_BUILDS + 2):
+        build = tmp_path / f"build{index}"
+        (build / ".next").mkdir(parents=True)
+        (tmp_path / f"build{index}.lock").touch()
+        os.utime(build, (1_000 + index, 1_000 + index))  # build0 is the oldest
+    _prune(tmp_path, keep=tmp_path / "build0")
+    kept = sorted(p.name for p in tmp_path.iterdir() if p.is_dir())
+    assert kept == ["build0", *(f"build{i}" for i in range(2, KEEP_BUILDS + 2))]
+    assert not (tmp_path / "build1.lock").exists()
 
 
 def _task_with_terms(localnet: Localnet, chain: ChainClient, deployment: Deployment, kubo: KuboStore) -> int:
