@@ -135,7 +135,9 @@ def trainer_train(
     if not data_dir.is_dir():
         raise CliFailure(f"data folder {data_dir} does not exist")
     keys = KeySource(key=key, keys_dir=target.keys.folder)
-    command = trainer_command(path, task_id, data_dir, keys, target.network, target.hub.contract, superlink, claim=claim)
+    command = trainer_command(
+        path, task_id, data_dir, keys, target.network, target.hub.contract, superlink, claim=claim
+    )
     code = subprocess.call(command)
     if code != 0:
         raise SystemExit(code)  # client.py already printed its one-line reason
