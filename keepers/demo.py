@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -29,13 +30,15 @@ from client_kit.model_format import decode
 from client_kit.settings import ClientSettings
 from client_kit.task_hub import Task, TaskHub, TaskStatus
 from keepers.events import Published
+from keepers.feed import WEB_APP_ORIGINS
 from keepers.orchestration import PublishedTask, ServedTask, TaskTerms, accept_task, publish_task, register_keeper
 from keepers.reconciliation import Reconciliation, reconcile
 from keepers.runtime import start_trainer
 from keepers.service import KeeperSettings
+from keepers.web_server import WebError, WebServer, WebSettings, app_origins, ensure_build, start_web
 from localnet.deploy import deploy
 from localnet.network import Localnet
-from localnet.processes import ManagedProcess, free_port
+from localnet.processes import ManagedProcess, free_port, port_free
 
 DIGITS_MLP = Path(__file__).resolve().parent / "examples" / "digits_mlp.py"
 MODELS = {
@@ -58,6 +61,7 @@ class DemoOptions:
     stake: int = 5_000_000
     pool: int = 100_000_000
     seed: int = 7
+    web_port: int | None = None  # serve the web app on this port while the demo runs (`--web`)
 
 
 @dataclass(frozen=True)
@@ -113,18 +117,24 @@ def run_demo(options: DemoOptions, config: LocalnetConfig, console: Console) -> 
         raise ValueError("the demo needs at least 3 trainers (one no-show, one poisoner, one honest)")
     if options.model not in MODELS:
         raise ValueError(f"model {options.model!r} is not available; use one of {sorted(MODELS)}")
+    web = DemoWeb(options.web_port, console) if options.web_port else None  # built before anything starts
     net = Localnet(config)
     was_running = net.is_running()
     with console.status("starting the localnet and Kubo…"):
         console.print(net.up(options.validators))
     try:
-        return _run(options, config, console)
+        report = _run(options, config, console, web)
+        if web and options.keep_running:
+            web.serve_until_interrupted()
+        return report
     finally:
+        if web:
+            web.stop()
         if not options.keep_running and not was_running:
             net.down()
 
 
-def _run(options: DemoOptions, config: LocalnetConfig, console: Console) -> DemoReport:
+def _run(options: DemoOptions, config: LocalnetConfig, console: Console, web: DemoWeb | None = None) -> DemoReport:
     with console.status("deploying task_hub…"):
         deployment, action = deploy(config)
     console.print(f"task_hub {action} at {deployment.contract}")
@@ -171,6 +181,8 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console) -> Demo
         f"stake {options.stake:,}; {options.model} model with {built.parameters:,} parameters; "
         f"client.py {task.client.cid}; the keeper accepted it, bonding {terms.bond:,}"
     )
+    if web:
+        web.start(config, deployment.contract, feed_port, work / "web.log", task.task_id)
 
     # --- trainers stake, fetch client.py (hash-checked) and keep their private shards on disk ----
     for name, rows in zip(names, shards, strict=True):
@@ -199,6 +211,7 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console) -> Demo
         poll_seconds=1.0,
         validation_dir=work / "keeper" / "validation",  # the organization's held-out digits
         federated_evaluation=options.federated_evaluation,
+        feed_origins=web.origins if web else WEB_APP_ORIGINS,  # the web app's pages read the live feed
     )
     events = _train(console, chain, hub, cast, settings, task, options, work, config)
     finished = hub.task(task.task_id)
@@ -375,3 +388,45 @@ def _print_settlement(console: Console, report: DemoReport, task: Task, denom: s
         f"held-out accuracy by round (the keeper's validation, recorded on chain): {accuracies}; "
         f"final model fetched from IPFS and re-checked: [bold]{report.held_out_accuracy:.3f}[/]"
     )
+
+
+# --- `fedchain demo --web`: the web app follows the demo's chain and its keeper's live feed ---------
+
+
+class DemoWeb:
+    """The web app on 127.0.0.1:port while the demo runs, reading the demo's localnet and contract,
+    with the demo keeper's live feed (which allows the app's origin)."""
+
+    def __init__(self, port: int, console: Console) -> None:
+        if not port_free("127.0.0.1", port):
+            raise WebError(f"port {port} is in use: choose another with --web-port")
+        self.port = port
+        self.console = console
+        self.app = ensure_build(report=lambda line: console.print(line, highlight=False))
+        self.server: WebServer | None = None
+
+    @property
+    def origins(self) -> tuple[str, ...]:
+        return app_origins(self.port)
+
+    def start(self, config: LocalnetConfig, contract: str, feed_port: int, log: Path, task_id: int) -> str:
+        settings = WebSettings.for_localnet(config, contract, feed=f"ws://127.0.0.1:{feed_port}")
+        self.server = start_web(self.app, settings, self.port, log)
+        url = f"{self.server.url}/tasks/{task_id}"
+        self.console.print(f"[bold]watch it in a browser:[/] {url}", highlight=False)
+        return url
+
+    def serve_until_interrupted(self) -> None:
+        if self.server is None:
+            return
+        self.console.print(f"the web app keeps serving at {self.server.url}: Ctrl-C stops it", highlight=False)
+        try:
+            while self.server.process.alive():
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None

@@ -5,7 +5,7 @@
 #   bash localnet/setup.sh test     # install, then lint and run the whole test suite
 #   bash localnet/setup.sh install  # install only
 #
-# Everything comes from package registries (Debian, PyPI, crates.io, the Go module proxy) and is
+# Everything comes from package registries (Debian, PyPI, crates.io, the Go module proxy, npm) and is
 # cached per user under ${XDG_CACHE_HOME:-~/.cache}/fedchain, so a fresh clone reuses earlier builds.
 set -euo pipefail
 
@@ -20,12 +20,14 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 case "$JOB" in demo|test|install) ;; *) die "unknown job '$JOB': use demo, test or install" ;; esac
 
 # --- 1. Debian packages: the wasm toolchain (rustc-web builds std for wasm32 itself), bubblewrap ----
-# (bubblewrap confines an organization's task code: no key, no network, see client_kit/sandbox.py)
-APT_PACKAGES=(rustc-web cargo-web rust-web-src lld-19 binaryen build-essential python3-venv bubblewrap)
+# (bubblewrap confines an organization's task code: no key, no network, see client_kit/sandbox.py),
+# chromium (the web app's browser tests drive it headless; Playwright cannot fetch its own here)
+APT_PACKAGES=(rustc-web cargo-web rust-web-src lld-19 binaryen build-essential python3-venv bubblewrap chromium)
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
+command -v node >/dev/null || missing+=(nodejs npm)  # the web app; any Node.js >= 20.9 will do
 if ((${#missing[@]})); then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   say "installing Debian packages: ${missing[*]}"
@@ -68,7 +70,19 @@ export PATH="$VENV/bin:$PATH"
 fedchain localnet install
 bash "$ROOT/cosmwasm_contracts/build.sh"
 
-# --- 5. The job -------------------------------------------------------------------------------
+# --- 5. The web app's dependencies: npm ci from the committed lock file (skipped when current) ----
+NODE_VERSION="$(node --version 2>/dev/null || echo none)"
+[ "$(printf '%s\n' "v20.9.0" "$NODE_VERSION" | sort -V | head -n1)" = "v20.9.0" ] && [ "$NODE_VERSION" != none ] \
+  || die "Node.js >= 20.9 is required for the web app (found $NODE_VERSION): install Node.js 20 and rerun"
+command -v npm >/dev/null || die "npm is missing: install it with Node.js 20 and rerun"
+LOCK_KEY="$(sha256sum "$ROOT/web/package-lock.json" | cut -c1-64)"
+if [ "$(cat "$ROOT/web/node_modules/.fedchain-lock-sha256" 2>/dev/null)" != "$LOCK_KEY" ]; then
+  say "web: npm ci (node $NODE_VERSION)"
+  (cd "$ROOT/web" && npm ci --no-audit --no-fund --loglevel=error)
+  printf '%s' "$LOCK_KEY" > "$ROOT/web/node_modules/.fedchain-lock-sha256"
+fi
+
+# --- 6. The job -------------------------------------------------------------------------------
 cd "$ROOT"
 case "$JOB" in
   install)
@@ -78,6 +92,7 @@ case "$JOB" in
     exec fedchain demo "$@"
     ;;
   test)
+    took() { printf '%ss' "$((SECONDS - $1))"; }
     say "lint: ruff check, ruff format --check"
     ruff check .
     ruff format --check .
@@ -85,9 +100,21 @@ case "$JOB" in
     say "lint: cargo fmt --check, cargo clippy -D warnings"
     (cd cosmwasm_contracts && "$CARGO" fmt --all --check)
     (cd cosmwasm_contracts && CARGO_TARGET_DIR="$CACHE/cargo-target-host" "$CARGO" clippy --locked -q --all-targets -- -D warnings)
+    say "lint: web (tsc --noEmit, eslint, contract types fresh against the schema)"
+    start=$SECONDS
+    (cd web && npm run --silent lint)
+    say "web lint passed in $(took "$start")"
     say "contract tests: cargo test"
     (cd cosmwasm_contracts && CARGO_TARGET_DIR="$CACHE/cargo-target-host" "$CARGO" test --locked -q)
     say "python tests: pytest"
-    exec python -m pytest "$@"
+    python -m pytest "$@"
+    say "web: next build"
+    start=$SECONDS
+    (cd web && npm run --silent build)
+    say "web build done in $(took "$start")"
+    say "web tests: Playwright on chromium against a private localnet (offset 6000), Kubo, the keeper and trainers"
+    start=$SECONDS
+    (cd web && npm test)
+    say "web tests passed in $(took "$start")"
     ;;
 esac

@@ -15,6 +15,7 @@ from keepers.cli.localnet_cmds import localnet
 from keepers.cli.org_cmds import org
 from keepers.cli.tasks_cmds import tasks
 from keepers.cli.trainer_cmds import trainer
+from keepers.cli.web_cmd import web
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,7 +34,7 @@ def cli(ctx: click.Context, **target: object) -> None:
     ctx.meta["target_options"] = target
 
 
-for command in (demo, localnet, keys, balance, org, tasks, trainer, keeper):
+for command in (demo, localnet, keys, balance, org, tasks, trainer, keeper, web):
     cli.add_command(command)
 
 

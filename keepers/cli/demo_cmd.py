@@ -7,6 +7,7 @@ import click
 from chain_config import MAX_VALIDATORS, localnet_from_env
 from keepers.cli.common import CliFailure, console
 from keepers.demo import DemoOptions, run_demo
+from keepers.web_server import WebError
 
 
 @click.command()
@@ -21,7 +22,14 @@ from keepers.demo import DemoOptions, run_demo
     help="The task's model: a small PyTorch MLP, or NumPy softmax regression.",
 )
 @click.option("--keep-running", is_flag=True, help="Leave the localnet and Kubo running afterwards.")
-def demo(trainers: int, rounds: int, validators: str, model: str, keep_running: bool) -> None:
+@click.option(
+    "--web",
+    is_flag=True,
+    help="Serve the web app on 127.0.0.1 while the demo runs (the task page shows the rounds live); "
+    "with --keep-running it serves until Ctrl-C.",
+)
+@click.option("--web-port", default=3000, show_default=True, type=click.IntRange(1, 65535), help="Port of --web.")
+def demo(trainers: int, rounds: int, validators: str, model: str, keep_running: bool, web: bool, web_port: int) -> None:
     """Run the whole platform end to end on the localnet and reconcile every coin.
 
     An organization funds a digits task, trainers stake and train on private non-IID shards (one
@@ -31,10 +39,19 @@ def demo(trainers: int, rounds: int, validators: str, model: str, keep_running: 
     \b
     Example:
       fedchain demo --trainers 6 --rounds 5
+      fedchain demo --web          # then open the printed URL
     """
     options = DemoOptions(
-        trainers=trainers, rounds=rounds, validators=int(validators), model=model, keep_running=keep_running
+        trainers=trainers,
+        rounds=rounds,
+        validators=int(validators),
+        model=model,
+        keep_running=keep_running,
+        web_port=web_port if web else None,
     )
-    report = run_demo(options, localnet_from_env(), console)
+    try:
+        report = run_demo(options, localnet_from_env(), console)
+    except WebError as error:
+        raise CliFailure(str(error)) from None
     if not report.reconciled:
         raise CliFailure("the settlement did not reconcile: see the table above")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 from pathlib import Path
@@ -14,7 +15,7 @@ from keepers.cli.common import CliFailure, console
 from keepers.cli.context import Target, pass_target
 from keepers.cli.views import KEY_OPTION_HELP
 from keepers.events import Published, RoundAttested, TaskFinalized, TrainerSlashed, UpdateRejected
-from keepers.feed import FeedFollower, RoundRow, round_summary, short_addresses
+from keepers.feed import WEB_APP_ORIGINS, FeedFollower, RoundRow, round_summary, short_addresses
 from keepers.service import KeeperService, KeeperSettings
 
 
@@ -124,6 +125,15 @@ def keeper_accept(target: Target, task_id: int, key: str, max_round_timeout: int
     help="Validate with the task's code confined by bubblewrap (no key, no network); --no-sandbox only where "
     "bubblewrap is missing.",
 )
+@click.option(
+    "--feed-origin",
+    "feed_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="A web app origin (e.g. http://127.0.0.1:3000) whose pages may subscribe to the live feed; repeatable. "
+    f"Default: {', '.join(WEB_APP_ORIGINS)} (`fedchain web`). Programs may always subscribe.",
+    callback=lambda _ctx, _param, values: tuple(web_origin(value) for value in values),
+)
 @click.option("--once", is_flag=True, help="One pass over the tasks, then exit.")
 @pass_target
 def keeper_run(
@@ -138,6 +148,7 @@ def keeper_run(
     max_round_timeout: int,
     validation_timeout: float,
     sandbox: bool,
+    feed_origins: tuple[str, ...],
     once: bool,
 ) -> None:
     """Follow the chain for this keeper's tasks; serve each when ready, finalize when due.
@@ -146,6 +157,7 @@ def keeper_run(
     Example:
       fedchain keeper run --keeper-key keeper
       fedchain keeper run --keeper-key keeper --validation ./held-out --no-federated-evaluation
+      fedchain keeper run --keeper-key keeper --feed-origin http://127.0.0.1:3100
     """
     home = workdir or ((target.localnet.home if target.localnet else Path.cwd()) / "keeper")
     settings = KeeperSettings(
@@ -160,6 +172,7 @@ def keeper_run(
         max_round_timeout_s=max_round_timeout,
         validation_timeout_s=validation_timeout,
         sandbox=sandbox,
+        feed_origins=feed_origins or WEB_APP_ORIGINS,
     )
     service = KeeperService(
         target.chain, target.hub, target.keys.wallet(keeper_key), settings, report=lambda line: console.print(line)
@@ -180,6 +193,16 @@ def keeper_run(
         service.run(stop)
     except KeyboardInterrupt:
         stop.set()
+
+
+def web_origin(value: str) -> str:
+    """A browser Origin as pages send it: scheme, host and port, no path (a trailing slash is dropped)."""
+    origin = value.strip().rstrip("/")
+    if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", origin):
+        raise click.BadParameter(
+            f"{value!r} is not a web origin like http://127.0.0.1:3000", param_hint="--feed-origin"
+        )
+    return origin
 
 
 def print_event(follower: FeedFollower, published: Published) -> None:

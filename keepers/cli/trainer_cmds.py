@@ -97,9 +97,21 @@ def trainer_join(target: Target, task_id: int, key: str, out: Path | None) -> No
     help="client.py to run (default task-ID/client.py; fetched and verified when missing).",
 )
 @click.option("--superlink", help="Keeper endpoint, if it differs from the one the keeper registered on chain.")
+@click.option(
+    "--claim/--no-claim",
+    default=True,
+    show_default=True,
+    help="Claim the payout as soon as the task is settled (else claim it yourself within the claim window).",
+)
 @pass_target
 def trainer_train(
-    target: Target, task_id: int, key: str, data_dir: Path, client_file: Path | None, superlink: str | None
+    target: Target,
+    task_id: int,
+    key: str,
+    data_dir: Path,
+    client_file: Path | None,
+    superlink: str | None,
+    claim: bool,
 ) -> None:
     """Run the task's client.py on your data: it trains, signs, and tells you what you can claim.
 
@@ -123,7 +135,9 @@ def trainer_train(
     if not data_dir.is_dir():
         raise CliFailure(f"data folder {data_dir} does not exist")
     keys = KeySource(key=key, keys_dir=target.keys.folder)
-    command = trainer_command(path, task_id, data_dir, keys, target.network, target.hub.contract, superlink)
+    command = trainer_command(
+        path, task_id, data_dir, keys, target.network, target.hub.contract, superlink, claim=claim
+    )
     code = subprocess.call(command)
     if code != 0:
         raise SystemExit(code)  # client.py already printed its one-line reason

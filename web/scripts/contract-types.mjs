@@ -16,7 +16,6 @@ import { compile } from "json-schema-to-typescript";
 const webDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const defaultSchema = path.resolve(webDir, "../cosmwasm_contracts/contracts/task_hub/schema/task_hub.json");
 const outputFile = path.join(webDir, "src/lib/contract/task-hub.generated.ts");
-const handwrittenFile = path.join(webDir, "src/lib/contract/task-hub.handwritten.ts");
 
 const args = process.argv.slice(2);
 const check = args.includes("--check");
@@ -112,39 +111,11 @@ async function generate() {
   ].join("\n");
 }
 
-/** Compares dotted versions numerically: negative when a < b. */
-function compareVersions(a, b) {
-  const [x, y] = [a, b].map((version) => version.split(/[.+-]/).slice(0, 3).map(Number));
-  for (let index = 0; index < 3; index++) if (x[index] !== y[index]) return (x[index] ?? 0) - (y[index] ?? 0);
-  return 0;
-}
-
-/** The contract version the committed types were made for (generated file, else the hand-written one). */
-function committedTypesVersion() {
-  for (const file of [outputFile, handwrittenFile]) {
-    if (!existsSync(file)) continue;
-    const match = /export const CONTRACT_VERSION = "([^"]+)";/.exec(readFileSync(file, "utf8"));
-    if (match) return { file, version: match[1] };
-  }
-  return null;
-}
-
 const generated = await generate();
 if (check) {
   const committed = existsSync(outputFile) ? readFileSync(outputFile, "utf8") : null;
   if (committed === generated) {
     console.log(`contract types are up to date with ${idl.contract_name} ${idl.contract_version}`);
-    process.exit(0);
-  }
-  // The web app may target a contract version that is newer than the schema on this branch (it
-  // is built against the v2 API before the contract branch is merged): that is reported, not
-  // failed. Once the schema is at (or past) the version the types were made for, it must match.
-  const target = committedTypesVersion();
-  if (target && compareVersions(idl.contract_version, target.version) < 0) {
-    console.warn(
-      `note: ${path.relative(webDir, schemaFile)} is ${idl.contract_name} ${idl.contract_version}, older than the ` +
-        `${target.version} that ${path.relative(webDir, target.file)} was made for; checked again once the contract is merged`,
-    );
     process.exit(0);
   }
   console.error(

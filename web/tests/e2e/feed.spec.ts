@@ -15,7 +15,7 @@ test("the keeper's live feed appears on the task page as it happens", async ({ p
   try {
     await page.goto(`/tasks/${taskId}`);
     await expect(page.locator('[aria-label^="keeper feed"]')).toHaveAttribute("data-live", "live", { timeout: 20_000 });
-    await feed.publish("trainer_connected", { task_id: taskId, node_id: 11 });
+    await feed.publish("trainer_connected", { task_id: taskId, node_id: 11, trainer: alice.address });
     await feed.publish("round_started", { task_id: taskId, round: 1, node_id: 11 });
     await feed.publish("update_accepted", { task_id: taskId, round: 1, trainer: alice.address, node_id: 11, weight: 640 });
     await feed.publish("update_rejected", {
@@ -30,7 +30,7 @@ test("the keeper's live feed appears on the task page as it happens", async ({ p
 
     const activity = page.getByTestId("activity");
     await expect(activity.locator('[data-source="keeper"]')).toHaveCount(4);
-    await expect(activity).toContainText("a trainer node connected (node 11)");
+    await expect(activity.locator("li").filter({ hasText: "node 11 connected, bound to" })).toContainText(alice.address.slice(-6));
     await expect(activity).toContainText("round 1 sent to node 11");
     await expect(activity.locator("li").filter({ hasText: "accepted" })).toContainText(alice.address.slice(-6));
     await expect(activity).toContainText("rejected: non-finite values in fc1.weight (slashable)");

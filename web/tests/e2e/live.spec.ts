@@ -46,7 +46,7 @@ test("rounds, a slash and the settlement appear live on the open task page", asy
   await expect(slash.getByTestId("slash-detail")).toHaveText("update L2 norm 412.7 above the bound 50");
   const [recorded] = await chain.reader.slashes(taskId);
   await expect(slash.getByTestId("slash-evidence")).toHaveAttribute("href", new RegExp(`/ipfs/${recorded!.update_cid}$`));
-  await expect(slash).toContainText(`signed for task ${taskId}, round 2`);
+  await expect(slash).toContainText(`update claim signed for task ${taskId}, round 2`);
   await expect(page.locator(`[data-trainer="${mallory.address}"]`).getByTestId("standing")).toHaveText("slashed");
 
   // Last round and the keeper's finalization: settlement appears.

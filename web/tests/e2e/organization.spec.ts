@@ -2,6 +2,7 @@
 // then cancel it while that is allowed.
 import { createHash } from "node:crypto";
 
+import { TEST_KEEPER_FEE_BPS } from "../support/deploy";
 import { exampleClientPy, exampleModel, sha256Hex } from "../support/scenarios";
 import { connectWallet, expect, installWallet, saveScreenshot, signAndConfirm, test, txDialog } from "../support/fixtures";
 
@@ -33,6 +34,7 @@ test("an organization registers, uploads its files, creates and funds a task, th
 
   await form.getByLabel("Keeper address").fill(keeper.address);
   await expect(form.getByTestId("keeper-info")).toContainText("localnet keeper: keeper fee 5 %");
+  await expect(form.getByTestId("keeper-fee")).toContainText("You agree to a keeper fee of at most 5 %");
   await expect(form.getByTestId("escrow-summary")).toContainText("You escrow 100 FED now");
   await expect(form.getByTestId("escrow-summary")).toContainText("the contract holds 130 FED"); // 100 + 4 × 5 + 10
   await saveScreenshot(page, "create-task");
@@ -41,6 +43,7 @@ test("an organization registers, uploads its files, creates and funds a task, th
   await form.getByRole("button", { name: "Create and fund the task" }).click();
   await expect(txDialog(page).getByTestId("tx-sends")).toHaveText("100 FED");
   await expect(txDialog(page)).toContainText("Escrows the reward pool of 100 FED");
+  await expect(txDialog(page)).toContainText("Agrees to a keeper fee of at most 5 % of the delivered pool");
   const hash = await signAndConfirm(page);
   await expect(page.getByTestId("task-created")).toContainText(hash);
   await page.getByRole("link", { name: /^Open task #\d+$/ }).click();
@@ -54,6 +57,7 @@ test("an organization registers, uploads its files, creates and funds a task, th
   expect(task.client_sha256).toBe(sha256Hex(client));
   expect(task.initial_model_sha256).toBe(sha256Hex(model));
   expect(task.keeper).toBe(keeper.address);
+  expect(task.keeper_fee_bps).toBe(TEST_KEEPER_FEE_BPS);
   const spent = before - (await chain.balance(organization.address));
   expect(spent).toBeGreaterThan(100_000_000n);
   expect(spent).toBeLessThan(100_000_000n + 200_000n);

@@ -57,3 +57,33 @@ test("a transaction refused in its block shows its hash and the contract's reaso
   expect(fee).toBeGreaterThan(0n);
   expect(fee).toBeLessThan(100_000n);
 });
+
+test("a keeper that raises its fee after the organization saw it gets no task: the contract refuses", async ({ page, chain }) => {
+  const [organization, keeper] = await Promise.all([chain.fresh("org-fee-watch"), chain.fresh("keeper-raises")]);
+  await ensureRegistered(chain, organization, { organization: true, trainer: false });
+  const register = (feeBps: number) =>
+    chain.execute(keeper, { register_keeper: { name: "fickle keeper", endpoint: "127.0.0.1:1", tls_cert_sha256: null, fee_bps: feeBps } });
+  await register(300);
+  await installWallet(page, organization);
+  await page.goto("/tasks/new");
+  await connectWallet(page, organization);
+
+  const form = page.getByTestId("create-task-form");
+  await form.getByLabel("Model name").fill("fee-watch");
+  await form.getByTestId("pin-client").locator("input[type=file]").setInputFiles({ name: "client.py", mimeType: "text/x-python", buffer: exampleClientPy() });
+  await form.getByTestId("pin-model").locator("input[type=file]").setInputFiles({ name: "initial_model.safetensors", mimeType: "application/octet-stream", buffer: exampleModel() });
+  await expect(form.getByTestId("pin-model")).toHaveAttribute("data-state", "pinned");
+  await form.getByLabel("Keeper address").fill(keeper.address);
+  await expect(form.getByTestId("keeper-fee")).toContainText("at most 3 %");
+  await form.getByRole("button", { name: "Create and fund the task" }).click();
+  const dialog = txDialog(page);
+  await expect(dialog).toContainText("Agrees to a keeper fee of at most 3 %");
+  await expect(dialog.getByTestId("tx-fee")).toContainText("FED");
+  // The keeper raises its fee between the organization's preview and its signature.
+  await register(900);
+  await dialog.getByRole("button", { name: "Sign in wallet" }).click();
+  await expect(dialog.getByTestId("tx-error")).toContainText(
+    "The contract refused this transaction: The keeper's fee is now 900 bps, above the 300 bps the organization agreed to.",
+  );
+  expect((await chain.reader.tasks({ organization: organization.address })).length).toBe(0);
+});

@@ -4,7 +4,7 @@ import { SigningCosmWasmClient } from "@cosmjs/cosmwasm";
 import { DirectSecp256k1HdWallet, type EncodeObject } from "@cosmjs/proto-signing";
 import { type DeliverTxResponse, GasPrice } from "@cosmjs/stargate";
 
-import { bankBalance, latestBlockTime } from "@/lib/chain/rest";
+import { bankBalance, latestBlockTime, restGet } from "@/lib/chain/rest";
 import { type Coin, executeContractMessage, TaskHubReader } from "@/lib/contract/task-hub";
 import { type ExecuteMsg } from "@/lib/contract/types";
 import { connectComet } from "@/lib/wallet/signer";
@@ -96,6 +96,29 @@ export class TestChain {
 
   balance(address: string): Promise<bigint> {
     return bankBalance(this.stack.rest, address, this.stack.denom);
+  }
+
+  /**
+   * What `address` paid in transaction fees, summed over every transaction it paid for (found with
+   * the chain's tx search by `tx.fee_payer`; failed transactions pay their fee too).
+   */
+  async feesPaid(address: string): Promise<bigint> {
+    interface TxSearch {
+      tx_responses: { txhash: string; tx: { auth_info: { fee: { amount: { denom: string; amount: string }[] } } } }[];
+      total: string;
+    }
+    const seen = new Set<string>();
+    let total = 0n;
+    for (let page = 1; ; page++) {
+      const query = encodeURIComponent(`tx.fee_payer='${address}'`);
+      const found = await restGet<TxSearch>(this.stack.rest, `/cosmos/tx/v1beta1/txs?query=${query}&page=${page}&limit=100`);
+      for (const response of found.tx_responses) {
+        if (seen.has(response.txhash)) continue;
+        seen.add(response.txhash);
+        for (const coin of response.tx.auth_info.fee.amount) if (coin.denom === this.stack.denom) total += BigInt(coin.amount);
+      }
+      if (found.tx_responses.length < 100 || seen.size >= Number(found.total)) return total;
+    }
   }
 
   blockTime(): Promise<number> {

@@ -8,7 +8,7 @@ import path from "node:path";
 import { type InstantiateMsg } from "@/lib/contract/types";
 
 import { type TestChain } from "./chain";
-import { LOCALNET_HOME } from "./settings";
+import { KEEPER_SUPERLINK_PORT, LOCALNET_HOME } from "./settings";
 
 /** Short grace and claim windows let the tests reach "anyone may settle" and "sweep" in seconds. */
 export const TEST_LIMITS: InstantiateMsg["limits"] = {
@@ -59,6 +59,6 @@ export async function deployTaskHub(chain: TestChain, wasmFile: string): Promise
 export async function registerKeeper(chain: TestChain): Promise<void> {
   const keeper = await chain.dev("keeper");
   await chain.execute(keeper, {
-    register_keeper: { name: "localnet keeper", endpoint: "127.0.0.1:9092", tls_cert_sha256: null, fee_bps: TEST_KEEPER_FEE_BPS },
+    register_keeper: { name: "localnet keeper", endpoint: `127.0.0.1:${KEEPER_SUPERLINK_PORT}`, tls_cert_sha256: null, fee_bps: TEST_KEEPER_FEE_BPS },
   });
 }

@@ -1,18 +1,20 @@
 // The keeper's live feed for the browser tests: keepers/feed.py's own LiveFeed (the code the
-// keeper runs), started in a Python child on the tests' feed port; the test publishes events
-// through its stdin, one JSON object per line: {"event": "...", ...fields}.
+// keeper runs), started in a Python child on the tests' feed port with the app's origin allowed;
+// the test publishes events through its stdin, one JSON object per line: {"event": "...", ...fields},
+// made into keepers/events.py's typed events (so a field the keeper no longer sends fails here).
 import { type ChildProcess, spawn } from "node:child_process";
 
-import { KEEPER_FEED_PORT, pythonPath, REPO_DIR } from "./settings";
+import { KEEPER_FEED_PORT, pythonPath, REPO_DIR, WEB_URL } from "./settings";
 
 const PUBLISHER = `
 import json, sys
+from keepers.events import EVENT_TYPES
 from keepers.feed import LiveFeed
-feed = LiveFeed(port=int(sys.argv[1]))
+feed = LiveFeed(port=int(sys.argv[1]), origins=(sys.argv[2],))
 print(feed.start(), flush=True)
 for line in sys.stdin:
-    event = json.loads(line)
-    feed.publish(event.pop("event"), **event)
+    fields = json.loads(line)
+    feed.publish(EVENT_TYPES[fields.pop("event")](**fields))
     print("published", flush=True)
 feed.stop()
 `;
@@ -21,7 +23,7 @@ export class KeeperFeed {
   private constructor(private readonly child: ChildProcess) {}
 
   static async start(): Promise<KeeperFeed> {
-    const child = spawn(pythonPath(), ["-c", PUBLISHER, String(KEEPER_FEED_PORT)], {
+    const child = spawn(pythonPath(), ["-c", PUBLISHER, String(KEEPER_FEED_PORT), WEB_URL], {
       cwd: REPO_DIR,
       env: { ...process.env, PYTHONPATH: REPO_DIR },
       stdio: ["pipe", "pipe", "inherit"],

@@ -4,14 +4,46 @@ import { execFileSync } from "node:child_process";
 
 import { LOCALNET_HOME, PORT_OFFSET, pythonPath, REPO_DIR } from "./settings";
 
-function python(args: string[], options: { inherit?: boolean } = {}): string {
-  return execFileSync(pythonPath(), args, {
-    cwd: REPO_DIR,
-    env: { ...process.env, PYTHONPATH: REPO_DIR, FEDCHAIN_HOME: LOCALNET_HOME, FEDCHAIN_PORT_OFFSET: String(PORT_OFFSET) },
-    encoding: "utf8",
-    stdio: options.inherit ? ["ignore", "inherit", "inherit"] : ["ignore", "pipe", "pipe"],
-    maxBuffer: 16 * 1024 * 1024,
-  });
+/** The environment of every Python program the tests run: this repo's code, the tests' private localnet. */
+export function pythonEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, PYTHONPATH: REPO_DIR, FEDCHAIN_HOME: LOCALNET_HOME, FEDCHAIN_PORT_OFFSET: String(PORT_OFFSET), ...extra };
+}
+
+function python(args: string[], options: { inherit?: boolean; env?: Record<string, string> } = {}): string {
+  try {
+    return execFileSync(pythonPath(), args, {
+      cwd: REPO_DIR,
+      env: pythonEnv(options.env),
+      encoding: "utf8",
+      stdio: options.inherit ? ["ignore", "inherit", "inherit"] : ["ignore", "pipe", "pipe"],
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  } catch (error) {
+    const { stderr } = error as { stderr?: string };
+    throw new Error(`python ${args.slice(0, 4).join(" ")} … failed${stderr ? `:\n${stderr}` : ""}`, { cause: error });
+  }
+}
+
+/** `fedchain ARGS` (the repo's CLI) against the tests' localnet; its standard output. */
+export function fedchain(args: string[], env: Record<string, string> = {}): string {
+  return python(["-m", "keepers.cli", ...args], { env });
+}
+
+const SHARDS = `
+import sys
+from pathlib import Path
+from sklearn.datasets import load_digits
+from client_kit.data import dirichlet_partition, write_npz
+out, count = Path(sys.argv[1]), int(sys.argv[2])
+digits = load_digits()
+for index, rows in enumerate(dirichlet_partition(digits.target, count, alpha=1.0, seed=11), start=1):
+    print(write_npz(out / f"shard-{index}", digits.data[rows], digits.target[rows]))
+`;
+
+/** Each trainer's private data: scikit-learn's digits split non-IID into `count` shards (DIR/shard-N/data.npz). */
+export function writeDigitsShards(outDir: string, count: number): string[] {
+  python(["-c", SHARDS, outDir, String(count)]);
+  return Array.from({ length: count }, (_, index) => `${outDir}/shard-${index + 1}`);
 }
 
 /** `fedchain localnet VERB` for the tests' private net. */

@@ -9,6 +9,7 @@ import { toBase64, toUtf8 } from "@cosmjs/encoding";
 import { type CreateTaskMsg, type ExecuteMsg, type SlashReason, type TaskResponse } from "@/lib/contract/types";
 
 import { type TestAccount, type TestChain } from "./chain";
+import { TEST_KEEPER_FEE_BPS } from "./deploy";
 
 export const sha256Hex = (bytes: Uint8Array | string): string => createHash("sha256").update(bytes).digest("hex");
 
@@ -91,9 +92,11 @@ export async function createTask(chain: TestChain, kuboApi: string, setup: TaskS
     training_deadline: now + 7200,
     keeper: keeper.address,
     keeper_bond: "10000000",
+    max_keeper_fee_bps: TEST_KEEPER_FEE_BPS,
     no_show_penalty_bps: 1000,
     slash_bps: 5000,
     max_examples_per_trainer: 10_000,
+    max_update_norm: "50",
     round_timeout_secs: 120,
     ...setup.terms,
   };
@@ -128,15 +131,21 @@ export interface RoundSetup {
   slashes?: { trainer: TestAccount; reason: SlashReason; detail: string }[];
 }
 
-/** The trainer's signed update claim: canonical JSON signed as an ADR-036 sign doc (spec: slash). */
+/**
+ * The trainer's signed update claim, as client_kit/envelope.py makes it: canonical JSON (keys
+ * sorted) naming its kind, signed as an ADR-036 sign doc. The contract accepts only `update` claims.
+ */
 async function signedClaim(chain: TestChain, trainer: TestAccount, taskId: number, round: number) {
   const payload = JSON.stringify({
+    base: sha256Hex(`task ${taskId} round ${round - 1} model`),
     chain_id: chain.stack.chainId,
     contract: chain.stack.contract,
     digest: sha256Hex(`update ${trainer.address} ${round}`),
+    kind: "update",
+    num_examples: 1000,
     round,
     task_id: taskId,
-    v: 1,
+    v: 2,
   });
   const wallet = await Secp256k1HdWallet.fromMnemonic(trainer.mnemonic, { prefix: chain.stack.prefix });
   const [account] = await wallet.getAccounts();

@@ -1,6 +1,7 @@
 // Where the browser tests' localnet, app and files live. Defaults give a private localnet
-// (FEDCHAIN_HOME=<repo>/.localnet-web, ports shifted by 2000) that never collides with a
-// developer's own net (offset 0) or the Python suite's; every value can be overridden.
+// (FEDCHAIN_HOME=<repo>/.localnet-web, ports shifted by 6000) that never collides with a
+// developer's own net (offset 0), the Python suite's (1000, 2000, 3000, 4321) or the benchmarks'
+// (5000, 7000-9000); every value can be overridden.
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 
@@ -18,7 +19,7 @@ export const REPO_DIR = path.resolve(WEB_DIR, "..");
 
 const env = (name: string, fallback: string): string => process.env[name]?.trim() || fallback;
 
-export const PORT_OFFSET = Number(env("FEDCHAIN_PORT_OFFSET", "2000"));
+export const PORT_OFFSET = Number(env("FEDCHAIN_PORT_OFFSET", "6000"));
 export const LOCALNET_HOME = env("FEDCHAIN_HOME", path.join(REPO_DIR, ".localnet-web"));
 export const WEB_PORT = Number(env("WEB_TEST_PORT", "3210"));
 export const WEB_URL = `http://127.0.0.1:${WEB_PORT}`;
@@ -34,6 +35,8 @@ export const ENDPOINTS = {
 /** Where the tests' keeper feed listens (keepers/feed.py's LiveFeed; the keeper's default 8765, shifted). */
 export const KEEPER_FEED_PORT = 8765 + PORT_OFFSET;
 export const KEEPER_FEED_URL = `ws://127.0.0.1:${KEEPER_FEED_PORT}`;
+/** Where the end-to-end test's keeper serves Flower (the keeper's default 9092, shifted). */
+export const KEEPER_SUPERLINK_PORT = 9092 + PORT_OFFSET;
 
 export const CHAIN = {
   chainId: "fedchain-local-1",

@@ -8,10 +8,11 @@ import { useNow } from "@/components/providers/ClockProvider";
 import { useConfig } from "@/components/providers/ConfigProvider";
 import { useAccount, useWallet } from "@/components/providers/WalletProvider";
 import { TxButton } from "@/components/tx/TxButton";
+import { keeperFeeBps, type KeeperLookup, useKeeperLookup } from "@/hooks/useKeeperLookup";
 import { displayDenom } from "@/lib/config";
 import { taskHubCalls } from "@/lib/contract/task-hub";
 import { type CreateTaskMsg } from "@/lib/contract/types";
-import { formatAmount, parseAmount } from "@/lib/format";
+import { formatAmount, formatBps, parseAmount } from "@/lib/format";
 import { type TxOutcome } from "@/lib/wallet/signer";
 
 import { EscrowSummary } from "./EscrowSummary";
@@ -33,18 +34,30 @@ const DEFAULTS = {
   noShowPercent: "10",
   slashPercent: "50",
   maxExamples: "10000",
+  maxUpdateNorm: "50",
   roundTimeoutSecs: "120",
 };
 type Fields = typeof DEFAULTS;
 
 const integer = (text: string): number | null => (/^\s*\d+\s*$/.test(text) ? Number(text) : null);
+/** A positive decimal as the contract's Decimal takes it (a string, at most 18 fraction digits), or null. */
+const positiveDecimal = (text: string): string | null => {
+  const trimmed = text.trim();
+  return /^\d+(\.\d{1,18})?$/.test(trimmed) && Number(trimmed) > 0 ? trimmed : null;
+};
 const percentToBps = (text: string): number | null => {
   const value = Number(text);
   return text.trim() !== "" && Number.isFinite(value) && value >= 0 ? Math.round(value * 100) : null;
 };
 
 /** The task as the contract will receive it, or the first problem the form can see on its own. */
-function buildTask(fields: Fields, files: { client: PinnedFile | null; model: PinnedFile | null }, keeper: string, denom: string, now: number) {
+function buildTask(
+  fields: Fields,
+  files: { client: PinnedFile | null; model: PinnedFile | null },
+  keeper: { address: string; lookup: KeeperLookup },
+  denom: string,
+  now: number,
+) {
   const numbers = {
     rounds: integer(fields.rounds),
     minTrainers: integer(fields.minTrainers),
@@ -62,11 +75,28 @@ function buildTask(fields: Fields, files: { client: PinnedFile | null; model: Pi
   if (!fields.modelName.trim()) return { problem: "Name the model." };
   if (!files.client) return { problem: "Upload client.py." };
   if (!files.model) return { problem: "Upload the initial model." };
-  if (!keeper.trim()) return { problem: "Name the keeper." };
+  if (!keeper.address.trim()) return { problem: "Name the keeper." };
+  // The organization agrees to the keeper's fee as its profile states it now (max_keeper_fee_bps).
+  const keeperFee = keeperFeeBps(keeper.lookup);
+  if (keeperFee === null) {
+    return {
+      problem:
+        keeper.lookup.state === "found"
+          ? "The keeper must be a registered keeper."
+          : keeper.lookup.state === "error"
+            ? "The keeper's profile could not be read."
+            : "Waiting for the keeper's profile (its fee).",
+    };
+  }
   if (Object.values(numbers).some((value) => value === null)) return { problem: "Every number must be a whole number (percentages may have decimals)." };
   if (pool === null || stake === null || keeperBond === null || pool === 0n) return { problem: "Amounts must be positive numbers." };
   const n = numbers as { [K in keyof typeof numbers]: number };
   if (n.minTrainers > n.maxTrainers) return { problem: "The minimum number of trainers is above the maximum." };
+  const maxUpdateNorm = positiveDecimal(fields.maxUpdateNorm);
+  if (maxUpdateNorm === null) return { problem: "The update norm bound must be a positive number." };
+  if (n.trainingWindow * 60 < n.rounds * n.roundTimeout) {
+    return { problem: "Training must last long enough for every round at its timeout (rounds × round timeout)." };
+  }
   const joinDeadline = now + n.joinWindow * 60;
   const terms: CreateTaskMsg = {
     model_name: fields.modelName.trim(),
@@ -81,11 +111,13 @@ function buildTask(fields: Fields, files: { client: PinnedFile | null; model: Pi
     stake: stake.toString(),
     join_deadline: joinDeadline,
     training_deadline: joinDeadline + n.trainingWindow * 60,
-    keeper: keeper.trim(),
+    keeper: keeper.address.trim(),
     keeper_bond: keeperBond.toString(),
+    max_keeper_fee_bps: keeperFee,
     no_show_penalty_bps: n.noShowBps,
     slash_bps: n.slashBps,
     max_examples_per_trainer: n.maxExamples,
+    max_update_norm: maxUpdateNorm,
     round_timeout_secs: n.roundTimeout,
   };
   return { terms, pool };
@@ -101,6 +133,7 @@ export function CreateTaskForm({ knownKeepers }: { knownKeepers: string[] }) {
   const [fields, setFields] = useState(DEFAULTS);
   const [files, setFiles] = useState<{ client: PinnedFile | null; model: PinnedFile | null }>({ client: null, model: null });
   const [keeper, setKeeper] = useState(knownKeepers[0] ?? "");
+  const keeperLookup = useKeeperLookup(keeper);
 
   if (!account) {
     return (
@@ -128,7 +161,7 @@ export function CreateTaskForm({ knownKeepers }: { knownKeepers: string[] }) {
       {hint && <div className="field-hint">{hint}</div>}
     </div>
   );
-  const preview = buildTask(fields, files, keeper, denom, now);
+  const preview = buildTask(fields, files, { address: keeper, lookup: keeperLookup }, denom, now);
   const amounts = {
     pool: parseAmount(fields.pool, denom) ?? 0n,
     stake: parseAmount(fields.stake, denom) ?? 0n,
@@ -184,8 +217,9 @@ export function CreateTaskForm({ knownKeepers }: { knownKeepers: string[] }) {
         {field("trainingWindowMinutes", "Training lasts (minutes after that)")}
         {field("roundTimeoutSecs", "Round timeout (seconds)")}
         {field("maxExamples", "Weight cap (examples per trainer)")}
+        {field("maxUpdateNorm", "Update norm bound (L2 distance from the model)")}
       </div>
-      <KeeperField value={keeper} onChange={setKeeper} knownKeepers={knownKeepers} />
+      <KeeperField value={keeper} onChange={setKeeper} knownKeepers={knownKeepers} lookup={keeperLookup} />
 
       <div style={{ marginTop: "1rem" }}>
         <EscrowSummary pool={amounts.pool} stake={amounts.stake} maxTrainers={integer(fields.maxTrainers) ?? 0} keeperBond={amounts.bond} denom={denom} />
@@ -195,7 +229,7 @@ export function CreateTaskForm({ knownKeepers }: { knownKeepers: string[] }) {
         disabled={"problem" in preview}
         onSuccess={rememberTask}
         intent={() => {
-          const built = buildTask(fields, files, keeper, denom, Math.floor(Date.now() / 1000));
+          const built = buildTask(fields, files, { address: keeper, lookup: keeperLookup }, denom, Math.floor(Date.now() / 1000));
           if (!("terms" in built) || !built.terms) throw new Error(built.problem);
           const { terms, pool } = built;
           return {
@@ -204,8 +238,9 @@ export function CreateTaskForm({ knownKeepers }: { knownKeepers: string[] }) {
               `Escrows the reward pool of ${formatAmount(pool, denom)} in the contract.`,
               `${terms.rounds} rounds with ${terms.min_trainers}–${terms.max_trainers} trainers staking ${formatAmount(terms.stake, denom)} each.`,
               `Keeper ${terms.keeper} must accept and bond ${formatAmount(terms.keeper_bond, denom)} before trainers can join.`,
+              `Agrees to a keeper fee of at most ${formatBps(terms.max_keeper_fee_bps)} of the delivered pool (the keeper's fee now); the contract refuses the task if the keeper's fee is higher when it arrives.`,
               `Joins close ${new Date(terms.join_deadline * 1000).toISOString().slice(0, 16).replace("T", " ")} UTC; training ends ${new Date(terms.training_deadline * 1000).toISOString().slice(0, 16).replace("T", " ")} UTC.`,
-              "You can cancel (and get the pool back) until the first round is attested.",
+              "You can cancel (and get the pool back) until the task is full or joins close with enough trainers; from then on the task is committed.",
             ],
             call: taskHubCalls.createTask(terms, { denom, amount: pool.toString() }),
           };

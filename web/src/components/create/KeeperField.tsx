@@ -1,37 +1,22 @@
 "use client";
 
-import { useEffect, useState } from "react";
-
-import { useConfig, useReader } from "@/components/providers/ConfigProvider";
-import { type ProfileResponse } from "@/lib/contract/types";
+import { useConfig } from "@/components/providers/ConfigProvider";
 import { formatBps, shortAddress } from "@/lib/format";
-
-type Lookup = { state: "none" } | { state: "loading" } | { state: "found"; profile: ProfileResponse | null } | { state: "error" };
+import { type KeeperLookup } from "@/hooks/useKeeperLookup";
 
 /** The keeper's address, with what the chain says about that keeper (fee, track record). */
-export function KeeperField({ value, onChange, knownKeepers }: { value: string; onChange: (address: string) => void; knownKeepers: string[] }) {
-  const reader = useReader();
+export function KeeperField({
+  value,
+  onChange,
+  knownKeepers,
+  lookup,
+}: {
+  value: string;
+  onChange: (address: string) => void;
+  knownKeepers: string[];
+  lookup: KeeperLookup;
+}) {
   const { bech32Prefix } = useConfig();
-  const [lookup, setLookup] = useState<Lookup>({ state: "none" });
-  const address = value.trim();
-  const plausible = address.startsWith(`${bech32Prefix}1`) && address.length >= 39;
-
-  useEffect(() => {
-    if (!plausible) return;
-    let current = true;
-    const timer = setTimeout(() => {
-      setLookup({ state: "loading" });
-      reader
-        .profile(address)
-        .then((profile) => current && setLookup({ state: "found", profile }))
-        .catch(() => current && setLookup({ state: "error" }));
-    }, 250);
-    return () => {
-      current = false;
-      clearTimeout(timer);
-    };
-  }, [address, plausible, reader]);
-
   const keeper = lookup.state === "found" ? lookup.profile?.keeper : null;
   return (
     <div>
@@ -48,18 +33,22 @@ export function KeeperField({ value, onChange, knownKeepers }: { value: string; 
         </div>
       )}
       <div className="field-hint" data-testid="keeper-info">
-        {!plausible
+        {lookup.state === "none"
           ? "The keeper runs the rounds, attests them on chain and bonds a stake of its own."
           : lookup.state === "loading"
             ? "Looking the keeper up…"
             : lookup.state === "error"
               ? "Could not read this address's profile."
               : keeper
-                ? `${lookup.state === "found" ? lookup.profile?.name : ""}: keeper fee ${formatBps(keeper.fee_bps)}, ${keeper.tasks_accepted} task(s) accepted, ${keeper.rounds_attested} round(s) attested, ${keeper.tasks_failed} failed.`
-                : lookup.state === "found"
-                  ? "This address is not a registered keeper: the contract will refuse the task."
-                  : ""}
+                ? `${lookup.profile?.name ?? ""}: keeper fee ${formatBps(keeper.fee_bps)}, ${keeper.tasks_accepted} task(s) accepted, ${keeper.rounds_attested} round(s) attested, ${keeper.tasks_failed} failed.`
+                : "This address is not a registered keeper: the contract will refuse the task."}
       </div>
+      {keeper && (
+        <div className="field-hint" data-testid="keeper-fee" data-fee-bps={keeper.fee_bps}>
+          You agree to a keeper fee of at most <strong>{formatBps(keeper.fee_bps)}</strong> of the delivered pool, this keeper&apos;s
+          fee now: should it raise its fee before your task is created, the contract refuses the task.
+        </div>
+      )}
     </div>
   );
 }

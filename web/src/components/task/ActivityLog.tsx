@@ -44,7 +44,7 @@ function describeChainEvent(event: ContractEvent) {
 function describeFeedEvent(event: FeedEvent) {
   switch (event.event) {
     case "trainer_connected":
-      return <>a trainer node connected (node {event.node_id})</>;
+      return <>node {event.node_id} connected, bound to <Who address={event.trainer} /></>;
     case "round_started":
       return <>round {event.round} sent to node {event.node_id}</>;
     case "update_accepted":

@@ -5,8 +5,11 @@ import { useState } from "react";
 import { CopyButton } from "@/components/common/CopyButton";
 import { useAccount } from "@/components/providers/WalletProvider";
 
-/** The exact command that trains the task with its verified client.py, the trainer's data folder and key
- * name. Never `python client.py`: that file is the organization's code and would run with the trainer's keys. */
+/**
+ * The exact command that trains the task with its verified client.py, the trainer's data folder and key
+ * name. Never `python client.py`: that file is the organization's code and, run directly, would run with the
+ * trainer's keys, files and network.
+ */
 export function RunCommand({ taskId }: { taskId: number }) {
   const account = useAccount();
   const [dataDir, setDataDir] = useState("./data");
@@ -31,8 +34,10 @@ export function RunCommand({ taskId }: { taskId: number }) {
         <CopyButton text={command} label="Copy command" />
       </div>
       <p className="field-hint">
-        client.py checks its own sha256 against the chain, that the key staked into this task, and that the data fits the
-        model before it connects to the keeper. Your data never leaves your machine.
+        The fedchain CLI fetches client.py by CID and checks its bytes against the sha256 on chain, and your key against
+        this task&apos;s stakes, before anything of the task runs; the task&apos;s own code then runs sandboxed (no key,
+        no network), and your data never leaves your machine. Do not run client.py yourself: it is the
+        organization&apos;s code.
       </p>
     </div>
   );

@@ -18,11 +18,11 @@ export const SLASH_REASONS: Record<SlashReason, string> = {
   invalid_update: "update could not be read as the task's model",
 };
 
-/** The trainer's signed claim, decoded: which chain, contract, task and round it signed for. */
+/** The trainer's signed claim, decoded: its kind (the contract accepts only updates) and which chain, task and round it signed for. */
 function claimSummary(payloadBase64: string): string {
   try {
     const claim = JSON.parse(atob(payloadBase64)) as Record<string, unknown>;
-    return `signed for task ${String(claim.task_id)}, round ${String(claim.round)} on ${String(claim.chain_id)}`;
+    return `${String(claim.kind)} claim signed for task ${String(claim.task_id)}, round ${String(claim.round)} on ${String(claim.chain_id)}`;
   } catch {
     return "signed claim (not JSON)";
   }

@@ -70,7 +70,8 @@ export function TaskTerms({ task }: { task: TaskResponse }) {
         </dd>
         <dt>Per round</dt>
         <dd>
-          replies within {formatDuration(task.round_timeout_secs)}; weight capped at {task.max_examples_per_trainer.toLocaleString("en-US")} examples
+          replies within {formatDuration(task.round_timeout_secs)}; weight capped at {task.max_examples_per_trainer.toLocaleString("en-US")} examples;
+          an update may move the model by at most {task.max_update_norm} (L2)
         </dd>
         <dt>Deadlines</dt>
         <dd className="small">

@@ -2,7 +2,7 @@
 
 import { useNow } from "@/components/providers/ClockProvider";
 import { useAccount, useWallet } from "@/components/providers/WalletProvider";
-import { finalizeAllowed, isCommitted, standingOf, type TaskView } from "@/lib/contract/task-view";
+import { chainPassed, finalizeAllowed, isCommitted, standingOf, type TaskView } from "@/lib/contract/task-view";
 
 import { CancelPanel } from "./actions/CancelPanel";
 import { ClaimPanel } from "./actions/ClaimPanel";
@@ -35,7 +35,7 @@ export function YourPart({ view, onChanged }: { view: TaskView; onChanged: () =>
   const isKeeper = account.address === task.keeper;
   const settled = task.status === "finalized" || task.status === "cancelled";
   const committed = isCommitted(task, now);
-  const sweepAllowed = settled && !task.swept && task.settled_at != null && now >= task.settled_at + task.claim_window_secs;
+  const sweepAllowed = settled && !task.swept && task.settled_at != null && chainPassed(now, task.settled_at + task.claim_window_secs);
 
   return (
     <section className="panel" data-testid="your-part">
@@ -54,8 +54,8 @@ export function YourPart({ view, onChanged }: { view: TaskView; onChanged: () =>
       )}
       {committed && (isOrganization || me) && (
         <p className="notice info small" data-testid="committed">
-          Joins closed with enough trainers: the keeper is committed to run this task, so it can no longer be cancelled or
-          left.
+          The task is full or its joins closed with enough trainers: the keeper is committed to run it, so it can no longer be
+          cancelled or left.
         </p>
       )}
       {(isOrganization || isKeeper) && task.status === "open" && (

@@ -265,10 +265,18 @@ export interface CreateTaskMsg {
    */
   keeper_bond: Uint128;
   /**
-   * The keeper caps a contributor's weight at this many examples (public task parameter).
+   * The keeper caps a contributor's weight at this many examples (public task parameter); the contract refuses a round that credits anyone with more.
    */
   max_examples_per_trainer: number;
+  /**
+   * The highest keeper fee the organization agrees to; the keeper's profile fee at creation must not exceed it (a keeper cannot raise its fee under a task being created).
+   */
+  max_keeper_fee_bps: number;
   max_trainers: number;
+  /**
+   * The largest L2 norm of an update (its distance from the global model) the keeper accepts; public so a trainer's signer can refuse to sign anything beyond it.
+   */
+  max_update_norm: Decimal;
   min_trainers: number;
   model_name: string;
   no_show_penalty_bps: number;
@@ -527,6 +535,7 @@ export interface TaskResponse {
   keeper_paid: Uint128;
   max_examples_per_trainer: number;
   max_trainers: number;
+  max_update_norm: Decimal;
   min_trainers: number;
   model_name: string;
   no_show_forfeits: Uint128;

@@ -148,8 +148,9 @@ export const taskHubCalls = {
   }),
   createTask: (terms: CreateTaskMsg, pool: Coin): ContractCall => ({ msg: { create_task: terms }, funds: [pool] }),
   cancelTask: (taskId: number): ContractCall => ({ msg: { cancel_task: { task_id: taskId } }, funds: [] }),
-  joinTask: (task: Pick<TaskResponse, "id" | "stake" | "denom">, nodePublicKey: string | null): ContractCall => ({
-    msg: { join_task: { task_id: task.id, node_public_key: nodePublicKey } },
+  // No node key: the keeper binds a trainer's Flower node by a claim the trainer signs (keepers/binding.py).
+  joinTask: (task: Pick<TaskResponse, "id" | "stake" | "denom">): ContractCall => ({
+    msg: { join_task: { task_id: task.id, node_public_key: null } },
     funds: [{ denom: task.denom, amount: task.stake }],
   }),
   leaveTask: (taskId: number): ContractCall => ({ msg: { leave_task: { task_id: taskId } }, funds: [] }),

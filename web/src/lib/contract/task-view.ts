@@ -62,28 +62,41 @@ export function payoutOf(participant: ParticipantResponse, task: TaskResponse): 
   const totalWeight = BigInt(task.total_weight);
   const reward =
     !participant.slashed && weight > 0n && totalWeight > 0n ? (BigInt(task.distributable) * weight) / totalWeight : 0n;
-  const compensation = participant.slashed ? 0n : BigInt(task.trainer_compensation);
+  // Only contributors in good standing share a failed keeper's bond (the contract's rule).
+  const compensation = participant.slashed || weight === 0n ? 0n : BigInt(task.trainer_compensation);
   const stakeBack = stake - penalty;
   return { stakeBack, penalty, reward, compensation, total: stakeBack + reward + compensation };
 }
 
 /**
- * Once joins have closed with enough trainers, the keeper is committed to run the task: neither
- * the organization's cancel nor a trainer's leave is accepted any more (the contract's
- * TaskCommitted), so a failing keeper cannot turn its failure into a task that never started.
+ * Once the task is full, or joins have closed with enough trainers, the keeper is committed to run
+ * it: neither the organization's cancel nor a trainer's leave is accepted any more (the contract's
+ * TaskCommitted), so a failing keeper cannot turn its failure into a task that never started, and
+ * nobody can void round 1 while it is trained (a full task may start at once).
  */
 export function isCommitted(task: TaskResponse, now: number): boolean {
-  return task.status === "open" && now >= task.join_deadline && task.participants >= task.min_trainers;
+  const joinsClosed = now >= task.join_deadline && task.participants >= task.min_trainers;
+  return task.status === "open" && (joinsClosed || task.participants >= task.max_trainers);
 }
+
+/**
+ * The contract judges a deadline by its last block's time, which trails the wall clock by up to a
+ * block (~6 s on Cosmos chains, 0.5 s on the localnet): an action that waits for a deadline is
+ * offered this much later, so the contract agrees when it is simulated.
+ */
+export const CHAIN_CLOCK_LAG_SECS = 6;
+
+/** Whether the chain sees `deadline` as passed, judged from the browser's clock `now`. */
+export const chainPassed = (now: number, deadline: number): boolean => now >= deadline + CHAIN_CLOCK_LAG_SECS;
 
 /** Whether `finalize_task` would be accepted now (the contract's three paths), by block time. */
 export function finalizeAllowed(task: TaskResponse, now: number): boolean {
   if (task.status === "running" && task.rounds_completed === task.rounds) return true;
-  if ((task.status === "open" || task.status === "running") && now >= task.training_deadline + task.grace_period_secs)
+  if ((task.status === "open" || task.status === "running") && chainPassed(now, task.training_deadline + task.grace_period_secs))
     return true;
   const neverStarted =
     task.rounds_completed === 0 &&
-    now >= task.join_deadline &&
+    chainPassed(now, task.join_deadline) &&
     (task.status === "proposed" || (task.status === "open" && task.participants < task.min_trainers));
   return neverStarted;
 }

@@ -1,4 +1,4 @@
-// The keeper's live feed (keepers/feed.py): JSON events over a WebSocket, numbered by `seq`, the
+// The keeper's live feed (keepers/feed.py; kinds and fields in keepers/events.py): JSON events over a WebSocket, numbered by `seq`, the
 // backlog first and then live ones. It says what the chain cannot: a round started, an update
 // accepted or rejected (and why) before the round is attested.
 
@@ -12,7 +12,7 @@ interface FeedEventBase {
 
 export type FeedEvent = FeedEventBase &
   (
-    | { event: "trainer_connected"; node_id: number }
+    | { event: "trainer_connected"; node_id: number; trainer: string }
     | { event: "round_started"; round: number; node_id: number }
     | { event: "update_accepted"; round: number; trainer: string; node_id: number; weight: number }
     | { event: "update_rejected"; round: number; trainer: string | null; node_id: number; reason: string; malicious: boolean }
@@ -23,6 +23,8 @@ export type FeedEvent = FeedEventBase &
         model_cid: string;
         accuracy: number | null;
         loss: number | null;
+        federated_accuracy?: number | null;
+        validation_accuracy?: number | null;
         accepted: number;
         rejected: number;
       }
@@ -49,6 +51,13 @@ function parseFeedEvent(data: string): FeedEvent | null {
   return value as FeedEvent;
 }
 
+/**
+ * A keeper serves its feed only while it runs a task (from its ServerApp), so the page keeps
+ * trying every 2 s at most: it is there within seconds of a run starting, and the feed replays
+ * the run's backlog to a new subscriber, so nothing before that is lost.
+ */
+const FEED_MAX_BACKOFF_MS = 2_000;
+
 export function watchKeeperFeed(
   url: string,
   onEvent: (event: FeedEvent) => void,
@@ -67,5 +76,6 @@ export function watchKeeperFeed(
       onEvent(event);
     },
     onStatus,
+    maxBackoffMs: FEED_MAX_BACKOFF_MS,
   });
 }

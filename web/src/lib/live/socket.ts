@@ -10,6 +10,8 @@ export interface ReconnectingSocketOptions {
   greeting?: string;
   onMessage: (data: string) => void;
   onStatus: (status: LinkStatus) => void;
+  /** The longest wait between attempts (default 10 s). */
+  maxBackoffMs?: number;
 }
 
 const MAX_BACKOFF_MS = 10_000;
@@ -46,7 +48,7 @@ export function openReconnectingSocket(options: ReconnectingSocketOptions): () =
 
   const scheduleRetry = () => {
     options.onStatus("offline");
-    const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** attempt++);
+    const delay = Math.min(options.maxBackoffMs ?? MAX_BACKOFF_MS, 500 * 2 ** attempt++);
     retryTimer = setTimeout(connect, delay);
   };
 

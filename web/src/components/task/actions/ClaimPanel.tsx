@@ -32,9 +32,11 @@ function reasons(task: TaskResponse, participant: ParticipantResponse) {
             ? "none: no contribution"
             : `your weight ${participant.weight} is ${formatPercent(share)} of all contributions`,
     compensation:
-      BigInt(task.bond_forfeited) > 0n
-        ? "your part of the keeper's bond, forfeited for undelivered rounds"
-        : "none: the keeper delivered",
+      BigInt(task.bond_forfeited) === 0n
+        ? "none: the keeper delivered"
+        : participant.slashed || weight === 0n
+          ? "none: only trainers who contributed share the keeper's forfeited bond"
+          : "your part of the keeper's bond, forfeited for undelivered rounds",
   };
 }
 

@@ -1,7 +1,5 @@
 "use client";
 
-import { useState } from "react";
-
 import { Amount } from "@/components/common/Amount";
 import { useNow } from "@/components/providers/ClockProvider";
 import { useAccount } from "@/components/providers/WalletProvider";
@@ -15,7 +13,6 @@ import { applyBps, formatAmount, formatBps } from "@/lib/format";
 export function JoinPanel({ task, onDone }: { task: TaskResponse; onDone: () => void }) {
   const account = useAccount();
   const now = useNow();
-  const [nodeKey, setNodeKey] = useState("");
   if (!account) return null;
   if (!account.profile?.is_trainer) {
     return (
@@ -33,8 +30,8 @@ export function JoinPanel({ task, onDone }: { task: TaskResponse; onDone: () => 
   const terms = [
     <>You stake {stake}; the contract holds it until the task is settled.</>,
     <>
-      Until joins close with enough trainers you may leave and take the full stake back; if the organization cancels, you claim it
-      all back. After that the task is committed: you are in until it settles.
+      Until the task is full or joins close with enough trainers you may leave and take the full stake back; if the organization
+      cancels, you claim it all back. After that the task is committed: you are in until it settles.
     </>,
     <>
       If you contribute to no round, you lose up to {formatBps(task.no_show_penalty_bps)} of it ({noShow}), in proportion to the
@@ -59,14 +56,10 @@ export function JoinPanel({ task, onDone }: { task: TaskResponse; onDone: () => 
           <li key={index}>{term}</li>
         ))}
       </ul>
-      <label htmlFor="node-key">Flower node public key (optional)</label>
-      <input
-        id="node-key"
-        placeholder="the key your node authenticates with"
-        value={nodeKey}
-        onChange={(event) => setNodeKey(event.target.value)}
-      />
-      <p className="field-hint">Stored with your membership, so the keeper admits exactly the nodes of joined trainers.</p>
+      <p className="field-hint">
+        Nothing else to register: when client.py connects, it proves to the keeper with a claim signed by this address that
+        its node trains for you, and the keeper sends work only to nodes of staked trainers.
+      </p>
       {full && <p className="notice warn small">The task is full.</p>}
       {closed && <p className="notice warn small">The join deadline has passed.</p>}
       <TxButton
@@ -75,7 +68,7 @@ export function JoinPanel({ task, onDone }: { task: TaskResponse; onDone: () => 
         intent={() => ({
           title: `Join task #${task.id}`,
           effects: [`Joins “${task.model_name}” as a trainer.`, ...terms],
-          call: taskHubCalls.joinTask(task, nodeKey.trim() || null),
+          call: taskHubCalls.joinTask(task),
         })}
       >
         Join and stake {stake}
