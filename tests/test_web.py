@@ -15,6 +15,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
 from typing import IO
 
@@ -82,7 +83,8 @@ def _task_with_terms(localnet: Localnet, chain: ChainClient, deployment: Deploym
     now = int(chain.block_time())
     spec = TaskSpec(
         "web-served-digits", "rendered by fedchain web", client.cid, client.sha256, model.cid, model.sha256,
-        4, 1, 3, 7_000_000, now + 600, now + 3600, str(keeper.address()), 2_000_000, 0, 1000, 5000, 1000, 60,
+        4, 1, 3, 7_000_000, now + 600, now + 3600, str(keeper.address()), 2_000_000, 0, 1000, 5000, 1000,
+        Decimal(50), 60,
     )  # fmt: skip
     task_id, _ = hub.create_task(org, spec, 12_500_000, config.denom)
     return task_id

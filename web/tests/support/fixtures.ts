@@ -68,7 +68,12 @@ export async function horizontalOverflow(page: Page): Promise<number> {
  * Saves a screenshot under web/screenshots/ (committed, shown in the README). Scrolled to the
  * top first: a full-page capture draws the sticky header where the page was scrolled to.
  */
+/**
+ * A screenshot of the page: into `test-results/screenshots/` on every run, and into the committed
+ * `screenshots/` only with UPDATE_SCREENSHOTS=1, so a test run leaves the clone as it found it.
+ */
 export async function saveScreenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
   if (options.fullPage ?? true) await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: path.join(WEB_DIR, "screenshots", `${name}.png`), fullPage: options.fullPage ?? true, animations: "disabled" });
+  const folder = process.env.UPDATE_SCREENSHOTS === "1" ? "screenshots" : path.join("test-results", "screenshots");
+  await page.screenshot({ path: path.join(WEB_DIR, folder, `${name}.png`), fullPage: options.fullPage ?? true, animations: "disabled" });
 }
