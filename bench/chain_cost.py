@@ -69,7 +69,7 @@ def _spec(chain: ChainClient, keeper: str, trainers: int, join_s: int = 3600, tr
         slash_bps=5000,
         max_examples_per_trainer=1000,
         max_update_norm=Decimal(50),
-        round_timeout_secs=60,
+        round_timeout_secs=10,  # the stalled task's 20-second training window holds two rounds of 10 s
     )
 
 
@@ -155,7 +155,8 @@ def measure(config: LocalnetConfig) -> list[Measured]:
     record("register", 0, lambda: hub.register(org, "bench org", organization=True))
     record("register_keeper", 0, lambda: hub.register_keeper(keeper, "bench keeper", "127.0.0.1:9092", 100))
     stalled, swept = _slow_paths(record, chain, hub, org, keeper)
-    cancelled = _open_task(record, chain, hub, org, keeper, _spec(chain, str(keeper.address()), 2), 0)
+    # Three seats for two joiners: a full task is committed, and could no longer be left or cancelled.
+    cancelled = _open_task(record, chain, hub, org, keeper, _spec(chain, str(keeper.address()), 3), 0)
     joiner, leaver = derive_wallets(2, "join")
     fund(chain, org, [joiner, leaver], 100_000)
     for trainer in (joiner, leaver):

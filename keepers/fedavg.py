@@ -49,10 +49,12 @@ def weighted_average(
             _accumulate(accumulator, arrays[index], factor)
     if accumulators is None:
         raise ValueError("no client arrays to average")
-    result = [layer.copy() for layer in base]
-    for index, accumulator in zip(floating, accumulators, strict=True):
-        result[index] = accumulator.astype(base[index].dtype, copy=False)
-    return result
+    averages = dict(zip(floating, accumulators, strict=True))
+    # Only the kept layers are copied: the averaged ones are their accumulators (no second model).
+    return [
+        averages[index].astype(layer.dtype, copy=False) if index in averages else layer.copy()
+        for index, layer in enumerate(base)
+    ]
 
 
 def _accumulator_dtype(array: np.ndarray) -> np.dtype:
