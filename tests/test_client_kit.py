@@ -1,7 +1,7 @@
 """client_kit: rendering client.py, the hash check before anything runs, and trainers' plain errors.
 
-The chain-backed tests run a rendered client.py exactly as a trainer does (`python client.py
---task ...`) against the real localnet, Kubo and a real keeper SuperLink.
+The chain-backed tests run a rendered client.py exactly as a trainer does (the trainer runtime,
+`fedchain trainer train`'s command) against the real localnet, Kubo and a real keeper SuperLink.
 """
 
 from __future__ import annotations

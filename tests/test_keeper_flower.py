@@ -1,7 +1,7 @@
 """The keeper end to end: a real SuperLink, the ServerApp, trainers running a real client.py, chain, Kubo.
 
-Each trainer is a `python client.py --task ...` process rendered from a template, as a trainer
-would run it; they train on disjoint splits of scikit-learn's digits. The keeper verifies signed
+Each trainer is the trainer runtime on a client.py rendered from a template, started as
+`fedchain trainer train` starts it; they train on disjoint splits of scikit-learn's digits. The keeper verifies signed
 updates, averages, pins each global model and attests every round on chain, then finalizes.
 """
 
