@@ -170,5 +170,5 @@ def _refuse_evaluate(message: Message, context: Context) -> Message:
 
 
 def _refusal(message: Message) -> Message:
-    reason = "fedchain tasks are trained with `fedchain trainer train` (the task's client.py, checked), not by this bundle"
+    reason = "fedchain tasks are trained with `fedchain trainer train` (client.py, checked), not by this bundle"
     return Message(Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason=reason), reply_to=message)
