@@ -15,6 +15,7 @@ from pathlib import Path
 from cosmpy.aerial.wallet import LocalWallet
 from rich.progress import Progress
 
+from bench import BENCH_PORT_OFFSET
 from bench.accounts import derive_wallets, fund, register_and_join
 from bench.report import write_results
 from chain_config import ContractDefaults, LocalnetConfig
@@ -206,7 +207,7 @@ def _wait_until(chain: ChainClient, chain_time: float) -> None:
 
 def run(results_dir: Path) -> dict:
     with tempfile.TemporaryDirectory(prefix="fedchain-bench-") as home:
-        config = LocalnetConfig(home=Path(home), port_offset=5000)
+        config = LocalnetConfig(home=Path(home), port_offset=BENCH_PORT_OFFSET)
         net = Localnet(config)
         try:
             net.up(1)

@@ -35,6 +35,7 @@ from typing import Any
 from rich.console import Console
 from sklearn.datasets import load_digits
 
+from bench import BENCH_PORT_OFFSET
 from bench.report import write_results
 from chain_config import LocalnetConfig
 from client_kit.data import write_npz
@@ -49,7 +50,7 @@ TRAINERS, ROUNDS, SEED = 10, 5, 7
 
 
 def _fedchain(home: Path) -> dict[str, Any]:
-    config = LocalnetConfig(home=home, port_offset=8000)
+    config = LocalnetConfig(home=home, port_offset=BENCH_PORT_OFFSET)
     options = DemoOptions(trainers=TRAINERS, rounds=ROUNDS, adversaries=False, model="torch", seed=SEED)
     report = run_demo(options, config, Console(file=io.StringIO(), width=200))
     starts: dict[int, float] = {}

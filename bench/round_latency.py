@@ -26,6 +26,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bench import BENCH_PORT_OFFSET
 from bench.report import write_results
 from chain_config import LocalnetConfig
 from keepers.demo import DemoOptions, run_demo
@@ -37,7 +38,7 @@ LAST_REPLY = tuple(f.name for f in fields(LastReply))  # train_wait_s along the 
 
 def _one_run(rounds: int, run: int) -> tuple[list[dict], bool]:
     with tempfile.TemporaryDirectory(prefix="fedchain-bench-") as home:
-        config = LocalnetConfig(home=Path(home), port_offset=7000)
+        config = LocalnetConfig(home=Path(home), port_offset=BENCH_PORT_OFFSET)
         options = DemoOptions(
             trainers=10, rounds=rounds, adversaries=False, model="sklearn", federated_evaluation=False
         )

@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.progress import Progress
 from sklearn.datasets import load_digits
 
+from bench import BENCH_PORT_OFFSET
 from bench.accounts import derive_wallets, fund, register_and_join
 from bench.report import write_results
 from chain_config import LocalnetConfig, Network
@@ -122,7 +123,7 @@ def run(results_dir: Path) -> dict[str, Any]:
 
 
 def _round(home: Path, federated_evaluation: bool) -> dict[str, Any]:
-    config = LocalnetConfig(home=home / "net", port_offset=9000)
+    config = LocalnetConfig(home=home / "net", port_offset=BENCH_PORT_OFFSET)
     net = Localnet(config)
     net.up(1)
     workers: list[Any] = []
