@@ -42,7 +42,7 @@ from client_kit.data import write_npz
 from client_kit.node import TrainerNode
 from keepers.demo import DemoOptions, build_demo_client, digits_split, run_demo
 from keepers.events import RoundAttested, RoundStarted
-from keepers.runtime import flower_env, start_superlink, submit_task_run
+from keepers.runtime import flower_env, start_superlink, submit_run
 from localnet.processes import ManagedProcess, free_port, spawn
 
 PLAIN_APP = Path(__file__).resolve().parent / "plain_flower"
@@ -125,7 +125,7 @@ def _plain(folder: Path, stock: bool) -> dict[str, Any]:
             "results": str(results),
             "brisk": not stock,
         }
-        code = submit_task_run(port, folder / "link", run_config, app_dir=PLAIN_APP)
+        code = submit_run(port, folder / "link", "plain-flower", run_config, PLAIN_APP)
         if code != 0:
             raise RuntimeError(f"plain Flower run failed; log: {folder / 'link' / 'runs.log'}")
     finally:

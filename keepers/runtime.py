@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -73,17 +74,29 @@ def _toml_value(value: RunConfigValue) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def launch_task_run(superlink_port: int, workdir: Path, run: TaskRunConfig, app_dir: Path = APP_DIR) -> ManagedProcess:
-    """Submit one run of `app_dir` (the keeper's app by default) with `flwr run --stream`, which
-    follows it to the end, in the background."""
+def launch_task_run(superlink_port: int, workdir: Path, run: TaskRunConfig) -> ManagedProcess:
+    """Submit one keeper run of a task, in the background (see `launch_run`)."""
+    return launch_run(superlink_port, workdir, f"task-{run.task_id}", run.to_run_config(), APP_DIR)
+
+
+def submit_task_run(superlink_port: int, workdir: Path, run: TaskRunConfig, timeout: float = 1800) -> int:
+    """Submit one keeper run of a task and wait for it to end; returns the exit code (0: completed)."""
+    return submit_run(superlink_port, workdir, f"task-{run.task_id}", run.to_run_config(), APP_DIR, timeout)
+
+
+def launch_run(
+    superlink_port: int, workdir: Path, name: str, config: Mapping[str, RunConfigValue], app_dir: Path
+) -> ManagedProcess:
+    """Submit one run of the Flower app in `app_dir` with `config` overriding its run config, with
+    `flwr run --stream`, which follows it to the end, in the background."""
     home = workdir / "flwr-home"
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text(
         f'[superlink]\ndefault = "keeper"\n\n[superlink.keeper]\naddress = "127.0.0.1:{superlink_port}"\n'
         "insecure = true\n"
     )
-    overrides = workdir / f"run-{run.task_id}.toml"
-    overrides.write_text("".join(f"{key} = {_toml_value(value)}\n" for key, value in run.to_run_config().items()))
+    overrides = workdir / f"run-{name}.toml"
+    overrides.write_text("".join(f"{key} = {_toml_value(value)}\n" for key, value in config.items()))
     command = [
         str(Path(sys.executable).parent / "flwr"),
         "run",
@@ -93,14 +106,19 @@ def launch_task_run(superlink_port: int, workdir: Path, run: TaskRunConfig, app_
         str(overrides),
         "--stream",
     ]
-    return spawn(f"run:{run.task_id}", command, workdir / "runs.log", flower_env(home))
+    return spawn(f"run:{name}", command, workdir / "runs.log", flower_env(home))
 
 
-def submit_task_run(
-    superlink_port: int, workdir: Path, run: TaskRunConfig, timeout: float = 1800, app_dir: Path = APP_DIR
+def submit_run(
+    superlink_port: int,
+    workdir: Path,
+    name: str,
+    config: Mapping[str, RunConfigValue],
+    app_dir: Path,
+    timeout: float = 1800,
 ) -> int:
-    """Submit one run and wait for it to end; returns the exit code (0: the run completed)."""
-    launched = launch_task_run(superlink_port, workdir, run, app_dir)
+    """Submit one run (see `launch_run`) and wait for it to end; returns the exit code (0: completed)."""
+    launched = launch_run(superlink_port, workdir, name, config, app_dir)
     try:
         return launched.process.wait(timeout)
     finally:
