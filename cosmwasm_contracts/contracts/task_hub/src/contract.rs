@@ -50,6 +50,10 @@ pub fn execute(
             node_public_key,
         } => execute::join_task(deps, env, info, task_id, node_public_key),
         ExecuteMsg::LeaveTask { task_id } => execute::leave_task(deps, env, info, task_id),
+        ExecuteMsg::SetNodeKey {
+            task_id,
+            node_public_key,
+        } => execute::set_node_key(deps, info, task_id, node_public_key),
         ExecuteMsg::SubmitRound(msg) => execute::submit_round(deps, env, info, msg),
         ExecuteMsg::Slash(msg) => execute::slash(deps, env, info, msg),
         ExecuteMsg::FinalizeTask { task_id } => execute::finalize_task(deps, env, info, task_id),

@@ -92,6 +92,14 @@ pub enum ContractError {
     #[error("endpoint must not contain whitespace")]
     WhitespaceInEndpoint {},
 
+    #[error(
+        "node_public_key must be a P-256 public key: base64 of its 91-byte SubjectPublicKeyInfo"
+    )]
+    InvalidNodeKey {},
+
+    #[error("another trainer of task {task_id} already registered this node key")]
+    NodeKeyInUse { task_id: u64 },
+
     #[error("{field}: {value:?} is not a valid CID (CIDv1 base32 or CIDv0)")]
     InvalidCid { field: String, value: String },
 

@@ -14,8 +14,8 @@ use crate::msg::{CreateTaskMsg, InstantiateMsg, Limits, SlashMsg, SlashReason, S
 use crate::settlement;
 use crate::state::{
     Config, KeeperInfo, Membership, Profile, RoundRecord, SlashRecord, Standing, Task, TaskModel,
-    TaskStatus, TaskTerms, CONFIG, MEMBERSHIPS, NEXT_TASK_ID, PROFILES, ROUNDS, SETTLEMENTS,
-    SLASHES, STANDINGS,
+    TaskStatus, TaskTerms, CONFIG, MEMBERSHIPS, NEXT_TASK_ID, NODE_KEYS, PROFILES, ROUNDS,
+    SETTLEMENTS, SLASHES, STANDINGS,
 };
 use crate::validation::{
     self, MAX_CID_LEN, MAX_EXAMPLES_PER_TRAINER, MAX_FEE_BPS, MAX_JOIN_WINDOW_SECS,
@@ -619,7 +619,6 @@ pub fn join_task(
     task_id: u64,
     node_public_key: Option<String>,
 ) -> Result<Response, ContractError> {
-    let config = CONFIG.load(deps.storage)?;
     let mut task = Task::load(deps.storage, task_id)?;
     require_trainer_profile(deps.storage, &info.sender)?;
     require_status(&task, &[TaskStatus::Open])?;
@@ -644,9 +643,13 @@ pub fn join_task(
         });
     }
     if let Some(key) = &node_public_key {
-        validation::text("node_public_key", key, &config.limits, false)?;
+        validation::node_public_key(key)?;
+        require_free_node_key(deps.storage, task_id, key)?;
     }
     validation::exact_funds(&info, task.terms.stake, &task.terms.denom)?;
+    if let Some(key) = &node_public_key {
+        NODE_KEYS.save(deps.storage, (task_id, key), &info.sender)?;
+    }
     let membership = Membership {
         joined_at: now,
         node_public_key,
@@ -677,7 +680,10 @@ pub fn leave_task(
     let mut task = Task::load(deps.storage, task_id)?;
     require_status(&task, &[TaskStatus::Open])?;
     require_not_committed(&task, env.block.time.seconds())?;
-    require_participant(deps.storage, &task, &info.sender)?;
+    let (membership, _) = require_participant(deps.storage, &task, &info.sender)?;
+    if let Some(key) = &membership.node_public_key {
+        NODE_KEYS.remove(deps.storage, (task_id, key));
+    }
     MEMBERSHIPS.remove(deps.storage, (task_id, &info.sender));
     STANDINGS.remove(deps.storage, (task_id, &info.sender));
     task.state.participants -= 1;
@@ -693,6 +699,50 @@ pub fn leave_task(
         .add_attribute("trainer", info.sender)
         .add_attribute("amount", terms.stake)
         .add_attribute("participants", task.state.participants.to_string()))
+}
+
+/// A joined, unslashed trainer of a live task names the Flower node key its keeper admits; the old
+/// key (if any) is released. Nothing else of its membership changes.
+pub fn set_node_key(
+    deps: DepsMut,
+    info: MessageInfo,
+    task_id: u64,
+    node_public_key: String,
+) -> Result<Response, ContractError> {
+    validation::no_funds(&info)?;
+    let task = Task::load(deps.storage, task_id)?;
+    require_status(&task, &[TaskStatus::Open, TaskStatus::Running])?;
+    let (mut membership, standing) = require_participant(deps.storage, &task, &info.sender)?;
+    if standing.slashed {
+        return Err(ContractError::AlreadySlashed {
+            address: info.sender.to_string(),
+        });
+    }
+    validation::node_public_key(&node_public_key)?;
+    if membership.node_public_key.as_deref() != Some(node_public_key.as_str()) {
+        require_free_node_key(deps.storage, task_id, &node_public_key)?;
+        if let Some(old) = &membership.node_public_key {
+            NODE_KEYS.remove(deps.storage, (task_id, old));
+        }
+        NODE_KEYS.save(deps.storage, (task_id, &node_public_key), &info.sender)?;
+        membership.node_public_key = Some(node_public_key);
+        MEMBERSHIPS.save(deps.storage, (task_id, &info.sender), &membership)?;
+    }
+    Ok(Response::new()
+        .add_attribute("action", "set_node_key")
+        .add_attribute("task_id", task_id.to_string())
+        .add_attribute("trainer", info.sender))
+}
+
+fn require_free_node_key(
+    storage: &dyn Storage,
+    task_id: u64,
+    key: &str,
+) -> Result<(), ContractError> {
+    if NODE_KEYS.has(storage, (task_id, key)) {
+        return Err(ContractError::NodeKeyInUse { task_id });
+    }
+    Ok(())
 }
 
 /// The keeper attests one aggregation round: the new model and the accepted contributors with

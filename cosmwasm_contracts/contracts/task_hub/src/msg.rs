@@ -164,6 +164,12 @@ pub enum ExecuteMsg {
     LeaveTask {
         task_id: u64,
     },
+    /// A joined trainer (re)names the Flower node key its keeper admits, e.g. after joining from
+    /// the web app or moving to another machine.
+    SetNodeKey {
+        task_id: u64,
+        node_public_key: String,
+    },
     SubmitRound(SubmitRoundMsg),
     Slash(SlashMsg),
     FinalizeTask {

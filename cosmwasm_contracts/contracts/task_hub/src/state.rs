@@ -344,6 +344,9 @@ pub const TASKS_BY_KEEPER_STATUS: Map<(&Addr, u8, u64), Empty> = Map::new("tasks
 
 pub const MEMBERSHIPS: Map<(u64, &Addr), Membership> = Map::new("members");
 pub const STANDINGS: Map<(u64, &Addr), Standing> = Map::new("standing");
+/// Which trainer of a task holds a Flower node key: a key admits one staked trainer only, so nobody
+/// can claim another trainer's key and have the keeper refuse (or mix up) that trainer's node.
+pub const NODE_KEYS: Map<(u64, &str), Addr> = Map::new("node_keys");
 pub const ROUNDS: Map<(u64, u32), RoundRecord> = Map::new("rounds");
 /// A trainer is slashed at most once per task, so (task, trainer) is the key.
 pub const SLASHES: Map<(u64, &Addr), SlashRecord> = Map::new("slashes");

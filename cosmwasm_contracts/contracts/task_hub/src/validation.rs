@@ -4,7 +4,7 @@
 //! organization can set a fee or a penalty that turns a failure into confiscation, nor a
 //! deadline that locks coins for years.
 
-use cosmwasm_std::{Coin, MessageInfo, Uint128};
+use cosmwasm_std::{Binary, Coin, MessageInfo, Uint128};
 
 use crate::error::ContractError;
 use crate::msg::Limits;
@@ -159,6 +159,26 @@ pub fn endpoint(value: &str, limits: &Limits) -> Result<(), ContractError> {
         return Err(ContractError::WhitespaceInEndpoint {});
     }
     Ok(())
+}
+
+/// DER header of a SubjectPublicKeyInfo for an uncompressed P-256 point (id-ecPublicKey, prime256v1),
+/// the node keys Flower's SuperNode authentication takes.
+const P256_SPKI_HEADER: [u8; 27] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04,
+];
+const P256_SPKI_LEN: usize = 91;
+
+/// A trainer's Flower node key: base64 of an uncompressed P-256 SubjectPublicKeyInfo (whether the
+/// point is on the curve is the keeper's SuperLink's to check; a bad one admits nobody).
+pub fn node_public_key(value: &str) -> Result<(), ContractError> {
+    if value.len() > 4 * P256_SPKI_LEN.div_ceil(3) {
+        return Err(ContractError::InvalidNodeKey {});
+    }
+    match Binary::from_base64(value) {
+        Ok(der) if der.len() == P256_SPKI_LEN && der.starts_with(&P256_SPKI_HEADER) => Ok(()),
+        _ => Err(ContractError::InvalidNodeKey {}),
+    }
 }
 
 /// CIDv1 in base32 ("b" + [a-z2-7]) or CIDv0 ("Qm" + 44 base58 characters), at most `max_len`.

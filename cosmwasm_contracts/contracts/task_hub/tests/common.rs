@@ -60,6 +60,16 @@ pub fn account_bytes(key: &SigningKey) -> Vec<u8> {
 }
 
 /// A deterministic key per name, so every run (and the Python cross-check) sees the same keys.
+/// A well-formed Flower node key (P-256 SubjectPublicKeyInfo, base64), distinct per `seed`.
+pub fn node_key(seed: usize) -> String {
+    let mut der = vec![
+        0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
+        0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04,
+    ];
+    der.extend((0..64).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed as u8)));
+    Binary::from(der).to_base64()
+}
+
 pub fn key_for(name: &str) -> SigningKey {
     SigningKey::from_bytes(&Sha256::digest(name.as_bytes())).unwrap()
 }
@@ -329,7 +339,7 @@ impl Suite {
         let who = self.trainers[trainer].clone();
         let msg = ExecuteMsg::JoinTask {
             task_id,
-            node_public_key: Some(format!("node-key-{trainer}")),
+            node_public_key: Some(node_key(trainer)),
         };
         self.exec(&who, &msg, funds)
     }
@@ -337,6 +347,20 @@ impl Suite {
     pub fn leave(&mut self, trainer: usize, task_id: u64) -> Result<AppResponse, ContractError> {
         let who = self.trainers[trainer].clone();
         self.exec(&who, &ExecuteMsg::LeaveTask { task_id }, &[])
+    }
+
+    pub fn set_node_key(
+        &mut self,
+        trainer: usize,
+        task_id: u64,
+        key: &str,
+    ) -> Result<AppResponse, ContractError> {
+        let who = self.trainers[trainer].clone();
+        let msg = ExecuteMsg::SetNodeKey {
+            task_id,
+            node_public_key: key.into(),
+        };
+        self.exec(&who, &msg, &[])
     }
 
     pub fn cancel(&mut self, task_id: u64) -> Result<AppResponse, ContractError> {

@@ -591,7 +591,7 @@ fn joining_needs_an_open_task_the_exact_stake_and_no_conflict() {
     let p = suite.participant(id, &suite.trainers[0].clone()).unwrap();
     assert_eq!(
         (p.stake.u128(), p.node_public_key.as_deref(), p.claimed),
-        (STAKE, Some("node-key-0"), false)
+        (STAKE, Some(node_key(0).as_str()), false)
     );
     // The organization and the keeper cannot be trainers of their own task.
     let (org, keeper) = (suite.org.clone(), suite.keeper.clone());
@@ -617,18 +617,29 @@ fn joining_needs_an_open_task_the_exact_stake_and_no_conflict() {
         }
     );
     let t1 = suite.trainers[1].clone();
-    let long_key = ExecuteMsg::JoinTask {
+    for bad in [
+        "k".repeat(65),
+        node_key(1)[..100].to_string(),
+        "bm90IGEga2V5".into(),
+    ] {
+        let bad_key = ExecuteMsg::JoinTask {
+            task_id: id,
+            node_public_key: Some(bad),
+        };
+        assert_eq!(
+            suite.exec(&t1, &bad_key, &coins(STAKE, DENOM)).unwrap_err(),
+            ContractError::InvalidNodeKey {}
+        );
+    }
+    let stolen_key = ExecuteMsg::JoinTask {
         task_id: id,
-        node_public_key: Some("k".repeat(65)),
+        node_public_key: Some(node_key(0)),
     };
     assert_eq!(
         suite
-            .exec(&t1, &long_key, &coins(STAKE, DENOM))
+            .exec(&t1, &stolen_key, &coins(STAKE, DENOM))
             .unwrap_err(),
-        ContractError::StringTooLong {
-            field: "node_public_key".into(),
-            max: 64
-        }
+        ContractError::NodeKeyInUse { task_id: id }
     );
     suite.join(1, id).unwrap();
     assert_eq!(
@@ -655,6 +666,51 @@ fn joining_needs_an_open_task_the_exact_stake_and_no_conflict() {
 
 /// Review finding 6: trainers may leave, with their full stake, until the task is committed
 /// (joins closed with enough trainers) and so never after round 1.
+#[test]
+fn a_trainer_names_its_own_unique_node_key_while_the_task_is_live() {
+    let mut suite = Suite::new(3);
+    let msg = CreateTaskMsg {
+        max_trainers: 3,
+        ..suite.task_msg()
+    };
+    let id = suite.open_task(msg, POOL, &[0, 1]);
+    let key_of = |suite: &Suite, i: usize| {
+        let who = suite.trainers[i].clone();
+        suite.participant(id, &who).unwrap().node_public_key
+    };
+    // Another trainer's key cannot be taken, a malformed one is refused, an outsider has none.
+    assert_eq!(
+        suite.set_node_key(1, id, &node_key(0)).unwrap_err(),
+        ContractError::NodeKeyInUse { task_id: id }
+    );
+    assert_eq!(
+        suite.set_node_key(1, id, "AAAA").unwrap_err(),
+        ContractError::InvalidNodeKey {}
+    );
+    assert!(matches!(
+        suite.set_node_key(2, id, &node_key(2)).unwrap_err(),
+        ContractError::NotParticipant { .. }
+    ));
+    assert_eq!(key_of(&suite, 1), Some(node_key(1)));
+    // Moving to a new key releases the old one, which another trainer may then name.
+    suite.set_node_key(1, id, &node_key(7)).unwrap();
+    suite.set_node_key(1, id, &node_key(7)).unwrap(); // naming the same key again is a no-op
+    assert_eq!(key_of(&suite, 1), Some(node_key(7)));
+    suite.set_node_key(0, id, &node_key(1)).unwrap();
+    assert_eq!(key_of(&suite, 0), Some(node_key(1)));
+    // Leaving releases the key: a newcomer may name it.
+    suite.leave(1, id).unwrap();
+    suite.join(2, id).unwrap();
+    suite.set_node_key(2, id, &node_key(7)).unwrap();
+    assert_eq!(key_of(&suite, 2), Some(node_key(7)));
+    // A finished task takes no new keys.
+    suite.cancel(id).unwrap();
+    assert!(matches!(
+        suite.set_node_key(0, id, &node_key(9)).unwrap_err(),
+        ContractError::WrongStatus { .. }
+    ));
+}
+
 #[test]
 fn trainers_leave_with_their_full_stake_until_the_task_is_committed() {
     let mut suite = Suite::new(4);

@@ -46,6 +46,12 @@ export type ExecuteMsg =
       };
     }
   | {
+      set_node_key: {
+        node_public_key: string;
+        task_id: number;
+      };
+    }
+  | {
       submit_round: SubmitRoundMsg;
     }
   | {
