@@ -42,7 +42,9 @@ from rich.table import Table
 from chain_config import LocalnetConfig, Network
 from client_kit.chain import ChainClient, ChainError
 from client_kit.data import DataError, load_folder
+from client_kit.endpoint import EndpointError, KeeperEndpoint
 from client_kit.keys import KeysError
+from client_kit.node_identity import encode_public_key, node_private_key
 from client_kit.preflight import KeySource, check_chain, check_client, check_membership, keeper_endpoint
 from client_kit.sandbox import SandboxError
 from client_kit.settings import SettingsError, settings_from_source
@@ -63,7 +65,7 @@ class RunRequest:
     keys: KeySource
     network: Network  # the trainer's own: where it connects, what it signs for, the gas it pays
     contract: str  # the contract the trainer joined with; client.py must name it
-    superlink: str | None = None  # default: the endpoint the task's keeper registered on chain
+    superlink: str | None = None  # default: the endpoint the task's keeper registered on chain (its certificate always)
     fault: str = ""
     connect_timeout: float = 600.0
     poll_interval: float = 0.5
@@ -122,7 +124,12 @@ def run_task(client_file: Path, request: RunRequest, console: Console) -> int:
     on_localnet = network.chain_id.startswith("fedchain-local")
     wallet = request.keys.wallet(network.bech32_prefix, allow_dev_accounts=on_localnet)
     address = str(wallet.address())
-    check_membership(hub, task, address)
+    member = check_membership(hub, task, address)
+    node_key = node_private_key(wallet, network.chain_id, request.contract, task.id)
+    public_key = encode_public_key(node_key.public_key())
+    if member.node_public_key != public_key:  # e.g. joined from the web app: name this node's key now
+        result = hub.set_node_key(wallet, task.id, public_key)
+        console.print(f"named this node's key for task {task.id} on chain (tx {result.hash})", highlight=False)
     examples = len(load_folder(request.data_dir))  # counted here: the count signed is never the task code's word
     # A round's reply is useless after the round's timeout: the task's code gets no longer (at least
     # a minute, for loading), so code that hangs cannot hold the trainer indefinitely.
@@ -131,15 +138,21 @@ def run_task(client_file: Path, request: RunRequest, console: Console) -> int:
     try:
         journal = journal_folder(request, request.contract, task, address)
         signer = SignerApp(settings, wallet, task, worker, hub, journal, examples, request.fault)
-        superlink = request.superlink or keeper_endpoint(hub, task)
+        endpoint = _certified_endpoint(hub, task, request, console)
         confinement = "sandboxed, no key, no network" if request.sandbox else "NOT sandboxed (--no-sandbox)"
         console.print(
             f"client.py verified against task {task.id} (sha256 {task.client_sha256[:16]}…); its code runs apart "
             f"({confinement}) on {examples} local examples; signing as {address}; "
-            f"keeper {superlink}",
+            f"keeper {endpoint.address} (TLS certificate {endpoint.tls_cert_sha256[:16]}… from chain)",
             highlight=False,
         )
-        supervisor = NodeSupervisor(signer, superlink, request.connect_timeout, request.poll_interval)
+        supervisor = NodeSupervisor(
+            signer,
+            lambda: keeper_endpoint(hub, task, request.superlink),
+            node_key,
+            request.connect_timeout,
+            request.poll_interval,
+        )
         claimable = _serve(signer, hub, task.id, task.rounds, address, supervisor, console)
     finally:
         worker.close()
@@ -150,6 +163,31 @@ def run_task(client_file: Path, request: RunRequest, console: Console) -> int:
         f"with `fedchain trainer claim {task.id} --key <your key>`"
     )
     return claimable
+
+
+def _certified_endpoint(hub: TaskHub, task: Task, request: RunRequest, console: Console) -> KeeperEndpoint:
+    """The keeper's endpoint once its certificate is on chain and its server presents it. A keeper
+    publishes its certificate when its service starts, so a trainer that starts first waits (at
+    most its connect timeout); a server presenting another certificate is refused at once."""
+    deadline = time.monotonic() + request.connect_timeout
+    said = False
+    while True:
+        endpoint = keeper_endpoint(hub, task, request.superlink)
+        try:
+            endpoint.pinned_certificate()
+            return endpoint
+        except EndpointError as error:
+            if endpoint.tls_cert_sha256:
+                raise TrainerError(str(error)) from None
+            problem = "to publish its TLS certificate on chain"
+        except OSError:
+            problem = "to listen"
+        if time.monotonic() >= deadline:
+            raise TrainerError(f"waited {request.connect_timeout:.0f}s for the keeper at {endpoint.address} {problem}")
+        if not said:
+            console.print(f"waiting for the keeper at {endpoint.address} {problem}…", highlight=False)
+            said = True
+        time.sleep(TASK_POLL_S)
 
 
 def _claim(hub: TaskHub, wallet: LocalWallet, task_id: int, console: Console) -> int:

@@ -12,6 +12,12 @@ sending SIGINT to its own process (a stock SuperNode exits and its supervisor re
 trainer runtime runs this node in a child process that ignores SIGINT, so the failed connection
 ends and `run` registers again.
 
+Across machines the connection is TLS, pinned to the certificate the keeper registered on chain
+(`client_kit.endpoint`), and authenticated with the trainer's node key for the task
+(`client_kit.node_identity`): the keeper's SuperLink admits only keys its task's staked trainers
+named on chain, so until the keeper has admitted this node (or while its SuperLink is not up yet)
+the node keeps trying, for at most `connect_timeout`.
+
 It also polls briskly: a round's messages are picked up within `poll_interval` (0.5 s), not after
 Flower's fixed 3-second idle sleep. Faster polling does not pay: every request costs the keeper's
 SuperLink 3-5 ms of its one event-loop thread (measured here), so idle polls slow everyone's
@@ -27,6 +33,7 @@ from collections.abc import Callable
 from logging import getLogger
 from typing import Any, NamedTuple
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from flwr.app import Context, Message, RecordDict
 from flwr.app.error import Error
 from flwr.clientapp import ClientApp
@@ -44,7 +51,11 @@ from flwr.supercore.inflatable.inflatable_utils import (
 from flwr.supercore.run import RunNotRunningException
 from flwr.supernode.fleet_http_connection import http_request_response
 
+from client_kit.endpoint import EndpointError, KeeperEndpoint
+
 logger = getLogger("fedchain.node")
+
+RETRY_S = 2.0  # between attempts to connect while the keeper is not up or has not admitted this node yet
 
 
 class _Fleet(NamedTuple):
@@ -70,29 +81,60 @@ class TrainerNode:
         node_config: dict[str, str | int | float | bool],
         poll_interval: float = 0.5,
         on_connect: Callable[[int], None] | None = None,
+        *,
+        certificate_sha256: str | None = None,
+        node_key: ec.EllipticCurvePrivateKey | None = None,
     ) -> None:
+        """`certificate_sha256` (the keeper's, from chain) makes the connection TLS, pinned to it;
+        without it the node speaks plain HTTP (only for a plain Flower SuperLink on loopback, as the
+        benchmarks' baseline uses). `node_key` is the key the keeper admitted; without it the node
+        registers itself, which only a SuperLink without node authentication allows."""
         self.app = app
         self.superlink = superlink
         self.node_config = node_config
         self.poll_interval = poll_interval
         self.on_connect = on_connect
+        self.certificate_sha256 = certificate_sha256
+        self.node_key = node_key
         self._contexts: dict[int, Context] = {}
 
     def run(self, stop: threading.Event, connect_timeout: float = 60.0) -> None:
         """Serve until `stop` is set, reconnecting if the keeper restarts.
 
-        Raises ConnectionError when the keeper's SuperLink cannot be reached within `connect_timeout`.
+        Raises EndpointError when the server is not the keeper the chain names, and ConnectionError
+        when the keeper's SuperLink cannot be reached, or does not admit this node, within
+        `connect_timeout` (counted again after every connection that was served).
         """
+        deadline = time.monotonic() + connect_timeout
         while not stop.is_set():
             try:
-                self._serve_connection(stop, connect_timeout)
-            except SystemExit as error:  # Flower exits when it cannot connect; say it plainly
-                raise ConnectionError(f"cannot reach the keeper's SuperLink at {self.superlink}") from error
+                self._serve_connection(stop, max(1.0, deadline - time.monotonic()))
+                deadline = time.monotonic() + connect_timeout
+            except EndpointError:
+                raise
+            except (SystemExit, OSError) as error:  # Flower exits when it cannot connect or is refused
+                if time.monotonic() >= deadline:
+                    raise ConnectionError(
+                        f"cannot reach the keeper's SuperLink at {self.superlink}, or it did not admit this node "
+                        f"(is the node key on chain? `fedchain trainer status`): {error}"
+                    ) from error
+                stop.wait(RETRY_S)
+                continue
             stop.wait(self.poll_interval)
 
     def _serve_connection(self, stop: threading.Event, connect_timeout: float) -> None:
         """One connection's life; Flower's context logs and ends it when the SuperLink goes away."""
-        connection = http_request_response(self.superlink, insecure=True, max_wait_time=connect_timeout)
+        certificate = None
+        if self.certificate_sha256 is not None:
+            certificate = KeeperEndpoint(self.superlink, self.certificate_sha256).pinned_certificate()
+        keys = (self.node_key, self.node_key.public_key()) if self.node_key is not None else None
+        connection = http_request_response(
+            self.superlink,
+            insecure=certificate is None,
+            root_certificates=certificate,
+            authentication_keys=keys,
+            max_wait_time=connect_timeout,
+        )
         with connection as callables:
             fleet = _Fleet(*callables)
             if self.on_connect is not None:

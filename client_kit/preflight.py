@@ -9,10 +9,11 @@ from pathlib import Path
 
 from cosmpy.aerial.wallet import LocalWallet
 
+from client_kit.endpoint import KeeperEndpoint
 from client_kit.keys import KeysError, KeyStore, read_mnemonic_file, wallet_from_mnemonic
 from client_kit.settings import ClientSettings
 from client_kit.signer_app import TrainerError
-from client_kit.task_hub import Task, TaskHub, TaskNotFound
+from client_kit.task_hub import Participant, Task, TaskHub, TaskNotFound
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,15 @@ def check_chain(hub: TaskHub, settings: ClientSettings) -> None:
             raise TrainerError(f"client.py names {field} {named!r}, not {yours!r} (yours): refusing to run it")
 
 
-def keeper_endpoint(hub: TaskHub, task: Task) -> str:
-    """Where the task's keeper serves trainers, as the keeper itself registered it on chain (the
-    organization's client.py cannot send trainers elsewhere)."""
+def keeper_endpoint(hub: TaskHub, task: Task, address: str | None = None) -> KeeperEndpoint:
+    """Where the task's keeper serves trainers and the certificate it must present, as the keeper
+    itself registered them on chain (the organization's client.py cannot send trainers elsewhere).
+    `address` overrides where to connect (e.g. another route to the same keeper); the certificate
+    is the chain's all the same."""
     profile = hub.profile(task.keeper)
-    if profile is None or profile.keeper is None or not profile.keeper.endpoint:
+    if profile is None or profile.keeper is None or not (address or profile.keeper.endpoint):
         raise TrainerError(f"the keeper of task {task.id}, {task.keeper}, has no endpoint on chain; give --superlink")
-    return profile.keeper.endpoint
+    return KeeperEndpoint(address or profile.keeper.endpoint, profile.keeper.tls_cert_sha256)
 
 
 def check_client(hub: TaskHub, task_id: int, sha256: str, name: str = "client.py") -> Task:
@@ -74,8 +77,8 @@ def check_client(hub: TaskHub, task_id: int, sha256: str, name: str = "client.py
     return task
 
 
-def check_membership(hub: TaskHub, task: Task, address: str) -> None:
-    """Refuse unless `address` staked into the task, is not slashed, and rounds remain."""
+def check_membership(hub: TaskHub, task: Task, address: str) -> Participant:
+    """`address`'s membership; refuses unless it staked into the task, is not slashed, and rounds remain."""
     member = hub.participant(task.id, address)
     if member is None:
         raise TrainerError(
@@ -85,3 +88,4 @@ def check_membership(hub: TaskHub, task: Task, address: str) -> None:
         raise TrainerError(f"{address} was slashed in task {task.id}; it cannot train it (see `fedchain org status`)")
     if not task.status.live or task.rounds_completed >= task.rounds:
         raise TrainerError(f"task {task.id} is {task.status} with {task.rounds_completed}/{task.rounds} rounds done")
+    return member

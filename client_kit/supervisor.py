@@ -4,6 +4,11 @@ When a restarted keeper no longer knows the node, Flower's connection code sends
 process; the child ignores it and a fresh child registers again. The user's Ctrl-C reaches the
 parent, which stops the child. Progress (connected node id, per-round results) comes back over a
 queue for the parent's live table.
+
+A child that meets a server with another certificate than the chain's exits at once; the parent
+reads the keeper's profile again (the keeper may have rotated its certificate and updated its
+profile) and starts a fresh child with what the chain says now. If the chain still names the
+certificate that was refused, the server is an impostor and training stops.
 """
 
 from __future__ import annotations
@@ -11,27 +16,41 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import threading
+from collections.abc import Callable
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from client_kit.endpoint import EndpointError, KeeperEndpoint
 from client_kit.node import TrainerNode
 from client_kit.signer_app import SignerApp, TrainerError
 
 
 def _node_process(
-    signer: SignerApp, superlink: str, connect_timeout: float, poll_interval: float, reports: Any
+    signer: SignerApp,
+    endpoint: KeeperEndpoint,
+    node_key: ec.EllipticCurvePrivateKey,
+    connect_timeout: float,
+    poll_interval: float,
+    reports: Any,
 ) -> None:
     """Child process: serve the task with the inherited signer (and its worker); report progress."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signer.log.sink = lambda task_round, values: reports.put(("round", task_round, values))
     node = TrainerNode(
         signer.app,
-        superlink,
+        endpoint.address,
         node_config={},
         poll_interval=poll_interval,
         on_connect=lambda node_id: reports.put(("node", node_id)),
+        certificate_sha256=endpoint.tls_cert_sha256,
+        node_key=node_key,
     )
     try:
         node.run(threading.Event(), connect_timeout=connect_timeout)
+    except EndpointError as error:
+        reports.put(("refused", str(error)))
+        raise SystemExit(4) from None
     except ConnectionError as error:
         reports.put(("unreachable", str(error)))
         raise SystemExit(3) from None
@@ -42,9 +61,19 @@ class NodeSupervisor:
 
     MAX_RESTARTS = 20
 
-    def __init__(self, signer: SignerApp, superlink: str, connect_timeout: float, poll_interval: float) -> None:
+    def __init__(
+        self,
+        signer: SignerApp,
+        resolve: Callable[[], KeeperEndpoint],
+        node_key: ec.EllipticCurvePrivateKey,
+        connect_timeout: float,
+        poll_interval: float,
+    ) -> None:
+        """`resolve` reads the keeper's endpoint and certificate from chain (in this process)."""
         self.signer = signer
-        self.superlink = superlink
+        self.resolve = resolve
+        self.endpoint = resolve()
+        self.node_key = node_key
         self.connect_timeout = connect_timeout
         self.poll_interval = poll_interval
         self.node_id: int | None = None
@@ -53,10 +82,14 @@ class NodeSupervisor:
         self._reports = self._context.SimpleQueue()
         self._process: Any = None
 
+    @property
+    def superlink(self) -> str:
+        return self.endpoint.address
+
     def start(self) -> None:
         self._process = self._context.Process(
             target=_node_process,
-            args=(self.signer, self.superlink, self.connect_timeout, self.poll_interval, self._reports),
+            args=(self.signer, self.endpoint, self.node_key, self.connect_timeout, self.poll_interval, self._reports),
             name="fedchain-trainer-node",
             daemon=True,
         )
@@ -72,6 +105,11 @@ class NodeSupervisor:
                 self.signer.log.note(payload[0], **payload[1])
             elif kind == "unreachable":
                 raise TrainerError(f"keeper unreachable at {self.superlink}: {payload[0]}")
+            elif kind == "refused":
+                refused = self.endpoint
+                self.endpoint = self.resolve()
+                if self.endpoint == refused:
+                    raise TrainerError(str(payload[0]))
         if self._process is not None and not self._process.is_alive():
             self.restarts += 1
             if self.restarts > self.MAX_RESTARTS:

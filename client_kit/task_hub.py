@@ -542,6 +542,10 @@ class TaskHub:
     def finalize_task(self, wallet: LocalWallet, task_id: int) -> TxResult:
         return self._execute(wallet, {"finalize_task": {"task_id": task_id}})
 
+    def set_node_key(self, wallet: LocalWallet, task_id: int, node_public_key: str) -> TxResult:
+        """Name the Flower node key the task's keeper admits for this trainer (see node_identity)."""
+        return self._execute(wallet, {"set_node_key": {"task_id": task_id, "node_public_key": node_public_key}})
+
     def claim(self, wallet: LocalWallet, task_id: int) -> TxResult:
         return self._execute(wallet, {"claim": {"task_id": task_id}})
 

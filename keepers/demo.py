@@ -31,7 +31,15 @@ from client_kit.settings import ClientSettings
 from client_kit.task_hub import Task, TaskHub, TaskStatus
 from keepers.events import Published
 from keepers.feed import WEB_APP_ORIGINS
-from keepers.orchestration import PublishedTask, ServedTask, TaskTerms, accept_task, publish_task, register_keeper
+from keepers.orchestration import (
+    PublishedTask,
+    ServedTask,
+    TaskTerms,
+    accept_task,
+    join_task,
+    publish_task,
+    register_keeper,
+)
 from keepers.reconciliation import Reconciliation, reconcile
 from keepers.runtime import start_trainer
 from keepers.service import KeeperSettings
@@ -188,7 +196,7 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console, web: De
     for name, rows in zip(names, shards, strict=True):
         wallet = cast.wallets[name]
         cast.fees[name] += hub.register(wallet, name, trainer=True).fee
-        cast.fees[name] += hub.join_task(wallet, task.task_id, options.stake, config.denom).fee
+        cast.fees[name] += join_task(hub, wallet, task.task_id, options.stake)
         fetch_to_file(kubo, task.client.cid, task.client.sha256, work / name / "client.py", MAX_CLIENT_BYTES)
         write_npz(work / name / "data", digits.data[rows], digits.target[rows])
         keys.key_file(name, work / name)

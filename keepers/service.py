@@ -7,13 +7,20 @@ full; a task that never started, or whose training deadline plus grace passed, i
 nothing stays locked. Serving runs the task's remaining rounds on the keeper's SuperLink; a
 restarted service picks up where the chain says the task is. Every task naming this keeper is
 read, page after page: junk tasks cannot hide a real one.
+
+Trainers meet the keeper through its link (`keepers.link`): TLS with the keeper's certificate,
+whose fingerprint and endpoint the service publishes in the keeper's profile when it starts (so a
+new certificate or address reaches trainers through the chain), and node authentication that admits
+exactly the node keys the live tasks' joined, unslashed trainers named on chain, kept in step while
+a run goes on.
 """
 
 from __future__ import annotations
 
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -24,10 +31,11 @@ from client_kit.chain import ChainClient, ChainError
 from client_kit.ipfs import KuboStore
 from client_kit.task_hub import Task, TaskHub, TaskStatus
 from keepers.acceptance import DEFAULT_MAX_ROUND_TIMEOUT_S, undeliverable
+from keepers.admission import staked_node_keys
 from keepers.feed import WEB_APP_ORIGINS
+from keepers.link import KeeperLink
 from keepers.run_config import TaskRunConfig
-from keepers.runtime import start_superlink, submit_task_run
-from localnet.processes import ManagedProcess
+from keepers.runtime import submit_task_run
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,7 @@ class KeeperSettings:
     max_round_timeout_s: int = DEFAULT_MAX_ROUND_TIMEOUT_S  # refuse tasks whose rounds may wait longer
     validation_timeout_s: float = 60.0  # how long the task's code may take to score one global model
     sandbox: bool = True  # the task's code, validating, runs confined (bubblewrap)
+    public_endpoint: str | None = None  # host:port of the gateway trainers on other machines reach (None: loopback)
 
 
 class KeeperAction(StrEnum):
@@ -93,13 +102,47 @@ class KeeperService:
         self.settings = settings
         self.report = report
         self.address = str(wallet.address())
-        self._link: ManagedProcess | None = None
+        self.link = KeeperLink(settings.superlink_port, settings.workdir, settings.public_endpoint)
         self._refused: set[int] = set()  # proposed tasks this keeper cannot deliver
+        self._published = False
 
     @property
     def superlink_pid(self) -> int | None:
         """The running SuperLink's process id (its ServerApp runs among its descendants)."""
-        return self._link.process.pid if self._link is not None and self._link.alive() else None
+        return self.link.superlink_pid
+
+    def publish_endpoint(self) -> None:
+        """Make the keeper's profile name this link's endpoint and certificate (re-registering with
+        the same name and fee when either changed), so trainers connect here and nowhere else."""
+        profile = self.hub.profile(self.address)
+        if profile is None or profile.keeper is None:
+            raise RuntimeError(f"{self.address} is not a registered keeper: run `fedchain keeper register` first")
+        endpoint = self.link.endpoint
+        if (profile.keeper.endpoint, profile.keeper.tls_cert_sha256) != (endpoint.address, endpoint.tls_cert_sha256):
+            result = self.hub.register_keeper(
+                self.wallet, profile.name, endpoint.address, profile.keeper.fee_bps, endpoint.tls_cert_sha256
+            )
+            self.report(
+                f"published endpoint {endpoint.address}, TLS certificate sha256 {endpoint.tls_cert_sha256} "
+                f"(tx {result.hash})"
+            )
+        self._published = True
+
+    def admit_trainers(self, tasks: list[Task] | None = None) -> None:
+        """Admit exactly the node keys the live tasks' joined, unslashed trainers named on chain."""
+        if tasks is None:
+            tasks = self.hub.tasks(keeper=self.address)
+        served = [t for t in tasks if t.status.live and self._selected(t)]
+        change = self.link.admit(staked_node_keys(self.hub, served))
+        for trainer in change.admitted:
+            self.report(f"admitted the node of {trainer}")
+        for trainer in change.dismissed:
+            self.report(f"no longer admits the node of {trainer}")
+        for refusal in change.refused:
+            self.report(f"node key refused: {refusal}")
+
+    def _selected(self, task: Task) -> bool:
+        return self.settings.only_tasks is None or task.id in self.settings.only_tasks
 
     def run_config(self, task: Task) -> TaskRunConfig:
         return TaskRunConfig(
@@ -122,10 +165,15 @@ class KeeperService:
         (runs are served one at a time); returns what was done to which task. A task whose handling
         fails is reported and left for the next pass: it never stops the service for the others."""
         done = []
+        if not self._published:
+            self.publish_endpoint()
         now = self.chain.block_time()
         tasks = sorted(self.hub.tasks(keeper=self.address), key=lambda t: (t.training_deadline, t.id))
+        if any(task.status.live and self._selected(task) for task in tasks):
+            self.link.ensure_running()  # trainers connect as soon as they joined
+            self.admit_trainers(tasks)
         for task in tasks:
-            if self.settings.only_tasks is not None and task.id not in self.settings.only_tasks:
+            if not self._selected(task):
                 continue
             action = readiness(task, now, self.settings.accept_bond_up_to)
             try:
@@ -160,8 +208,7 @@ class KeeperService:
             self.report(f"task {task.id} not accepted: {error}")
 
     def serve(self, task: Task) -> None:
-        if self._link is None or not self._link.alive():
-            self._link = start_superlink(self.settings.superlink_port, self.settings.workdir)
+        self.link.ensure_running()
         self.report(
             f"serving task {task.id} ({task.participants} trainers, rounds {task.rounds_completed + 1}-"
             f"{task.rounds}); live feed ws://127.0.0.1:{self.settings.feed_port}"
@@ -169,14 +216,40 @@ class KeeperService:
         # No run outlives the task: after its training deadline and grace nothing can be attested.
         remaining = task.training_deadline + task.grace_period_secs - self.chain.block_time()
         try:
-            code = submit_task_run(
-                self.settings.superlink_port, self.settings.workdir, self.run_config(task), timeout=max(60.0, remaining)
-            )
+            with self.admitting():
+                code = submit_task_run(
+                    self.settings.superlink_port,
+                    self.settings.workdir,
+                    self.run_config(task),
+                    timeout=max(60.0, remaining),
+                    certificate=self.link.certificate,
+                )
         except subprocess.TimeoutExpired:
             self.report(f"run for task {task.id} stopped: its training deadline and grace have passed")
             return
         if code != 0:
             self.report(f"run for task {task.id} ended with code {code}; log: {self.settings.workdir / 'runs.log'}")
+
+    @contextmanager
+    def admitting(self) -> Iterator[None]:
+        """Keep admissions in step with the chain while a run blocks this thread (a trainer slashed
+        mid-run is dismissed; trainers of other tasks are admitted as they join)."""
+        stop = threading.Event()
+
+        def follow() -> None:
+            while not stop.wait(self.settings.poll_seconds):
+                try:
+                    self.admit_trainers()
+                except Exception as error:  # the chain or SuperLink hiccuped: the next pass retries
+                    self.report(f"admission check failed: {type(error).__name__}: {error}")
+
+        thread = threading.Thread(target=follow, name="keeper-admission", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=30)
 
     def finalize(self, task: Task) -> None:
         try:
@@ -197,6 +270,4 @@ class KeeperService:
             self.close()
 
     def close(self) -> None:
-        if self._link is not None:
-            self._link.stop()
-            self._link = None
+        self.link.stop()

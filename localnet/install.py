@@ -1,4 +1,5 @@
-"""Build the pinned wasmd and Kubo releases from the Go module proxy into the per-user cache.
+"""Build the pinned wasmd and Kubo releases from the Go module proxy into the per-user cache, and
+unpack Debian's nginx (the keeper's TLS gateway) beside them.
 
 Both modules carry `replace`/`exclude` directives, which `go install pkg@version` refuses, so the
 route is: download the module source from the proxy, copy it somewhere writable, `go build` there.
@@ -178,10 +179,48 @@ def ensure_kubo(versions: Versions = Versions()) -> Path:
     return binary.path
 
 
+def nginx_path() -> Path:
+    return cache_dir() / "bin" / "nginx" / "usr" / "sbin" / "nginx"
+
+
+def ensure_nginx() -> Path:
+    """Debian's nginx package, downloaded with apt and unpacked into the cache (not installed: no
+    system service is started, nothing outside the cache changes). Its libraries (OpenSSL, PCRE2,
+    zlib) are the system's."""
+    path = nginx_path()
+    if path.exists():
+        return path
+    folder = path.parents[2]
+    with _one_builder(Binary("nginx", "debian", "", "")):
+        if path.exists():
+            return path
+        download = cache_dir() / "nginx-download"
+        shutil.rmtree(download, ignore_errors=True)
+        download.mkdir(parents=True)
+        fetched = subprocess.run(["apt-get", "download", "nginx"], cwd=download, capture_output=True, text=True)
+        if fetched.returncode != 0:  # package lists never fetched on this machine
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
+            fetched = subprocess.run(["apt-get", "download", "nginx"], cwd=download, capture_output=True, text=True)
+        packages = list(download.glob("nginx_*.deb"))
+        if fetched.returncode != 0 or not packages:
+            raise InstallError(f"apt-get download nginx failed: {fetched.stderr.strip()}")
+        staging = folder.with_name("nginx.partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        unpacked = subprocess.run(["dpkg-deb", "-x", str(packages[0]), str(staging)], capture_output=True, text=True)
+        if unpacked.returncode != 0:
+            raise InstallError(f"dpkg-deb -x {packages[0].name} failed: {unpacked.stderr.strip()}")
+        staging.rename(folder)
+        shutil.rmtree(download, ignore_errors=True)
+    version = subprocess.run([str(path), "-v"], capture_output=True, text=True)
+    if version.returncode != 0:
+        raise InstallError(f"the unpacked nginx does not run: {version.stderr.strip()}")
+    return path
+
+
 def main() -> int:
     cache_dir().mkdir(parents=True, exist_ok=True)
     try:
-        for ensure in (ensure_wasmd, ensure_kubo):
+        for ensure in (ensure_wasmd, ensure_kubo, ensure_nginx):
             path = ensure()
             _say(f"ready: {path}")
     except InstallError as error:

@@ -33,12 +33,14 @@ from client_kit.settings import ClientSettings, settings_from_source
 from client_kit.signer_app import SignerApp, TrainerError
 from client_kit.task_hub import TaskHub, TaskStatus
 from client_kit.worker import TaskWorker, WorkerError
-from keepers.runtime import start_superlink, submit_task_run
+from keepers.certificate import ensure_certificate
+from keepers.runtime import start_superlink
 from localnet.deploy import Deployment
 from localnet.processes import free_port, spawn
 from tests.conftest import dev_wallet
 from tests.trainers import (
     DIGITS_MLP,
+    KeeperUnderTest,
     create_task,
     keeper_run_config,
     key_file,
@@ -292,17 +294,30 @@ def test_client_py_refuses_to_run_when_tampered_unjoined_or_the_keeper_is_unreac
     output = _run_client(client_file, task_id, empty, key, contract)
     assert output.startswith("exit 1") and "is empty" in output, output
 
+    # The keeper's endpoint and certificate come from chain: none published yet means no connection
+    # at all (the trainer waits for the keeper to publish them, at most its connect timeout).
+    keeper = dev_wallet(config, "keeper")
     output = _run_client(
         client_file, task_id, data, key, contract, "--superlink", f"127.0.0.1:{free_port()}", "--connect-timeout", "3"
     )
-    assert output.startswith("exit 1") and "keeper unreachable" in output, output
+    assert output.startswith("exit 1") and "to publish its TLS certificate on chain" in output, output
+    impostor = ensure_certificate(tmp_path / "impostor", [])
+    genuine = ensure_certificate(tmp_path / "genuine", [])
+    endpoint = f"127.0.0.1:{free_port()}"
+    hub.register_keeper(keeper, "Keeper", endpoint, tls_cert_sha256=genuine.sha256)
+    output = _run_client(client_file, task_id, data, key, contract, "--connect-timeout", "3")
+    assert output.startswith("exit 1") and f"waited 3s for the keeper at {endpoint} to listen" in output, output
+    # A server at the keeper's address with another certificate (a real SuperLink) is refused at once.
+    impostor_link = start_superlink(int(endpoint.rsplit(":", 1)[1]), tmp_path / "impostor", impostor)
+    try:
+        output = _run_client(client_file, task_id, data, key, contract, "--connect-timeout", "30")
+    finally:
+        impostor_link.stop()
+    assert output.startswith("exit 1") and f"presented TLS certificate sha256 {impostor.sha256[:16]}" in output, output
+    assert "refusing it" in output, output
 
     # Review: client.py is the organization's file. It cannot send trainers to a SuperLink of its
     # own (the keeper's endpoint on chain is used), nor have them sign for another chain or contract.
-    endpoint = f"127.0.0.1:{free_port()}"
-    hub.register_keeper(dev_wallet(config, "keeper"), "Keeper", endpoint)
-    output = _run_client(client_file, task_id, data, key, contract, "--connect-timeout", "3")
-    assert output.startswith("exit 1") and f"keeper unreachable at {endpoint}" in output, output
     output = _run_client(client_file, task_id, data, key, "wasm1someothercontract")
     assert output.startswith("exit 1") and "not 'wasm1someothercontract' (yours)" in output, output
     elsewhere = tmp_path / "elsewhere" / "client.py"
@@ -377,17 +392,16 @@ def test_a_rendered_client_trains_two_rounds_against_a_real_keeper_through_the_c
                 joined.stdout + joined.stderr
             )
             assert (tmp_path / name / "client.py").read_bytes() == (tmp_path / "client.py").read_bytes()
-        link = start_superlink(port, tmp_path / "keeper")
-        processes.append(link)
-        for name in trainers:
-            command = ["trainer", "train", str(task_id), "--key", name, "--data", str(tmp_path / name / "data")]
-            command += ["--client", str(tmp_path / name / "client.py")]
-            cli = [sys.executable, "-m", "keepers.cli", *command]
-            processes.append(spawn(name, cli, tmp_path / f"{name}.log", _cli_env(localnet)))
-        run_config = keeper_run_config(config, deployment.contract, task_id, key_file(config, "keeper", tmp_path))
-        code = submit_task_run(port, tmp_path / "keeper", run_config)
-        assert code == 0, (tmp_path / "keeper" / "runs.log").read_text()[-4000:]
-        for process, name in zip(processes[1:], trainers, strict=True):
+        with KeeperUnderTest(chain, hub, config, task_id, tmp_path / "keeper", port) as keeper:
+            for name in trainers:
+                command = ["trainer", "train", str(task_id), "--key", name, "--data", str(tmp_path / name / "data")]
+                command += ["--client", str(tmp_path / name / "client.py")]
+                cli = [sys.executable, "-m", "keepers.cli", *command]
+                processes.append(spawn(name, cli, tmp_path / f"{name}.log", _cli_env(localnet)))
+            run_config = keeper_run_config(config, deployment.contract, task_id, key_file(config, "keeper", tmp_path))
+            code = keeper.submit(run_config)
+            assert code == 0, (tmp_path / "keeper" / "runs.log").read_text()[-4000:]
+        for process, name in zip(processes, trainers, strict=True):
             assert process.process.wait(90) == 0, (tmp_path / f"{name}.log").read_text()[-3000:]
             log = (tmp_path / f"{name}.log").read_text()
             assert "claimed" in log and "verified against task" in log  # claimed by itself once settled

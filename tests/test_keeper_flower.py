@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from flwr.clientapp import ClientApp
 from websockets.sync.client import connect
 
@@ -37,12 +38,13 @@ from keepers.events import (
     UpdateAccepted,
     UpdateRejected,
 )
-from keepers.runtime import flower_env, launch_task_run, start_superlink, submit_task_run
+from keepers.runtime import flower_env
 from localnet.deploy import Deployment
 from localnet.network import Localnet
 from localnet.processes import ManagedProcess, free_port, spawn
 from tests.conftest import dev_wallet
 from tests.trainers import (
+    KeeperUnderTest,
     create_task,
     keeper_run_config,
     key_file,
@@ -63,22 +65,19 @@ def test_three_trainers_three_rounds_accuracy_rises_and_rounds_are_on_chain(
     task_id = create_task(chain, hub, kubo, config, built, names, rounds=3)
 
     write_digits_shards(config, names, tmp_path)
-    port = free_port()
-    processes: list[ManagedProcess] = []
+    trainers: list[ManagedProcess] = []
     try:
-        processes.append(start_superlink(port, tmp_path / "keeper"))
-        trainers = start_trainers(config, client_file, deployment.contract, task_id, names, tmp_path, port)
-        processes += trainers
-        keeper_key = key_file(config, "keeper", tmp_path)
-        code = submit_task_run(
-            port, tmp_path / "keeper", keeper_run_config(config, deployment.contract, task_id, keeper_key)
-        )
-        assert code == 0, (tmp_path / "keeper" / "runs.log").read_text()[-4000:]
+        with KeeperUnderTest(chain, hub, config, task_id, tmp_path / "keeper", free_port()) as keeper:
+            trainers = start_trainers(config, client_file, deployment.contract, task_id, names, tmp_path)
+            keeper_key = key_file(config, "keeper", tmp_path)
+            code = keeper.submit(keeper_run_config(config, deployment.contract, task_id, keeper_key))
+            assert code == 0, (tmp_path / "keeper" / "runs.log").read_text()[-4000:]
         for trainer, name in zip(trainers, names, strict=True):  # each trainer claims by itself once settled
             assert trainer.process.wait(90) == 0, (tmp_path / f"{name}.log").read_text()[-3000:]
             assert f"task {task_id} finished: claimed" in (tmp_path / f"{name}.log").read_text()
+            assert "TLS certificate" in (tmp_path / f"{name}.log").read_text()
     finally:
-        for process in reversed(processes):
+        for process in trainers:
             process.stop()
 
     task = hub.task(task_id)
@@ -112,16 +111,15 @@ def test_a_batchnorm_cnn_trains_round_after_round_with_no_honest_trainer_slashed
     assert "layers.1.num_batches_tracked" in built.names
     task_id = create_task(chain, hub, kubo, config, built, names, rounds=3, max_examples=100)
     write_digits_shards(config, names, tmp_path, per_trainer=300)
-    port = free_port()
     processes: list[ManagedProcess] = []
     try:
-        processes.append(start_superlink(port, tmp_path / "keeper"))
-        processes += start_trainers(config, client_file, deployment.contract, task_id, names, tmp_path, port)
-        run_config = keeper_run_config(config, deployment.contract, task_id, key_file(config, "keeper", tmp_path))
-        code = submit_task_run(port, tmp_path / "keeper", run_config)
-        assert code == 0, (tmp_path / "keeper" / "runs.log").read_text()[-4000:]
+        with KeeperUnderTest(chain, hub, config, task_id, tmp_path / "keeper", free_port()) as keeper:
+            processes += start_trainers(config, client_file, deployment.contract, task_id, names, tmp_path)
+            run_config = keeper_run_config(config, deployment.contract, task_id, key_file(config, "keeper", tmp_path))
+            code = keeper.submit(run_config)
+            assert code == 0, (tmp_path / "keeper" / "runs.log").read_text()[-4000:]
     finally:
-        for process in reversed(processes):
+        for process in processes:
             process.stop()
     task = hub.task(task_id)
     assert (task.status, task.rounds_completed, task.productive_rounds) == (TaskStatus.FINALIZED, 3, 3)
@@ -157,26 +155,27 @@ def test_bad_updates_are_rejected_with_reasons_and_the_malicious_staked_trainer_
     listener = threading.Thread(target=_listen, args=(run_config.feed_port, feed_events), daemon=True)
     port = free_port()
     processes: list[ManagedProcess] = []
-    stray = threading.Event()
     try:
-        processes.append(start_superlink(port, tmp_path / "keeper"))
-        processes += start_trainers(config, client_file, deployment.contract, task_id, names, tmp_path, port, faults)
-        # trainer1 answers from a second node too, and a node nobody staked for connects: neither
-        # may get work, stall the round, or put trainer1 twice among the round's contributors.
-        key = KeySource(key_file=tmp_path / "trainer1" / "trainer1.mnemonic")
-        data = tmp_path / "trainer1" / "data"
-        second = trainer_command(
-            client_file, task_id, data, key, config.network(), deployment.contract, f"127.0.0.1:{port}"
-        )
-        processes.append(spawn("trainer1-again", second, tmp_path / "trainer1-again.log", flower_env()))
-        nobody = TrainerNode(ClientApp(), f"127.0.0.1:{port}", {}, poll_interval=0.5)
-        threading.Thread(target=nobody.run, args=(stray, 60.0), daemon=True).start()
-        listener.start()
-        code = submit_task_run(port, tmp_path / "keeper", run_config)
-        assert code == 0, (tmp_path / "keeper" / "runs.log").read_text()[-4000:]
+        with KeeperUnderTest(chain, hub, config, task_id, tmp_path / "keeper", port) as keeper:
+            processes += start_trainers(config, client_file, deployment.contract, task_id, names, tmp_path, faults)
+            # trainer1 answers from a second node too: it may not get work twice, stall the round,
+            # or put trainer1 twice among the round's contributors.
+            key = KeySource(key_file=tmp_path / "trainer1" / "trainer1.mnemonic")
+            data = tmp_path / "trainer1" / "data"
+            second = trainer_command(client_file, task_id, data, key, config.network(), deployment.contract)
+            processes.append(spawn("trainer1-again", second, tmp_path / "trainer1-again.log", flower_env()))
+            # A node nobody staked for, speaking TLS to the right certificate, is refused by the SuperLink.
+            stranger = ec.generate_private_key(ec.SECP256R1())
+            nobody = TrainerNode(
+                ClientApp(), f"127.0.0.1:{port}", {}, certificate_sha256=keeper.certificate_sha256, node_key=stranger
+            )
+            with pytest.raises(ConnectionError, match="did not admit this node"):
+                nobody.run(threading.Event(), connect_timeout=3.0)
+            listener.start()
+            code = keeper.submit(run_config)
+            assert code == 0, (tmp_path / "keeper" / "runs.log").read_text()[-4000:]
     finally:
-        stray.set()
-        for process in reversed(processes):
+        for process in processes:
             process.stop()
     listener.join(timeout=10)
     connected = [p.event for p in feed_events if isinstance(p.event, TrainerConnected)]
@@ -240,25 +239,23 @@ def test_a_keeper_killed_between_and_mid_round_resumes_without_repeating_a_round
     task_id = create_task(chain, hub, kubo, config, built, names, rounds=3)
     write_digits_shards(config, names, tmp_path, per_trainer=300)
     run_config = keeper_run_config(config, deployment.contract, task_id, key_file(config, "keeper", tmp_path))
-    port = free_port()
     workdir = tmp_path / "keeper"
     nodes: list[ManagedProcess] = []
-    link = start_superlink(port, workdir)
     try:
-        nodes = start_trainers(config, client_file, deployment.contract, task_id, names, tmp_path, port)
-        # Killed right after round 1 is attested (between rounds), then once round 3's first update
-        # has been verified (inside a round, before its attestation).
-        for moment in ((RoundAttested, 1), (UpdateAccepted, 3)):
-            run = launch_task_run(port, workdir, run_config)
-            _wait_for_event(run_config.feed_port, *moment, timeout=180)
-            run.stop()
-            link.stop()  # the SuperLink and the ServerApp it started die together
-            assert hub.task(task_id).status == TaskStatus.RUNNING
-            link = start_superlink(port, workdir)
-        code = submit_task_run(port, workdir, run_config)
-        assert code == 0, (workdir / "runs.log").read_text()[-4000:]
+        with KeeperUnderTest(chain, hub, config, task_id, workdir, free_port()) as keeper:
+            nodes = start_trainers(config, client_file, deployment.contract, task_id, names, tmp_path)
+            # Killed right after round 1 is attested (between rounds), then once round 3's first update
+            # has been verified (inside a round, before its attestation).
+            for moment in ((RoundAttested, 1), (UpdateAccepted, 3)):
+                run = keeper.launch(run_config)
+                _wait_for_event(run_config.feed_port, *moment, timeout=180)
+                run.stop()
+                keeper.restart()  # the SuperLink and the ServerApp it started die together
+                assert hub.task(task_id).status == TaskStatus.RUNNING
+            code = keeper.submit(run_config)
+            assert code == 0, (workdir / "runs.log").read_text()[-4000:]
     finally:
-        for process in [*nodes, link]:
+        for process in nodes:
             process.stop()
     task = hub.task(task_id)
     assert (task.status, task.rounds_completed) == (TaskStatus.FINALIZED, 3)
@@ -302,15 +299,11 @@ def test_a_task_nobody_trains_ends_with_empty_rounds_and_nothing_forfeited(
         keeper_run_config(config, deployment.contract, task_id, key_file(config, "keeper", tmp_path)),
         connect_timeout=2.0,
     )
-    port = free_port()
-    link = start_superlink(port, tmp_path / "keeper")
-    try:
+    with KeeperUnderTest(chain, hub, config, task_id, tmp_path / "keeper", free_port()) as keeper:
         started = time.monotonic()
-        code = submit_task_run(port, tmp_path / "keeper", run_config)
+        code = keeper.submit(run_config)
         assert code == 0, (tmp_path / "keeper" / "runs.log").read_text()[-4000:]
         assert time.monotonic() - started >= 2 + 2 * 5  # it waited for trainers, round after round
-    finally:
-        link.stop()
     task = hub.task(task_id)
     assert (task.status, task.rounds_completed, task.productive_rounds) == (TaskStatus.FINALIZED, 2, 0)
     assert (task.bond_forfeited, task.keeper_paid, task.org_refunded) == (0, task.keeper_bond, task.pool)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
+from types import TracebackType
 
 import numpy as np
 from sklearn.datasets import load_digits
@@ -13,9 +15,10 @@ from client_kit.chain import ChainClient
 from client_kit.ipfs import KuboStore
 from client_kit.settings import ClientSettings
 from client_kit.task_hub import TaskHub
-from keepers.orchestration import TaskTerms, accept_task, publish_task, register_keeper
+from keepers.orchestration import TaskTerms, accept_task, join_task, publish_task, register_keeper
 from keepers.run_config import TaskRunConfig
-from keepers.runtime import start_trainer
+from keepers.runtime import launch_task_run, start_trainer, submit_task_run
+from keepers.service import KeeperService, KeeperSettings
 from localnet.processes import ManagedProcess, free_port
 from tests.conftest import dev_wallet
 
@@ -34,6 +37,56 @@ def keeper_run_config(config: LocalnetConfig, contract: str, task_id: int, keepe
         connect_timeout=60.0,
         feed_port=free_port(),
     )
+
+
+class KeeperUnderTest:
+    """The keeper's side as its service runs it, with the task's runs submitted by the test: a TLS
+    SuperLink with node authentication, the endpoint and certificate published in the keeper's
+    profile, and the task's staked trainers admitted (kept in step while the test runs)."""
+
+    def __init__(
+        self, chain: ChainClient, hub: TaskHub, config: LocalnetConfig, task_id: int, workdir: Path, port: int
+    ) -> None:
+        settings = KeeperSettings(
+            superlink_port=port,
+            workdir=workdir,
+            keeper_key_file=key_file(config, "keeper", workdir / "keys"),
+            ipfs_api=config.kubo_api_url,
+            poll_seconds=0.5,
+            only_tasks=frozenset({task_id}),
+        )
+        self.reports: list[str] = []
+        self.service = KeeperService(chain, hub, dev_wallet(config, "keeper"), settings, self.reports.append)
+        self.port, self.workdir = port, workdir
+        self._stack = ExitStack()
+
+    @property
+    def certificate_sha256(self) -> str:
+        return self.service.link.certificate.sha256
+
+    def __enter__(self) -> KeeperUnderTest:
+        self.service.publish_endpoint()
+        self.restart()
+        self._stack.enter_context(self.service.admitting())
+        return self
+
+    def restart(self) -> None:
+        """Stop the SuperLink (and a run with it) if it runs, then start it and admit the trainers."""
+        self.service.link.stop()
+        self.service.link.ensure_running()
+        self.service.admit_trainers()
+
+    def submit(self, run: TaskRunConfig) -> int:
+        return submit_task_run(self.port, self.workdir, run, certificate=self.service.link.certificate)
+
+    def launch(self, run: TaskRunConfig) -> ManagedProcess:
+        return launch_task_run(self.port, self.workdir, run, self.service.link.certificate)
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._stack.close()
+        self.service.close()
 
 
 def key_file(config: LocalnetConfig, name: str, folder: Path) -> Path:
@@ -83,7 +136,7 @@ def create_task(
 ) -> int:
     """Pin client.py and its initial model, create the task, and stake every named trainer into it."""
     org, keeper = dev_wallet(config, "organization"), dev_wallet(config, "keeper")
-    register_keeper(hub, keeper, "127.0.0.1:9092")  # trainers here are given their keeper's SuperLink
+    register_keeper(hub, keeper, "127.0.0.1:9092")  # KeeperUnderTest publishes its own endpoint and certificate
     terms = TaskTerms(
         "digits", "keeper e2e", rounds, len(trainers), len(trainers), stake, pool, 600, 3600,
         max_examples_per_trainer=max_examples, round_timeout_s=round_timeout_s,
@@ -93,7 +146,7 @@ def create_task(
     for name in trainers:
         wallet = dev_wallet(config, name)
         hub.register(wallet, name, trainer=True)
-        hub.join_task(wallet, task_id, stake, config.denom)
+        join_task(hub, wallet, task_id, stake)
     return task_id
 
 
@@ -116,9 +169,10 @@ def start_trainers(
     task_id: int,
     names: list[str],
     folder: Path,
-    superlink_port: int,
     faults: dict[str, str] | None = None,
 ) -> list[ManagedProcess]:
+    """Each named trainer as `fedchain trainer train` runs it; they connect where the keeper's
+    profile says, once it is published."""
     return [
         start_trainer(
             client_file,
@@ -128,7 +182,6 @@ def start_trainers(
             folder / f"{name}.log",
             network=config.network(),
             contract=contract,
-            superlink=f"127.0.0.1:{superlink_port}",
             fault=(faults or {}).get(name, ""),
         )
         for name in names

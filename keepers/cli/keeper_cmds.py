@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from client_kit.endpoint import EndpointError, KeeperEndpoint
 from client_kit.task_hub import TaskStatus
 from keepers.acceptance import DEFAULT_MAX_ROUND_TIMEOUT_S, undeliverable
 from keepers.cli.common import CliFailure, console
@@ -83,6 +84,13 @@ def keeper_accept(target: Target, task_id: int, key: str, max_round_timeout: int
 @keeper.command("run")
 @click.option("--keeper-key", required=True, help="Key name of the keeper (the tasks' keeper address).")
 @click.option("--superlink-port", default=9092, show_default=True, help="Loopback port of the keeper's SuperLink.")
+@click.option(
+    "--public-endpoint",
+    metavar="HOST:PORT",
+    help="Where trainers on other machines reach this keeper: its TLS gateway listens there and the address "
+    "goes on chain (default: the SuperLink on 127.0.0.1, this machine only).",
+    callback=lambda _ctx, _param, value: public_endpoint(value),
+)
 @click.option("--feed-port", default=8765, show_default=True, help="Loopback port of the live WebSocket feed.")
 @click.option("--workdir", type=click.Path(path_type=Path), default=None, help="State and logs (default: in the net).")
 @click.option(
@@ -140,6 +148,7 @@ def keeper_run(
     target: Target,
     keeper_key: str,
     superlink_port: int,
+    public_endpoint: str | None,
     feed_port: int,
     workdir: Path | None,
     validation_dir: Path | None,
@@ -158,6 +167,7 @@ def keeper_run(
       fedchain keeper run --keeper-key keeper
       fedchain keeper run --keeper-key keeper --validation ./held-out --no-federated-evaluation
       fedchain keeper run --keeper-key keeper --feed-origin http://127.0.0.1:3100
+      fedchain keeper run --keeper-key keeper --public-endpoint 203.0.113.7:9443
     """
     home = workdir or ((target.localnet.home if target.localnet else Path.cwd()) / "keeper")
     settings = KeeperSettings(
@@ -173,11 +183,16 @@ def keeper_run(
         validation_timeout_s=validation_timeout,
         sandbox=sandbox,
         feed_origins=feed_origins or WEB_APP_ORIGINS,
+        public_endpoint=public_endpoint,
     )
     service = KeeperService(
         target.chain, target.hub, target.keys.wallet(keeper_key), settings, report=lambda line: console.print(line)
     )
-    console.print(f"keeper {service.address} on {target.network.chain_id}; SuperLink 127.0.0.1:{superlink_port}")
+    console.print(
+        f"keeper {service.address} on {target.network.chain_id}; SuperLink 127.0.0.1:{superlink_port}; "
+        f"trainers connect to {service.link.endpoint.address} "
+        f"(TLS, certificate sha256 {service.link.certificate.sha256})"
+    )
     follower = FeedFollower(feed_port, on_event=lambda published: print_event(follower, published))
     follower.start()  # the ServerApp publishes each round on the feed; print what happens as it happens
     if once:
@@ -203,6 +218,19 @@ def web_origin(value: str) -> str:
             f"{value!r} is not a web origin like http://127.0.0.1:3000", param_hint="--feed-origin"
         )
     return origin
+
+
+def public_endpoint(value: str | None) -> str | None:
+    """HOST:PORT where the gateway listens (an IP address or a DNS name the certificate will carry)."""
+    if value is None:
+        return None
+    try:
+        host, port = KeeperEndpoint(value.strip(), None).host_port
+    except EndpointError:
+        host, port = "", 0
+    if not host or not 0 < port < 65536 or not re.fullmatch(r"[A-Za-z0-9.\-:]+", host):
+        raise click.BadParameter(f"{value!r} is not HOST:PORT like 203.0.113.7:9443", param_hint="--public-endpoint")
+    return value.strip()
 
 
 def print_event(follower: FeedFollower, published: Published) -> None:

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from client_kit.command import trainer_command
 from client_kit.ipfs import MAX_CLIENT_BYTES, fetch_to_file, sha256_hex
+from client_kit.node_identity import public_key_for
 from client_kit.preflight import KeySource
 from client_kit.task_hub import Claimable, Task, TaskHub, TaskStatus
 from keepers.cli.common import CliFailure, console, emit_json
@@ -81,7 +82,8 @@ def trainer_join(target: Target, task_id: int, key: str, out: Path | None) -> No
     destination = out or Path(f"task-{task_id}") / "client.py"
     fetch_to_file(target.ipfs, task.client_cid, task.client_sha256, destination, MAX_CLIENT_BYTES)  # before staking
     console.print(f"client.py verified against the chain (sha256 {task.client_sha256[:16]}…) -> {destination}")
-    result = target.hub.join_task(wallet, task_id, task.stake, task.denom)
+    node_key = public_key_for(wallet, target.network.chain_id, target.hub.contract, task_id)
+    result = target.hub.join_task(wallet, task_id, task.stake, task.denom, node_public_key=node_key)
     console.print(f"joined task {task_id} with stake {task.stake:,} {task.denom} (tx {result.hash})")
 
 
