@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable
 from logging import getLogger
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from flwr.app import Context, Message, RecordDict
@@ -49,6 +49,7 @@ from flwr.supercore.inflatable.inflatable_utils import (
     push_object_contents_from_iterable,
 )
 from flwr.supercore.run import RunNotRunningException
+from flwr.supernode import fleet_http_connection
 from flwr.supernode.fleet_http_connection import http_request_response
 
 from client_kit.endpoint import EndpointError, KeeperEndpoint
@@ -56,6 +57,20 @@ from client_kit.endpoint import EndpointError, KeeperEndpoint
 logger = getLogger("fedchain.node")
 
 RETRY_S = 2.0  # between attempts to connect while the keeper is not up or has not admitted this node yet
+
+
+class ConnectionRefused(ConnectionError):
+    """The SuperLink could not be reached, or refused to register or activate this node."""
+
+
+def _refuse(code: int, message: str | None = None, *args: object, **kwargs: object) -> NoReturn:
+    raise ConnectionRefused(message or f"Flower exit code {code}")
+
+
+# Flower's connection code ends the whole process when a connection cannot start (sys.exit, and
+# os._exit from a timer thread 5 s later, whatever the caller does). A trainer's node must instead
+# try again: the keeper may not be up yet or may not have admitted this node's key yet.
+fleet_http_connection.flwr_exit = _refuse  # type: ignore[assignment]
 
 
 class _Fleet(NamedTuple):
@@ -112,7 +127,7 @@ class TrainerNode:
                 deadline = time.monotonic() + connect_timeout
             except EndpointError:
                 raise
-            except (SystemExit, OSError) as error:  # Flower exits when it cannot connect or is refused
+            except OSError as error:  # unreachable, or refused (ConnectionRefused)
                 if time.monotonic() >= deadline:
                     raise ConnectionError(
                         f"cannot reach the keeper's SuperLink at {self.superlink}, or it did not admit this node "

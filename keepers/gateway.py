@@ -62,8 +62,8 @@ http {{
       proxy_pass https://superlink{FLEET_PREFIX}$1;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
-      proxy_set_header Host 127.0.0.1;
-      proxy_ssl_name 127.0.0.1;
+      proxy_set_header Host localhost;
+      proxy_ssl_name localhost;  # nginx matches DNS names only; the certificate names localhost too
       proxy_ssl_verify on;
       proxy_ssl_trusted_certificate {certificate.cert_file};
       proxy_ssl_session_reuse on;

@@ -1,0 +1,117 @@
+"""The keeper's link as trainers meet it: its certificate, the node keys it admits, the gateway that
+alone faces the network. Real SuperLinks, real nginx, real TLS; no chain needed here."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ssl
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+from cosmpy.aerial.wallet import LocalWallet
+from cosmpy.crypto.keypairs import PrivateKey
+from cryptography.hazmat.primitives.asymmetric import ec
+from flwr.clientapp import ClientApp
+
+from client_kit.endpoint import EndpointError, KeeperEndpoint
+from client_kit.node import TrainerNode
+from client_kit.node_identity import NodeKeyError, decode_public_key, encode_public_key, node_private_key
+from keepers.certificate import ensure_certificate
+from keepers.gateway import fleet_routes, nginx_config
+from keepers.link import KeeperLink
+from localnet.processes import free_port
+
+P256_SPKI_HEADER = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200")
+
+
+def test_a_node_key_is_derived_per_wallet_and_task_in_the_form_task_hub_accepts() -> None:
+    wallet = LocalWallet(PrivateKey(b"\x07" * 32), prefix="fed")
+    other = LocalWallet(PrivateKey(b"\x08" * 32), prefix="fed")
+    key = node_private_key(wallet, "fedchain-local-1", "fed1contract", 3)
+    encoded = encode_public_key(key.public_key())
+    der = base64.b64decode(encoded)
+    assert len(der) == 91 and der.startswith(P256_SPKI_HEADER + b"\x04")  # what validation::node_public_key takes
+    same = node_private_key(wallet, "fedchain-local-1", "fed1contract", 3)
+    assert same.private_numbers() == key.private_numbers()  # nothing to store: the wallet gives it back
+    for different in (
+        node_private_key(wallet, "fedchain-local-1", "fed1contract", 4),
+        node_private_key(wallet, "other-chain", "fed1contract", 3),
+        node_private_key(other, "fedchain-local-1", "fed1contract", 3),
+    ):
+        assert different.private_numbers() != key.private_numbers()
+    assert encode_public_key(decode_public_key(encoded)) == encoded
+    secp256k1 = ec.generate_private_key(ec.SECP256K1()).public_key()
+    for bad in ("not base64!", base64.b64encode(b"\x30\x03abc").decode(), encode_public_key(secp256k1)):
+        with pytest.raises(NodeKeyError):
+            decode_public_key(bad)
+
+
+def test_the_certificate_names_its_hosts_and_is_renewed_only_when_they_change(tmp_path: Path) -> None:
+    first = ensure_certificate(tmp_path, ["10.0.0.5"])
+    assert first.names() == {"10.0.0.5", "127.0.0.1", "localhost"}
+    der = ssl.PEM_cert_to_DER_cert(first.pem.decode())
+    assert first.sha256 == hashlib.sha256(der).hexdigest()
+    assert first.key_file.stat().st_mode & 0o777 == 0o600
+    fingerprint = first.sha256
+    assert ensure_certificate(tmp_path, ["10.0.0.5"]).sha256 == fingerprint  # kept across restarts
+    moved = ensure_certificate(tmp_path, ["keeper.example.org"])
+    assert moved.sha256 != fingerprint and "keeper.example.org" in moved.names()
+
+
+def test_the_gateway_passes_fleet_routes_only_to_their_normalized_path(tmp_path: Path) -> None:
+    routes = fleet_routes()
+    assert {"register-node", "activate-node", "pull-messages", "push-object"} <= set(routes)
+    config = nginx_config("10.0.0.5:9443", 9092, ensure_certificate(tmp_path, []), tmp_path)
+    assert "listen 10.0.0.5:9443 ssl;" in config and "proxy_ssl_verify on;" in config
+    assert "control" not in config and "location / { return 404; }" in config
+
+
+@pytest.mark.slow
+def test_across_the_gateway_only_admitted_nodes_connect_and_control_stays_on_loopback(tmp_path: Path) -> None:
+    public = f"127.0.0.1:{free_port()}"
+    link = KeeperLink(free_port(), tmp_path / "keeper", public=public)
+    trainer_key = ec.generate_private_key(ec.SECP256R1())
+    try:
+        link.ensure_running()
+        sha = link.certificate.sha256
+        assert link.endpoint == KeeperEndpoint(public, sha)
+        pinned = ssl.create_default_context(cadata=link.certificate.pem.decode())
+
+        # The Control API (start-run executes code as the keeper) answers on loopback only.
+        direct = httpx.post(f"https://127.0.0.1:{link.port}/v1/control/list-runs", verify=pinned, content=b"")
+        assert direct.status_code != 404
+        for path in ("/v1/control/list-runs", "/v1/control/start-run", "/v1/fleet/../control/start-run",
+                     "/v1/fleet/%2e%2e/control/start-run", "/v1/fleetx/pull-messages", "/health"):  # fmt: skip
+            answer = httpx.post(f"https://{public}{path}", verify=pinned, content=b"")
+            assert answer.status_code == 404, (path, answer.status_code)
+
+        # A node whose key nobody staked is refused; once admitted, it connects through the gateway.
+        node = TrainerNode(ClientApp(), public, {}, certificate_sha256=sha, node_key=trainer_key)
+        with pytest.raises(ConnectionError, match="did not admit this node"):
+            node.run(threading.Event(), connect_timeout=2.0)
+        change = link.admit({encode_public_key(trainer_key.public_key()): "fed1trainer"})
+        assert change.admitted == ["fed1trainer"] and not change.refused
+        connected: list[int] = []
+        stop = threading.Event()
+        node.on_connect = lambda node_id: (connected.append(node_id), stop.set())
+        node.run(stop, connect_timeout=20.0)
+        assert connected and connected[0] > 0
+        # Dismissed (left or slashed): refused again.
+        assert link.admit({}).dismissed == ["fed1trainer"]
+        with pytest.raises(ConnectionError, match="did not admit this node"):
+            node.run(threading.Event(), connect_timeout=2.0)
+        # A key that is no P-256 point admits nobody and is reported.
+        assert link.admit({"AAAA": "fed1bad"}).refused[0].startswith("fed1bad: ")
+
+        # Pinning: the gateway's certificate is the chain's; any other fingerprint is refused.
+        presented = KeeperEndpoint(public, sha).pinned_certificate().decode()
+        assert ssl.PEM_cert_to_DER_cert(presented) == ssl.PEM_cert_to_DER_cert(link.certificate.pem.decode())
+        with pytest.raises(EndpointError, match="refusing it"):
+            KeeperEndpoint(public, "0" * 64).pinned_certificate()
+        with pytest.raises(EndpointError, match="registered no TLS certificate"):
+            KeeperEndpoint(public, None).pinned_certificate()
+    finally:
+        link.stop()
