@@ -6,8 +6,9 @@ the installer, the localnet scripts, the keeper and the CLI can never disagree a
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -87,6 +88,11 @@ class LocalnetConfig:
     denom: str = "ufed"
     bech32_prefix: str = "wasm"
     host: str = "127.0.0.1"
+    # One address per validator when each runs on a host of its own (a machine, or a network
+    # namespace: see localnet.hosts); empty: every validator on `host`. Peers find each other by
+    # these addresses, and clients reach validator i at validator_host(i).
+    validator_hosts: tuple[str, ...] = ()
+    ipfs_host: str = ""  # the Kubo node's address (default: `host`)
     block_time_ms: int = 500
     min_gas_price: Decimal = Decimal("0.025")
     validator_self_stake: int = 100_000_000_000
@@ -104,18 +110,30 @@ class LocalnetConfig:
         return KuboPorts(api=5001 + self.port_offset, gateway=5080 + self.port_offset, swarm=5004 + self.port_offset)
 
     # --- endpoints -----------------------------------------------------------------------
+    def validator_host(self, index: int) -> str:
+        return self.validator_hosts[index] if self.validator_hosts else self.host
+
+    @property
+    def kubo_host(self) -> str:
+        return self.ipfs_host or self.host
+
     def rpc_url(self, index: int = 0) -> str:
-        return f"http://{self.host}:{self.validator_ports(index).rpc}"
+        return f"http://{self.validator_host(index)}:{self.validator_ports(index).rpc}"
 
     def grpc_url(self, index: int = 0) -> str:
-        return f"grpc+http://{self.host}:{self.validator_ports(index).grpc}"
+        return f"grpc+http://{self.validator_host(index)}:{self.validator_ports(index).grpc}"
 
     def rest_url(self, index: int = 0) -> str:
-        return f"rest+http://{self.host}:{self.validator_ports(index).api}"
+        return f"rest+http://{self.validator_host(index)}:{self.validator_ports(index).api}"
 
     @property
     def kubo_api_url(self) -> str:
-        return f"http://{self.host}:{self.kubo_ports.api}"
+        return f"http://{self.kubo_host}:{self.kubo_ports.api}"
+
+    @property
+    def hosts_file(self) -> Path:
+        """Where a net laid out over several hosts records its addresses (read by localnet_from_env)."""
+        return self.home / "hosts.json"
 
     def network(self, index: int = 0) -> Network:
         return Network(
@@ -213,4 +231,8 @@ def localnet_from_env() -> LocalnetConfig:
         kwargs["home"] = Path(home).resolve()
     if offset:
         kwargs["port_offset"] = int(offset)
-    return LocalnetConfig(**kwargs)  # type: ignore[arg-type]
+    config = LocalnetConfig(**kwargs)  # type: ignore[arg-type]
+    if config.hosts_file.exists():  # the net was laid out over several hosts: reach each where it is
+        layout = json.loads(config.hosts_file.read_text())
+        config = replace(config, validator_hosts=tuple(layout["validators"]), ipfs_host=layout["ipfs"])
+    return config

@@ -227,7 +227,7 @@ def app_origins(port: int) -> tuple[str, ...]:
 
 
 def localnet_gateway(config: LocalnetConfig) -> str:
-    return f"http://{config.host}:{config.kubo_ports.gateway}"
+    return f"http://{config.kubo_host}:{config.kubo_ports.gateway}"
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """Write a fresh localnet's files: validator keys, genesis, node configs, and the Kubo repo.
 
 Everything here happens once, before any process starts (`localnet.network` runs the processes).
-Every node binds loopback ports of its own and knows its siblings as fixed peers; Kubo joins no
-public network.
+Every node binds ports of its own on its host (loopback unless the net is laid out over several
+hosts) and knows its siblings as fixed peers by address; Kubo joins no public network.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def write_network(cfg: LocalnetConfig, validators: int) -> None:
             "--moniker",
             f"validator{i}",
             "--ip",
-            cfg.host,
+            cfg.validator_host(i),
             "--p2p-port",
             str(cfg.validator_ports(i).p2p),
             "--output-document",
@@ -78,7 +78,9 @@ def write_network(cfg: LocalnetConfig, validators: int) -> None:
     for i, home in enumerate(homes):
         if i > 0:
             shutil.copyfile(genesis_home / "config" / "genesis.json", home / "config" / "genesis.json")
-        peers = ",".join(f"{node_ids[j]}@{cfg.host}:{cfg.validator_ports(j).p2p}" for j in range(validators) if j != i)
+        peers = ",".join(
+            f"{node_ids[j]}@{cfg.validator_host(j)}:{cfg.validator_ports(j).p2p}" for j in range(validators) if j != i
+        )
         _configure_node(home, cfg, i, peers)
 
 
@@ -97,9 +99,9 @@ def write_kubo_repo(cfg: LocalnetConfig) -> None:
     binary = str(ensure_kubo(cfg.versions))
     commands = [
         ["init", "--profile", "test", "--empty-repo"],
-        ["config", "Addresses.API", f"/ip4/{cfg.host}/tcp/{cfg.kubo_ports.api}"],
-        ["config", "Addresses.Gateway", f"/ip4/{cfg.host}/tcp/{cfg.kubo_ports.gateway}"],
-        ["config", "--json", "Addresses.Swarm", json.dumps([f"/ip4/{cfg.host}/tcp/{cfg.kubo_ports.swarm}"])],
+        ["config", "Addresses.API", f"/ip4/{cfg.kubo_host}/tcp/{cfg.kubo_ports.api}"],
+        ["config", "Addresses.Gateway", f"/ip4/{cfg.kubo_host}/tcp/{cfg.kubo_ports.gateway}"],
+        ["config", "--json", "Addresses.Swarm", json.dumps([f"/ip4/{cfg.kubo_host}/tcp/{cfg.kubo_ports.swarm}"])],
         ["config", "Routing.Type", "none"],
         ["config", "Plugins.Plugins.telemetry.Config.Mode", "off"],
     ]
@@ -139,16 +141,18 @@ def _shorten_governance(path: Path) -> None:
 
 
 def _configure_node(home: Path, cfg: LocalnetConfig, index: int, peers: str) -> None:
-    """Loopback ports, fast blocks, no telemetry, fixed peers: the node talks only to its siblings."""
+    """Its host's ports, fast blocks, no telemetry, fixed peers: the node talks only to its siblings.
+    The ABCI socket between CometBFT and the app stays on loopback."""
     ports = cfg.validator_ports(index)
+    host = cfg.validator_host(index)
     config_path = home / "config" / "config.toml"
     doc = tomlkit.parse(config_path.read_text())
     doc["moniker"] = f"validator{index}"
-    doc["proxy_app"] = f"tcp://{cfg.host}:{ports.abci}"
-    doc["rpc"]["laddr"] = f"tcp://{cfg.host}:{ports.rpc}"
+    doc["proxy_app"] = f"tcp://127.0.0.1:{ports.abci}"
+    doc["rpc"]["laddr"] = f"tcp://{host}:{ports.rpc}"
     doc["rpc"]["pprof_laddr"] = ""
     doc["rpc"]["cors_allowed_origins"] = ["*"]  # the web app reads the chain from the browser
-    doc["p2p"]["laddr"] = f"tcp://{cfg.host}:{ports.p2p}"
+    doc["p2p"]["laddr"] = f"tcp://{host}:{ports.p2p}"
     doc["p2p"]["persistent_peers"] = peers
     doc["p2p"]["seeds"] = ""
     doc["p2p"]["pex"] = False
@@ -167,10 +171,10 @@ def _configure_node(home: Path, cfg: LocalnetConfig, index: int, peers: str) -> 
     app = tomlkit.parse(app_path.read_text())
     app["minimum-gas-prices"] = cfg.gas_price_str
     app["api"]["enable"] = True
-    app["api"]["address"] = f"tcp://{cfg.host}:{ports.api}"
+    app["api"]["address"] = f"tcp://{host}:{ports.api}"
     app["api"]["enabled-unsafe-cors"] = True  # loopback-only REST, read by the web app in the browser
     app["grpc"]["enable"] = True
-    app["grpc"]["address"] = f"{cfg.host}:{ports.grpc}"
+    app["grpc"]["address"] = f"{host}:{ports.grpc}"
     if "telemetry" in app:
         app["telemetry"]["enabled"] = False
     app_path.write_text(tomlkit.dumps(app))

@@ -2,7 +2,8 @@
 
 All state lives under `LocalnetConfig.home`: one folder per validator, the Kubo repo, logs, pid
 files and the deployment record. `localnet.genesis` writes a fresh net's files; this module runs
-its processes. Every process binds loopback ports of its own; nothing dials out.
+its processes. Every process binds ports of its own (on loopback, or on its own host's address when
+the config lays the net out over several hosts); nothing dials out of the net.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,8 +36,12 @@ class NodeStatus:
 class Localnet:
     """One localnet described by a LocalnetConfig; the methods are the `fedchain localnet` verbs."""
 
-    def __init__(self, config: LocalnetConfig) -> None:
+    def __init__(self, config: LocalnetConfig, on_host: Callable[[str], list[str]] | None = None) -> None:
+        """`on_host(address)` gives the command prefix that runs a program on the host with that
+        address (e.g. `ip netns exec NAME`, see localnet.hosts); None: run here (the addresses,
+        if the config names any, are this machine's)."""
         self.config = config
+        self.on_host = on_host
 
     # --- layout --------------------------------------------------------------------------
     @property
@@ -62,8 +68,9 @@ class Localnet:
         pid = int(path.read_text().strip())
         return pid if running(pid) else None
 
-    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> ManagedProcess:
-        started = spawn(name, command, self.log_file(name), env)
+    def _spawn(self, name: str, command: list[str], env: dict[str, str], host: str) -> ManagedProcess:
+        prefix = self.on_host(host) if self.on_host is not None else []
+        started = spawn(name, [*prefix, *command], self.log_file(name), env)
         self._pid_file(name).parent.mkdir(parents=True, exist_ok=True)
         self._pid_file(name).write_text(str(started.pid))
         return started
@@ -99,6 +106,9 @@ class Localnet:
         if not existing:
             write_network(self.config, validators)
             self._meta_file.write_text(json.dumps({"validators": validators, "chain_id": self.config.chain_id}))
+            if self.config.validator_hosts:
+                layout = {"validators": list(self.config.validator_hosts), "ipfs": self.config.kubo_host}
+                self.config.hosts_file.write_text(json.dumps(layout))
         if not (self.config.kubo_home / "config").exists():
             write_kubo_repo(self.config)
         try:
@@ -112,17 +122,19 @@ class Localnet:
         return f"localnet up: {validators} validator(s), chain {self.config.chain_id}, home {self.config.home}"
 
     def _check_ports(self, validators: int) -> None:
+        if self.on_host is not None:
+            return  # hosts of their own (fresh namespaces): nothing else binds there
         wanted = {
-            f"validator{i} {name}": port
+            (f"validator{i} {name}", self.config.validator_host(i)): port
             for i in range(validators)
             for name, port in self.config.validator_ports(i).all().items()
         }
-        wanted.update(self.config.kubo_ports.all())
-        for name, port in wanted.items():
-            if not port_free(self.config.host, port):
+        wanted.update({(name, self.config.kubo_host): port for name, port in self.config.kubo_ports.all().items()})
+        for (name, host), port in wanted.items():
+            if not port_free(host, port):
                 raise LocalnetError(
-                    f"port {port} ({name}) on {self.config.host} is already in use; stop what holds it "
-                    "or set FEDCHAIN_PORT_OFFSET to move every localnet port"
+                    f"port {port} ({name}) on {host} is already in use (or the address is not this machine's); "
+                    "stop what holds it or set FEDCHAIN_PORT_OFFSET to move every localnet port"
                 )
 
     def start_validator(self, index: int) -> None:
@@ -131,7 +143,8 @@ class Localnet:
             return
         home = self.config.validator_home(index)
         binary = ensure_wasmd(self.config.versions)
-        process = self._spawn(name, [str(binary), "start", "--home", str(home)], wasmd_env(self.config.versions))
+        command = [str(binary), "start", "--home", str(home)]
+        process = self._spawn(name, command, wasmd_env(self.config.versions), self.config.validator_host(index))
         self._expect_alive(process, name)
 
     def stop_validator(self, index: int) -> bool:
@@ -139,7 +152,9 @@ class Localnet:
 
     def _start_kubo(self) -> None:
         binary = ensure_kubo(self.config.versions)
-        process = self._spawn("kubo", [str(binary), "daemon", "--offline=false"], kubo_env(self.config))
+        process = self._spawn(
+            "kubo", [str(binary), "daemon", "--offline=false"], kubo_env(self.config), self.config.kubo_host
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             self._expect_alive(process, "kubo", settle=0)

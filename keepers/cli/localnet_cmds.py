@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
+from dataclasses import replace
+from pathlib import Path
+
 import click
 from rich.table import Table
 
-from chain_config import MAX_VALIDATORS, localnet_from_env
+from chain_config import MAX_VALIDATORS, LocalnetConfig, localnet_from_env
 from keepers.cli.common import console, emit_json
 from localnet.deploy import deploy as deploy_contracts
 from localnet.deploy import load_deployment
+from localnet.genesis import write_kubo_repo, write_network
 from localnet.install import main as install_main
 from localnet.network import Localnet
 
@@ -46,17 +51,71 @@ def install() -> None:
     show_default=True,
     help="How many validator processes to run.",
 )
-def up(validators: str) -> None:
+@click.option(
+    "--hosts",
+    metavar="ADDR,ADDR,…",
+    help="Give each validator its own address on this machine (one per validator, then optionally one for "
+    "Kubo); peers find each other by these addresses. Kept for later commands.",
+)
+def up(validators: str, hosts: str | None) -> None:
     """Create (if needed) and start the localnet and Kubo; exits 0 if already running.
 
     \b
     Example:
       fedchain localnet up --validators 4
+      fedchain localnet up --validators 4 --hosts 127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5,127.0.0.6
     """
-    net = _net()
+    config = localnet_from_env()
+    if hosts:
+        config = with_hosts(config, int(validators), hosts)
+    net = Localnet(config)
     with console.status("starting localnet…"):
         report = net.up(int(validators))
     console.print(report)
+
+
+def with_hosts(config: LocalnetConfig, validators: int, hosts: str) -> LocalnetConfig:
+    """The config with one address per validator (and optionally Kubo's) from a comma list."""
+    addresses = [value.strip() for value in hosts.split(",") if value.strip()]
+    for address in addresses:
+        try:
+            ipaddress.IPv4Address(address)
+        except ValueError:
+            raise click.BadParameter(f"{address!r} is not an IPv4 address", param_hint="--hosts") from None
+    if len(addresses) not in (validators, validators + 1) or len(set(addresses[:validators])) != validators:
+        raise click.BadParameter(
+            f"give {validators} distinct validator addresses (and optionally one more for Kubo)", param_hint="--hosts"
+        )
+    ipfs = addresses[validators] if len(addresses) > validators else addresses[0]
+    return replace(config, validator_hosts=tuple(addresses[:validators]), ipfs_host=ipfs)
+
+
+@localnet.command()
+@click.option(
+    "--validators", type=click.Choice(["1", str(MAX_VALIDATORS)]), default=str(MAX_VALIDATORS), show_default=True
+)
+@click.option("--hosts", required=True, metavar="ADDR,ADDR,…", help="Each validator's machine, then Kubo's.")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True, help="Folder to write.")
+def layout(validators: str, hosts: str, out: Path) -> None:
+    """Write a net for separate machines: one folder per validator (keys, genesis, peers by
+    address) and Kubo's repo; copy each to its machine and start it there.
+
+    \b
+    Example:
+      fedchain localnet layout --hosts 10.0.0.11,10.0.0.12,10.0.0.13,10.0.0.14,10.0.0.20 --out net/
+    """
+    count = int(validators)
+    config = with_hosts(replace(localnet_from_env(), home=out.resolve()), count, hosts)
+    if out.exists() and any(out.iterdir()):
+        raise click.ClickException(f"{out} is not empty")
+    with console.status("writing genesis and node configs…"):
+        write_network(config, count)
+        write_kubo_repo(config)
+    console.print(f"wrote {count} validator folder(s) and a Kubo repo to {out}; on each machine:")
+    for i in range(count):
+        home = config.validator_home(i)
+        console.print(f"  {config.validator_host(i)}: wasmd start --home {home.relative_to(config.home.parent)}")
+    console.print(f"  {config.kubo_host}: IPFS_PATH={config.kubo_home.relative_to(config.home.parent)} ipfs daemon")
 
 
 @localnet.command()
