@@ -77,7 +77,7 @@ class Federation:
         self.network.create()
         try:
             self.net.up(len(self.config.validator_hosts))
-            self.contract = deploy(self.config).contract
+            self.contract = deploy(self.config)[0].contract
         except BaseException:
             self.close()
             raise
@@ -186,7 +186,7 @@ class Federation:
             "organization", "org", "build-client", "--model", "softmax", "--input-scale", "16", "--epochs", "5",
             "--learning-rate", "0.5", "--out", "client.py", "--initial-model-out", "initial.safetensors",
         )  # fmt: skip
-        keeper = self.run("keeper", "keys", "show", "keeper", "--json")
+        keeper = self.run("keeper", "keys", "show", "keeper").strip()
         request = {
             "model_name": "digits across hosts",
             "client": "client.py",
@@ -199,7 +199,7 @@ class Federation:
             "join_deadline": "10m",
             "training_deadline": "1h",
             "round_timeout_secs": shape.round_timeout_secs,
-            "keeper": json.loads(keeper)["address"],
+            "keeper": keeper,
         }
         (folder / "task.json").write_text(json.dumps(request))
         created = self.run(
@@ -207,19 +207,18 @@ class Federation:
         )
         return int(json.loads(created)["task_id"])
 
-    def join_and_train(self, task_id: int, shape: TaskShape) -> list[ManagedProcess]:
-        """Each trainer keeps its shard on its host, joins (client.py fetched over the network and
-        checked against the chain) and trains until the task settles and it has claimed."""
+    def enroll(self, task_id: int, shape: TaskShape) -> None:
+        """Each trainer keeps its shard on its host and joins: client.py is fetched over the network
+        from IPFS and checked against the chain before any stake moves."""
         trainers = self.layout.named("trainer")
         digits = load_digits()
         order = np.random.default_rng(7).permutation(len(digits.target))
-        started = []
         for i, host in enumerate(trainers):
             rows = order[i :: len(trainers)][: shape.per_trainer]
             write_npz(self.folder(host) / "data", digits.data[rows], digits.target[rows])
             self.run(host.name, "trainer", "register", "--key", host.name, "--name", host.name)
             self.run(host.name, "trainer", "join", str(task_id), "--key", host.name)
-            started.append(
-                self.start(host.name, "trainer", "train", str(task_id), "--key", host.name, "--data", "data")
-            )
-        return started
+
+    def train(self, task_id: int, host_name: str, *extra: str) -> ManagedProcess:
+        """The trainer trains until the task settles, then claims (in the background)."""
+        return self.start(host_name, "trainer", "train", str(task_id), "--key", host_name, "--data", "data", *extra)

@@ -72,7 +72,7 @@ class HostLayout:
 
 
 def _ip(*args: str, namespace: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    command = ["ip", *args] if namespace is None else ["ip", "netns", "exec", namespace, *args]
+    command = ["ip", *args] if namespace is None else ["ip", "-n", namespace, *args]
     done = subprocess.run(command, capture_output=True, text=True)
     if check and done.returncode != 0:
         raise LocalnetError(f"{' '.join(command)} failed: {done.stderr.strip()}")
