@@ -26,15 +26,20 @@ from pathlib import Path
 from types import TracebackType
 
 import numpy as np
+from rich.console import Console
+from rich.table import Table
 from sklearn.datasets import load_digits
 
 from chain_config import REPO_ROOT, LocalnetConfig
+from client_kit.chain import ChainClient
 from client_kit.data import write_npz
+from client_kit.task_hub import TaskHub, TaskStatus
 from localnet.deploy import deploy
 from localnet.hosts import Host, HostLayout, HostNetwork
 from localnet.network import Localnet
 from localnet.processes import ManagedProcess
 
+SOFTMAX = ("--model", "softmax", "--epochs", "5", "--learning-rate", "0.5")
 GATEWAY_PORT = 9443  # the keeper's public Fleet endpoint (TLS)
 CHAIN_NODE = {"organization": 0, "keeper": 1}  # trainers use validator 2; nobody uses validator 3
 
@@ -169,22 +174,24 @@ class Federation:
         return started
 
     # --- the task's life, role by role ----------------------------------------------------------
-    def start_keeper(self, bond_up_to: int) -> ManagedProcess:
+    def start_keeper(self, bond_up_to: int, *extra: str) -> ManagedProcess:
         self.run(
             "keeper", "keeper", "register", "--key", "keeper", "--name", "Keeper", "--endpoint", self.keeper_endpoint
         )
         return self.start(
             "keeper", "keeper", "run", "--keeper-key", "keeper", "--public-endpoint", self.keeper_endpoint,
             "--accept-bond-up-to", str(bond_up_to), "--workdir", str(self.folder(self.layout.host("keeper")) / "work"),
+            *extra,
         )  # fmt: skip
 
-    def create_task(self, shape: TaskShape, trainers: int) -> int:
-        """The organization renders client.py, pins it on IPFS over the network and funds the task."""
+    def create_task(self, shape: TaskShape, trainers: int, model: tuple[str, ...] = SOFTMAX) -> int:
+        """The organization renders client.py (`model`: build-client's model options), pins it on
+        IPFS over the network and funds the task."""
         folder = self.folder(self.layout.host("organization"))
         self.run("organization", "org", "register", "--key", "organization", "--name", "Org on its host")
         self.run(
-            "organization", "org", "build-client", "--model", "softmax", "--input-scale", "16", "--epochs", "5",
-            "--learning-rate", "0.5", "--out", "client.py", "--initial-model-out", "initial.safetensors",
+            "organization", "org", "build-client", *model, "--input-scale", "16",
+            "--out", "client.py", "--initial-model-out", "initial.safetensors",
         )  # fmt: skip
         keeper = self.run("keeper", "keys", "show", "keeper").strip()
         request = {
@@ -207,7 +214,7 @@ class Federation:
         )
         return int(json.loads(created)["task_id"])
 
-    def enroll(self, task_id: int, shape: TaskShape) -> None:
+    def enroll(self, task_id: int, shape: TaskShape, register: bool = True) -> None:
         """Each trainer keeps its shard on its host and joins: client.py is fetched over the network
         from IPFS and checked against the chain before any stake moves."""
         trainers = self.layout.named("trainer")
@@ -216,9 +223,79 @@ class Federation:
         for i, host in enumerate(trainers):
             rows = order[i :: len(trainers)][: shape.per_trainer]
             write_npz(self.folder(host) / "data", digits.data[rows], digits.target[rows])
-            self.run(host.name, "trainer", "register", "--key", host.name, "--name", host.name)
+            if register:
+                self.run(host.name, "trainer", "register", "--key", host.name, "--name", host.name)
             self.run(host.name, "trainer", "join", str(task_id), "--key", host.name)
 
     def train(self, task_id: int, host_name: str, *extra: str) -> ManagedProcess:
         """The trainer trains until the task settles, then claims (in the background)."""
         return self.start(host_name, "trainer", "train", str(task_id), "--key", host_name, "--data", "data", *extra)
+
+
+def run_demo_across_hosts(work: Path, console: Console, rounds: int = 3, trainers: int = 3) -> bool:
+    """`fedchain demo --hosts`: the task's whole life across namespaced hosts, shown as it happens;
+    True when every trainer claimed more than its stake."""
+    layout = HostLayout.standard(tag="fcd", subnet="10.77.0", trainers=trainers)
+    shape = TaskShape(rounds=rounds)
+    with Federation(layout, work, say=console.print) as fed:
+        hosts = Table(title="hosts (network namespaces on one bridge)")
+        for column in ("host", "address", "runs", "opens"):
+            hosts.add_column(column)
+        for host in layout.hosts:
+            hosts.add_row(host.name, host.address, *ROLE_TABLE.get(host.name.rstrip("0123456789"), ("", "")))
+        console.print(hosts)
+        hub = TaskHub(ChainClient(fed.config.network(0)), fed.contract)
+        fed.start_keeper(bond_up_to=10**9)
+        task_id = fed.create_task(shape, trainers)
+        console.print(f"organization created task {task_id}; waiting for the keeper at {fed.keeper_endpoint} to accept")
+        _until(lambda: hub.task(task_id).status == TaskStatus.OPEN, 120, "the keeper to accept the task")
+        fed.enroll(task_id, shape)
+        console.print(f"{trainers} trainers joined from their hosts (client.py fetched from IPFS, checked on chain)")
+        processes = [fed.train(task_id, host.name) for host in layout.named("trainer")]
+        shown, cut = 0, False
+        deadline = time.monotonic() + 600
+        while hub.task(task_id).status != TaskStatus.FINALIZED:
+            if time.monotonic() > deadline:
+                console.print(f"[red]the task did not settle in 10 minutes; logs in {work / 'logs'}")
+                return False
+            for record in hub.rounds(task_id)[shown:]:
+                accuracy = f"{float(record.metrics.accuracy):.3f}" if record.metrics.accuracy is not None else "—"
+                console.print(
+                    f"round {record.round} attested: {record.contributors_count} contributors, accuracy {accuracy}"
+                )
+                shown = record.round
+            if shown >= 1 and not cut:
+                fed.network.cut(layout.host("validator3"))
+                console.print("validator3's host is cut off the network: the other three keep producing blocks")
+                cut = True
+            time.sleep(2)
+        for process in processes:
+            process.process.wait(120)
+        payouts = Table(title=f"task {task_id} settled (height {fed.net.height(0)} without validator3)")
+        for column in ("trainer", "weight", "claimed", "node key"):
+            payouts.add_column(column)
+        paid = True
+        for member in hub.participants(task_id):
+            paid = paid and member.claimed and member.claimed_amount > shape.stake
+            payouts.add_row(
+                member.trainer, str(member.weight), f"{member.claimed_amount:,}", member.node_public_key[:16]
+            )
+        console.print(payouts)
+        return paid
+
+
+def _until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise HostCommandError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(1)
+
+
+ROLE_TABLE = {
+    "validator": ("wasmd (CometBFT validator)", "p2p 26656+10i, RPC 26657+10i, gRPC 9090+10i, REST 1317+10i"),
+    "ipfs": ("Kubo", "API 5001, gateway 5080"),
+    "keeper": ("fedchain keeper run: SuperLink (loopback), nginx gateway", f"{GATEWAY_PORT} (TLS, Fleet API only)"),
+    "organization": ("fedchain org …", "nothing"),
+    "trainer": ("fedchain trainer train", "nothing"),
+}

@@ -50,6 +50,7 @@ def test_every_message_the_binding_sends_is_in_the_schema() -> None:
         "cancel_task",
         "join_task",
         "leave_task",
+        "set_node_key",
         "submit_round",
         "slash",
         "finalize_task",

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import click
 
 from chain_config import MAX_VALIDATORS, localnet_from_env
 from keepers.cli.common import CliFailure, console
 from keepers.demo import DemoOptions, run_demo
+from keepers.multihost import run_demo_across_hosts
 from keepers.web_server import WebError
+from localnet.hosts import HostNetwork
 
 
 @click.command()
@@ -29,7 +34,15 @@ from keepers.web_server import WebError
     "with --keep-running it serves until Ctrl-C.",
 )
 @click.option("--web-port", default=3000, show_default=True, type=click.IntRange(1, 65535), help="Port of --web.")
-def demo(trainers: int, rounds: int, validators: str, model: str, keep_running: bool, web: bool, web_port: int) -> None:
+@click.option(
+    "--hosts",
+    is_flag=True,
+    help="Every role on a host of its own (Linux network namespaces, needs root): 4 validators, IPFS, the "
+    "keeper behind its TLS gateway, the organization and the trainers, talking only over the network.",
+)
+def demo(
+    trainers: int, rounds: int, validators: str, model: str, keep_running: bool, web: bool, web_port: int, hosts: bool
+) -> None:
     """Run the whole platform end to end on the localnet and reconcile every coin.
 
     An organization funds a digits task, trainers stake and train on private non-IID shards (one
@@ -40,7 +53,16 @@ def demo(trainers: int, rounds: int, validators: str, model: str, keep_running: 
     Example:
       fedchain demo --trainers 6 --rounds 5
       fedchain demo --web          # then open the printed URL
+      fedchain demo --hosts        # across namespaced hosts, over TLS
     """
+    if hosts:
+        reason = HostNetwork.available()
+        if reason:
+            raise CliFailure(f"--hosts: {reason}")
+        with tempfile.TemporaryDirectory(prefix="fedchain-hosts-") as work:
+            if not run_demo_across_hosts(Path(work), console, rounds=rounds, trainers=trainers):
+                raise CliFailure("the task across hosts did not settle with every trainer paid")
+        return
     options = DemoOptions(
         trainers=trainers,
         rounds=rounds,
