@@ -189,6 +189,7 @@ def test_full_lifecycle_pays_everyone_exactly(localnet: Localnet, chain: ChainCl
         "join_task",
         "leave_task",
         "join_task",
+        "set_node_key",
         "join_task",
         "submit_round",
         "submit_round",
