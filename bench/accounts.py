@@ -11,6 +11,7 @@ from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
 from rich.progress import Progress
 
 from client_kit.chain import ChainClient
+from client_kit.node_identity import public_key_for
 from client_kit.task_hub import TaskHub
 
 
@@ -38,14 +39,19 @@ def fund(chain: ChainClient, funder: LocalWallet, wallets: list[LocalWallet], am
 def register_and_join(
     chain: ChainClient, hub: TaskHub, wallets: list[LocalWallet], task_id: int, stake: int, progress: Progress
 ) -> None:
-    """Every trainer signs its own [register, join] tx; all are broadcast, then awaited."""
+    """Every trainer signs its own [register, join] tx (naming its node key for the task); all are
+    broadcast, then awaited."""
     job = progress.add_task(f"  {len(wallets)} trainers register + join", total=len(wallets) * 2)
     hashes = []
     for wallet in wallets:
         sender = str(wallet.address())
         messages = [
             hub.message(sender, TaskHub.register_body("bench", trainer=True)),
-            hub.message(sender, TaskHub.join_body(task_id), f"{stake}{chain.network.denom}"),
+            hub.message(
+                sender,
+                TaskHub.join_body(task_id, public_key_for(wallet, chain.network.chain_id, hub.contract, task_id)),
+                f"{stake}{chain.network.denom}",
+            ),
         ]
         hashes.append(chain.submit(wallet, messages)[0])
         progress.advance(job)

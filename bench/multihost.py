@@ -8,23 +8,28 @@ kernel has no `netem`, so no delay or loss is emulated: only bandwidth.
 
 A round's wall time is measured from the chain, as anyone would see it: the observer polls the
 task every 50 ms and notes when each round's attestation lands; a round is the time between two
-attestations (rounds 2..R, so first contact is left out). The target: the shaped round is at most
-1.5 x the unshaped round plus the transfer time the rate implies: each trainer downloads the global
-model and uploads its update over its own link (2 x model bytes at 100 Mbit/s; federated
-evaluation off, so no third transfer).
+attestations (rounds 2..R, so first contact is left out). Before each task, 25 MB are fetched from
+the IPFS host's gateway on trainer1's host with curl, to show what the link really carries.
+
+The target: the shaped round is at most 1.5 x the unshaped round plus the transfer time the rate
+implies: each trainer downloads the global model and uploads its update over its own link
+(2 x model bytes at 100 Mbit/s; federated evaluation off, so no third transfer).
 
 Run (root): python -m bench multihost
 """
 
 from __future__ import annotations
 
+import os
 import statistics
+import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 from bench.report import write_results
 from client_kit.chain import ChainClient
+from client_kit.ipfs import KuboStore
 from client_kit.task_hub import TaskHub, TaskStatus
 from keepers.multihost import Federation, TaskShape
 from localnet.hosts import HostLayout, HostNetwork
@@ -50,6 +55,16 @@ def _round_times(fed: Federation, hub: TaskHub, task_id: int, rounds: int) -> li
     if len(seen) < rounds:
         raise RuntimeError(f"only {len(seen)} of {rounds} rounds attested in 15 minutes; logs in {fed.work / 'logs'}")
     return [round(seen[n] - seen[n - 1], 3) for n in range(2, rounds + 1)]
+
+
+def _link_mbit(fed: Federation, blob_cid: str) -> float:
+    """What trainer1's link really carries: 25 MB from the IPFS host's gateway, timed by curl there."""
+    gateway = f"http://{fed.config.kubo_host}:{fed.config.kubo_ports.gateway}/ipfs/{blob_cid}"
+    command = [*fed.network.prefix(fed.layout.host("trainer1").address), "curl", "-sf", "-o", "/dev/null"]
+    done = subprocess.run([*command, "-w", "%{speed_download}", gateway], capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"curl from trainer1's host failed: {done.stderr}")
+    return round(float(done.stdout) * 8 / 1e6, 1)
 
 
 def _one_task(fed: Federation, hub: TaskHub, shape: TaskShape, first: bool) -> list[float]:
@@ -78,10 +93,13 @@ def run(results_dir: Path, rounds: int = 6) -> dict:
         with Federation(layout, Path(work), say=print) as fed:
             hub = TaskHub(ChainClient(fed.config.network(0)), fed.contract)
             fed.start_keeper(10**9, "--no-federated-evaluation")
+            blob = KuboStore(fed.config.kubo_api_url).add(os.urandom(25_000_000), "link-check").cid
+            measured = {}
             for link, mbit in (("unshaped veth", None), (f"{RATE_MBIT:.0f} Mbit/s per trainer host", RATE_MBIT)):
                 if mbit is not None:
                     for host in layout.named("trainer"):
                         fed.network.limit_rate(host, mbit)
+                measured[link] = _link_mbit(fed, blob)
                 gaps = _one_task(fed, hub, shape, first=mbit is None)
                 for number, seconds in enumerate(gaps, start=2):
                     rows.append({"link": link, "round": number, "round_s": seconds})
@@ -96,6 +114,7 @@ def run(results_dir: Path, rounds: int = 6) -> dict:
         "hosts": len(layout.hosts),
         "model": f"digits MLP 64-{HIDDEN}-10, {PARAMETERS:,} parameters ({model_bytes / 1e6:.2f} MB)",
         "rate_emulated": f"{RATE_MBIT:.0f} Mbit/s each way per trainer host (tc tbf); delay not emulated (no netem)",
+        "link_check_mbit": measured,  # 25 MB through trainer1's link, as curl saw it
         "mean_round_unshaped_s": round(unshaped, 3),
         "mean_round_shaped_s": round(shaped, 3),
         "transfer_implied_s": round(transfer, 3),

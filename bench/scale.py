@@ -22,6 +22,7 @@ import multiprocessing
 import signal
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +40,15 @@ from chain_config import LocalnetConfig, Network
 from client_kit.builder import ModelSpec, build_client
 from client_kit.chain import ChainClient
 from client_kit.data import load_folder, write_npz
+from client_kit.endpoint import KeeperEndpoint
 from client_kit.ipfs import KuboStore
 from client_kit.keys import KeyStore
 from client_kit.node import TrainerNode
+from client_kit.node_identity import node_private_key
+from client_kit.preflight import keeper_endpoint
 from client_kit.settings import ClientSettings, settings_from_source
 from client_kit.signer_app import SignerApp
-from client_kit.task_hub import TaskHub
+from client_kit.task_hub import Task, TaskHub
 from client_kit.worker import TaskSession
 from keepers.demo import DIGITS_MLP
 from keepers.events import RoundAttested, RoundStarted
@@ -72,9 +76,15 @@ class InProcessWorker:
 
 
 def _worker(
-    source: bytes, superlink: str, task_id: int, assignments: list[tuple[str, str]], network: Network, journal: Path
+    source: bytes,
+    endpoint: KeeperEndpoint,
+    task_id: int,
+    assignments: list[tuple[str, str]],
+    network: Network,
+    journal: Path,
 ) -> None:
-    """One process hosting several trainers: a SignerApp and a TrainerNode thread each."""
+    """One process hosting several trainers: a SignerApp and a TrainerNode thread each (TLS pinned to
+    the keeper's certificate on chain, each with its own node key)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     settings = settings_from_source(source)
     hub = TaskHub(ChainClient(network), settings.contract)
@@ -85,9 +95,27 @@ def _worker(
         worker = InProcessWorker(source, Path(data))
         examples = len(load_folder(Path(data)))
         signer = SignerApp(settings, wallet, task, worker, hub, journal / str(wallet.address()), examples)  # type: ignore[arg-type]
-        node = TrainerNode(signer.app, superlink, {}, poll_interval=POLL_S)
+        node = TrainerNode(
+            signer.app,
+            endpoint.address,
+            {},
+            poll_interval=POLL_S,
+            certificate_sha256=endpoint.tls_cert_sha256,
+            node_key=node_private_key(wallet, network.chain_id, settings.contract, task_id),
+        )
         threading.Thread(target=node.run, args=(stop, 600.0), daemon=True).start()
     stop.wait()
+
+
+def _published_endpoint(hub: TaskHub, task: Task, timeout: float = 60.0) -> KeeperEndpoint:
+    """The keeper's endpoint once its service published its certificate on chain."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        endpoint = keeper_endpoint(hub, task)
+        if endpoint.tls_cert_sha256:
+            return endpoint
+        time.sleep(0.5)
+    raise RuntimeError("the keeper did not publish its TLS certificate")
 
 
 def _peak_rss_mb(pids: list[int]) -> float:
@@ -169,11 +197,11 @@ def _round(home: Path, federated_evaluation: bool) -> dict[str, Any]:
             federated_evaluation=federated_evaluation,
         )
         with ServedTask(chain, hub, keeper, keeper_settings, task_id) as served:
+            endpoint = _published_endpoint(hub, hub.task(task_id))
             context = multiprocessing.get_context("fork")
             for part in range(WORKERS):
                 args = (
-                built.source, f"127.0.0.1:{link_port}", task_id, assignments[part::WORKERS], config.network(),
-                home / "journal",
+                built.source, endpoint, task_id, assignments[part::WORKERS], config.network(), home / "journal",
             )  # fmt: skip
                 process = context.Process(target=_worker, args=args, daemon=True)
                 process.start()

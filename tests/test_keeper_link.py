@@ -1,5 +1,5 @@
 """The keeper's link as trainers meet it: its certificate, the node keys it admits, the gateway that
-alone faces the network. Real SuperLinks, real nginx, real TLS; no chain needed here."""
+alone faces the network, and what it publishes on chain. Real SuperLinks, real nginx, real TLS."""
 
 from __future__ import annotations
 
@@ -16,13 +16,18 @@ from cosmpy.crypto.keypairs import PrivateKey
 from cryptography.hazmat.primitives.asymmetric import ec
 from flwr.clientapp import ClientApp
 
+from client_kit.chain import ChainClient
 from client_kit.endpoint import EndpointError, KeeperEndpoint
 from client_kit.node import TrainerNode
 from client_kit.node_identity import NodeKeyError, decode_public_key, encode_public_key, node_private_key
+from client_kit.task_hub import TaskHub
 from keepers.certificate import ensure_certificate
 from keepers.gateway import fleet_routes, nginx_config
 from keepers.link import KeeperLink
+from keepers.service import KeeperService, KeeperSettings
+from localnet.deploy import Deployment
 from localnet.processes import free_port
+from tests.conftest import dev_wallet
 
 P256_SPKI_HEADER = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200")
 
@@ -115,3 +120,44 @@ def test_across_the_gateway_only_admitted_nodes_connect_and_control_stays_on_loo
             KeeperEndpoint(public, None).pinned_certificate()
     finally:
         link.stop()
+
+
+@pytest.mark.localnet
+def test_the_keeper_publishes_its_endpoint_and_a_rotated_certificate_on_chain(
+    localnet, chain: ChainClient, deployment: Deployment, tmp_path: Path
+) -> None:
+    """The chain is the root of trust: at start the keeper's service makes its profile name its
+    endpoint and certificate; a new certificate (rotation) reaches the profile the same way, with
+    the keeper's name and fee kept. Trainers read both from there (client_kit.preflight)."""
+    config = localnet.config
+    hub = TaskHub(chain, deployment.contract)
+    keeper = dev_wallet(config, "keeper")
+    hub.register_keeper(keeper, "Rotating keeper", "127.0.0.1:1", fee_bps=150)
+
+    def service() -> KeeperService:
+        settings = KeeperSettings(
+            superlink_port=free_port(),
+            workdir=tmp_path / "keeper",
+            keeper_key_file=tmp_path / "unused.mnemonic",
+            ipfs_api=config.kubo_api_url,
+            public_endpoint="127.0.0.1:9443",
+        )
+        return KeeperService(chain, hub, keeper, settings, report=lambda line: None)
+
+    first = service()
+    first.publish_endpoint()
+    profile = hub.profile(str(keeper.address()))
+    assert profile is not None and profile.keeper is not None
+    assert (profile.keeper.endpoint, profile.keeper.tls_cert_sha256) == (
+        "127.0.0.1:9443",
+        first.link.certificate.sha256,
+    )
+    old = first.link.certificate.sha256
+    first.link.certificate.cert_file.unlink()  # rotated: the next start makes a new one
+    second = service()
+    assert second.link.certificate.sha256 != old
+    second.publish_endpoint()
+    profile = hub.profile(str(keeper.address()))
+    assert profile is not None and profile.keeper is not None
+    assert profile.keeper.tls_cert_sha256 == second.link.certificate.sha256
+    assert (profile.name, profile.keeper.fee_bps, profile.keeper.endpoint) == ("Rotating keeper", 150, "127.0.0.1:9443")

@@ -37,7 +37,7 @@ test("a trainer registers and joins through the UI, and the chain holds the stak
 
   const participant = await chain.reader.participant(taskId, trainer.address);
   expect(participant?.stake).toBe("5000000");
-  expect(participant?.node_public_key ?? null).toBeNull(); // nodes are bound by signed claims, not registered
+  expect(participant?.node_public_key ?? null).toBeNull(); // named later by `fedchain trainer train` (SetNodeKey)
   expect((await chain.reader.task(taskId)).participants).toBe(1);
   const spent = startBalance - (await chain.balance(trainer.address));
   expect(spent).toBeGreaterThan(5_000_000n); // the stake plus two network fees

@@ -57,8 +57,9 @@ export function JoinPanel({ task, onDone }: { task: TaskResponse; onDone: () => 
         ))}
       </ul>
       <p className="field-hint">
-        Nothing else to register: when client.py connects, it proves to the keeper with a claim signed by this address that
-        its node trains for you, and the keeper sends work only to nodes of staked trainers.
+        When you start training (`fedchain trainer train`), it names your node&apos;s key for this task on chain (one small
+        transaction): the keeper&apos;s server admits only the nodes staked trainers named, over TLS pinned to the certificate
+        on chain. Then it proves to the keeper with a claim signed by this address that its node trains for you.
       </p>
       {full && <p className="notice warn small">The task is full.</p>}
       {closed && <p className="notice warn small">The join deadline has passed.</p>}
