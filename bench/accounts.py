@@ -11,7 +11,7 @@ from cosmpy.protos.cosmos.base.v1beta1.coin_pb2 import Coin
 from rich.progress import Progress
 
 from client_kit.chain import ChainClient
-from client_kit.node_identity import public_key_for
+from client_kit.node_identity import claim_for
 from client_kit.task_hub import TaskHub
 
 
@@ -49,7 +49,7 @@ def register_and_join(
             hub.message(sender, TaskHub.register_body("bench", trainer=True)),
             hub.message(
                 sender,
-                TaskHub.join_body(task_id, public_key_for(wallet, chain.network.chain_id, hub.contract, task_id)),
+                TaskHub.join_body(task_id, claim_for(wallet, chain.network.chain_id, hub.contract, task_id)),
                 f"{stake}{chain.network.denom}",
             ),
         ]

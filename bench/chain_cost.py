@@ -22,7 +22,7 @@ from chain_config import ContractDefaults, LocalnetConfig
 from client_kit.chain import ChainClient, TxResult
 from client_kit.envelope import UpdateClaim, sign
 from client_kit.keys import wallet_from_mnemonic
-from client_kit.node_identity import public_key_for
+from client_kit.node_identity import claim_for
 from client_kit.task_hub import RoundMetrics, SignedClaim, SlashEvidence, SlashReason, TaskHub, TaskSpec
 from localnet.deploy import deploy
 from localnet.network import Localnet
@@ -163,10 +163,10 @@ def measure(config: LocalnetConfig) -> list[Measured]:
     fund(chain, org, [joiner, leaver], 100_000)
     for trainer in (joiner, leaver):
         hub.register(trainer, "joiner", trainer=True)
-    node_key = public_key_for(joiner, hub.chain.network.chain_id, hub.contract, cancelled)
+    node_key = claim_for(joiner, hub.chain.network.chain_id, hub.contract, cancelled)
     record("join_task", 0, lambda: hub.join_task(joiner, cancelled, STAKE, denom, node_key))
     hub.join_task(leaver, cancelled, STAKE, denom)
-    moved = public_key_for(leaver, hub.chain.network.chain_id, hub.contract, cancelled)
+    moved = claim_for(leaver, hub.chain.network.chain_id, hub.contract, cancelled)
     record("set_node_key", 0, lambda: hub.set_node_key(leaver, cancelled, moved))
     record("leave_task", 0, lambda: hub.leave_task(leaver, cancelled))
     record("cancel_task", 0, lambda: hub.cancel_task(org, cancelled))

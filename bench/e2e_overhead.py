@@ -94,7 +94,8 @@ def _plain_node(superlink: str, data_dir: str) -> None:
     spec.loader.exec_module(module)
     defaults = tomllib.loads((PLAIN_APP / "pyproject.toml").read_text())["tool"]["flwr"]["app"]["config"]
     module.warm_up(defaults, data_dir)
-    TrainerNode(module.client_app, superlink, {"data-dir": data_dir}, poll_interval=0.5).run(threading.Event())
+    node = TrainerNode(module.client_app, superlink, {"data-dir": data_dir}, poll_interval=0.5, plaintext=True)
+    node.run(threading.Event())
 
 
 def _plain(folder: Path, stock: bool) -> dict[str, Any]:

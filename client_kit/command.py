@@ -44,7 +44,7 @@ from client_kit.chain import ChainClient, ChainError
 from client_kit.data import DataError, load_folder
 from client_kit.endpoint import EndpointError, KeeperEndpoint
 from client_kit.keys import KeysError
-from client_kit.node_identity import encode_public_key, node_private_key
+from client_kit.node_identity import encode_public_key, node_private_key, prove
 from client_kit.preflight import KeySource, check_chain, check_client, check_membership, keeper_endpoint
 from client_kit.sandbox import SandboxError
 from client_kit.settings import SettingsError, settings_from_source
@@ -126,9 +126,8 @@ def run_task(client_file: Path, request: RunRequest, console: Console) -> int:
     address = str(wallet.address())
     member = check_membership(hub, task, address)
     node_key = node_private_key(wallet, network.chain_id, request.contract, task.id)
-    public_key = encode_public_key(node_key.public_key())
-    if member.node_public_key != public_key:  # e.g. joined from the web app: name this node's key now
-        result = hub.set_node_key(wallet, task.id, public_key)
+    if member.node_public_key != encode_public_key(node_key.public_key()):  # e.g. joined from the web app
+        result = hub.set_node_key(wallet, task.id, prove(node_key, request.contract, task.id, address))
         console.print(f"named this node's key for task {task.id} on chain (tx {result.hash})", highlight=False)
     examples = len(load_folder(request.data_dir))  # counted here: the count signed is never the task code's word
     # A round's reply is useless after the round's timeout: the task's code gets no longer (at least
@@ -168,25 +167,28 @@ def run_task(client_file: Path, request: RunRequest, console: Console) -> int:
 def _certified_endpoint(hub: TaskHub, task: Task, request: RunRequest, console: Console) -> KeeperEndpoint:
     """The keeper's endpoint once its certificate is on chain and its server presents it. A keeper
     publishes its certificate when its service starts, so a trainer that starts first waits (at
-    most its connect timeout); a server presenting another certificate is refused at once."""
+    most its connect timeout). A server presenting another certificate is refused, and asked again
+    until the timeout (an impostor that forged one handshake must not end the trainer's task)."""
     deadline = time.monotonic() + request.connect_timeout
-    said = False
+    said = ""
     while True:
         endpoint = keeper_endpoint(hub, task, request.superlink)
         try:
             endpoint.pinned_certificate()
             return endpoint
         except EndpointError as error:
-            if endpoint.tls_cert_sha256:
-                raise TrainerError(str(error)) from None
-            problem = "to publish its TLS certificate on chain"
+            problem = (
+                f"to present its certificate ({error})"
+                if endpoint.tls_cert_sha256
+                else "to publish its TLS certificate on chain"
+            )
         except OSError:
             problem = "to listen"
         if time.monotonic() >= deadline:
             raise TrainerError(f"waited {request.connect_timeout:.0f}s for the keeper at {endpoint.address} {problem}")
-        if not said:
+        if problem != said:
             console.print(f"waiting for the keeper at {endpoint.address} {problem}…", highlight=False)
-            said = True
+            said = problem
         time.sleep(TASK_POLL_S)
 
 

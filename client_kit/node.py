@@ -99,11 +99,18 @@ class TrainerNode:
         *,
         certificate_sha256: str | None = None,
         node_key: ec.EllipticCurvePrivateKey | None = None,
+        plaintext: bool = False,
+        on_impostor: Callable[[str], None] | None = None,
     ) -> None:
-        """`certificate_sha256` (the keeper's, from chain) makes the connection TLS, pinned to it;
-        without it the node speaks plain HTTP (only for a plain Flower SuperLink on loopback, as the
-        benchmarks' baseline uses). `node_key` is the key the keeper admitted; without it the node
-        registers itself, which only a SuperLink without node authentication allows."""
+        """`certificate_sha256` (the keeper's, from chain) makes the connection TLS, pinned to it.
+        Plain HTTP only when asked for with `plaintext` (a plain Flower SuperLink on loopback, as
+        the benchmarks' baseline runs it): a missing fingerprint is never a reason to drop TLS.
+        `node_key` is the key the keeper admitted; without it the node registers itself, which
+        only a SuperLink without node authentication allows. `on_impostor` hears of every server
+        that presented another certificate (the node keeps trying: one forged handshake must not
+        end a trainer's task)."""
+        if certificate_sha256 is None and not plaintext:
+            raise EndpointError(f"no TLS certificate fingerprint for {superlink}: refusing to connect in the clear")
         self.app = app
         self.superlink = superlink
         self.node_config = node_config
@@ -111,22 +118,29 @@ class TrainerNode:
         self.on_connect = on_connect
         self.certificate_sha256 = certificate_sha256
         self.node_key = node_key
+        self.on_impostor = on_impostor
         self._contexts: dict[int, Context] = {}
 
     def run(self, stop: threading.Event, connect_timeout: float = 60.0) -> None:
         """Serve until `stop` is set, reconnecting if the keeper restarts.
 
-        Raises EndpointError when the server is not the keeper the chain names, and ConnectionError
-        when the keeper's SuperLink cannot be reached, or does not admit this node, within
-        `connect_timeout` (counted again after every connection that was served).
+        Raises EndpointError when, for `connect_timeout`, the server at the endpoint was not the
+        keeper the chain names, and ConnectionError when the keeper's SuperLink could not be
+        reached, or did not admit this node, within `connect_timeout` (counted again after every
+        connection that was served).
         """
         deadline = time.monotonic() + connect_timeout
         while not stop.is_set():
             try:
                 self._serve_connection(stop, max(1.0, deadline - time.monotonic()))
                 deadline = time.monotonic() + connect_timeout
-            except EndpointError:
-                raise
+            except EndpointError as error:  # another certificate: an impostor, or a rotation under way
+                if self.on_impostor is not None:
+                    self.on_impostor(str(error))
+                if time.monotonic() >= deadline:
+                    raise
+                stop.wait(RETRY_S)
+                continue
             except OSError as error:  # unreachable, or refused (ConnectionRefused)
                 if time.monotonic() >= deadline:
                     raise ConnectionError(

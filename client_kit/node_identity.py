@@ -9,16 +9,20 @@ The key is derived from the trainer's wallet key, the chain, the contract and th
 nothing new to store or lose, the same key after a restart or on another machine holding the same
 wallet, a different key for every task (one task's key says nothing about another's), and a
 compromised node key never reveals the wallet key. On chain it is base64 of the key's DER
-SubjectPublicKeyInfo (91 bytes), what task_hub validates.
+SubjectPublicKeyInfo (91 bytes), named together with a proof: the node key's own signature of
+(contract, task, trainer), which task_hub verifies, so nobody can name (and so block) a key whose
+private half it does not hold.
 """
 
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 
 from cosmpy.aerial.wallet import LocalWallet
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 # The order of P-256's base point: a derived scalar is reduced into [1, order - 1].
@@ -55,6 +59,30 @@ def decode_public_key(value: str) -> ec.EllipticCurvePublicKey:
     return key
 
 
-def public_key_for(wallet: LocalWallet, chain_id: str, contract: str, task_id: int) -> str:
-    """The on-chain node key a trainer names when it joins a task."""
-    return encode_public_key(node_private_key(wallet, chain_id, contract, task_id).public_key())
+@dataclass(frozen=True)
+class NodeKeyClaim:
+    """What JoinTask and SetNodeKey carry: the node key, and its proof."""
+
+    public_key: str
+    proof: str
+
+
+def node_key_statement(contract: str, task_id: int, trainer: str) -> bytes:
+    """What the proof signs (task_hub's `validation::node_key_statement`)."""
+    return f"fedchain node key v1\n{contract}\n{task_id}\n{trainer}".encode()
+
+
+def prove(key: ec.EllipticCurvePrivateKey, contract: str, task_id: int, trainer: str) -> NodeKeyClaim:
+    """The claim that `trainer` names `key` in the task: ECDSA P-256 over SHA-256 of the statement,
+    as r||s (64 bytes, low s) in base64, which the contract checks with secp256r1_verify."""
+    der = key.sign(node_key_statement(contract, task_id, trainer), ec.ECDSA(hashes.SHA256()))
+    r, s = decode_dss_signature(der)
+    s = min(s, _P256_ORDER - s)
+    proof = base64.b64encode(r.to_bytes(32, "big") + s.to_bytes(32, "big")).decode("ascii")
+    return NodeKeyClaim(encode_public_key(key.public_key()), proof)
+
+
+def claim_for(wallet: LocalWallet, chain_id: str, contract: str, task_id: int) -> NodeKeyClaim:
+    """The node key a trainer names when it joins a task, with its proof."""
+    key = node_private_key(wallet, chain_id, contract, task_id)
+    return prove(key, contract, task_id, str(wallet.address()))

@@ -5,10 +5,11 @@ process; the child ignores it and a fresh child registers again. The user's Ctrl
 parent, which stops the child. Progress (connected node id, per-round results) comes back over a
 queue for the parent's live table.
 
-A child that meets a server with another certificate than the chain's exits at once; the parent
-reads the keeper's profile again (the keeper may have rotated its certificate and updated its
-profile) and starts a fresh child with what the chain says now. If the chain still names the
-certificate that was refused, the server is an impostor and training stops.
+A child that meets a server with another certificate than the chain's says so and keeps trying
+(one forged handshake must not end a trainer's task); the parent reads the keeper's profile again
+and, if the keeper rotated its certificate, restarts the child pinned to the new one. A profile
+without a fingerprint is never followed (TLS is not dropped for anyone's word). Only when every
+attempt for the connect timeout met another certificate does training stop.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def _node_process(
         on_connect=lambda node_id: reports.put(("node", node_id)),
         certificate_sha256=endpoint.tls_cert_sha256,
         node_key=node_key,
+        on_impostor=lambda reason: reports.put(("impostor", reason)),
     )
     try:
         node.run(threading.Event(), connect_timeout=connect_timeout)
@@ -73,6 +75,8 @@ class NodeSupervisor:
         self.signer = signer
         self.resolve = resolve
         self.endpoint = resolve()
+        if not self.endpoint.tls_cert_sha256:
+            raise TrainerError(f"the keeper at {self.endpoint.address} has no TLS certificate on chain")
         self.node_key = node_key
         self.connect_timeout = connect_timeout
         self.poll_interval = poll_interval
@@ -105,17 +109,23 @@ class NodeSupervisor:
                 self.signer.log.note(payload[0], **payload[1])
             elif kind == "unreachable":
                 raise TrainerError(f"keeper unreachable at {self.superlink}: {payload[0]}")
+            elif kind == "impostor":
+                fresh = self.resolve()
+                if fresh.tls_cert_sha256 and fresh != self.endpoint:  # the keeper rotated or moved
+                    self.endpoint = fresh
+                    self._restart()
             elif kind == "refused":
-                refused = self.endpoint
-                self.endpoint = self.resolve()
-                if self.endpoint == refused:
-                    raise TrainerError(str(payload[0]))
+                raise TrainerError(str(payload[0]))
         if self._process is not None and not self._process.is_alive():
             self.restarts += 1
             if self.restarts > self.MAX_RESTARTS:
                 code = self._process.exitcode
                 raise TrainerError(f"the trainer node exited {self.restarts} times (last exit code {code})")
             self.start()  # e.g. a restarted keeper no longer knew this node: register again
+
+    def _restart(self) -> None:
+        self.stop()
+        self.start()
 
     def stop(self) -> None:
         if self._process is not None and self._process.is_alive():

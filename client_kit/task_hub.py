@@ -21,6 +21,7 @@ from cosmpy.aerial.wallet import LocalWallet
 
 from client_kit.chain import ChainClient, ChainError, ChainErrorKind, TxResult
 from client_kit.envelope import SignedEnvelope
+from client_kit.node_identity import NodeKeyClaim
 
 PAGE = 100  # the contract's largest page
 MAX_LOSS = 1e6  # the largest loss a round records; no real model's loss comes near it
@@ -480,13 +481,16 @@ class TaskHub:
         return self._execute(wallet, {"cancel_task": {"task_id": task_id}})
 
     @staticmethod
-    def join_body(task_id: int, node_public_key: str | None = None) -> dict[str, Any]:
-        return {"join_task": {"task_id": task_id, "node_public_key": node_public_key}}
+    def join_body(task_id: int, node_key: NodeKeyClaim | None = None) -> dict[str, Any]:
+        key, proof = (node_key.public_key, node_key.proof) if node_key else (None, None)
+        return {"join_task": {"task_id": task_id, "node_public_key": key, "node_key_proof": proof}}
 
     def join_task(
-        self, wallet: LocalWallet, task_id: int, stake: int, denom: str, node_public_key: str | None = None
+        self, wallet: LocalWallet, task_id: int, stake: int, denom: str, node_key: NodeKeyClaim | None = None
     ) -> TxResult:
-        return self._execute(wallet, self.join_body(task_id, node_public_key), f"{stake}{denom}")
+        """Stake into the task; `node_key` (client_kit.node_identity.claim_for) names the node the
+        keeper admits, or None to name it later with set_node_key."""
+        return self._execute(wallet, self.join_body(task_id, node_key), f"{stake}{denom}")
 
     def leave_task(self, wallet: LocalWallet, task_id: int) -> TxResult:
         return self._execute(wallet, {"leave_task": {"task_id": task_id}})
@@ -542,9 +546,10 @@ class TaskHub:
     def finalize_task(self, wallet: LocalWallet, task_id: int) -> TxResult:
         return self._execute(wallet, {"finalize_task": {"task_id": task_id}})
 
-    def set_node_key(self, wallet: LocalWallet, task_id: int, node_public_key: str) -> TxResult:
+    def set_node_key(self, wallet: LocalWallet, task_id: int, node_key: NodeKeyClaim) -> TxResult:
         """Name the Flower node key the task's keeper admits for this trainer (see node_identity)."""
-        return self._execute(wallet, {"set_node_key": {"task_id": task_id, "node_public_key": node_public_key}})
+        body = {"task_id": task_id, "node_public_key": node_key.public_key, "node_key_proof": node_key.proof}
+        return self._execute(wallet, {"set_node_key": body})
 
     def claim(self, wallet: LocalWallet, task_id: int) -> TxResult:
         return self._execute(wallet, {"claim": {"task_id": task_id}})

@@ -24,7 +24,14 @@ from localnet.install import ensure_nginx
 from localnet.processes import ManagedProcess, spawn
 
 FLEET_PREFIX = "/v1/fleet/"
-MAX_BODY = "512m"  # one Fleet object (a model chunk) per request; far above any model fedchain moves
+# Flower's SuperLink reads a whole request before it checks the node's signature, so whatever the
+# gateway lets through is memory a stranger can make it spend. Bodies are bounded per route: an
+# object push carries one array chunk (Flower cuts arrays at 5 MiB), every other Fleet request is
+# small. Connections per address and slow bodies are bounded too.
+OBJECT_ROUTE = "push-object"
+MAX_OBJECT_BODY = "6m"
+MAX_BODY = "1m"
+MAX_CONNECTIONS_PER_ADDRESS = 32
 
 
 def fleet_routes() -> list[str]:
@@ -37,10 +44,11 @@ def nginx_config(public: str, superlink_port: int, certificate: KeeperCertificat
     127.0.0.1:`superlink_port`; every file nginx writes stays in `folder`."""
     host, port = KeeperEndpoint(public, None).host_port
     listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    routes = "|".join(fleet_routes())
+    routes = "|".join(route for route in fleet_routes() if route != OBJECT_ROUTE)
     kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     temp = "\n".join(f"  {kind}_temp_path {folder / kind};" for kind in kinds)
     user = "user root;\n" if os.geteuid() == 0 else ""
+    proxy = _proxy_settings(certificate)
     return f"""{user}worker_processes 1;
 pid {folder / "nginx.pid"};
 error_log {folder / "error.log"} warn;
@@ -49,6 +57,9 @@ http {{
   access_log off;
 {temp}
   client_max_body_size {MAX_BODY};
+  client_body_timeout 30s;
+  client_header_timeout 10s;
+  limit_conn_zone $binary_remote_addr zone=per_address:10m;
   upstream superlink {{
     server 127.0.0.1:{superlink_port};
     keepalive 64;
@@ -58,9 +69,25 @@ http {{
     ssl_certificate {certificate.cert_file};
     ssl_certificate_key {certificate.key_file};
     ssl_protocols TLSv1.2 TLSv1.3;
+    limit_conn per_address {MAX_CONNECTIONS_PER_ADDRESS};
+    location = {FLEET_PREFIX}{OBJECT_ROUTE} {{
+      client_max_body_size {MAX_OBJECT_BODY};
+      proxy_pass https://superlink{FLEET_PREFIX}{OBJECT_ROUTE};
+{proxy}
+    }}
     location ~ ^{FLEET_PREFIX}({routes})$ {{
       proxy_pass https://superlink{FLEET_PREFIX}$1;
-      proxy_http_version 1.1;
+{proxy}
+    }}
+    location / {{ return 404; }}
+  }}
+}}
+"""
+
+
+def _proxy_settings(certificate: KeeperCertificate) -> str:
+    """How both Fleet locations forward: TLS to the SuperLink, verified by the keeper's certificate."""
+    return f"""      proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header Host localhost;
       proxy_ssl_name localhost;  # nginx matches DNS names only; the certificate names localhost too
@@ -69,12 +96,7 @@ http {{
       proxy_ssl_session_reuse on;
       proxy_request_buffering off;
       proxy_buffering off;
-      proxy_read_timeout 300s;
-    }}
-    location / {{ return 404; }}
-  }}
-}}
-"""
+      proxy_read_timeout 300s;"""
 
 
 def start_gateway(

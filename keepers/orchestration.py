@@ -21,7 +21,7 @@ from cosmpy.aerial.wallet import LocalWallet
 from client_kit.builder import BuiltClient
 from client_kit.chain import ChainClient
 from client_kit.ipfs import ContentStore, Pinned
-from client_kit.node_identity import public_key_for
+from client_kit.node_identity import claim_for
 from client_kit.task_hub import TaskHub, TaskSpec
 from keepers.feed import FeedFollower
 from keepers.service import KeeperService, KeeperSettings
@@ -111,8 +111,8 @@ def register_keeper(hub: TaskHub, keeper: LocalWallet, endpoint: str, name: str 
 def join_task(hub: TaskHub, trainer: LocalWallet, task_id: int, stake: int) -> int:
     """Stake `trainer` into the task, naming its node key for the task (as `fedchain trainer join`
     does); returns the fee paid."""
-    node_key = public_key_for(trainer, hub.chain.network.chain_id, hub.contract, task_id)
-    return hub.join_task(trainer, task_id, stake, hub.chain.network.denom, node_public_key=node_key).fee
+    node_key = claim_for(trainer, hub.chain.network.chain_id, hub.contract, task_id)
+    return hub.join_task(trainer, task_id, stake, hub.chain.network.denom, node_key).fee
 
 
 def accept_task(hub: TaskHub, keeper: LocalWallet, task_id: int) -> int:

@@ -170,8 +170,13 @@ class KeeperService:
         now = self.chain.block_time()
         tasks = sorted(self.hub.tasks(keeper=self.address), key=lambda t: (t.training_deadline, t.id))
         if any(task.status.live and self._selected(task) for task in tasks):
-            self.link.ensure_running()  # trainers connect as soon as they joined
-            self.admit_trainers(tasks)
+            try:
+                self.link.ensure_running()  # trainers connect as soon as they joined
+                self.admit_trainers(tasks)
+            except ChainError:
+                raise
+            except Exception as error:  # the SuperLink hiccuped: reported, the next pass retries
+                self.report(f"admission failed: {type(error).__name__}: {error}")
         for task in tasks:
             if not self._selected(task):
                 continue

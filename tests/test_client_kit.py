@@ -307,10 +307,11 @@ def test_client_py_refuses_to_run_when_tampered_unjoined_or_the_keeper_is_unreac
     hub.register_keeper(keeper, "Keeper", endpoint, tls_cert_sha256=genuine.sha256)
     output = _run_client(client_file, task_id, data, key, contract, "--connect-timeout", "3")
     assert output.startswith("exit 1") and f"waited 3s for the keeper at {endpoint} to listen" in output, output
-    # A server at the keeper's address with another certificate (a real SuperLink) is refused at once.
+    # A server at the keeper's address with another certificate (a real SuperLink) is refused: asked
+    # again until the connect timeout (one forged handshake must not end a task), nothing sent to it.
     impostor_link = start_superlink(int(endpoint.rsplit(":", 1)[1]), tmp_path / "impostor", impostor)
     try:
-        output = _run_client(client_file, task_id, data, key, contract, "--connect-timeout", "30")
+        output = _run_client(client_file, task_id, data, key, contract, "--connect-timeout", "6")
     finally:
         impostor_link.stop()
     assert output.startswith("exit 1") and f"presented TLS certificate sha256 {impostor.sha256[:16]}" in output, output

@@ -69,7 +69,7 @@ def test_a_task_runs_to_settlement_across_hosts_over_tls(tmp_path: Path) -> None
         time.sleep(1.0)
         with pytest.raises(HostCommandError, match="refusing it") as refused:
             fed.run("trainer3", "trainer", "train", str(task_id), "--key", "trainer3", "--data", "data",
-                    "--superlink", f"{organization.address}:{GATEWAY_PORT}")  # fmt: skip
+                    "--superlink", f"{organization.address}:{GATEWAY_PORT}", "--connect-timeout", "6")  # fmt: skip
         assert f"presented TLS certificate sha256 {fake.sha256[:16]}" in str(refused.value)
         trainers.append(fed.train(task_id, "trainer3"))
 

@@ -13,13 +13,23 @@ import httpx
 import pytest
 from cosmpy.aerial.wallet import LocalWallet
 from cosmpy.crypto.keypairs import PrivateKey
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from flwr.clientapp import ClientApp
 
 from client_kit.chain import ChainClient
 from client_kit.endpoint import EndpointError, KeeperEndpoint
 from client_kit.node import TrainerNode
-from client_kit.node_identity import NodeKeyError, decode_public_key, encode_public_key, node_private_key
+from client_kit.node_identity import (
+    NodeKeyError,
+    decode_public_key,
+    encode_public_key,
+    node_key_statement,
+    node_private_key,
+    prove,
+)
 from client_kit.task_hub import TaskHub
 from keepers.certificate import ensure_certificate
 from keepers.gateway import fleet_routes, nginx_config
@@ -30,6 +40,7 @@ from localnet.processes import free_port
 from tests.conftest import dev_wallet
 
 P256_SPKI_HEADER = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200")
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
 def test_a_node_key_is_derived_per_wallet_and_task_in_the_form_task_hub_accepts() -> None:
@@ -48,6 +59,18 @@ def test_a_node_key_is_derived_per_wallet_and_task_in_the_form_task_hub_accepts(
     ):
         assert different.private_numbers() != key.private_numbers()
     assert encode_public_key(decode_public_key(encoded)) == encoded
+    # The proof task_hub checks: the node key's signature (r||s, low s) of contract, task and trainer.
+    claim = prove(key, "fed1contract", 3, "fed1trainer")
+    assert claim.public_key == encoded
+    signature = base64.b64decode(claim.proof)
+    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    assert len(signature) == 64 and s <= P256_ORDER // 2
+    statement = node_key_statement("fed1contract", 3, "fed1trainer")
+    key.public_key().verify(encode_dss_signature(r, s), statement, ec.ECDSA(hashes.SHA256()))
+    with pytest.raises(InvalidSignature):  # not a proof for another trainer
+        key.public_key().verify(
+            encode_dss_signature(r, s), node_key_statement("fed1contract", 3, "fed1other"), ec.ECDSA(hashes.SHA256())
+        )
     secp256k1 = ec.generate_private_key(ec.SECP256K1()).public_key()
     for bad in ("not base64!", base64.b64encode(b"\x30\x03abc").decode(), encode_public_key(secp256k1)):
         with pytest.raises(NodeKeyError):
@@ -72,6 +95,8 @@ def test_the_gateway_passes_fleet_routes_only_to_their_normalized_path(tmp_path:
     config = nginx_config("10.0.0.5:9443", 9092, ensure_certificate(tmp_path, []), tmp_path)
     assert "listen 10.0.0.5:9443 ssl;" in config and "proxy_ssl_verify on;" in config
     assert "control" not in config and "location / { return 404; }" in config
+    assert "location = /v1/fleet/push-object {\n      client_max_body_size 6m;" in config
+    assert "client_max_body_size 1m;" in config and "limit_conn per_address 32;" in config
 
 
 @pytest.mark.slow
@@ -92,6 +117,15 @@ def test_across_the_gateway_only_admitted_nodes_connect_and_control_stays_on_loo
                      "/v1/fleet/%2e%2e/control/start-run", "/v1/fleetx/pull-messages", "/health"):  # fmt: skip
             answer = httpx.post(f"https://{public}{path}", verify=pinned, content=b"")
             assert answer.status_code == 404, (path, answer.status_code)
+
+        # Review: the SuperLink reads a whole body before it checks the node's signature, so the
+        # gateway bounds what a stranger can send: small bodies except an object push (one chunk).
+        too_big = httpx.post(f"https://{public}/v1/fleet/pull-messages", verify=pinned, content=b"x" * 2_000_000)
+        assert too_big.status_code == 413
+        assert (
+            httpx.post(f"https://{public}/v1/fleet/push-object", verify=pinned, content=b"x" * 7_000_000).status_code
+            == 413
+        )
 
         # A node whose key nobody staked is refused; once admitted, it connects through the gateway.
         node = TrainerNode(ClientApp(), public, {}, certificate_sha256=sha, node_key=trainer_key)

@@ -13,7 +13,7 @@ from client_kit.chain import ChainClient, ChainError, TxResult
 from client_kit.envelope import SignedEnvelope, UpdateClaim, sign
 from client_kit.ipfs import KuboStore
 from client_kit.keys import wallet_from_mnemonic
-from client_kit.node_identity import public_key_for
+from client_kit.node_identity import claim_for, node_private_key, prove
 from client_kit.task_hub import (
     RoundMetrics,
     SignedClaim,
@@ -95,20 +95,25 @@ def test_full_lifecycle_pays_everyone_exactly(localnet: Localnet, chain: ChainCl
     with pytest.raises(ChainError, match="needs it"):  # nobody joins before the keeper consents
         hub.join_task(trainers[0], task_id, stake, denom)
     paid(keeper, hub.accept_task(keeper, task_id, bond, denom))
-    node_key = {t: public_key_for(t, chain.network.chain_id, hub.contract, task_id) for t in trainers}
+    node_key = {t: claim_for(t, chain.network.chain_id, hub.contract, task_id) for t in trainers}
     for trainer in trainers:
-        paid(trainer, hub.join_task(trainer, task_id, stake, denom, node_public_key=node_key[trainer]))
+        paid(trainer, hub.join_task(trainer, task_id, stake, denom, node_key[trainer]))
         if trainer is trainers[1]:  # while the task is not full a trainer may leave...
             paid(trainer, hub.leave_task(trainer, task_id))
             paid(trainer, hub.join_task(trainer, task_id, stake, denom))  # ...and come back
-            with pytest.raises(ChainError, match="already registered this node key"):  # one trainer's key
-                hub.set_node_key(trainer, task_id, node_key[trainers[0]])
+            # Another trainer's key cannot be named without its private half (the proof is the key's)...
+            squat = prove(node_private_key(trainer, chain.network.chain_id, hub.contract, task_id), hub.contract,
+                          task_id, address[trainer])  # fmt: skip
+            forged = type(squat)(node_key[trainers[0]].public_key, squat.proof)
+            with pytest.raises(ChainError, match="node_key_proof must be the node key's P-256 signature"):
+                hub.set_node_key(trainer, task_id, forged)
             paid(trainer, hub.set_node_key(trainer, task_id, node_key[trainer]))  # ...naming its key again
     with pytest.raises(ChainError, match="is full"):  # full: round 1 may start now, nobody backs out
         hub.leave_task(trainers[2], task_id)
     task = hub.task(task_id)
     assert (task.status, task.participants, task.pool, task.bonded) == (TaskStatus.OPEN, 3, pool, True)
-    assert {hub.participant(task_id, address[t]).node_public_key for t in trainers} == set(node_key.values())
+    named = {hub.participant(task_id, address[t]).node_public_key for t in trainers}
+    assert named == {claim.public_key for claim in node_key.values()}
     assert task.keeper_fee_bps == 100 and task.treasury == address[treasury]
 
     metrics = RoundMetrics(Decimal("0.61"), Decimal("0.83"), 900)

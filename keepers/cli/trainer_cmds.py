@@ -11,7 +11,7 @@ from rich.table import Table
 
 from client_kit.command import trainer_command
 from client_kit.ipfs import MAX_CLIENT_BYTES, fetch_to_file, sha256_hex
-from client_kit.node_identity import public_key_for
+from client_kit.node_identity import claim_for
 from client_kit.preflight import KeySource
 from client_kit.task_hub import Claimable, Task, TaskHub, TaskStatus
 from keepers.cli.common import CliFailure, console, emit_json
@@ -82,8 +82,8 @@ def trainer_join(target: Target, task_id: int, key: str, out: Path | None) -> No
     destination = out or Path(f"task-{task_id}") / "client.py"
     fetch_to_file(target.ipfs, task.client_cid, task.client_sha256, destination, MAX_CLIENT_BYTES)  # before staking
     console.print(f"client.py verified against the chain (sha256 {task.client_sha256[:16]}…) -> {destination}")
-    node_key = public_key_for(wallet, target.network.chain_id, target.hub.contract, task_id)
-    result = target.hub.join_task(wallet, task_id, task.stake, task.denom, node_public_key=node_key)
+    node_key = claim_for(wallet, target.network.chain_id, target.hub.contract, task_id)
+    result = target.hub.join_task(wallet, task_id, task.stake, task.denom, node_key)
     console.print(f"joined task {task_id} with stake {task.stake:,} {task.denom} (tx {result.hash})")
 
 
@@ -100,6 +100,13 @@ def trainer_join(target: Target, task_id: int, key: str, out: Path | None) -> No
 )
 @click.option("--superlink", help="Keeper endpoint, if it differs from the one the keeper registered on chain.")
 @click.option(
+    "--connect-timeout",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(1),
+    help="Seconds to wait for the keeper: to publish its certificate, to listen, to present the certificate on chain.",
+)
+@click.option(
     "--claim/--no-claim",
     default=True,
     show_default=True,
@@ -113,6 +120,7 @@ def trainer_train(
     data_dir: Path,
     client_file: Path | None,
     superlink: str | None,
+    connect_timeout: float,
     claim: bool,
 ) -> None:
     """Run the task's client.py on your data: it trains, signs, and tells you what you can claim.
@@ -140,6 +148,7 @@ def trainer_train(
     command = trainer_command(
         path, task_id, data_dir, keys, target.network, target.hub.contract, superlink, claim=claim
     )
+    command += ["--connect-timeout", str(connect_timeout)]
     code = subprocess.call(command)
     if code != 0:
         raise SystemExit(code)  # client.py already printed its one-line reason

@@ -48,12 +48,21 @@ pub fn execute(
         ExecuteMsg::JoinTask {
             task_id,
             node_public_key,
-        } => execute::join_task(deps, env, info, task_id, node_public_key),
+            node_key_proof,
+        } => {
+            let node_key = match (node_public_key, node_key_proof) {
+                (Some(key), Some(proof)) => Some((key, proof)),
+                (None, None) => None,
+                _ => return Err(ContractError::InvalidNodeKeyProof {}),
+            };
+            execute::join_task(deps, env, info, task_id, node_key)
+        }
         ExecuteMsg::LeaveTask { task_id } => execute::leave_task(deps, env, info, task_id),
         ExecuteMsg::SetNodeKey {
             task_id,
             node_public_key,
-        } => execute::set_node_key(deps, info, task_id, node_public_key),
+            node_key_proof,
+        } => execute::set_node_key(deps, env, info, task_id, node_public_key, node_key_proof),
         ExecuteMsg::SubmitRound(msg) => execute::submit_round(deps, env, info, msg),
         ExecuteMsg::Slash(msg) => execute::slash(deps, env, info, msg),
         ExecuteMsg::FinalizeTask { task_id } => execute::finalize_task(deps, env, info, task_id),

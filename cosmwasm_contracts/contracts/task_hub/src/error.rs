@@ -97,6 +97,9 @@ pub enum ContractError {
     )]
     InvalidNodeKey {},
 
+    #[error("node_key_proof must be the node key's P-256 signature (base64 of r||s) of this contract, task and trainer")]
+    InvalidNodeKeyProof {},
+
     #[error("another trainer of task {task_id} already registered this node key")]
     NodeKeyInUse { task_id: u64 },
 

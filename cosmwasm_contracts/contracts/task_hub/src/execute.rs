@@ -4,8 +4,10 @@
 use std::collections::BTreeSet;
 
 use cosmwasm_std::{
-    coins, Addr, BankMsg, Decimal, DepsMut, Env, MessageInfo, Response, Storage, Uint128,
+    coins, Addr, BankMsg, Binary, Decimal, Deps, DepsMut, Env, MessageInfo, Response, Storage,
+    Uint128,
 };
+use sha2::{Digest, Sha256};
 
 use crate::contract::{CONTRACT_NAME, CONTRACT_VERSION};
 use crate::error::ContractError;
@@ -365,6 +367,14 @@ pub fn register_keeper(
         profile.keeper.as_ref().map_or((0, 0, 0), |k| {
             (k.tasks_accepted, k.rounds_attested, k.tasks_failed)
         });
+    // A fingerprint once published is only ever replaced, never dropped: trainers refuse a keeper
+    // without one, and an update that forgot it must not take the keeper's TLS away.
+    let tls_cert_sha256 = tls_cert_sha256.or_else(|| {
+        profile
+            .keeper
+            .as_ref()
+            .and_then(|k| k.tls_cert_sha256.clone())
+    });
     profile.keeper = Some(KeeperInfo {
         endpoint: endpoint.clone(),
         tls_cert_sha256,
@@ -617,7 +627,7 @@ pub fn join_task(
     env: Env,
     info: MessageInfo,
     task_id: u64,
-    node_public_key: Option<String>,
+    node_key: Option<(String, String)>,
 ) -> Result<Response, ContractError> {
     let mut task = Task::load(deps.storage, task_id)?;
     require_trainer_profile(deps.storage, &info.sender)?;
@@ -642,11 +652,12 @@ pub fn join_task(
             address: info.sender.to_string(),
         });
     }
-    if let Some(key) = &node_public_key {
-        validation::node_public_key(key)?;
+    if let Some((key, proof)) = &node_key {
+        require_node_key_proof(deps.as_ref(), &env, task_id, &info.sender, key, proof)?;
         require_free_node_key(deps.storage, task_id, key)?;
     }
     validation::exact_funds(&info, task.terms.stake, &task.terms.denom)?;
+    let node_public_key = node_key.map(|(key, _)| key);
     if let Some(key) = &node_public_key {
         NODE_KEYS.save(deps.storage, (task_id, key), &info.sender)?;
     }
@@ -705,9 +716,11 @@ pub fn leave_task(
 /// key (if any) is released. Nothing else of its membership changes.
 pub fn set_node_key(
     deps: DepsMut,
+    env: Env,
     info: MessageInfo,
     task_id: u64,
     node_public_key: String,
+    node_key_proof: String,
 ) -> Result<Response, ContractError> {
     validation::no_funds(&info)?;
     let task = Task::load(deps.storage, task_id)?;
@@ -718,7 +731,14 @@ pub fn set_node_key(
             address: info.sender.to_string(),
         });
     }
-    validation::node_public_key(&node_public_key)?;
+    require_node_key_proof(
+        deps.as_ref(),
+        &env,
+        task_id,
+        &info.sender,
+        &node_public_key,
+        &node_key_proof,
+    )?;
     if membership.node_public_key.as_deref() != Some(node_public_key.as_str()) {
         require_free_node_key(deps.storage, task_id, &node_public_key)?;
         if let Some(old) = &membership.node_public_key {
@@ -732,6 +752,31 @@ pub fn set_node_key(
         .add_attribute("action", "set_node_key")
         .add_attribute("task_id", task_id.to_string())
         .add_attribute("trainer", info.sender))
+}
+
+/// The key is a P-256 key and `proof` its signature of this contract, task and trainer: a key
+/// is named only by whoever holds it, so nobody can take (squat) another trainer's key.
+fn require_node_key_proof(
+    deps: Deps,
+    env: &Env,
+    task_id: u64,
+    trainer: &Addr,
+    key: &str,
+    proof: &str,
+) -> Result<(), ContractError> {
+    let point = validation::node_public_key(key)?;
+    let signature =
+        Binary::from_base64(proof).map_err(|_| ContractError::InvalidNodeKeyProof {})?;
+    if signature.len() != 64 {
+        return Err(ContractError::InvalidNodeKeyProof {});
+    }
+    let statement =
+        validation::node_key_statement(env.contract.address.as_str(), task_id, trainer.as_str());
+    let hash = Sha256::digest(statement);
+    match deps.api.secp256r1_verify(&hash, &signature, &point) {
+        Ok(true) => Ok(()),
+        _ => Err(ContractError::InvalidNodeKeyProof {}),
+    }
 }
 
 fn require_free_node_key(

@@ -159,7 +159,11 @@ pub enum ExecuteMsg {
     },
     JoinTask {
         task_id: u64,
+        /// The trainer's Flower node key, with `node_key_proof`: both or neither (then named
+        /// later with SetNodeKey).
         node_public_key: Option<String>,
+        #[serde(default)]
+        node_key_proof: Option<String>,
     },
     LeaveTask {
         task_id: u64,
@@ -169,6 +173,8 @@ pub enum ExecuteMsg {
     SetNodeKey {
         task_id: u64,
         node_public_key: String,
+        /// The node key's signature of `validation::node_key_statement`: only who holds the key names it.
+        node_key_proof: String,
     },
     SubmitRound(SubmitRoundMsg),
     Slash(SlashMsg),

@@ -169,16 +169,28 @@ const P256_SPKI_HEADER: [u8; 27] = [
 ];
 const P256_SPKI_LEN: usize = 91;
 
-/// A trainer's Flower node key: base64 of an uncompressed P-256 SubjectPublicKeyInfo (whether the
-/// point is on the curve is the keeper's SuperLink's to check; a bad one admits nobody).
-pub fn node_public_key(value: &str) -> Result<(), ContractError> {
-    if value.len() > 4 * P256_SPKI_LEN.div_ceil(3) {
+/// A trainer's Flower node key: canonical (padded) base64 of an uncompressed P-256
+/// SubjectPublicKeyInfo. Returns the SEC1 point (65 bytes), which the proof is checked against.
+pub fn node_public_key(value: &str) -> Result<Vec<u8>, ContractError> {
+    if value.len() != 4 * P256_SPKI_LEN.div_ceil(3) {
         return Err(ContractError::InvalidNodeKey {});
     }
     match Binary::from_base64(value) {
-        Ok(der) if der.len() == P256_SPKI_LEN && der.starts_with(&P256_SPKI_HEADER) => Ok(()),
+        Ok(der)
+            if der.len() == P256_SPKI_LEN
+                && der.starts_with(&P256_SPKI_HEADER)
+                && der.to_base64() == value =>
+        {
+            Ok(der[P256_SPKI_HEADER.len() - 1..].to_vec())
+        }
         _ => Err(ContractError::InvalidNodeKey {}),
     }
+}
+
+/// What a node key's proof signs: this contract, the task and the trainer naming the key, so a
+/// proof cannot be replayed by another trainer, in another task or on another deployment.
+pub fn node_key_statement(contract: &str, task_id: u64, trainer: &str) -> Vec<u8> {
+    format!("fedchain node key v1\n{contract}\n{task_id}\n{trainer}").into_bytes()
 }
 
 /// CIDv1 in base32 ("b" + [a-z2-7]) or CIDv0 ("Qm" + 44 base58 characters), at most `max_len`.

@@ -60,14 +60,39 @@ pub fn account_bytes(key: &SigningKey) -> Vec<u8> {
 }
 
 /// A deterministic key per name, so every run (and the Python cross-check) sees the same keys.
-/// A well-formed Flower node key (P-256 SubjectPublicKeyInfo, base64), distinct per `seed`.
+/// A trainer's Flower node key (P-256), distinct per `seed`.
+pub fn node_signing_key(seed: usize) -> p256::ecdsa::SigningKey {
+    let mut secret = [0x11u8; 32];
+    secret[31] = seed as u8 + 1;
+    p256::ecdsa::SigningKey::from_bytes(&secret.into()).unwrap()
+}
+
+/// The node key of `seed` as task_hub takes it: base64 of its SubjectPublicKeyInfo.
 pub fn node_key(seed: usize) -> String {
     let mut der = vec![
         0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
-        0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04,
+        0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
     ];
-    der.extend((0..64).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed as u8)));
+    let point = node_signing_key(seed)
+        .verifying_key()
+        .to_encoded_point(false);
+    der.extend_from_slice(point.as_bytes());
     Binary::from(der).to_base64()
+}
+
+/// The node key of `seed`'s proof that `trainer` names it in `task_id` of `contract`.
+pub fn node_key_proof(seed: usize, contract: &Addr, task_id: u64, trainer: &Addr) -> String {
+    let statement = format!("fedchain node key v1\n{contract}\n{task_id}\n{trainer}");
+    let signature: p256::ecdsa::Signature =
+        p256::ecdsa::signature::Signer::sign(&node_signing_key(seed), statement.as_bytes());
+    Binary::from(
+        signature
+            .normalize_s()
+            .unwrap_or(signature)
+            .to_bytes()
+            .to_vec(),
+    )
+    .to_base64()
 }
 
 pub fn key_for(name: &str) -> SigningKey {
@@ -340,6 +365,7 @@ impl Suite {
         let msg = ExecuteMsg::JoinTask {
             task_id,
             node_public_key: Some(node_key(trainer)),
+            node_key_proof: Some(node_key_proof(trainer, &self.hub, task_id, &who)),
         };
         self.exec(&who, &msg, funds)
     }
@@ -349,16 +375,30 @@ impl Suite {
         self.exec(&who, &ExecuteMsg::LeaveTask { task_id }, &[])
     }
 
+    /// `trainer` names the node key of `seed`, proving it holds that key.
     pub fn set_node_key(
         &mut self,
         trainer: usize,
         task_id: u64,
+        seed: usize,
+    ) -> Result<AppResponse, ContractError> {
+        let who = self.trainers[trainer].clone();
+        let proof = node_key_proof(seed, &self.hub, task_id, &who);
+        self.set_node_key_with(trainer, task_id, &node_key(seed), &proof)
+    }
+
+    pub fn set_node_key_with(
+        &mut self,
+        trainer: usize,
+        task_id: u64,
         key: &str,
+        proof: &str,
     ) -> Result<AppResponse, ContractError> {
         let who = self.trainers[trainer].clone();
         let msg = ExecuteMsg::SetNodeKey {
             task_id,
             node_public_key: key.into(),
+            node_key_proof: proof.into(),
         };
         self.exec(&who, &msg, &[])
     }

@@ -134,9 +134,19 @@ fn register_keeper_creates_and_updates_the_keeper_profile() {
             info.tls_cert_sha256,
             info.tasks_accepted
         ),
-        ("other.example.org:443", None, 1),
-        "an update keeps the keeper's statistics"
+        ("other.example.org:443", Some(SHA.to_string()), 1),
+        "an update keeps the keeper's statistics, and its certificate unless it names a new one"
     );
+    let rotated = "ab".repeat(32);
+    suite
+        .exec(
+            &keeper,
+            &msg("other.example.org:443", Some(&rotated), 2_000),
+            &[],
+        )
+        .unwrap();
+    let info = suite.profile(&keeper).unwrap().keeper.unwrap();
+    assert_eq!(info.tls_cert_sha256, Some(rotated));
 }
 
 #[test]
@@ -600,6 +610,7 @@ fn joining_needs_an_open_task_the_exact_stake_and_no_conflict() {
     let join = ExecuteMsg::JoinTask {
         task_id: id,
         node_public_key: None,
+        node_key_proof: None,
     };
     for who in [&org, &keeper] {
         assert_eq!(
@@ -617,29 +628,66 @@ fn joining_needs_an_open_task_the_exact_stake_and_no_conflict() {
         }
     );
     let t1 = suite.trainers[1].clone();
-    for bad in [
-        "k".repeat(65),
-        node_key(1)[..100].to_string(),
-        "bm90IGEga2V5".into(),
+    let hub = suite.hub.clone();
+    let join_with = |key: Option<String>, proof: Option<String>| ExecuteMsg::JoinTask {
+        task_id: id,
+        node_public_key: key,
+        node_key_proof: proof,
+    };
+    let proof_1 = node_key_proof(1, &hub, id, &t1);
+    let unpadded = node_key(1).trim_end_matches('=').to_string();
+    for (key, proof, error) in [
+        // malformed keys, and a key spelled another way than canonical base64
+        (
+            "k".repeat(124),
+            proof_1.clone(),
+            ContractError::InvalidNodeKey {},
+        ),
+        (
+            node_key(1)[..100].to_string(),
+            proof_1.clone(),
+            ContractError::InvalidNodeKey {},
+        ),
+        (unpadded, proof_1.clone(), ContractError::InvalidNodeKey {}),
+        // another trainer's key, without its private half: the proof does not verify
+        (
+            node_key(0),
+            proof_1.clone(),
+            ContractError::InvalidNodeKeyProof {},
+        ),
+        // a proof for another task, or another trainer, is no proof here
+        (
+            node_key(1),
+            node_key_proof(1, &hub, id + 1, &t1),
+            ContractError::InvalidNodeKeyProof {},
+        ),
+        (
+            node_key(1),
+            node_key_proof(1, &hub, id, &suite.trainers[0]),
+            ContractError::InvalidNodeKeyProof {},
+        ),
+        (
+            node_key(1),
+            "AAAA".into(),
+            ContractError::InvalidNodeKeyProof {},
+        ),
+        // a key held by two addresses serves the first only
+        (
+            node_key(0),
+            node_key_proof(0, &hub, id, &t1),
+            ContractError::NodeKeyInUse { task_id: id },
+        ),
     ] {
-        let bad_key = ExecuteMsg::JoinTask {
-            task_id: id,
-            node_public_key: Some(bad),
-        };
+        let message = join_with(Some(key), Some(proof));
         assert_eq!(
-            suite.exec(&t1, &bad_key, &coins(STAKE, DENOM)).unwrap_err(),
-            ContractError::InvalidNodeKey {}
+            suite.exec(&t1, &message, &coins(STAKE, DENOM)).unwrap_err(),
+            error
         );
     }
-    let stolen_key = ExecuteMsg::JoinTask {
-        task_id: id,
-        node_public_key: Some(node_key(0)),
-    };
+    let half = join_with(Some(node_key(1)), None);
     assert_eq!(
-        suite
-            .exec(&t1, &stolen_key, &coins(STAKE, DENOM))
-            .unwrap_err(),
-        ContractError::NodeKeyInUse { task_id: id }
+        suite.exec(&t1, &half, &coins(STAKE, DENOM)).unwrap_err(),
+        ContractError::InvalidNodeKeyProof {}
     );
     suite.join(1, id).unwrap();
     assert_eq!(
@@ -664,8 +712,6 @@ fn joining_needs_an_open_task_the_exact_stake_and_no_conflict() {
     );
 }
 
-/// Review finding 6: trainers may leave, with their full stake, until the task is committed
-/// (joins closed with enough trainers) and so never after round 1.
 #[test]
 fn a_trainer_names_its_own_unique_node_key_while_the_task_is_live() {
     let mut suite = Suite::new(3);
@@ -678,39 +724,58 @@ fn a_trainer_names_its_own_unique_node_key_while_the_task_is_live() {
         let who = suite.trainers[i].clone();
         suite.participant(id, &who).unwrap().node_public_key
     };
-    // Another trainer's key cannot be taken, a malformed one is refused, an outsider has none.
+    // Nobody names a key it does not hold (the squat of a published key fails), a malformed one is
+    // refused, an outsider has none, a key held by two addresses serves the first.
+    let squat_proof = node_key_proof(1, &suite.hub.clone(), id, &suite.trainers[1].clone());
     assert_eq!(
-        suite.set_node_key(1, id, &node_key(0)).unwrap_err(),
-        ContractError::NodeKeyInUse { task_id: id }
+        suite
+            .set_node_key_with(1, id, &node_key(0), &squat_proof)
+            .unwrap_err(),
+        ContractError::InvalidNodeKeyProof {}
     );
     assert_eq!(
-        suite.set_node_key(1, id, "AAAA").unwrap_err(),
+        suite
+            .set_node_key_with(1, id, "AAAA", &squat_proof)
+            .unwrap_err(),
         ContractError::InvalidNodeKey {}
     );
+    assert_eq!(
+        suite.set_node_key(1, id, 0).unwrap_err(),
+        ContractError::NodeKeyInUse { task_id: id }
+    );
     assert!(matches!(
-        suite.set_node_key(2, id, &node_key(2)).unwrap_err(),
+        suite.set_node_key(2, id, 2).unwrap_err(),
         ContractError::NotParticipant { .. }
     ));
     assert_eq!(key_of(&suite, 1), Some(node_key(1)));
-    // Moving to a new key releases the old one, which another trainer may then name.
-    suite.set_node_key(1, id, &node_key(7)).unwrap();
-    suite.set_node_key(1, id, &node_key(7)).unwrap(); // naming the same key again is a no-op
+    // Moving to a new key releases the old one.
+    suite.set_node_key(1, id, 7).unwrap();
+    suite.set_node_key(1, id, 7).unwrap(); // naming the same key again is a no-op
     assert_eq!(key_of(&suite, 1), Some(node_key(7)));
-    suite.set_node_key(0, id, &node_key(1)).unwrap();
+    suite.set_node_key(0, id, 1).unwrap();
     assert_eq!(key_of(&suite, 0), Some(node_key(1)));
-    // Leaving releases the key: a newcomer may name it.
+    // A trainer who left comes back and names its own key again: nobody could take it meanwhile.
     suite.leave(1, id).unwrap();
-    suite.join(2, id).unwrap();
-    suite.set_node_key(2, id, &node_key(7)).unwrap();
-    assert_eq!(key_of(&suite, 2), Some(node_key(7)));
+    let who = suite.trainers[1].clone();
+    let bare = ExecuteMsg::JoinTask {
+        task_id: id,
+        node_public_key: None,
+        node_key_proof: None,
+    };
+    suite.exec(&who, &bare, &coins(STAKE, DENOM)).unwrap(); // e.g. from the web app
+    assert_eq!(key_of(&suite, 1), None);
+    suite.set_node_key(1, id, 7).unwrap();
+    assert_eq!(key_of(&suite, 1), Some(node_key(7)));
     // A finished task takes no new keys.
     suite.cancel(id).unwrap();
     assert!(matches!(
-        suite.set_node_key(0, id, &node_key(9)).unwrap_err(),
+        suite.set_node_key(0, id, 9).unwrap_err(),
         ContractError::WrongStatus { .. }
     ));
 }
 
+/// Review finding 6: trainers may leave, with their full stake, until the task is committed
+/// (joins closed with enough trainers) and so never after round 1.
 #[test]
 fn trainers_leave_with_their_full_stake_until_the_task_is_committed() {
     let mut suite = Suite::new(4);

@@ -36,6 +36,10 @@ export type ExecuteMsg =
     }
   | {
       join_task: {
+        node_key_proof?: string | null;
+        /**
+         * The trainer's Flower node key, with `node_key_proof`: both or neither (then named later with SetNodeKey).
+         */
         node_public_key?: string | null;
         task_id: number;
       };
@@ -47,6 +51,10 @@ export type ExecuteMsg =
     }
   | {
       set_node_key: {
+        /**
+         * The node key's signature of `validation::node_key_statement`: only who holds the key names it.
+         */
+        node_key_proof: string;
         node_public_key: string;
         task_id: number;
       };

@@ -1,0 +1,233 @@
+"""The trainer's end of the link, under attack (review round 3, each reproduced before the fix):
+
+- a refused impostor could make the restarted node speak plain HTTP when the keeper's profile had
+  lost its fingerprint (the node supervisor followed whatever the profile said);
+- one forged TLS handshake made the trainer quit its task for good.
+
+The attackers here are Python sockets on loopback; the keeper is a real SuperLink with TLS and
+node authentication (keepers.link).
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from flwr.clientapp import ClientApp
+
+from client_kit.endpoint import KeeperEndpoint
+from client_kit.node_identity import encode_public_key
+from client_kit.signer_app import TrainerError
+from client_kit.supervisor import NodeSupervisor
+from keepers.certificate import ensure_certificate
+from keepers.link import KeeperLink
+from localnet.processes import free_port
+
+
+class PathAttacker:
+    """One port: TLS with the attacker's own certificate, or plain HTTP recorded, by the first byte."""
+
+    def __init__(self, certificate_folder: Path) -> None:
+        cert = ensure_certificate(certificate_folder, ["127.0.0.1"])
+        self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.tls.load_cert_chain(cert.cert_file, cert.key_file)
+        self.port = free_port()
+        self.plaintext: list[bytes] = []  # request heads received in the clear
+        self.tls_hellos = 0
+        self._server = socket.create_server(("127.0.0.1", self.port))
+        self._server.settimeout(0.2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        conn.settimeout(5)
+        try:
+            first = conn.recv(1, socket.MSG_PEEK)
+            if first == b"\x16":  # a TLS ClientHello: present the attacker's certificate
+                self.tls_hellos += 1
+                with self.tls.wrap_socket(conn, server_side=True) as tls:
+                    tls.recv(1)
+                return
+            head = b""
+            while b"\r\n\r\n" not in head and len(head) < 65536:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                head += chunk
+            self.plaintext.append(head)
+            conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._server.close()
+
+
+class OneShotImpostor:
+    """A TCP relay to the keeper that answers only its first connection itself, with its own
+    certificate; every later connection reaches the genuine keeper untouched."""
+
+    def __init__(self, upstream_port: int, certificate_folder: Path) -> None:
+        cert = ensure_certificate(certificate_folder, ["127.0.0.1"])
+        self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.tls.load_cert_chain(cert.cert_file, cert.key_file)
+        self.upstream_port = upstream_port
+        self.port = free_port()
+        self.intercepted = 0
+        self._server = socket.create_server(("127.0.0.1", self.port))
+        self._server.settimeout(0.2)
+        self._stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            if self.intercepted == 0:
+                self.intercepted += 1
+                threading.Thread(target=self._impersonate, args=(conn,), daemon=True).start()
+            else:
+                threading.Thread(target=self._relay, args=(conn,), daemon=True).start()
+
+    def _impersonate(self, conn: socket.socket) -> None:
+        conn.settimeout(5)
+        try:
+            with self.tls.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(1)
+        except (OSError, ssl.SSLError):
+            pass
+
+    def _relay(self, conn: socket.socket) -> None:
+        upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+
+        def pump(source: socket.socket, sink: socket.socket) -> None:
+            try:
+                while data := source.recv(65536):
+                    sink.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for s in (source, sink):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        threading.Thread(target=pump, args=(conn, upstream), daemon=True).start()
+        threading.Thread(target=pump, args=(upstream, conn), daemon=True).start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._server.close()
+
+
+def _signer() -> SimpleNamespace:
+    """What the node child uses of a SignerApp: its ClientApp and its round log."""
+    return SimpleNamespace(app=ClientApp(), log=SimpleNamespace(sink=None, note=lambda *args, **kwargs: None))
+
+
+def _run(supervisor: NodeSupervisor, attacker: PathAttacker, seconds: float) -> None:
+    supervisor.start()
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline and not attacker.plaintext:
+            try:
+                supervisor.check()
+            except TrainerError:
+                return  # the trainer stopped: what it should do
+            time.sleep(0.2)
+    finally:
+        supervisor.stop()
+
+
+@pytest.fixture
+def attacker(tmp_path: Path):
+    path_attacker = PathAttacker(tmp_path / "attacker")
+    yield path_attacker
+    path_attacker.close()
+
+
+def test_a_refused_impostor_cannot_downgrade_the_restarted_node_to_plaintext(tmp_path: Path, attacker) -> None:
+    keeper_sha = ensure_certificate(tmp_path / "keeper", ["127.0.0.1"]).sha256  # the genuine keeper's
+    profile = [KeeperEndpoint(attacker.address, keeper_sha)]  # what the chain says, read by resolve()
+
+    def resolve() -> KeeperEndpoint:
+        return profile[0]
+
+    supervisor = NodeSupervisor(_signer(), resolve, ec.generate_private_key(ec.SECP256R1()), 5.0, 0.5)
+    # The keeper re-registered (say, a new fee) without --tls-cert-sha256: the chain holds no fingerprint.
+    profile[0] = KeeperEndpoint(attacker.address, None)
+    _run(supervisor, attacker, 25.0)
+    assert attacker.tls_hellos >= 1  # the first node met the attacker's certificate and refused it
+    assert not attacker.plaintext, f"the trainer node fell back to plaintext HTTP: {attacker.plaintext[0][:300]!r}"
+
+
+def test_the_node_never_starts_without_the_chains_certificate(tmp_path: Path, attacker) -> None:
+    """The supervisor's own read of the profile is checked too: no fingerprint, no node."""
+    with pytest.raises(TrainerError, match="no TLS certificate on chain"):
+        NodeSupervisor(
+            _signer(), lambda: KeeperEndpoint(attacker.address, None), ec.generate_private_key(ec.SECP256R1()), 5.0, 0.5
+        )
+    assert not attacker.plaintext
+
+
+def test_one_forged_handshake_does_not_end_the_trainers_task(tmp_path: Path) -> None:
+    link = KeeperLink(free_port(), tmp_path / "keeper")  # SuperLink with TLS and node authentication
+    node_key = ec.generate_private_key(ec.SECP256R1())
+    impostor = None
+    try:
+        link.ensure_running()
+        assert link.admit({encode_public_key(node_key.public_key()): "fed1trainer"}).admitted
+        impostor = OneShotImpostor(link.port, tmp_path / "impostor")
+        endpoint = type(link.endpoint)(impostor.address, link.certificate.sha256)  # what the chain says
+        signer = _signer()
+        supervisor = NodeSupervisor(signer, lambda: endpoint, node_key, 20.0, 0.5)
+        supervisor.start()
+        stopped: str | None = None
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and supervisor.node_id is None:
+                try:
+                    supervisor.check()
+                except TrainerError as error:
+                    stopped = str(error)
+                    break
+                time.sleep(0.2)
+        finally:
+            supervisor.stop()
+        assert impostor.intercepted == 1
+        assert stopped is None, f"one intercepted connection ended the training: {stopped}"
+        assert supervisor.node_id is not None  # the genuine keeper was reachable all along
+    finally:
+        if impostor is not None:
+            impostor.close()
+        link.stop()
