@@ -173,6 +173,22 @@ class Federation:
         self.processes.append(started)
         return started
 
+    def role_of(self, host: Host) -> tuple[str, str]:
+        """What runs on the host and which ports it opens to the network."""
+        if host.name.startswith("validator"):
+            ports = self.config.validator_ports(int(host.name.removeprefix("validator")))
+            return (
+                "wasmd (CometBFT validator)",
+                f"P2P {ports.p2p}, RPC {ports.rpc}, gRPC {ports.grpc}, REST {ports.api}",
+            )
+        if host.name == "ipfs":
+            return "Kubo", f"API {self.config.kubo_ports.api}, gateway {self.config.kubo_ports.gateway}"
+        if host.name == "keeper":
+            return "fedchain keeper run: SuperLink on loopback, nginx gateway", f"{GATEWAY_PORT} (TLS, Fleet API only)"
+        if host.name == "organization":
+            return "fedchain org …", "nothing"
+        return "fedchain trainer join/train", "nothing"
+
     # --- the task's life, role by role ----------------------------------------------------------
     def start_keeper(self, bond_up_to: int, *extra: str) -> ManagedProcess:
         self.run(
@@ -242,7 +258,7 @@ def run_demo_across_hosts(work: Path, console: Console, rounds: int = 3, trainer
         for column in ("host", "address", "runs", "opens"):
             hosts.add_column(column)
         for host in layout.hosts:
-            hosts.add_row(host.name, host.address, *ROLE_TABLE.get(host.name.rstrip("0123456789"), ("", "")))
+            hosts.add_row(host.name, host.address, *fed.role_of(host))
         console.print(hosts)
         hub = TaskHub(ChainClient(fed.config.network(0)), fed.contract)
         fed.start_keeper(bond_up_to=10**9)
@@ -253,22 +269,29 @@ def run_demo_across_hosts(work: Path, console: Console, rounds: int = 3, trainer
         console.print(f"{trainers} trainers joined from their hosts (client.py fetched from IPFS, checked on chain)")
         processes = [fed.train(task_id, host.name) for host in layout.named("trainer")]
         shown, cut = 0, False
+
+        def show_new_rounds() -> int:
+            last = shown
+            for record in [r for r in hub.rounds(task_id) if r.round > last]:
+                accuracy = f"{float(record.metrics.accuracy):.3f}"
+                console.print(
+                    f"round {record.round} attested: {record.contributors_count} contributors, accuracy {accuracy}"
+                )
+                last = record.round
+            return last
+
         deadline = time.monotonic() + 600
         while hub.task(task_id).status != TaskStatus.FINALIZED:
             if time.monotonic() > deadline:
                 console.print(f"[red]the task did not settle in 10 minutes; logs in {work / 'logs'}")
                 return False
-            for record in hub.rounds(task_id)[shown:]:
-                accuracy = f"{float(record.metrics.accuracy):.3f}" if record.metrics.accuracy is not None else "—"
-                console.print(
-                    f"round {record.round} attested: {record.contributors_count} contributors, accuracy {accuracy}"
-                )
-                shown = record.round
+            shown = show_new_rounds()
             if shown >= 1 and not cut:
                 fed.network.cut(layout.host("validator3"))
                 console.print("validator3's host is cut off the network: the other three keep producing blocks")
                 cut = True
             time.sleep(2)
+        show_new_rounds()
         for process in processes:
             process.process.wait(120)
         payouts = Table(title=f"task {task_id} settled (height {fed.net.height(0)} without validator3)")
@@ -277,9 +300,8 @@ def run_demo_across_hosts(work: Path, console: Console, rounds: int = 3, trainer
         paid = True
         for member in hub.participants(task_id):
             paid = paid and member.claimed and member.claimed_amount > shape.stake
-            payouts.add_row(
-                member.trainer, str(member.weight), f"{member.claimed_amount:,}", member.node_public_key[:16]
-            )
+            key = member.node_public_key or ""
+            payouts.add_row(member.trainer, str(member.weight), f"{member.claimed_amount:,}", "…" + key[-16:])
         console.print(payouts)
         return paid
 
@@ -290,12 +312,3 @@ def _until(check: Callable[[], bool], timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise HostCommandError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(1)
-
-
-ROLE_TABLE = {
-    "validator": ("wasmd (CometBFT validator)", "p2p 26656+10i, RPC 26657+10i, gRPC 9090+10i, REST 1317+10i"),
-    "ipfs": ("Kubo", "API 5001, gateway 5080"),
-    "keeper": ("fedchain keeper run: SuperLink (loopback), nginx gateway", f"{GATEWAY_PORT} (TLS, Fleet API only)"),
-    "organization": ("fedchain org …", "nothing"),
-    "trainer": ("fedchain trainer train", "nothing"),
-}
