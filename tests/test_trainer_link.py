@@ -30,21 +30,19 @@ from keepers.link import KeeperLink
 from localnet.processes import free_port
 
 
-class PathAttacker:
-    """One port: TLS with the attacker's own certificate, or plain HTTP recorded, by the first byte."""
+class LoopbackAttacker:
+    """A TCP server on loopback holding its own TLS certificate; `_handle` decides what each
+    connection gets."""
 
     def __init__(self, certificate_folder: Path) -> None:
         cert = ensure_certificate(certificate_folder, ["127.0.0.1"])
         self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.tls.load_cert_chain(cert.cert_file, cert.key_file)
         self.port = free_port()
-        self.plaintext: list[bytes] = []  # request heads received in the clear
-        self.tls_hellos = 0
         self._server = socket.create_server(("127.0.0.1", self.port))
         self._server.settimeout(0.2)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
 
     @property
     def address(self) -> str:
@@ -59,13 +57,37 @@ class PathAttacker:
             threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
 
     def _handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def _present_own_certificate(self, conn: socket.socket) -> None:
         conn.settimeout(5)
         try:
-            first = conn.recv(1, socket.MSG_PEEK)
-            if first == b"\x16":  # a TLS ClientHello: present the attacker's certificate
+            with self.tls.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(1)
+        except (OSError, ssl.SSLError):
+            pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._server.close()
+
+
+class PathAttacker(LoopbackAttacker):
+    """TLS with the attacker's own certificate, or plain HTTP recorded, by the first byte."""
+
+    def __init__(self, certificate_folder: Path) -> None:
+        super().__init__(certificate_folder)
+        self.plaintext: list[bytes] = []  # request heads received in the clear
+        self.tls_hellos = 0
+        self._thread.start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        conn.settimeout(5)
+        try:
+            if conn.recv(1, socket.MSG_PEEK) == b"\x16":  # a TLS ClientHello
                 self.tls_hellos += 1
-                with self.tls.wrap_socket(conn, server_side=True) as tls:
-                    tls.recv(1)
+                self._present_own_certificate(conn)
                 return
             head = b""
             while b"\r\n\r\n" not in head and len(head) < 65536:
@@ -75,56 +97,28 @@ class PathAttacker:
                 head += chunk
             self.plaintext.append(head)
             conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-        except (OSError, ssl.SSLError):
+        except OSError:
             pass
         finally:
             conn.close()
 
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        self._server.close()
 
-
-class OneShotImpostor:
+class OneShotImpostor(LoopbackAttacker):
     """A TCP relay to the keeper that answers only its first connection itself, with its own
     certificate; every later connection reaches the genuine keeper untouched."""
 
     def __init__(self, upstream_port: int, certificate_folder: Path) -> None:
-        cert = ensure_certificate(certificate_folder, ["127.0.0.1"])
-        self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.tls.load_cert_chain(cert.cert_file, cert.key_file)
+        super().__init__(certificate_folder)
         self.upstream_port = upstream_port
-        self.port = free_port()
         self.intercepted = 0
-        self._server = socket.create_server(("127.0.0.1", self.port))
-        self._server.settimeout(0.2)
-        self._stop = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
+        self._thread.start()
 
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._server.accept()
-            except TimeoutError:
-                continue
-            if self.intercepted == 0:
-                self.intercepted += 1
-                threading.Thread(target=self._impersonate, args=(conn,), daemon=True).start()
-            else:
-                threading.Thread(target=self._relay, args=(conn,), daemon=True).start()
-
-    def _impersonate(self, conn: socket.socket) -> None:
-        conn.settimeout(5)
-        try:
-            with self.tls.wrap_socket(conn, server_side=True) as tls:
-                tls.recv(1)
-        except (OSError, ssl.SSLError):
-            pass
+    def _handle(self, conn: socket.socket) -> None:
+        if self.intercepted == 0:
+            self.intercepted += 1
+            self._present_own_certificate(conn)
+        else:
+            self._relay(conn)
 
     def _relay(self, conn: socket.socket) -> None:
         upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
@@ -136,18 +130,14 @@ class OneShotImpostor:
             except OSError:
                 pass
             finally:
-                for s in (source, sink):
+                for end in (source, sink):
                     try:
-                        s.shutdown(socket.SHUT_RDWR)
+                        end.shutdown(socket.SHUT_RDWR)
                     except OSError:
                         pass
 
         threading.Thread(target=pump, args=(conn, upstream), daemon=True).start()
         threading.Thread(target=pump, args=(upstream, conn), daemon=True).start()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._server.close()
 
 
 def _signer() -> SimpleNamespace:
