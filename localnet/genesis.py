@@ -84,6 +84,13 @@ def write_network(cfg: LocalnetConfig, validators: int) -> None:
         _configure_node(home, cfg, i, peers)
 
 
+def write_hosts_file(cfg: LocalnetConfig) -> None:
+    """Record where a net laid out over several hosts runs (read back by localnet_from_env)."""
+    if cfg.validator_hosts:
+        layout = {"validators": list(cfg.validator_hosts), "ipfs": cfg.kubo_host}
+        cfg.hosts_file.write_text(json.dumps(layout))
+
+
 def kubo_env(cfg: LocalnetConfig) -> dict[str, str]:
     """The environment every Kubo command of this net runs with: its repo, and no telemetry."""
     env = dict(os.environ)

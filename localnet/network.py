@@ -19,7 +19,7 @@ import httpx
 
 from chain_config import MAX_VALIDATORS, LocalnetConfig
 from localnet.errors import LocalnetError
-from localnet.genesis import kubo_env, write_kubo_repo, write_network
+from localnet.genesis import kubo_env, write_hosts_file, write_kubo_repo, write_network
 from localnet.install import ensure_kubo, ensure_wasmd, wasmd_env
 from localnet.processes import ManagedProcess, port_free, running, spawn, tail, terminate
 
@@ -106,9 +106,7 @@ class Localnet:
         if not existing:
             write_network(self.config, validators)
             self._meta_file.write_text(json.dumps({"validators": validators, "chain_id": self.config.chain_id}))
-            if self.config.validator_hosts:
-                layout = {"validators": list(self.config.validator_hosts), "ipfs": self.config.kubo_host}
-                self.config.hosts_file.write_text(json.dumps(layout))
+            write_hosts_file(self.config)
         if not (self.config.kubo_home / "config").exists():
             write_kubo_repo(self.config)
         try:

@@ -267,3 +267,29 @@ def test_a_keeper_bonds_nothing_on_a_task_it_could_not_deliver(
     )
     assert hub.task(task_id).status == hub.task(slow_id).status == TaskStatus.PROPOSED
     assert chain.balance(str(keeper.address())) == before  # nothing bonded (refused before any tx)
+
+
+def test_a_layout_for_separate_machines_names_every_peer_by_its_address(tmp_path: Path) -> None:
+    hosts = "10.0.0.11,10.0.0.12,10.0.0.13,10.0.0.14,10.0.0.20"
+    result = CliRunner().invoke(cli, ["localnet", "layout", "--hosts", hosts, "--out", str(tmp_path / "net")])
+    assert result.exit_code == 0, result.output
+    addresses = hosts.split(",")
+    for i, address in enumerate(addresses[:4]):
+        config = (tmp_path / "net" / f"validator{i}" / "config" / "config.toml").read_text()
+        assert f'laddr = "tcp://{address}:{26656 + 10 * i}"' in config
+        peers = next(line for line in config.splitlines() if line.startswith("persistent_peers"))
+        assert sorted(p.split("@")[1] for p in peers.split('"')[1].split(",")) == sorted(
+            f"{other}:{26656 + 10 * j}" for j, other in enumerate(addresses[:4]) if j != i
+        )
+        assert f"{address}: wasmd start --home" in result.output
+    kubo = json.loads((tmp_path / "net" / "kubo" / "config").read_text())
+    assert kubo["Addresses"]["API"] == "/ip4/10.0.0.20/tcp/5001"
+    recorded = json.loads((tmp_path / "net" / "hosts.json").read_text())  # what later commands read
+    assert recorded == {"validators": addresses[:4], "ipfs": "10.0.0.20"}
+    for bad, reason in (
+        ("10.0.0.11,10.0.0.12", "give 4 distinct validator addresses"),
+        ("10.0.0.11,10.0.0.11,10.0.0.13,10.0.0.14", "give 4 distinct validator addresses"),
+        ("10.0.0.11,10.0.0.12,10.0.0.13,keeper.example", "is not an IPv4 address"),
+    ):
+        refused = CliRunner().invoke(cli, ["localnet", "layout", "--hosts", bad, "--out", str(tmp_path / "other")])
+        assert refused.exit_code == 2 and reason in refused.output, refused.output

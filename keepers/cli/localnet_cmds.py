@@ -13,7 +13,7 @@ from chain_config import MAX_VALIDATORS, LocalnetConfig, localnet_from_env
 from keepers.cli.common import console, emit_json
 from localnet.deploy import deploy as deploy_contracts
 from localnet.deploy import load_deployment
-from localnet.genesis import write_kubo_repo, write_network
+from localnet.genesis import write_hosts_file, write_kubo_repo, write_network
 from localnet.install import main as install_main
 from localnet.network import Localnet
 
@@ -111,6 +111,7 @@ def layout(validators: str, hosts: str, out: Path) -> None:
     with console.status("writing genesis and node configs…"):
         write_network(config, count)
         write_kubo_repo(config)
+        write_hosts_file(config)
     console.print(f"wrote {count} validator folder(s) and a Kubo repo to {out}; on each machine:")
     for i in range(count):
         home = config.validator_home(i)
