@@ -28,9 +28,8 @@ import time
 from pathlib import Path
 
 from bench.report import write_results
-from client_kit.chain import ChainClient
 from client_kit.ipfs import KuboStore
-from client_kit.task_hub import TaskHub, TaskStatus
+from client_kit.task_hub import TaskHub
 from keepers.multihost import Federation, TaskShape
 from localnet.hosts import HostLayout, HostNetwork
 
@@ -69,11 +68,7 @@ def _link_mbit(fed: Federation, blob_cid: str) -> float:
 
 def _one_task(fed: Federation, hub: TaskHub, shape: TaskShape, first: bool) -> list[float]:
     task_id = fed.create_task(shape, TRAINERS, MODEL)
-    deadline = time.monotonic() + 120
-    while hub.task(task_id).status != TaskStatus.OPEN:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the keeper did not accept the task")
-        time.sleep(1)
+    fed.await_acceptance(task_id)
     fed.enroll(task_id, shape, register=first)
     trainers = [fed.train(task_id, host.name) for host in fed.layout.named("trainer")]
     gaps = _round_times(fed, hub, task_id, shape.rounds)
@@ -91,7 +86,7 @@ def run(results_dir: Path, rounds: int = 6) -> dict:
     rows = []
     with tempfile.TemporaryDirectory(prefix="fedchain-bench-hosts-") as work:
         with Federation(layout, Path(work), say=print) as fed:
-            hub = TaskHub(ChainClient(fed.config.network(0)), fed.contract)
+            hub = fed.observer
             fed.start_keeper(10**9, "--no-federated-evaluation")
             blob = KuboStore(fed.config.kubo_api_url).add(os.urandom(25_000_000), "link-check").cid
             measured = {}

@@ -32,9 +32,6 @@ class AdmissionChange:
     dismissed: list[str] = field(default_factory=list)  # trainer addresses no longer admitted
     refused: list[str] = field(default_factory=list)  # "address: reason" for keys that admit nobody
 
-    def __bool__(self) -> bool:
-        return bool(self.admitted or self.dismissed or self.refused)
-
 
 def staked_node_keys(hub: TaskHub, tasks: list[Task]) -> dict[str, str]:
     """Node key -> trainer address, over the joined, unslashed trainers of `tasks` that named a key."""
@@ -55,11 +52,6 @@ class NodeAdmission:
         )
         self._registered: dict[str, tuple[int, str]] = {}  # node key -> (Flower node id, trainer)
         self._refused: set[str] = set()  # keys that failed once: not retried (nor reported) again
-
-    @property
-    def admitted(self) -> dict[str, str]:
-        """Node key -> trainer address, for every key admitted now."""
-        return {key: trainer for key, (_, trainer) in self._registered.items()}
 
     def sync(self, wanted: Mapping[str, str]) -> AdmissionChange:
         """Register the keys in `wanted` (node key -> trainer) not registered yet; unregister the

@@ -37,7 +37,7 @@ from client_kit.task_hub import TaskHub, TaskStatus
 from localnet.deploy import deploy
 from localnet.hosts import Host, HostLayout, HostNetwork
 from localnet.network import Localnet
-from localnet.processes import ManagedProcess
+from localnet.processes import ManagedProcess, spawn
 
 SOFTMAX = ("--model", "softmax", "--epochs", "5", "--learning-rate", "0.5")
 GATEWAY_PORT = 9443  # the keeper's public Fleet endpoint (TLS)
@@ -71,6 +71,7 @@ class Federation:
         )
         self.net = Localnet(self.config, on_host=self.network.prefix)
         self.contract = ""
+        self.hub: TaskHub | None = None  # the observer's view of the chain (validator 0), once deployed
         self.processes: list[ManagedProcess] = []
 
     @property
@@ -83,6 +84,7 @@ class Federation:
         try:
             self.net.up(len(self.config.validator_hosts))
             self.contract = deploy(self.config)[0].contract
+            self.hub = TaskHub(ChainClient(self.config.network(0)), self.contract)
         except BaseException:
             self.close()
             raise
@@ -158,18 +160,7 @@ class Federation:
         """Start `fedchain ARGS` on the host in the background (stopped with the federation)."""
         host = self.layout.host(host_name)
         log = self.work / "logs" / f"{host_name}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "ab") as handle:
-            process = subprocess.Popen(
-                self._command(host, args),
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=self.folder(host),
-                env=self._env(),
-                start_new_session=True,
-            )
-        started = ManagedProcess(host_name, process, log)
+        started = spawn(host_name, self._command(host, args), log, self._env(), cwd=self.folder(host))
         self.processes.append(started)
         return started
 
@@ -188,6 +179,17 @@ class Federation:
         if host.name == "organization":
             return "fedchain org …", "nothing"
         return "fedchain trainer join/train", "nothing"
+
+    @property
+    def observer(self) -> TaskHub:
+        """task_hub as the machine itself reads it (from validator 0), for waiting and checking."""
+        if self.hub is None:
+            raise HostCommandError("the federation is not up")
+        return self.hub
+
+    def await_acceptance(self, task_id: int, timeout: float = 120) -> None:
+        """Until the keeper, from its host, has accepted (bonded) the task."""
+        wait_until(lambda: self.observer.task(task_id).status == TaskStatus.OPEN, timeout, "the keeper to accept")
 
     # --- the task's life, role by role ----------------------------------------------------------
     def start_keeper(self, bond_up_to: int, *extra: str) -> ManagedProcess:
@@ -260,11 +262,11 @@ def run_demo_across_hosts(work: Path, console: Console, rounds: int = 3, trainer
         for host in layout.hosts:
             hosts.add_row(host.name, host.address, *fed.role_of(host))
         console.print(hosts)
-        hub = TaskHub(ChainClient(fed.config.network(0)), fed.contract)
+        hub = fed.observer
         fed.start_keeper(bond_up_to=10**9)
         task_id = fed.create_task(shape, trainers)
         console.print(f"organization created task {task_id}; waiting for the keeper at {fed.keeper_endpoint} to accept")
-        _until(lambda: hub.task(task_id).status == TaskStatus.OPEN, 120, "the keeper to accept the task")
+        fed.await_acceptance(task_id)
         fed.enroll(task_id, shape)
         console.print(f"{trainers} trainers joined from their hosts (client.py fetched from IPFS, checked on chain)")
         processes = [fed.train(task_id, host.name) for host in layout.named("trainer")]
@@ -306,9 +308,11 @@ def run_demo_across_hosts(work: Path, console: Console, rounds: int = 3, trainer
         return paid
 
 
-def _until(check: Callable[[], bool], timeout: float, what: str) -> None:
+def wait_until(check: Callable[[], object], timeout: float, what: str, every: float = 1.0) -> object:
+    """`check()`'s first truthy value, asked every `every` seconds; HostCommandError after `timeout`."""
     deadline = time.monotonic() + timeout
-    while not check():
+    while not (value := check()):
         if time.monotonic() > deadline:
             raise HostCommandError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(1)
+        time.sleep(every)
+    return value

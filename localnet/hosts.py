@@ -138,9 +138,6 @@ class HostNetwork:
         """Take the host off the network (its link goes down); its processes keep running."""
         _ip("link", "set", self.layout.link(host)[1], "down")
 
-    def reconnect(self, host: Host) -> None:
-        _ip("link", "set", self.layout.link(host)[1], "up")
-
     def limit_rate(self, host: Host, mbit: float) -> None:
         """Shape the host's link to `mbit` Mbit/s each way (tc tbf on both ends of its veth pair)."""
         inner, outer = self.layout.link(host)

@@ -46,12 +46,18 @@ class ManagedProcess:
                 pass
 
 
-def spawn(name: str, command: list[str], log: Path, env: dict[str, str]) -> ManagedProcess:
-    """Start `command` in a session of its own, output appended to `log`."""
+def spawn(name: str, command: list[str], log: Path, env: dict[str, str], cwd: Path | None = None) -> ManagedProcess:
+    """Start `command` (in `cwd`) in a session of its own, output appended to `log`."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as handle:
         process = subprocess.Popen(
-            command, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+            command,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
         )
     return ManagedProcess(name, process, log)
 

@@ -15,11 +15,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from flwr.clientapp import ClientApp
 
-from client_kit.chain import ChainClient
 from client_kit.node import TrainerNode
-from client_kit.task_hub import TaskHub, TaskStatus
+from client_kit.task_hub import TaskStatus
 from keepers.certificate import ensure_certificate
-from keepers.multihost import GATEWAY_PORT, Federation, HostCommandError, TaskShape
+from keepers.multihost import GATEWAY_PORT, Federation, HostCommandError, TaskShape, wait_until
 from localnet.hosts import HostLayout, HostNetwork
 
 pytestmark = [
@@ -28,24 +27,14 @@ pytestmark = [
 ]
 
 
-def _wait(what: str, check, timeout: float, every: float = 1.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
 def test_a_task_runs_to_settlement_across_hosts_over_tls(tmp_path: Path) -> None:
     layout = HostLayout.standard(tag="fct", subnet="10.78.0")
     shape = TaskShape(rounds=3)
     with Federation(layout, tmp_path, say=print) as fed:
-        hub = TaskHub(ChainClient(fed.config.network(0)), fed.contract)  # the observer reads validator 0
+        hub = fed.observer
         keeper = fed.start_keeper(bond_up_to=10**9)
         task_id = fed.create_task(shape, trainers=3)
-        _wait("the keeper to accept", lambda: hub.task(task_id).status == TaskStatus.OPEN, 120)
+        fed.await_acceptance(task_id)
         profile = hub.profile(fed.run("keeper", "keys", "show", "keeper").strip())
         assert profile is not None and profile.keeper is not None
         assert profile.keeper.endpoint == fed.keeper_endpoint  # published by the keeper, with its certificate
@@ -87,12 +76,12 @@ def test_a_task_runs_to_settlement_across_hosts_over_tls(tmp_path: Path) -> None
             pinned.post(f"https://{layout.host('keeper').address}:9092/v1/control/list-runs", content=b"")
 
         # Once round 1 is attested, validator 3's host goes dark: blocks go on without it.
-        _wait("round 1", lambda: hub.task(task_id).rounds_completed >= 1, 300)
+        wait_until(lambda: hub.task(task_id).rounds_completed >= 1, 300, "round 1")
         fed.network.cut(layout.host("validator3"))
         before = fed.net.height(0)
-        _wait("new blocks without validator 3", lambda: fed.net.height(0) >= before + 5, 60)
+        wait_until(lambda: fed.net.height(0) >= before + 5, 60, "new blocks without validator 3")
 
-        _wait("settlement", lambda: hub.task(task_id).status == TaskStatus.FINALIZED, 400, every=2.0)
+        wait_until(lambda: hub.task(task_id).status == TaskStatus.FINALIZED, 400, "settlement", every=2.0)
         for trainer in trainers:
             assert trainer.process.wait(120) == 0, trainer.log.read_text()[-3000:]
         assert keeper.alive()
