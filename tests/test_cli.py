@@ -293,3 +293,9 @@ def test_a_layout_for_separate_machines_names_every_peer_by_its_address(tmp_path
     ):
         refused = CliRunner().invoke(cli, ["localnet", "layout", "--hosts", bad, "--out", str(tmp_path / "other")])
         assert refused.exit_code == 2 and reason in refused.output, refused.output
+
+
+@pytest.mark.parametrize("endpoint", ["nonsense", "1.2.3.4:0", "host name:9443", "1.2.3.4:99999", ":9443"])
+def test_a_keeper_refuses_a_public_endpoint_that_is_not_host_and_port(endpoint: str) -> None:
+    result = CliRunner().invoke(cli, ["keeper", "run", "--keeper-key", "keeper", "--public-endpoint", endpoint])
+    assert result.exit_code == 2 and "is not HOST:PORT" in result.output, result.output
