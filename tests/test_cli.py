@@ -299,3 +299,11 @@ def test_a_layout_for_separate_machines_names_every_peer_by_its_address(tmp_path
 def test_a_keeper_refuses_a_public_endpoint_that_is_not_host_and_port(endpoint: str) -> None:
     result = CliRunner().invoke(cli, ["keeper", "run", "--keeper-key", "keeper", "--public-endpoint", endpoint])
     assert result.exit_code == 2 and "is not HOST:PORT" in result.output, result.output
+
+
+def test_keeper_run_needs_a_registered_keeper(localnet: Localnet, deployment: Deployment, tmp_path: Path) -> None:
+    """The service publishes its endpoint and certificate in the keeper's profile: without one it
+    stops at once with the command to run, and starts nothing."""
+    result = _run(localnet, "keeper", "run", "--keeper-key", "trainer10", "--once", "--workdir", str(tmp_path))
+    _fails(result, "is not a registered keeper", "fedchain keeper register --key trainer10")
+    assert not (tmp_path / "tls").exists()

@@ -185,9 +185,14 @@ def keeper_run(
         feed_origins=feed_origins or WEB_APP_ORIGINS,
         public_endpoint=public_endpoint,
     )
-    service = KeeperService(
-        target.chain, target.hub, target.keys.wallet(keeper_key), settings, report=lambda line: console.print(line)
-    )
+    wallet = target.keys.wallet(keeper_key)
+    profile = target.hub.profile(str(wallet.address()))
+    if profile is None or profile.keeper is None:  # the service publishes its endpoint in that profile
+        raise CliFailure(
+            f"{wallet.address()} is not a registered keeper: run `fedchain keeper register --key {keeper_key} "
+            "--name NAME --endpoint HOST:PORT` first"
+        )
+    service = KeeperService(target.chain, target.hub, wallet, settings, report=lambda line: console.print(line))
     console.print(
         f"keeper {service.address} on {target.network.chain_id}; SuperLink 127.0.0.1:{superlink_port}; "
         f"trainers connect to {service.link.endpoint.address} "
