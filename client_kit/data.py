@@ -10,6 +10,8 @@ Supported folder layouts (the first that matches wins):
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,16 @@ class LocalData:
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
+
+    def sha256(self) -> str:
+        """The data's fingerprint, whatever the files that held it: sha256 over the examples as
+        little-endian float32 (their shape first) and the labels as little-endian int64. A task
+        records its validation set's fingerprint on chain, so a keeper cannot score on another."""
+        digest = hashlib.sha256()
+        digest.update(json.dumps([list(self.x.shape), list(self.y.shape)]).encode())
+        digest.update(np.ascontiguousarray(self.x, dtype="<f4").tobytes())
+        digest.update(np.ascontiguousarray(self.y, dtype="<i8").tobytes())
+        return digest.hexdigest()
 
     def check_fits(self, feature_shape: tuple[int, ...], num_classes: int) -> None:
         """Refuse data the model cannot train on, before any training starts."""

@@ -130,6 +130,24 @@ class TaskSession:
         loss, accuracy = self.model.evaluate(*self._features(self.data))
         return {"loss": float(loss), "accuracy": float(accuracy), "num_examples": len(self.data)}
 
+    def losses(self, header: dict[str, Any], model: bytes) -> dict[str, Any]:
+        """The model's loss on each of several subsets of the local data (rows by index): a keeper
+        scores many candidate models on batches it draws each round, one model per request."""
+        if self.data is None:
+            raise WorkerError("this worker has no data to evaluate on")
+        row_sets = header.get("row_sets")
+        if not isinstance(row_sets, list) or not all(isinstance(rows, list) and rows for rows in row_sets):
+            raise WorkerError("row_sets must be a list of non-empty lists of row indices")
+        self._load(model)
+        x, y = self._features(self.data)
+        losses = []
+        for rows in row_sets:
+            index = np.asarray(rows, dtype=np.int64)
+            if index.min() < 0 or index.max() >= len(y):
+                raise WorkerError(f"row indices must lie in 0..{len(y) - 1}")
+            losses.append(float(self.model.evaluate(x[index], y[index])[0]))
+        return {"losses": losses}
+
 
 def serve(requests: IO[bytes], replies: IO[bytes], data_dir: Path | None) -> None:
     """Answer requests until the pipe closes: the first carries client.py's bytes."""
@@ -152,6 +170,8 @@ def serve(requests: IO[bytes], replies: IO[bytes], data_dir: Path | None) -> Non
                 write_frame(replies, {"ok": True, **ticket, **answer}, update)
             elif header.get("op") == "evaluate":
                 write_frame(replies, {"ok": True, **ticket, **session.evaluate(blob)})
+            elif header.get("op") == "losses":
+                write_frame(replies, {"ok": True, **ticket, **session.losses(header, blob)})
             else:
                 write_frame(
                     replies, {"ok": False, **ticket, "error": f"unknown request {str(header.get('op'))[:40]!r}"}
@@ -233,6 +253,15 @@ class TaskWorker:
 
     def evaluate(self, model: bytes) -> dict[str, Any]:
         return self._ask({"op": "evaluate"}, model)[0]
+
+    def losses(self, model: bytes, row_sets: Sequence[Sequence[int]]) -> list[float]:
+        """The model's loss on each set of rows of the worker's data, each a finite number."""
+        answer = self._ask({"op": "losses", "row_sets": [[int(r) for r in rows] for rows in row_sets]}, model)[0]
+        values = answer.get("losses")
+        if not isinstance(values, list) or len(values) != len(row_sets):
+            raise WorkerError(f"the task's code answered {len(row_sets)} row sets with {str(values)[:80]}")
+        keys = [str(index) for index in range(len(values))]
+        return list(numbers(dict(zip(keys, values, strict=True)), *keys))
 
     def close(self) -> None:
         for pipe in (self._requests, self._replies):

@@ -1,0 +1,219 @@
+"""The contribution pipeline: screen → score → record, run by the keeper on each round's accepted
+updates; it decides which updates make the new model and what each trainer's round is worth.
+
+`MeasuredContribution` (a task that pays for measured contribution): the trust screen against the
+keeper's own update on the organization's validation set, Shapley/leave-one-out scoring on a batch
+of that set drawn fresh each round, smoothed shares split the round's budget. `ClaimedContribution`
+(a task that pays by claimed example counts): the median-direction screen, then the capped counts.
+Either way the round's score table — every number behind every weight — is returned for pinning,
+so anyone holding the validation set and the round's models can check it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from logging import WARNING
+from typing import Any, Protocol
+
+import numpy as np
+from flwr.common.logger import log
+
+from client_kit.model_format import ModelFormatError, decode_views
+from client_kit.task_hub import ROUND_WEIGHT
+from client_kit.worker import WorkerError
+from keepers.contribution.ledger import Ledger
+from keepers.contribution.score import HALVES, Scores, ShapleyScorer, Utility
+from keepers.contribution.screen import MedianDirectionScreen, ScreenResult, TrustScreen
+from keepers.contribution.updates import Candidate, Flattener
+from keepers.verification import Accepted
+
+MAX_BATCH = 512  # validation examples scored per round (two halves)
+
+
+@dataclass(frozen=True)
+class RoundInput:
+    """What the pipeline judges: the round's global model and its accepted updates, in arrival order."""
+
+    task_id: int
+    round: int
+    names: Sequence[str]
+    global_arrays: Sequence[np.ndarray]
+    global_model: bytes
+    accepted: Sequence[Accepted]
+
+
+@dataclass(frozen=True)
+class RoundWeights:
+    aggregation: list[float]  # per accepted update, in order: its weight in the new model (0: left out)
+    credits: list[tuple[str, int]]  # what the round records on chain: (trainer, weight ≥ 1)
+    table: dict[str, Any] = field(default_factory=dict)  # the score table, pinned for anyone to check
+
+
+class ValidationOracle(Protocol):
+    """The organization's validation set behind the task's own code, in its sandboxed worker."""
+
+    examples: int
+
+    def root_update(self, model: bytes, task_round: int) -> bytes: ...
+
+    def losses(self, model: bytes, row_sets: Sequence[Sequence[int]]) -> list[float]: ...
+
+
+def candidates_of(flattener: Flattener, accepted: Sequence[Accepted]) -> list[Candidate]:
+    return [Candidate(a.address, float(a.weight), flattener.delta(a.arrays)) for a in accepted]
+
+
+def _rows(accepted: Sequence[Accepted], screen: ScreenResult) -> list[dict[str, Any]]:
+    """The score table's line per update, before scoring adds its numbers."""
+    return [
+        {
+            "address": update.address,
+            "update_digest": update.envelope.claim.digest,  # what the trainer signed
+            "claimed_examples": update.num_examples,
+            "prior": update.weight,
+            "trust": round(screen.trust[index], 6),
+            "dropped": screen.dropped.get(index),
+        }
+        for index, update in enumerate(accepted)
+    ]
+
+
+def _header(method: str, round_input: RoundInput, screen_name: str) -> dict[str, Any]:
+    return {
+        "format": "fedchain-scores/1",
+        "task_id": round_input.task_id,
+        "round": round_input.round,
+        "scoring": method,
+        "screen": screen_name,
+        "global_model_sha256": hashlib.sha256(round_input.global_model).hexdigest(),
+    }
+
+
+class ClaimedContribution:
+    """Pays by the capped example counts of the updates that pass the median-direction screen."""
+
+    def __init__(self, screen: MedianDirectionScreen | None = None) -> None:
+        self.screen = screen or MedianDirectionScreen()
+
+    def weigh(self, round_input: RoundInput) -> RoundWeights:
+        flattener = Flattener(round_input.names, round_input.global_arrays)
+        candidates = candidates_of(flattener, round_input.accepted)
+        screen = self.screen(candidates, None)
+        aggregation = [0.0 if i in screen.dropped else c.prior for i, c in enumerate(candidates)]
+        credits: dict[str, int] = {}
+        for weight, candidate in zip(aggregation, candidates, strict=True):
+            if weight > 0:
+                credits[candidate.address] = int(weight)
+        table = _header("claimed_examples", round_input, self.screen.name)
+        table["trainers"] = [
+            {**row, "credit": credits.get(row["address"], 0)} for row in _rows(round_input.accepted, screen)
+        ]
+        return RoundWeights(aggregation, sorted(credits.items()), table)
+
+
+class MeasuredContribution:
+    """Screens against the keeper's own update on the validation set, scores each survivor's
+    marginal value on a fresh batch of it, and splits the round's budget by smoothed shares."""
+
+    def __init__(
+        self,
+        oracle: ValidationOracle,
+        validation_sha256: str,
+        ledger: Ledger | None = None,
+        scorer: ShapleyScorer | None = None,
+        screen: TrustScreen | None = None,
+        fallback: ClaimedContribution | None = None,
+    ) -> None:
+        self.oracle = oracle
+        self.validation_sha256 = validation_sha256
+        self.ledger = ledger or Ledger()
+        self.scorer = scorer or ShapleyScorer()
+        self.screen = screen or TrustScreen()
+        self.fallback = fallback or ClaimedContribution()
+
+    def draw_batch(self) -> tuple[int, list[list[int]]]:
+        """Two disjoint halves of a batch of the validation set, drawn now — after the updates are
+        in — from a fresh seed, which the table records so anyone can redraw the same rows."""
+        seed = int.from_bytes(os.urandom(8), "little")
+        size = min(self.oracle.examples, MAX_BATCH)
+        rows = np.random.default_rng(seed).choice(self.oracle.examples, size=size, replace=False)
+        if size < HALVES:  # one example cannot be split: both halves are it
+            return seed, [[int(r) for r in rows]] * HALVES
+        half = size // HALVES
+        return seed, [sorted(int(r) for r in rows[k * half : (k + 1) * half]) for k in range(HALVES)]
+
+    def weigh(self, round_input: RoundInput) -> RoundWeights:
+        if not round_input.accepted:
+            return RoundWeights([], [], {**self._header(round_input), "trainers": []})
+        try:
+            return self._measure(round_input)
+        except (WorkerError, ModelFormatError, ValueError) as error:
+            # The organization's code failed to score: the round still moves on, paid by the capped
+            # counts of screened updates within the round's budget — never paying nobody, which
+            # would hand the round's share of the pool back to whoever wrote the failing code.
+            log(WARNING, "task %s round %s: scoring failed (%s)", round_input.task_id, round_input.round, error)
+            claimed = self.fallback.weigh(round_input)
+            total = sum(weight for _, weight in claimed.credits)
+            credits = [(a, int(ROUND_WEIGHT * w / total)) for a, w in claimed.credits] if total else []
+            table = {**claimed.table, **self._header(round_input), "failure": str(error)[:500]}
+            return RoundWeights(claimed.aggregation, [(a, w) for a, w in credits if w >= 1], table)
+
+    def _header(self, round_input: RoundInput) -> dict[str, Any]:
+        return {**_header("measured", round_input, self.screen.name), "validation_sha256": self.validation_sha256}
+
+    def _measure(self, round_input: RoundInput) -> RoundWeights:
+        flattener = Flattener(round_input.names, round_input.global_arrays)
+        root_names, root_arrays, _ = decode_views(self.oracle.root_update(round_input.global_model, round_input.round))
+        if root_names != list(round_input.names):
+            raise ValueError("the keeper's own update has other layers than the global model")
+        candidates = candidates_of(flattener, round_input.accepted)
+        screen = self.screen(candidates, flattener.delta(root_arrays))
+        kept = screen.kept
+        seed, halves = self.draw_batch()
+        utility = Utility(flattener, [candidates[i] for i in kept], lambda model: self.oracle.losses(model, halves))
+        scores = self.scorer(utility)
+        worth = dict.fromkeys((c.address for c in candidates), 0.0)
+        aggregation = [0.0] * len(candidates)
+        for position, index in enumerate(kept):
+            worth[candidates[index].address] = float(scores.worth[position])
+            if not scores.harmful[position]:
+                aggregation[index] = candidates[index].prior
+        credits = self.ledger.credit(worth, [candidates[i].address for i in kept])
+        return RoundWeights(aggregation, credits, self._table(round_input, screen, scores, seed, halves, credits))
+
+    def _table(
+        self,
+        round_input: RoundInput,
+        screen: ScreenResult,
+        scores: Scores,
+        seed: int,
+        halves: list[list[int]],
+        credits: list[tuple[str, int]],
+    ) -> dict[str, Any]:
+        credited = dict(credits)
+        position = {index: p for p, index in enumerate(screen.kept)}
+        rows = _rows(round_input.accepted, screen)
+        for index, row in enumerate(rows):
+            at = position.get(index)
+            row.update(
+                {
+                    "value": None if at is None else [round(float(v), 8) for v in scores.values[at]],
+                    "leave_one_out": None if at is None else [round(float(v), 8) for v in scores.leave_one_out[at]],
+                    "worth": 0.0 if at is None else round(float(scores.worth[at]), 8),
+                    "smoothed_share": round(self.ledger.shares.get(row["address"], 0.0), 8),
+                    "credit": credited.get(row["address"], 0),
+                }
+            )
+        return {
+            **self._header(round_input),
+            "method": scores.method,
+            "evaluations": scores.evaluations,
+            "batch": {"seed": seed, "halves": [len(h) for h in halves], "max_batch": MAX_BATCH},
+            "chance_cosine": round(screen.floor, 6),
+            "value_of_all": [round(float(v), 8) for v in scores.full],
+            "smoothing": self.ledger.smoothing,
+            "trainers": rows,
+        }
