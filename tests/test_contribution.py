@@ -1,0 +1,271 @@
+"""The contribution pipeline, stage by stage, on constructed updates scored by a real task worker.
+
+The updates are made the way trainers make them — the task's own softmax model trained on shards
+of scikit-learn's digits — and then bent the way free-riders, sybils and poisoners bend them. The
+keeper's side is the real thing: the task's client.py in its (sandboxed) worker, holding the
+organization's validation set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from chain_config import LocalnetConfig
+from client_kit.data import load_folder, write_npz
+from client_kit.envelope import SignedEnvelope, UpdateClaim
+from client_kit.model_format import decode, encode
+from client_kit.models import SoftmaxRegression
+from client_kit.sandbox import bwrap
+from client_kit.task_hub import ROUND_WEIGHT
+from client_kit.worker import WorkerError
+from keepers.contribution.ledger import Ledger
+from keepers.contribution.pipeline import ClaimedContribution, MeasuredContribution, RoundInput
+from keepers.contribution.score import ShapleyScorer, Utility, exact_shapley, gtg_shapley
+from keepers.contribution.updates import Candidate, Flattener
+from keepers.validation import Validator, find_validation_set
+from keepers.verification import Accepted
+from tests.trainers import render_digits_client
+
+NAMES = ["weight", "bias"]
+EPOCHS, RATE = 5, 0.5
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    data = load_digits()
+    order = np.random.default_rng(7).permutation(len(data.target))
+    return data.data[order].astype(np.float32), data.target[order]
+
+
+@pytest.fixture(scope="module")
+def validator(tmp_path_factory: pytest.TempPathFactory, digits: tuple[np.ndarray, np.ndarray]) -> Iterator[Validator]:
+    folder = tmp_path_factory.mktemp("contribution")
+    _, built = render_digits_client(LocalnetConfig(home=folder), "wasm1contract", folder / "client")
+    x, y = digits
+    write_npz(folder / "validation", x[:300], y[:300])
+    validator = Validator(built.source, folder / "validation", sandbox=bwrap() is not None, timeout=60)
+    yield validator
+    validator.close()
+
+
+def global_model(digits: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
+    """A partly trained model (round 2 or so): honest updates still have much to add."""
+    x, y = digits
+    model = SoftmaxRegression(64, 10)
+    model.fit(x[300:400] / 16.0, y[300:400], epochs=1, learning_rate=0.1, seed=0)
+    return model.get_arrays()
+
+
+def trained(base: list[np.ndarray], x: np.ndarray, y: np.ndarray, seed: int = 1) -> list[np.ndarray]:
+    """What an honest trainer sends: the task's model trained from `base` on its data."""
+    model = SoftmaxRegression(64, 10)
+    model.set_arrays([a.copy() for a in base])
+    model.fit(x / 16.0, y, epochs=EPOCHS, learning_rate=RATE, seed=seed)
+    return model.get_arrays()
+
+
+def accepted(address: str, arrays: list[np.ndarray], examples: int) -> Accepted:
+    claim = UpdateClaim("fedchain-local", "wasm1contract", 1, 1, examples, f"digest-{address}", "base")
+    envelope = SignedEnvelope(claim=claim, address=address, public_key="", signature="")
+    return Accepted(address, 0, examples, min(examples, 1000), arrays, envelope)
+
+
+def shard(
+    digits: tuple[np.ndarray, np.ndarray], start: int, size: int, noise: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    x, y = digits
+    xs, ys = x[start : start + size], y[start : start + size].copy()
+    flip = np.random.default_rng(start).random(size) < noise
+    ys[flip] = np.random.default_rng(start + 1).integers(0, 10, flip.sum())
+    return xs, ys
+
+
+@pytest.fixture(scope="module")
+def honest(digits: tuple[np.ndarray, np.ndarray]) -> dict[str, list[np.ndarray]]:
+    base = global_model(digits)
+    return {
+        "big": trained(base, *shard(digits, 400, 400)),
+        "medium": trained(base, *shard(digits, 800, 200)),
+        "small": trained(base, *shard(digits, 1000, 60)),
+        "noisy": trained(base, *shard(digits, 1100, 200, noise=0.6)),
+    }
+
+
+def round_input(digits: tuple[np.ndarray, np.ndarray], updates: list[Accepted]) -> RoundInput:
+    base = global_model(digits)
+    return RoundInput(1, 2, NAMES, base, encode(NAMES, base), updates)
+
+
+def delta_norm(arrays: list[np.ndarray], base: list[np.ndarray]) -> float:
+    return float(np.sqrt(sum(float(((a - b) ** 2).sum()) for a, b in zip(arrays, base, strict=True))))
+
+
+def credits_of(weights: object) -> dict[str, int]:
+    return dict(weights.credits)  # type: ignore[attr-defined]
+
+
+def test_free_riders_of_every_kind_earn_nothing_and_honest_trainers_share_the_budget(
+    digits: tuple[np.ndarray, np.ndarray], validator: Validator, honest: dict[str, list[np.ndarray]]
+) -> None:
+    base = global_model(digits)
+    previous = SoftmaxRegression(64, 10).get_arrays()  # last round's model: the one before `base`
+    noise_norm = delta_norm(honest["medium"], base)
+    rng = np.random.default_rng(3)
+    noise = [rng.normal(size=a.shape).astype(np.float32) for a in base]
+    scale = noise_norm / float(np.sqrt(sum(float((n**2).sum()) for n in noise)))
+    updates = [
+        accepted("big", honest["big"], 400),
+        accepted("medium", honest["medium"], 200),
+        accepted("returns-global", [a.copy() for a in base], 1000),
+        accepted("adds-noise", [a + scale * n for a, n in zip(base, noise, strict=True)], 1000),
+        accepted("stale", previous, 1000),
+        accepted("small", honest["small"], 60),
+    ]
+    weights = MeasuredContribution(validator, "sha").weigh(round_input(digits, updates))
+    credits = credits_of(weights)
+    assert set(credits) == {"big", "medium", "small"}, weights.table
+    assert sum(credits.values()) <= ROUND_WEIGHT and sum(credits.values()) > ROUND_WEIGHT - len(credits)
+    rows = {row["address"]: row for row in weights.table["trainers"]}
+    for rider in ("returns-global", "adds-noise", "stale"):
+        assert rows[rider]["credit"] == 0 and rows[rider]["dropped"], rows[rider]
+    assert weights.aggregation[2:5] == [0.0, 0.0, 0.0]  # nor do they move the model
+    assert credits["big"] > credits["small"]
+
+
+def test_poisoners_earn_nothing_and_stay_out_of_the_model(
+    digits: tuple[np.ndarray, np.ndarray], validator: Validator, honest: dict[str, list[np.ndarray]]
+) -> None:
+    base = global_model(digits)
+    x, y = shard(digits, 1300, 300)
+    flipped = trained(base, x, 9 - y)
+    good = honest["big"]
+    sign_flipped = [b - 0.8 * (g - b) for g, b in zip(good, base, strict=True)]
+    updates = [
+        accepted("big", good, 400),
+        accepted("label-flipper", flipped, 300),
+        accepted("sign-flipper", sign_flipped, 1000),
+        accepted("medium", honest["medium"], 200),
+    ]
+    weights = MeasuredContribution(validator, "sha").weigh(round_input(digits, updates))
+    assert set(credits_of(weights)) == {"big", "medium"}, weights.table
+    assert weights.aggregation[1] == 0.0 and weights.aggregation[2] == 0.0
+
+
+def test_a_near_duplicate_from_another_address_gains_nothing(
+    digits: tuple[np.ndarray, np.ndarray], validator: Validator, honest: dict[str, list[np.ndarray]]
+) -> None:
+    copy = [a + np.float32(1e-4) for a in honest["big"]]  # the same update, lightly disguised
+    updates = [
+        accepted("big", honest["big"], 400),
+        accepted("medium", honest["medium"], 200),
+        accepted("sybil", copy, 400),
+    ]
+    weights = MeasuredContribution(validator, "sha").weigh(round_input(digits, updates))
+    rows = {row["address"]: row for row in weights.table["trainers"]}
+    assert rows["sybil"]["credit"] == 0 and "near-duplicate of big" in rows["sybil"]["dropped"]
+    assert weights.aggregation[2] == 0.0  # counted once in the model too
+    alone = MeasuredContribution(validator, "sha").weigh(round_input(digits, updates[:2]))
+    assert credits_of(weights).keys() == credits_of(alone).keys() == {"big", "medium"}
+
+
+def test_better_data_earns_more(
+    digits: tuple[np.ndarray, np.ndarray], validator: Validator, honest: dict[str, list[np.ndarray]]
+) -> None:
+    """Same claimed example count for all: only the measured value tells them apart."""
+    updates = [accepted(name, arrays, 200) for name, arrays in honest.items()]
+    pipeline = MeasuredContribution(validator, "sha")
+    totals: dict[str, int] = {}
+    for _ in range(3):  # three rounds' batches: the smoothed shares decide
+        for address, credit in pipeline.weigh(round_input(digits, updates)).credits:
+            totals[address] = totals.get(address, 0) + credit
+    assert totals["big"] > totals["small"]
+    assert totals["medium"] > totals.get("noisy", 0)
+
+
+def test_claimed_counts_pay_only_updates_that_pass_the_median_screen(
+    digits: tuple[np.ndarray, np.ndarray], honest: dict[str, list[np.ndarray]]
+) -> None:
+    base = global_model(digits)
+    flipped = [b - 0.8 * (g - b) for g, b in zip(honest["big"], base, strict=True)]
+    updates = [
+        accepted("big", honest["big"], 400),
+        accepted("medium", honest["medium"], 200),
+        accepted("small", honest["small"], 60),
+        accepted("sign-flipper", flipped, 5000),
+        accepted("returns-global", [a.copy() for a in base], 1000),
+    ]
+    weights = ClaimedContribution().weigh(round_input(digits, updates))
+    assert credits_of(weights) == {"big": 400, "medium": 200, "small": 60}
+    assert weights.aggregation == [400.0, 200.0, 60.0, 0.0, 0.0]
+
+
+def test_shapley_values_add_up_to_the_value_of_everyone_and_sampling_approaches_them(
+    digits: tuple[np.ndarray, np.ndarray], validator: Validator, honest: dict[str, list[np.ndarray]]
+) -> None:
+    base = global_model(digits)
+    flattener = Flattener(NAMES, base)
+    candidates = [Candidate(n, 100.0, flattener.delta(a)) for n, a in honest.items()]
+    halves = [list(range(0, 150)), list(range(150, 300))]
+    utility = Utility(flattener, candidates, lambda model: validator.losses(model, halves))
+    exact = exact_shapley(utility)
+    everyone = utility(frozenset(range(len(candidates))))
+    assert np.allclose(exact.sum(axis=0), everyone, atol=1e-9)  # efficiency
+    sampled = gtg_shapley(utility, budget=10_000, rng=np.random.default_rng(0))  # all cached: exact U
+    assert np.argsort(sampled.mean(axis=1)).tolist() == np.argsort(exact.mean(axis=1)).tolist()
+    scores = ShapleyScorer(budget=15)(utility)
+    assert scores.method == "exact-shapley"
+
+
+def test_the_ledger_smooths_and_never_credits_zero_worth() -> None:
+    ledger = Ledger(smoothing=0.5)
+    everyone = ["a", "b", "rider"]
+    assert ledger.credit({"a": 3.0, "b": 1.0, "rider": 0.0}, everyone) == [("a", 750_000), ("b", 250_000)]
+    # shares now a 0.375, b 0.125; a adds nothing this round: a 0.1875, b 0.5625 — one round decides little
+    assert ledger.credit({"a": 0.0, "b": 1.0, "rider": 0.0}, everyone) == [("b", 750_000), ("a", 250_000)]
+    assert ledger.credit({"a": 1.0, "b": 1.0}, ["b"]) == [("b", 1_000_000)]  # a dropped by the screen: nothing
+    assert ledger.shares["rider"] == 0.0
+    table = {"trainers": [{"address": "a", "smoothed_share": 0.1875}, {"address": "x", "smoothed_share": 7}]}
+    assert Ledger.restored(table).shares == {"a": 0.1875}  # an impossible share is not taken over
+
+
+def test_a_task_names_its_validation_set_by_fingerprint(tmp_path: Path, digits: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = digits
+    write_npz(tmp_path / "org-a", x[:50], y[:50])
+    write_npz(tmp_path / "org-b", x[50:100], y[50:100])
+    wanted = load_folder(tmp_path / "org-b").sha256()
+    assert find_validation_set(tmp_path, wanted) == tmp_path / "org-b"
+    assert find_validation_set(tmp_path, "0" * 64) is None
+
+
+def test_the_worker_refuses_rows_outside_its_data(validator: Validator, digits: tuple[np.ndarray, np.ndarray]) -> None:
+    model = encode(NAMES, global_model(digits))
+    assert len(validator.losses(model, [[0, 1], [2]])) == 2
+    with pytest.raises(WorkerError, match="row indices"):
+        validator.losses(model, [[300]])
+    assert decode(model)[0] == NAMES
+
+
+def test_scoring_alone_gives_free_riders_nothing(
+    digits: tuple[np.ndarray, np.ndarray], validator: Validator, honest: dict[str, list[np.ndarray]]
+) -> None:
+    """Should one slip past the screen, scoring still finds it adds nothing (nor a noisy copy)."""
+    base = global_model(digits)
+    flattener = Flattener(NAMES, base)
+    rng = np.random.default_rng(5)
+    noise = rng.normal(size=flattener.size).astype(np.float32)
+    honest_delta = flattener.delta(honest["medium"])
+    candidates = [
+        Candidate("big", 400.0, flattener.delta(honest["big"])),
+        Candidate("medium", 200.0, honest_delta),
+        Candidate("returns-global", 1000.0, np.zeros(flattener.size, np.float32)),
+        Candidate("adds-noise", 1000.0, noise * float(np.linalg.norm(honest_delta) / np.linalg.norm(noise))),
+    ]
+    halves = [list(range(0, 150)), list(range(150, 300))]
+    scores = ShapleyScorer()(Utility(flattener, candidates, lambda model: validator.losses(model, halves)))
+    assert scores.worth[0] > 0 and scores.worth[1] > 0
+    assert scores.worth[2] == 0 and scores.worth[3] == 0, scores.values
