@@ -25,6 +25,7 @@ from client_kit.node_identity import NodeKeyClaim
 
 PAGE = 100  # the contract's largest page
 MAX_LOSS = 1e6  # the largest loss a round records; no real model's loss comes near it
+ROUND_WEIGHT = 1_000_000  # the contract's budget for one round's weights when scoring is measured
 MAX_U64 = 2**64 - 1  # the contract's integers (an example count beyond it would not even parse)
 
 

@@ -31,6 +31,7 @@ class RoundTiming:
     verify_s: float  # verification of every reply
     aggregate_s: float
     evaluate_wait_s: float  # federated evaluation (≈ 0 without it)
+    score_s: float = 0.0  # screening and scoring each update's contribution (keepers.contribution)
     validate_s: float = 0.0  # scoring on the keeper's validation set
     ipfs_s: float = 0.0  # pinning the new global model
     tx_s: float = 0.0  # signing and broadcasting the attestation
@@ -39,8 +40,9 @@ class RoundTiming:
 
     @property
     def keeper_s(self) -> float:
-        """The keeper's own work: verification, aggregation, validation, IPFS and the transaction."""
-        return self.verify_s + self.aggregate_s + self.validate_s + self.ipfs_s + self.tx_s
+        """The keeper's own work: verification, contribution scoring, aggregation, validation, IPFS
+        and the transaction."""
+        return self.verify_s + self.score_s + self.aggregate_s + self.validate_s + self.ipfs_s + self.tx_s
 
     def to_json(self) -> dict[str, float]:
         """Flat, rounded to 0.1 ms: the feed's `timing` object."""

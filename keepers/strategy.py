@@ -3,10 +3,12 @@
 A subclass of Flower's own FedAvg: Flower's loop moves the messages; this strategy chooses who
 gets them (only nodes bound to staked trainers, `keepers.binding`: nobody else can stall a
 round), judges every training reply (`keepers.verification`; a reply can never stop the round),
-averages the accepted ones in place (`keepers.fedavg`), and counts only signed evaluations
-(`keepers.evaluation`). After each round the `on_round` hook receives everything the keeper must
-attest (the new global model's bytes, accepted contributors with weights, rejections with
-reasons and evidence, metrics), and `on_event` sees each decision as it happens, for the live feed.
+measures what each accepted update is worth (`keepers.contribution`: which updates make the new
+model, and what the round credits each trainer), averages the chosen ones in place
+(`keepers.fedavg`), and counts only signed evaluations (`keepers.evaluation`). After each round
+the `on_round` hook receives everything the keeper must attest (the new global model's bytes, the
+round's credits and score table, rejections with reasons and evidence, metrics), and `on_event`
+sees each decision as it happens, for the live feed.
 
 The global model moves through Flower's loop as the exact bytes of its checkpoint
 (`client_kit.model_format`: one Array of safetensors bytes): the bytes the keeper pins to IPFS,
@@ -19,7 +21,8 @@ import hashlib
 import math
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord, RecordDict
@@ -41,6 +44,7 @@ from client_kit.protocol import (
 )
 from client_kit.task_hub import Standing
 from keepers.binding import Bindings
+from keepers.contribution.pipeline import ClaimedContribution, ContributionPipeline, RoundInput
 from keepers.evaluation import Evaluation, EvaluationContext, aggregate, one_per_trainer, read_evaluation
 from keepers.events import FeedEvent, LastReply, RoundStarted, RoundTiming, UpdateAccepted, UpdateRejected
 from keepers.fedavg import weighted_average
@@ -55,6 +59,8 @@ class RoundOutcome:
     model: bytes  # the new global model's checkpoint: pinned, recorded on chain, sent next round
     accepted: list[Accepted]
     rejected: list[Rejected]
+    credits: list[tuple[str, int]] = field(default_factory=list)  # what the round records on chain
+    scores: dict[str, Any] = field(default_factory=dict)  # the score table behind the credits
     train_loss: float | None = None
     eval_loss: float | None = None
     eval_accuracy: float | None = None
@@ -74,6 +80,7 @@ class ChainFedAvg(FedAvg):
         round_offset: int = 0,
         federated_evaluation: bool = True,
         idle_wait_s: float = 0.0,
+        contribution: ContributionPipeline | None = None,
     ) -> None:
         super().__init__(fraction_train=1.0, fraction_evaluate=1.0 if federated_evaluation else 0.0)
         self._bindings = bindings
@@ -85,7 +92,9 @@ class ChainFedAvg(FedAvg):
         self.round_offset = round_offset
         self.idle_wait_s = idle_wait_s  # how long a round with no bound node waits for one
         self.federated_evaluation = federated_evaluation
+        self.contribution = contribution or ClaimedContribution()
         self._global: tuple[list[str], list[np.ndarray], str] = ([], [], "")
+        self._global_model = b""
         self._clock: dict[str, float] = {}
         self._slowest: LastReply | None = None
         self._pending: RoundOutcome | None = None
@@ -105,7 +114,8 @@ class ChainFedAvg(FedAvg):
     ) -> Iterable[Message]:
         self._clock = {"round_start": time.perf_counter()}
         names, views = from_record(arrays)
-        self._global = (names, views, hashlib.sha256(bytes_of(arrays)).hexdigest())
+        self._global_model = bytes_of(arrays)
+        self._global = (names, views, hashlib.sha256(self._global_model).hexdigest())
         task_round = self.task_round(server_round)
         config[SERVER_ROUND] = task_round
         # A round nobody is bound for waits a while for a trainer (late, or restarting); if none
@@ -155,15 +165,20 @@ class ChainFedAvg(FedAvg):
                     )
                 )
         self._clock["verified"] = time.perf_counter()
-        if accepted:
-            total = float(sum(a.weight for a in accepted))
-            new_arrays = weighted_average(((a.arrays, float(a.weight)) for a in accepted), total, global_arrays)
+        round_input = RoundInput(self.task_id, task_round, names, global_arrays, self._global_model, accepted)
+        weights = self.contribution.weigh(round_input)
+        self._clock["scored"] = time.perf_counter()
+        chosen = [(a.arrays, w) for a, w in zip(accepted, weights.aggregation, strict=True) if w > 0]
+        if chosen:
+            new_arrays = weighted_average(iter(chosen), float(sum(w for _, w in chosen)), global_arrays)
         else:
-            new_arrays = [a.copy() for a in global_arrays]  # nothing trustworthy arrived: keep the model
+            new_arrays = [a.copy() for a in global_arrays]  # nothing worth taking arrived: keep the model
         train_loss = sum(loss * n for loss, n in losses) / sum(n for _, n in losses) if losses else None
         model = encode(names, new_arrays, {"task_id": str(self.task_id), "round": str(task_round)})
         self._clock["aggregated"] = time.perf_counter()
-        self._pending = RoundOutcome(task_round, names, new_arrays, model, accepted, rejected, train_loss=train_loss)
+        self._pending = RoundOutcome(
+            task_round, names, new_arrays, model, accepted, rejected, weights.credits, weights.table, train_loss
+        )
         metrics = MetricRecord({"accepted": len(accepted), "rejected": len(rejected)})
         return record_of(model), metrics
 
@@ -223,7 +238,8 @@ class ChainFedAvg(FedAvg):
         outcome.timing = RoundTiming(
             train_wait_s=clock["replies_in"] - clock["round_start"],
             verify_s=clock["verified"] - clock["replies_in"],
-            aggregate_s=clock["aggregated"] - clock["verified"],
+            score_s=clock["scored"] - clock["verified"],
+            aggregate_s=clock["aggregated"] - clock["scored"],
             evaluate_wait_s=now - clock["aggregated"],
             last_reply=self._slowest,
         )

@@ -52,6 +52,12 @@ class RoundWeights:
     table: dict[str, Any] = field(default_factory=dict)  # the score table, pinned for anyone to check
 
 
+class ContributionPipeline(Protocol):
+    """What the strategy asks of a round's accepted updates."""
+
+    def weigh(self, round_input: RoundInput) -> RoundWeights: ...
+
+
 class ValidationOracle(Protocol):
     """The organization's validation set behind the task's own code, in its sandboxed worker."""
 
