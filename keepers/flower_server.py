@@ -21,21 +21,28 @@ from flwr.common.logger import log
 from flwr.serverapp import Grid, ServerApp
 
 from client_kit.chain import ChainClient
-from client_kit.ipfs import MAX_CLIENT_BYTES, KuboStore, fetch_verified
+from client_kit.ipfs import MAX_CLIENT_BYTES, IpfsError, KuboStore, fetch_verified
 from client_kit.keys import read_mnemonic_file, wallet_from_mnemonic
 from client_kit.model_format import decode_views, record_of
-from client_kit.task_hub import RoundMetrics, SignedClaim, SlashEvidence, Standing, Task, TaskHub
+from client_kit.task_hub import RoundMetrics, Scoring, SignedClaim, SlashEvidence, Standing, Task, TaskHub
 from client_kit.worker import WorkerError
 from keepers.binding import Bindings
 from keepers.brisk_grid import BriskGrid
+from keepers.contribution.ledger import Ledger
+from keepers.contribution.pipeline import (
+    ClaimedContribution,
+    ContributionPipeline,
+    MeasuredContribution,
+)
 from keepers.events import RoundAttested, RoundTiming, TaskFinalized, TrainerConnected, TrainerSlashed
 from keepers.feed import LiveFeed
 from keepers.run_config import TaskRunConfig
 from keepers.strategy import ChainFedAvg, RoundOutcome
-from keepers.validation import Score, Validator
+from keepers.validation import Score, Validator, find_validation_set
 from keepers.verification import Rejected, UpdateContext
 
 app = ServerApp()
+MAX_SCORE_TABLE_BYTES = 16 << 20  # a line per trainer: far below this at the contract's trainer cap
 
 
 class TaskKeeper:
@@ -51,6 +58,7 @@ class TaskKeeper:
         self.task: Task = self.hub.task(settings.task_id)
         self._members = {p.trainer: p.slashed for p in self.hub.participants(settings.task_id)}
         self._validator = self._load_validator(settings.validation_dir)
+        self.contribution = self._contribution()
         self._inclusion = ThreadPoolExecutor(max_workers=1, thread_name_prefix="attestation")
         self._pending: Future[None] | None = None
         self.bindings = Bindings(
@@ -60,16 +68,42 @@ class TaskKeeper:
     def _load_validator(self, folder: Path | None) -> Validator | None:
         """The task's own client.py (fetched by CID, checked against its sha256 on chain), run in
         its sandboxed worker on the keeper's validation data: each global model is scored exactly
-        as trainers' code scores it, and that code never shares a process with the keeper's key."""
+        as trainers' code scores it, and that code never shares a process with the keeper's key.
+
+        A task that pays for measured contribution names its validation set by fingerprint: the
+        keeper scores on exactly that set (found under its validation folder) or not at all."""
+        if self.task.scoring == Scoring.MEASURED:
+            folder = find_validation_set(folder, self.task.validation_sha256 or "")
+            if folder is None:
+                raise RuntimeError(
+                    f"task {self.task.id} pays for measured contribution on the validation set with sha256 "
+                    f"{self.task.validation_sha256}, which is not under this keeper's --validation folder"
+                )
         if folder is None:
             return None
         source = fetch_verified(self.ipfs, self.task.client_cid, self.task.client_sha256, MAX_CLIENT_BYTES)
+        if self.task.scoring == Scoring.MEASURED:  # no fallback: without its scorer the task cannot pay
+            return Validator(source, folder, sandbox=self.settings.sandbox, timeout=self.settings.validation_timeout)
         try:  # the task's code may fail or hang here: then rounds carry the trainers' figures
             # The keeper's own limit, never the organization's: a task's round timeout may be a day.
             return Validator(source, folder, sandbox=self.settings.sandbox, timeout=self.settings.validation_timeout)
         except WorkerError as error:
             log(WARNING, "task %s: the task's code cannot score the validation set: %s", self.task.id, error)
             return None
+
+    def _contribution(self) -> ContributionPipeline:
+        """The task's scoring method; a measured task continues the smoothed shares where the last
+        attested round's score table left them."""
+        if self.task.scoring != Scoring.MEASURED or self._validator is None:
+            return ClaimedContribution()
+        table = None
+        last = self.hub.round(self.task.id, self.task.rounds_completed) if self.task.rounds_completed else None
+        if last is not None and last.scores_cid:
+            try:
+                table = json.loads(self.ipfs.cat(last.scores_cid, MAX_SCORE_TABLE_BYTES))
+            except (IpfsError, ValueError) as error:
+                log(WARNING, "task %s: last round's score table unreadable (%s): shares restart", self.task.id, error)
+        return MeasuredContribution(self._validator, self.task.validation_sha256 or "", Ledger.restored(table))
 
     def validate(self, model: bytes) -> Score | None:
         """The global model's score on the keeper's validation set, if it has one and the task's
@@ -117,7 +151,8 @@ class TaskKeeper:
         )
 
     def attest(self, outcome: RoundOutcome) -> None:
-        """Pin the new global model, then record the round and slash provable misbehaviour on chain.
+        """Pin the new global model and the score table, then record the round and slash provable
+        misbehaviour on chain.
 
         SubmitRound and any Slash go out in one transaction, broadcast without waiting for its block:
         the next round trains meanwhile, and its own attestation first confirms this one (the
@@ -129,12 +164,16 @@ class TaskKeeper:
         validation = self.validate(outcome.model)
         validated_at = time.perf_counter()
         pinned = self.ipfs.add(outcome.model, name=f"task{self.task.id}-round{outcome.round}.safetensors")
+        scores = self.ipfs.add(
+            json.dumps(outcome.scores).encode(), name=f"task{self.task.id}-round{outcome.round}-scores.json"
+        )
         pinned_at = time.perf_counter()
         metrics = recorded_metrics(outcome, validation)
         loss, accuracy = float(metrics.loss), float(metrics.accuracy)
-        contributors = [(a.address, a.weight) for a in outcome.accepted]
         sender = str(self.wallet.address())
-        body = TaskHub.submit_round_body(self.task.id, outcome.round, pinned.cid, pinned.sha256, metrics, contributors)
+        body = TaskHub.submit_round_body(
+            self.task.id, outcome.round, pinned.cid, pinned.sha256, metrics, outcome.credits, scores_cid=scores.cid
+        )
         messages = [self.hub.message(sender, body)]
         culprits: dict[str, str] = {}
         for rejection in outcome.rejected:
@@ -270,6 +309,7 @@ def main(grid: Grid, context: Context) -> None:
                 round_offset=task.rounds_completed,
                 federated_evaluation=settings.federated_evaluation,
                 idle_wait_s=float(task.round_timeout_secs),
+                contribution=keeper.contribution,
             )
             strategy.start(
                 grid=grid,

@@ -201,7 +201,9 @@ class KeeperService:
         the organization)."""
         if task.id in self._refused:
             return
-        reason = undeliverable(task, KuboStore(self.settings.ipfs_api), self.settings.max_round_timeout_s)
+        reason = undeliverable(
+            task, KuboStore(self.settings.ipfs_api), self.settings.max_round_timeout_s, self.settings.validation_dir
+        )
         if reason is not None:
             self._refused.add(task.id)  # checked once: its terms and files never change
             self.report(f"task {task.id} not accepted: {reason}")

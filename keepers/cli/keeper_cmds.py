@@ -56,8 +56,15 @@ def keeper_register(
     type=click.IntRange(5),
     help="Refuse a task whose rounds may each wait longer than this many seconds.",
 )
+@click.option(
+    "--validation",
+    "validation_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder holding the validation sets organizations handed over (a task that pays for measured "
+    "contribution is refused unless the set it names is here or in a sub-folder).",
+)
 @pass_target
-def keeper_accept(target: Target, task_id: int, key: str, max_round_timeout: int) -> None:
+def keeper_accept(target: Target, task_id: int, key: str, max_round_timeout: int, validation_dir: Path | None) -> None:
     """Consent to serve a task that names this keeper, bonding the stake the task asks for. The
     bond comes back in full when every round is delivered (or the task never starts); for each
     round never delivered a share of it compensates the organization and the contributors. The
@@ -74,7 +81,7 @@ def keeper_accept(target: Target, task_id: int, key: str, max_round_timeout: int
         raise CliFailure(f"task {task_id} names keeper {task.keeper}, not {wallet.address()}")
     if task.status != TaskStatus.PROPOSED:
         raise CliFailure(f"task {task_id} is {task.status}: only a proposed task can be accepted")
-    reason = undeliverable(task, target.ipfs, max_round_timeout)
+    reason = undeliverable(task, target.ipfs, max_round_timeout, validation_dir)
     if reason is not None:
         raise CliFailure(f"task {task_id} not accepted: {reason}")
     result = target.hub.accept_task(wallet, task_id, task.keeper_bond, task.denom)
@@ -97,7 +104,8 @@ def keeper_accept(target: Target, task_id: int, key: str, max_round_timeout: int
     "--validation",
     "validation_dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Labelled data of the keeper's own: every global model is scored on it (recorded on chain).",
+    help="Labelled data: every global model is scored on it (recorded on chain). A task that pays for measured "
+    "contribution uses the set it names by sha256, found here or in a sub-folder (and is refused without it).",
 )
 @click.option(
     "--federated-evaluation/--no-federated-evaluation",
