@@ -53,7 +53,13 @@ from client_kit.task_hub import Task, TaskHub
 from client_kit.update_rules import update_norm
 from client_kit.worker import TaskWorker, WorkerError, numbers
 
-FAULTS = ("nan", "scale", "shape", "unsigned", "impostor")  # misbehaviour on purpose: demo and tests only
+# Misbehaviour on purpose, demo, benchmarks and tests only. The first five break a rule the keeper
+# checks (and slashes for); the last four are signed, well-formed and within the norm bound, and
+# only measuring their contribution exposes them: free-riders (the global model back, global plus
+# noise as large as an honest update, last round's model) and a poisoner (its update sign-flipped
+# and stretched to just inside the bound).
+FAULTS = ("nan", "scale", "shape", "unsigned", "impostor", "freeride", "noise", "stale", "flip")
+DISGUISES = ("freeride", "noise", "stale", "flip")
 BASE_WAIT_S = 60.0  # how long to wait for the chain to show the previous round (its block may lag)
 
 
@@ -101,6 +107,7 @@ class SignerApp:
         self.fault = fault
         self.log = RoundLog()
         self.journal = journal  # (kind, round) -> the reply signed for it, on disk
+        self._previous_global: bytes | None = None  # the model of the round before (a "stale" fault)
         self._chain = ThreadPoolExecutor(max_workers=1, thread_name_prefix="base-check")
         self.app = ClientApp()
 
@@ -141,6 +148,10 @@ class SignerApp:
         if fault in ("nan", "scale", "shape"):
             arrays = _misbehave(fault, arrays)
             update = encode(names, arrays)
+        elif fault in DISGUISES:
+            arrays = _disguise(fault, arrays, model, self._previous_global, self.max_update_norm, task_round)
+            update = encode(names, arrays)
+        self._previous_global = model
         if expected.result() != base:
             raise TrainerError(
                 f"the keeper sent a round-{task_round} model (sha256 {base[:16]}…) that is not the one the chain "
@@ -278,6 +289,32 @@ def _active_fault(fault: str, task_round: int) -> str:
     """`kind` misbehaves every round, `kind@3` only in round 3 (demo and tests only)."""
     kind, _, only_round = fault.partition("@")
     return kind if kind and (not only_round or int(only_round) == task_round) else ""
+
+
+def _disguise(
+    kind: str, trained: list[np.ndarray], model: bytes, previous: bytes | None, bound: float, seed: int
+) -> list[np.ndarray]:
+    """A signed update that passes every check but adds nothing, or harms (see DISGUISES)."""
+    base = decode_views(model)[1]
+    if kind == "freeride":
+        return [np.array(a) for a in base]
+    if kind == "stale":
+        return [np.array(a) for a in decode_views(previous or model)[1]]
+    floating = [np.issubdtype(b.dtype, np.floating) for b in base]
+    steps = [
+        np.subtract(t, b, dtype=np.float64) if f else None for t, b, f in zip(trained, base, floating, strict=True)
+    ]
+    honest_norm = update_norm(trained, base)
+    if kind == "noise":
+        rng = np.random.default_rng(seed)
+        steps = [rng.normal(size=b.shape) if f else None for b, f in zip(base, floating, strict=True)]
+        factor = honest_norm / max(1e-12, float(np.sqrt(sum(float((s**2).sum()) for s in steps if s is not None))))
+    else:  # flip: the honest step reversed, stretched to 95 % of the bound
+        factor = -0.95 * bound / max(1e-12, honest_norm)
+    return [
+        (b.astype(np.float64) + factor * step).astype(b.dtype) if step is not None else np.array(b)
+        for b, step in zip(base, steps, strict=True)
+    ]
 
 
 def _misbehave(kind: str, arrays: list[np.ndarray]) -> list[np.ndarray]:
