@@ -5,8 +5,8 @@ that each register and stake with their own signed transaction, and 100 trainer 
 Flower's Fleet API, each binding itself to its staked address, checking the global model against
 the chain and signing its update. To fit 100 trainers on 2 cores they run as threads in four
 processes (each trainer a SignerApp and a TrainerNode; the task's code runs in the same process
-through `InProcessWorker` instead of one sandboxed worker process per trainer, which 100 PyTorch
-processes would not fit in memory: the benchmark measures the protocol, not the confinement),
+through `bench.trainer_hosts.InProcessWorker` instead of one sandboxed worker process per trainer,
+which 100 PyTorch processes would not fit in memory: the benchmark measures the protocol),
 polling every 2 s: each request costs the SuperLink's single event loop 3-5 ms, so 100
 idle nodes polling every 0.5 s would take most of it (polling every 1 s gave the same round time).
 Reported: the round's wall time (first train message
@@ -18,17 +18,11 @@ Run: python -m bench scale
 from __future__ import annotations
 
 import io
-import multiprocessing
-import signal
 import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from cosmpy.aerial.wallet import LocalWallet
-from cosmpy.crypto.keypairs import PrivateKey
 from rich.console import Console
 from rich.progress import Progress
 from sklearn.datasets import load_digits
@@ -36,20 +30,15 @@ from sklearn.datasets import load_digits
 from bench import BENCH_PORT_OFFSET
 from bench.accounts import derive_wallets, fund, register_and_join
 from bench.report import write_results
-from chain_config import LocalnetConfig, Network
+from bench.trainer_hosts import HostedTrainer, host_trainers, published_endpoint
+from chain_config import LocalnetConfig
 from client_kit.builder import ModelSpec, build_client
 from client_kit.chain import ChainClient
-from client_kit.data import load_folder, write_npz
-from client_kit.endpoint import KeeperEndpoint
+from client_kit.data import write_npz
 from client_kit.ipfs import KuboStore
 from client_kit.keys import KeyStore
-from client_kit.node import TrainerNode
-from client_kit.node_identity import node_private_key
-from client_kit.preflight import keeper_endpoint
-from client_kit.settings import ClientSettings, settings_from_source
-from client_kit.signer_app import SignerApp
-from client_kit.task_hub import Task, TaskHub
-from client_kit.worker import TaskSession
+from client_kit.settings import ClientSettings
+from client_kit.task_hub import TaskHub
 from keepers.demo import DIGITS_MLP
 from keepers.events import RoundAttested, RoundStarted
 from keepers.orchestration import ServedTask, TaskTerms, accept_task, publish_task, register_keeper
@@ -59,63 +48,6 @@ from localnet.network import Localnet
 from localnet.processes import descendants, free_port
 
 TRAINERS, WORKERS, HIDDEN, POLL_S, STAKE = 100, 4, 1536, 2.0, 1_000
-
-
-class InProcessWorker:
-    """The task worker's interface served in this process (benchmark only, see the module doc)."""
-
-    def __init__(self, source: bytes, data_dir: Path) -> None:
-        self._session = TaskSession(source, load_folder(data_dir))
-        self.description = self._session.describe()
-
-    def train(self, model: bytes, task_round: int) -> tuple[dict[str, Any], bytes]:
-        return self._session.train({"round": task_round}, model)
-
-    def evaluate(self, model: bytes) -> dict[str, Any]:
-        return self._session.evaluate(model)
-
-
-def _worker(
-    source: bytes,
-    endpoint: KeeperEndpoint,
-    task_id: int,
-    assignments: list[tuple[str, str]],
-    network: Network,
-    journal: Path,
-) -> None:
-    """One process hosting several trainers: a SignerApp and a TrainerNode thread each (TLS pinned to
-    the keeper's certificate on chain, each with its own node key)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    settings = settings_from_source(source)
-    hub = TaskHub(ChainClient(network), settings.contract)
-    stop = threading.Event()
-    task = hub.task(task_id)
-    for key, data in assignments:
-        wallet = LocalWallet(PrivateKey(bytes.fromhex(key)), "wasm")
-        worker = InProcessWorker(source, Path(data))
-        examples = len(load_folder(Path(data)))
-        signer = SignerApp(settings, wallet, task, worker, hub, journal / str(wallet.address()), examples)  # type: ignore[arg-type]
-        node = TrainerNode(
-            signer.app,
-            endpoint.address,
-            {},
-            poll_interval=POLL_S,
-            certificate_sha256=endpoint.tls_cert_sha256,
-            node_key=node_private_key(wallet, network.chain_id, settings.contract, task_id),
-        )
-        threading.Thread(target=node.run, args=(stop, 600.0), daemon=True).start()
-    stop.wait()
-
-
-def _published_endpoint(hub: TaskHub, task: Task, timeout: float = 60.0) -> KeeperEndpoint:
-    """The keeper's endpoint once its service published its certificate on chain."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        endpoint = keeper_endpoint(hub, task)
-        if endpoint.tls_cert_sha256:
-            return endpoint
-        time.sleep(0.5)
-    raise RuntimeError("the keeper did not publish its TLS certificate")
 
 
 def _peak_rss_mb(pids: list[int]) -> float:
@@ -183,7 +115,7 @@ def _round(home: Path, federated_evaluation: bool) -> dict[str, Any]:
         for index, rows in enumerate(np.array_split(order[360:], TRAINERS)):
             folder = home / "trainers" / f"t{index}"
             write_npz(folder, digits.data[rows], digits.target[rows])
-            assignments.append((trainers[index].signer().private_key_hex, str(folder)))
+            assignments.append(HostedTrainer(trainers[index].signer().private_key_hex, str(folder)))
         write_npz(home / "validation", digits.data[order[:360]], digits.target[order[:360]])
         keeper_settings = KeeperSettings(
             superlink_port=link_port,
@@ -197,15 +129,10 @@ def _round(home: Path, federated_evaluation: bool) -> dict[str, Any]:
             federated_evaluation=federated_evaluation,
         )
         with ServedTask(chain, hub, keeper, keeper_settings, task_id) as served:
-            endpoint = _published_endpoint(hub, hub.task(task_id))
-            context = multiprocessing.get_context("fork")
-            for part in range(WORKERS):
-                args = (
-                built.source, endpoint, task_id, assignments[part::WORKERS], config.network(), home / "journal",
-            )  # fmt: skip
-                process = context.Process(target=_worker, args=args, daemon=True)
-                process.start()
-                workers.append(process)
+            endpoint = published_endpoint(hub, hub.task(task_id))
+            workers += host_trainers(
+                built.source, endpoint, task_id, assignments, config.network(), home / "journal", WORKERS, POLL_S
+            )
             with Console(file=io.StringIO()).status("one round with 100 trainers"):
                 served.wait(900)
             link_pid = served.service.superlink_pid

@@ -149,7 +149,7 @@ class SignerApp:
             arrays = _misbehave(fault, arrays)
             update = encode(names, arrays)
         elif fault in DISGUISES:
-            arrays = _disguise(fault, arrays, model, self._previous_global, self.max_update_norm, task_round)
+            arrays = disguise(fault, arrays, model, self._previous_global, self.max_update_norm, task_round)
             update = encode(names, arrays)
         self._previous_global = model
         if expected.result() != base:
@@ -291,7 +291,7 @@ def _active_fault(fault: str, task_round: int) -> str:
     return kind if kind and (not only_round or int(only_round) == task_round) else ""
 
 
-def _disguise(
+def disguise(
     kind: str, trained: list[np.ndarray], model: bytes, previous: bytes | None, bound: float, seed: int
 ) -> list[np.ndarray]:
     """A signed update that passes every check but adds nothing, or harms (see DISGUISES)."""

@@ -66,6 +66,13 @@ class SlashReason(StrEnum):
     INVALID_UPDATE = "invalid_update"
 
 
+class Scoring(StrEnum):
+    """How a task's keeper weighs accepted updates (the contract's `Scoring`)."""
+
+    CLAIMED_EXAMPLES = "claimed_examples"  # the example count the trainer claims, capped
+    MEASURED = "measured"  # measured value on the organization's validation set (keepers.contribution)
+
+
 class TaskNotFound(ChainError):
     """The contract holds no task with this id."""
 
