@@ -14,7 +14,7 @@ from client_kit.builder import BuiltClient, ModelSpec, build_client
 from client_kit.chain import ChainClient
 from client_kit.ipfs import KuboStore
 from client_kit.settings import ClientSettings
-from client_kit.task_hub import TaskHub
+from client_kit.task_hub import Scoring, TaskHub
 from keepers.orchestration import TaskTerms, accept_task, join_task, publish_task, register_keeper
 from keepers.run_config import TaskRunConfig
 from keepers.runtime import launch_task_run, start_trainer, submit_task_run
@@ -133,6 +133,8 @@ def create_task(
     pool: int = 30_000_000,
     max_examples: int = 1000,
     round_timeout_s: int = 120,
+    scoring: Scoring = Scoring.CLAIMED_EXAMPLES,
+    validation_sha256: str | None = None,
 ) -> int:
     """Pin client.py and its initial model, create the task, and stake every named trainer into it."""
     org, keeper = dev_wallet(config, "organization"), dev_wallet(config, "keeper")
@@ -140,6 +142,7 @@ def create_task(
     terms = TaskTerms(
         "digits", "keeper e2e", rounds, len(trainers), len(trainers), stake, pool, 600, 3600,
         max_examples_per_trainer=max_examples, round_timeout_s=round_timeout_s,
+        scoring=scoring, validation_sha256=validation_sha256,
     )  # fmt: skip
     task_id = publish_task(hub, kubo, org, str(keeper.address()), built, terms).task_id
     accept_task(hub, keeper, task_id)

@@ -187,7 +187,10 @@ class MeasuredContribution:
             worth[candidates[index].address] = float(scores.worth[position])
             if not scores.harmful[position]:
                 aggregation[index] = candidates[index].prior
-        credits = self.ledger.credit(worth, [candidates[i].address for i in kept])
+        # Paid this round: updates past the screen that did not make the loss worse on both halves
+        # (an update that harms earns nothing in its round, whatever the trainer's history).
+        eligible = [candidates[i].address for i in kept if aggregation[i] > 0]
+        credits = self.ledger.credit(worth, eligible)
         return RoundWeights(aggregation, credits, self._table(round_input, screen, scores, seed, halves, credits))
 
     def _table(
