@@ -5,8 +5,8 @@ the measured worth: sᵢ ← α·(worthᵢ / Σ worth) + (1 − α)·sᵢ. Each 
 contract's fixed round budget among the trainers whose update this round passed the screen, in
 proportion to sᵢ: an update that was dropped (or made the loss worse) earns nothing in its round
 whatever its history, and a trainer whose updates never added anything has sᵢ = 0 in every round,
-earns nothing, and counts as a no-show for penalties. The smoothed shares travel in each round's score table, so a restarted
-keeper continues from the chain's record.
+earns nothing, and counts as a no-show for penalties. The smoothed shares travel in each round's
+score table, so a restarted keeper continues from the chain's record.
 """
 
 from __future__ import annotations

@@ -59,17 +59,22 @@ def screen_by_direction(candidates: Sequence[Candidate], reference: np.ndarray |
 
 
 def near_duplicates(candidates: Sequence[Candidate], among: Sequence[int]) -> dict[int, int]:
-    """Later copies → the earliest update they repeat (candidates are in arrival order)."""
+    """Later copies → the earliest update they repeat (candidates are in arrival order). All the
+    pairs' cosines come from one Gram matrix (one BLAS product, not a Python loop over pairs)."""
+    nonzero = [i for i in among if candidates[i].delta.any()]
+    if len(nonzero) < 2:
+        return {}
+    stacked = np.stack([candidates[i].delta for i in nonzero]).astype(np.float64)
+    norms = np.linalg.norm(stacked, axis=1)
+    cosines = (stacked @ stacked.T) / np.outer(norms, norms)
     copies: dict[int, int] = {}
-    norms = {i: float(np.linalg.norm(candidates[i].delta.astype(np.float64))) for i in among}
-    for position, later in enumerate(among):
-        for earlier in among[:position]:
-            if earlier in copies or norms[later] == 0.0 or norms[earlier] == 0.0:
+    for later in range(len(nonzero)):
+        for earlier in range(later):
+            if nonzero[earlier] in copies:
                 continue
             ratio = min(norms[later], norms[earlier]) / max(norms[later], norms[earlier])
-            aligned = cosine(candidates[later].delta, candidates[earlier].delta)
-            if ratio >= DUPLICATE_NORM_RATIO and aligned >= DUPLICATE_COSINE:
-                copies[later] = earlier
+            if ratio >= DUPLICATE_NORM_RATIO and cosines[later, earlier] >= DUPLICATE_COSINE:
+                copies[nonzero[later]] = nonzero[earlier]
                 break
     return copies
 
