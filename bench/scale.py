@@ -9,8 +9,10 @@ through `bench.trainer_hosts.InProcessWorker` instead of one sandboxed worker pr
 which 100 PyTorch processes would not fit in memory: the benchmark measures the protocol),
 polling every 2 s: each request costs the SuperLink's single event loop 3-5 ms, so 100
 idle nodes polling every 0.5 s would take most of it (polling every 1 s gave the same round time).
-Reported: the round's wall time (first train message
-to its attestation in a block), where it went, and the peak memory of every process involved.
+The task pays for measured contribution, so the round includes screening and scoring 100 updates
+on the validation set (leave-one-out at this size). Reported: the round's wall time (first train
+message to its attestation in a block), where it went (scoring's share of it among the rest), and
+the peak memory of every process involved.
 
 Run: python -m bench scale
 """
@@ -34,11 +36,11 @@ from bench.trainer_hosts import HostedTrainer, host_trainers, published_endpoint
 from chain_config import LocalnetConfig
 from client_kit.builder import ModelSpec, build_client
 from client_kit.chain import ChainClient
-from client_kit.data import write_npz
+from client_kit.data import load_folder, write_npz
 from client_kit.ipfs import KuboStore
 from client_kit.keys import KeyStore
 from client_kit.settings import ClientSettings
-from client_kit.task_hub import TaskHub
+from client_kit.task_hub import Scoring, TaskHub
 from keepers.demo import DIGITS_MLP
 from keepers.events import RoundAttested, RoundStarted
 from keepers.orchestration import ServedTask, TaskTerms, accept_task, publish_task, register_keeper
@@ -72,6 +74,9 @@ def run(results_dir: Path) -> dict[str, Any]:
     summary = {
         "round_s_keeper_validation": rows[0]["round_s"],
         "round_s_with_federated_evaluation": rows[1]["round_s"],
+        "score_s": rows[0]["score_s"],
+        "score_share_of_round": rows[0]["score_share_of_round"],
+        "target_score_share": 0.2,
         "target_round_s": 60,
         "accepted_updates": fastest["accepted"],
         "peak_memory_mb_total": fastest["peak_memory_mb_total"],
@@ -99,24 +104,25 @@ def _round(home: Path, federated_evaluation: bool) -> dict[str, Any]:
         )
         built = build_client(settings, ModelSpec.parse(f"{DIGITS_MLP}:DigitsMLP", {"hidden": HIDDEN}))
         trainers = derive_wallets(TRAINERS, "scale")
+        digits = load_digits()
+        order = np.random.default_rng(0).permutation(len(digits.target))
+        validation = write_npz(home / "validation", digits.data[order[:360]], digits.target[order[:360]]).parent
         with Progress() as progress:
             fund(chain, org, trainers, 1_000_000)
             terms = TaskTerms(
-                "digits-wide", "scale benchmark", 1, TRAINERS, TRAINERS, STAKE, 10_000_000, 900, 3600
+                "digits-wide", "scale benchmark", 1, TRAINERS, TRAINERS, STAKE, 10_000_000, 900, 3600,
+                scoring=Scoring.MEASURED, validation_sha256=load_folder(validation).sha256(),
             )  # fmt: skip
             register_keeper(hub, keeper, f"127.0.0.1:{link_port}")
             task_id = publish_task(hub, kubo, org, str(keeper.address()), built, terms, "Scale Org").task_id
             accept_task(hub, keeper, task_id)
             register_and_join(chain, hub, trainers, task_id, STAKE, progress)
 
-        digits = load_digits()
-        order = np.random.default_rng(0).permutation(len(digits.target))
         assignments = []
         for index, rows in enumerate(np.array_split(order[360:], TRAINERS)):
             folder = home / "trainers" / f"t{index}"
             write_npz(folder, digits.data[rows], digits.target[rows])
             assignments.append(HostedTrainer(trainers[index].signer().private_key_hex, str(folder)))
-        write_npz(home / "validation", digits.data[order[:360]], digits.target[order[:360]])
         keeper_settings = KeeperSettings(
             superlink_port=link_port,
             workdir=home / "keeper",
@@ -125,7 +131,7 @@ def _round(home: Path, federated_evaluation: bool) -> dict[str, Any]:
             feed_port=feed_port,
             connect_timeout=600.0,
             poll_seconds=1.0,
-            validation_dir=home / "validation",
+            validation_dir=validation,
             federated_evaluation=federated_evaluation,
         )
         with ServedTask(chain, hub, keeper, keeper_settings, task_id) as served:
@@ -159,6 +165,7 @@ def _round(home: Path, federated_evaluation: bool) -> dict[str, Any]:
         "accepted": attested.accepted,
         "round_s": round(attested_at - started, 2),
         **{k: v for k, v in timing.items() if k != "aggregate_s"},
+        "score_share_of_round": round(timing["score_s"] / (attested_at - started), 3),
         "held_out_accuracy": round(attested.accuracy, 4),
         "status": str(task.status),
         "peak_memory_mb_total": round(sum(memory.values()), 1),
