@@ -23,12 +23,12 @@ from sklearn.datasets import load_digits
 from chain_config import LocalnetConfig
 from client_kit.builder import BuiltClient, ModelSpec, build_client
 from client_kit.chain import ChainClient
-from client_kit.data import dirichlet_partition, write_npz
+from client_kit.data import dirichlet_partition, load_folder, write_npz
 from client_kit.ipfs import MAX_CLIENT_BYTES, KuboStore, fetch_to_file, fetch_verified
 from client_kit.keys import KeyStore
 from client_kit.model_format import decode
 from client_kit.settings import ClientSettings
-from client_kit.task_hub import Task, TaskHub, TaskStatus
+from client_kit.task_hub import Scoring, Task, TaskHub, TaskStatus
 from keepers.events import Published
 from keepers.feed import WEB_APP_ORIGINS
 from keepers.orchestration import (
@@ -64,7 +64,7 @@ class DemoOptions:
     validators: int = 1
     model: str = "torch"
     keep_running: bool = False
-    adversaries: bool = True  # one no-show and one poisoner; off for clean measurements
+    adversaries: bool = True  # a no-show, a poisoner and (from 4 trainers) a free-rider; off for clean measurements
     federated_evaluation: bool = True  # trainers also evaluate each global model (one more round trip)
     stake: int = 5_000_000
     pool: int = 100_000_000
@@ -114,10 +114,12 @@ class _Cast:
     trainers: list[str]
     no_show: str | None
     poisoner: str | None
+    free_rider: str | None  # sends the global model back, signed and well-formed, every round
     fees: dict[str, int]
 
     def role(self, name: str) -> str:
-        return "no-show" if name == self.no_show else "poisoner" if name == self.poisoner else "honest"
+        roles = {self.no_show: "no-show", self.poisoner: "poisoner", self.free_rider: "free-rider"}
+        return roles.get(name) or "honest"
 
 
 def run_demo(options: DemoOptions, config: LocalnetConfig, console: Console) -> DemoReport:
@@ -159,6 +161,7 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console, web: De
         trainers=names,
         no_show=names[-1] if options.adversaries else None,
         poisoner=names[-2] if options.adversaries else None,
+        free_rider=names[-3] if options.adversaries and options.trainers >= 4 else None,
         fees={n: 0 for n in everyone},
     )
     before = {n: chain.balance(str(w.address())) for n, w in cast.wallets.items()}
@@ -170,6 +173,9 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console, web: De
     endpoint = f"127.0.0.1:{link_port}"
     cast.fees["keeper"] += register_keeper(hub, cast.keeper, endpoint, "Demo Keeper")
     built = build_demo_client(options.model, config, deployment.contract)
+    # The organization's held-out digits: handed to the keeper, named on chain by fingerprint, and
+    # what every contribution is measured on.
+    validation = write_npz(work / "keeper" / "validation", digits.data[held_out], digits.target[held_out]).parent
     terms = TaskTerms(
         model_name=f"digits-{options.model}",
         description="handwritten digits, trained where the data lives",
@@ -178,6 +184,8 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console, web: De
         max_trainers=options.trainers,
         stake=options.stake,
         pool=options.pool,
+        scoring=Scoring.MEASURED,
+        validation_sha256=load_folder(validation).sha256(),
     )
     needed = terms.join_window_s + terms.rounds * terms.round_timeout_s  # every round at its timeout
     terms = replace(terms, training_window_s=max(terms.training_window_s, needed))
@@ -201,14 +209,15 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console, web: De
         write_npz(work / name / "data", digits.data[rows], digits.target[rows])
         keys.key_file(name, work / name)
     if options.adversaries:
+        riding = f", {cast.free_rider} sends the global model back every round" if cast.free_rider else ""
         console.print(
             f"{options.trainers} trainers joined; {cast.no_show} will not show up, {cast.poisoner} poisons round 2"
+            + riding
         )
     else:
         console.print(f"{options.trainers} trainers joined, all honest")
 
     # --- the keeper serves the task; each trainer runs its verified client.py ---------------------
-    write_npz(work / "keeper" / "validation", digits.data[held_out], digits.target[held_out])
     settings = KeeperSettings(
         superlink_port=link_port,
         workdir=work / "keeper",
@@ -217,7 +226,7 @@ def _run(options: DemoOptions, config: LocalnetConfig, console: Console, web: De
         feed_port=feed_port,
         connect_timeout=60.0,
         poll_seconds=1.0,
-        validation_dir=work / "keeper" / "validation",  # the organization's held-out digits
+        validation_dir=validation,  # the organization's held-out digits
         federated_evaluation=options.federated_evaluation,
         feed_origins=web.origins if web else WEB_APP_ORIGINS,  # the web app's pages read the live feed
     )
@@ -269,7 +278,7 @@ def _train(
                         work / f"{name}.log",
                         network=config.network(),
                         contract=hub.contract,
-                        fault="scale@2" if name == cast.poisoner else "",
+                        fault={cast.poisoner: "scale@2", cast.free_rider: "freeride"}.get(name, ""),
                         claim=False,  # the demo claims for each trainer itself, to count every fee
                     )
                 )

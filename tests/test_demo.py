@@ -25,10 +25,13 @@ def test_demo_reconciles_penalizes_and_reaches_ninety_percent(localnet: Localnet
     assert rows["no-show"].penalty == stake // 10 and rows["no-show"].weight == 0
     assert rows["poisoner"].penalty == stake // 2 and "norm_exceeded" in rows["poisoner"].slashed
     assert rows["poisoner"].reward == 0  # its round-1 share went to the treasury: nobody gains from a slash
+    # the free-rider sent the global model back every round, signed: measured, it added nothing
+    assert rows["free-rider"].weight == 0 and rows["free-rider"].reward == 0
+    assert rows["free-rider"].penalty == stake // 10 and not rows["free-rider"].slashed  # a no-show, not a cheat
     honest = [row for row in report.rows if row.role == "honest"]
-    assert len(honest) == 4 and all(row.reward > 0 and row.penalty == 0 for row in honest)
-    # the treasury: the 2 % fee, the no-show's 10 % and the poisoner's 50 %, and the poisoner's round-1 reward
-    assert report.treasury_income > 100_000_000 * 200 // 10_000 + stake // 10 + stake // 2
+    assert len(honest) == 3 and all(row.reward > 0 and row.penalty == 0 for row in honest)
+    # the treasury: the 2 % fee, two no-show penalties of 10 %, the poisoner's 50 % and its round-1 reward
+    assert report.treasury_income > 100_000_000 * 200 // 10_000 + 2 * stake // 10 + stake // 2
     assert report.accuracies[-1] > report.accuracies[0]
     assert report.held_out_accuracy >= 0.90, text
     # the keeper scored every global model on the held-out set with the task's own client.py
