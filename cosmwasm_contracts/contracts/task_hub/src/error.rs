@@ -212,6 +212,14 @@ pub enum ContractError {
         cap: Uint128,
     },
 
+    #[error("a round of a measured task credits {total} in all, above its budget of {budget}")]
+    RoundWeightAboveBudget { total: Uint128, budget: Uint128 },
+
+    #[error(
+        "a task paying for measured contribution must name its validation set (validation_sha256)"
+    )]
+    MeasuredScoringNeedsValidationSet {},
+
     #[error("contribution weight of {address} must be positive")]
     ZeroWeight { address: String },
 

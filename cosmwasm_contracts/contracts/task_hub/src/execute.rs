@@ -12,7 +12,10 @@ use sha2::{Digest, Sha256};
 use crate::contract::{CONTRACT_NAME, CONTRACT_VERSION};
 use crate::error::ContractError;
 use crate::evidence;
-use crate::msg::{CreateTaskMsg, InstantiateMsg, Limits, SlashMsg, SlashReason, SubmitRoundMsg};
+use crate::msg::{
+    CreateTaskMsg, InstantiateMsg, Limits, Scoring, SlashMsg, SlashReason, SubmitRoundMsg,
+    ROUND_WEIGHT,
+};
 use crate::settlement;
 use crate::state::{
     Config, KeeperInfo, Membership, Profile, RoundRecord, SlashRecord, Standing, Task, TaskModel,
@@ -425,6 +428,12 @@ pub fn create_task(
     )?;
     validation::sha256_hex("client_sha256", &msg.client_sha256)?;
     validation::sha256_hex("initial_model_sha256", &msg.initial_model_sha256)?;
+    if let Some(sha) = &msg.validation_sha256 {
+        validation::sha256_hex("validation_sha256", sha)?;
+    } else if msg.scoring == Scoring::Measured {
+        // Without the set named on chain, a keeper could measure on any data it likes.
+        return Err(ContractError::MeasuredScoringNeedsValidationSet {});
+    }
     validation::in_range("rounds", msg.rounds.into(), (1, limits.max_rounds.into()))?;
     if msg.min_trainers == 0
         || msg.min_trainers > msg.max_trainers
@@ -535,6 +544,8 @@ pub fn create_task(
             max_update_norm: msg.max_update_norm,
             round_timeout_secs: msg.round_timeout_secs,
             created_at: now,
+            scoring: msg.scoring,
+            validation_sha256: msg.validation_sha256,
         },
         &TaskModel {
             model_name: msg.model_name,
@@ -838,6 +849,9 @@ pub fn submit_round(
     // A live task's keeper is held to the hard cap, not the current config, so an admin change
     // of max_cid_len can never stop it from attesting (and make it forfeit its bond).
     validation::cid("model_cid", &msg.model_cid, MAX_CID_LEN.1 as u32)?;
+    if let Some(cid) = &msg.scores_cid {
+        validation::cid("scores_cid", cid, MAX_CID_LEN.1 as u32)?;
+    }
     validation::sha256_hex("model_sha256", &msg.model_sha256)?;
     if msg.metrics.accuracy > Decimal::one() {
         return Err(ContractError::InvalidAccuracy {});
@@ -867,8 +881,12 @@ pub fn submit_round(
             });
         }
         // The task's public cap on one update's weight binds the keeper too: it cannot credit
-        // an accomplice with more than any honest trainer can earn in a round.
-        let cap = Uint128::from(task.terms.max_examples_per_trainer);
+        // an accomplice with more than any honest trainer can earn in a round. A measured
+        // task's round shares a fixed budget instead (checked for the whole round below).
+        let cap = match task.terms.scoring {
+            Scoring::ClaimedExamples => Uint128::from(task.terms.max_examples_per_trainer),
+            Scoring::Measured => Uint128::from(ROUND_WEIGHT),
+        };
         if contribution.weight > cap {
             return Err(ContractError::WeightAboveCap {
                 address: address.into(),
@@ -895,6 +913,12 @@ pub fn submit_round(
         round_weight = round_weight.checked_add(contribution.weight)?;
         updates.push((address, standing));
     }
+    if task.terms.scoring == Scoring::Measured && round_weight > Uint128::from(ROUND_WEIGHT) {
+        return Err(ContractError::RoundWeightAboveBudget {
+            total: round_weight,
+            budget: Uint128::from(ROUND_WEIGHT),
+        });
+    }
     for (address, standing) in &updates {
         STANDINGS.save(deps.storage, (task_id, address), standing)?;
     }
@@ -911,11 +935,13 @@ pub fn submit_round(
         metrics: msg.metrics,
         contributors_count: count,
         total_weight: round_weight,
+        scores_cid: msg.scores_cid,
         submitted_at: now,
         height: env.block.height,
     };
     ROUNDS.save(deps.storage, (task_id, msg.round), &record)?;
     update_keeper_stats(deps.storage, &info.sender, |k| k.rounds_attested += 1)?;
+    let scores = record.scores_cid.clone().unwrap_or_default();
     Ok(Response::new()
         .add_attribute("action", "submit_round")
         .add_attribute("task_id", task_id.to_string())
@@ -923,7 +949,8 @@ pub fn submit_round(
         .add_attribute("model_cid", record.model_cid)
         .add_attribute("contributors", count.to_string())
         .add_attribute("weight", round_weight)
-        .add_attribute("accuracy", record.metrics.accuracy.to_string()))
+        .add_attribute("accuracy", record.metrics.accuracy.to_string())
+        .add_attribute("scores_cid", scores))
 }
 
 /// The keeper slashes a trainer whose update for the round it just attested was bad, proven by

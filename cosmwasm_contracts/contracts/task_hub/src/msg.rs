@@ -26,6 +26,21 @@ pub struct Limits {
     pub max_cid_len: u32,
 }
 
+/// How the keeper weighs accepted updates: a public task parameter.
+#[cw_serde]
+#[derive(Copy, Eq, Default)]
+pub enum Scoring {
+    /// Weight = the example count the trainer claims, capped at `max_examples_per_trainer`.
+    #[default]
+    ClaimedExamples,
+    /// Weight = the update's measured value on the organization's validation set (whose sha256
+    /// the task records); each round's weights sum to at most `ROUND_WEIGHT`.
+    Measured,
+}
+
+/// A measured task's budget of weight per round: every delivered round counts the same.
+pub const ROUND_WEIGHT: u128 = 1_000_000;
+
 #[cw_serde]
 pub struct CreateTaskMsg {
     pub model_name: String,
@@ -58,6 +73,14 @@ pub struct CreateTaskMsg {
     pub max_update_norm: Decimal,
     /// How long the keeper waits for a round's replies (public task parameter).
     pub round_timeout_secs: u64,
+    /// How the keeper weighs updates; claimed example counts when omitted.
+    #[serde(default)]
+    pub scoring: Scoring,
+    /// sha256 (hex) of the validation set the organization hands the keeper (its data's
+    /// fingerprint, `client_kit.data.LocalData.sha256`); required for measured scoring, so a
+    /// keeper cannot score on another set.
+    #[serde(default)]
+    pub validation_sha256: Option<String>,
 }
 
 #[cw_serde]
@@ -82,6 +105,9 @@ pub struct SubmitRoundMsg {
     pub metrics: RoundMetrics,
     /// May be empty: the round is attested but pays and penalizes nobody.
     pub contributors: Vec<Contribution>,
+    /// The keeper's score table for the round on IPFS: every number behind every weight.
+    #[serde(default)]
+    pub scores_cid: Option<String>,
 }
 
 #[cw_serde]
@@ -284,6 +310,8 @@ pub struct TaskResponse {
     pub max_examples_per_trainer: u64,
     pub max_update_norm: Decimal,
     pub round_timeout_secs: u64,
+    pub scoring: Scoring,
+    pub validation_sha256: Option<String>,
     pub created_at: u64,
     pub participants: u32,
     pub rounds_completed: u32,
@@ -345,6 +373,7 @@ pub struct RoundResponse {
     pub metrics: RoundMetrics,
     pub contributors_count: u32,
     pub total_weight: Uint128,
+    pub scores_cid: Option<String>,
     pub submitted_at: u64,
     pub height: u64,
 }

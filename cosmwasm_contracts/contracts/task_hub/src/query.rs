@@ -64,6 +64,8 @@ fn task_response(storage: &dyn Storage, task: Task) -> Result<TaskResponse, Cont
         claim_window_secs: t.claim_window_secs,
         max_examples_per_trainer: t.max_examples_per_trainer,
         max_update_norm: t.max_update_norm,
+        scoring: t.scoring,
+        validation_sha256: t.validation_sha256.clone(),
         round_timeout_secs: t.round_timeout_secs,
         created_at: t.created_at,
         participants: s.participants,
@@ -272,6 +274,7 @@ pub fn rounds(
                 metrics: r.metrics,
                 contributors_count: r.contributors_count,
                 total_weight: r.total_weight,
+                scores_cid: r.scores_cid,
                 submitted_at: r.submitted_at,
                 height: r.height,
             })

@@ -15,7 +15,7 @@ use cosmwasm_std::{Addr, Decimal, Empty, StdResult, Storage, Uint128};
 use cw_storage_plus::{Item, Map};
 
 use crate::error::ContractError;
-use crate::msg::{Limits, RoundMetrics, SignedClaim, SlashReason};
+use crate::msg::{Limits, RoundMetrics, Scoring, SignedClaim, SlashReason};
 
 #[cw_serde]
 pub struct Config {
@@ -113,6 +113,10 @@ pub struct TaskTerms {
     pub max_update_norm: Decimal,
     pub round_timeout_secs: u64,
     pub created_at: u64,
+    #[serde(default)]
+    pub scoring: Scoring,
+    #[serde(default)]
+    pub validation_sha256: Option<String>,
 }
 
 /// What is trained, from what: public, never read by a handler.
@@ -309,6 +313,8 @@ pub struct RoundRecord {
     pub metrics: RoundMetrics,
     pub contributors_count: u32,
     pub total_weight: Uint128,
+    #[serde(default)]
+    pub scores_cid: Option<String>,
     pub submitted_at: u64,
     /// Slashes for this round are accepted only in this block.
     pub height: u64,

@@ -14,7 +14,7 @@ use ripemd::Ripemd160;
 use sha2::{Digest, Sha256};
 use task_hub::msg::{
     ClaimableResponse, ConfigResponse, Contribution, CreateTaskMsg, ExecuteMsg, InstantiateMsg,
-    Limits, ParticipantResponse, ProfileResponse, QueryMsg, RoundMetrics, SignedClaim,
+    Limits, ParticipantResponse, ProfileResponse, QueryMsg, RoundMetrics, Scoring, SignedClaim,
     SlashEvidence, SlashMsg, SlashReason, SubmitRoundMsg, TaskResponse,
 };
 use task_hub::ContractError;
@@ -322,6 +322,8 @@ impl Suite {
             max_examples_per_trainer: 1_000,
             max_update_norm: Decimal::from_ratio(50u128, 1u128),
             round_timeout_secs: 60,
+            scoring: Scoring::ClaimedExamples,
+            validation_sha256: None,
         }
     }
 
@@ -430,6 +432,17 @@ impl Suite {
         round: u32,
         contributors: &[(usize, u128)],
     ) -> Result<AppResponse, ContractError> {
+        self.scored_round(task_id, round, contributors, None)
+    }
+
+    /// A round naming its score table on IPFS (a measured task's keeper pins one per round).
+    pub fn scored_round(
+        &mut self,
+        task_id: u64,
+        round: u32,
+        contributors: &[(usize, u128)],
+        scores_cid: Option<&str>,
+    ) -> Result<AppResponse, ContractError> {
         let contributors = contributors
             .iter()
             .map(|(i, w)| Contribution {
@@ -447,6 +460,7 @@ impl Suite {
                 model_sha256: SHA.into(),
                 metrics: metrics(),
                 contributors,
+                scores_cid: scores_cid.map(String::from),
             }),
             &[],
         )

@@ -936,6 +936,7 @@ fn submit_round_is_keeper_only_sequential_and_checks_contributors() {
                 examples: 10,
             },
             contributors,
+            scores_cid: None,
         })
     };
     let trainers = suite.trainers.clone();

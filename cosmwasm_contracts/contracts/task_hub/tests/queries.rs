@@ -9,7 +9,8 @@ use cosmwasm_std::testing::{message_info, mock_dependencies, mock_env, MockApi};
 use cosmwasm_std::{coins, from_json, Addr, Decimal, Deps, Order, QuerierWrapper, Record, Storage};
 use cw_multi_test::Executor;
 use task_hub::msg::{
-    CreateTaskMsg, ExecuteMsg, InstantiateMsg, ParticipantsResponse, QueryMsg, TasksResponse,
+    CreateTaskMsg, ExecuteMsg, InstantiateMsg, ParticipantsResponse, QueryMsg, Scoring,
+    TasksResponse,
 };
 use task_hub::state::TaskStatus;
 use task_hub::ContractError;
@@ -270,6 +271,8 @@ fn a_two_filter_task_query_examines_at_most_limit_entries() {
         max_examples_per_trainer: 1,
         max_update_norm: Decimal::one(),
         round_timeout_secs: 5,
+        scoring: Scoring::ClaimedExamples,
+        validation_sha256: None,
     };
     for id in 1..=600u64 {
         let org = if id == 600 { &org_b } else { &org_a };
