@@ -124,9 +124,12 @@ class TaskSpec:
     max_examples_per_trainer: int
     max_update_norm: Decimal  # the largest L2 distance of an update from the global model
     round_timeout_secs: int
+    scoring: Scoring = Scoring.CLAIMED_EXAMPLES
+    validation_sha256: str | None = None  # the organization's validation set (LocalData.sha256)
 
     def message(self) -> dict[str, Any]:
         body = dict(self.__dict__)
+        body["scoring"] = str(self.scoring)
         body["stake"] = str(self.stake)
         body["keeper_bond"] = str(self.keeper_bond)
         body["max_update_norm"] = _decimal(self.max_update_norm)
@@ -193,6 +196,8 @@ class Task:
     max_examples_per_trainer: int
     max_update_norm: Decimal
     round_timeout_secs: int
+    scoring: Scoring
+    validation_sha256: str | None
     created_at: int
     participants: int
     rounds_completed: int
@@ -230,6 +235,7 @@ class Task:
             values[name] = int(values[name] or 0)
         values["status"] = TaskStatus(data["status"])
         values["max_update_norm"] = Decimal(str(data["max_update_norm"]))
+        values["scoring"] = Scoring(data.get("scoring") or Scoring.CLAIMED_EXAMPLES)
         return Task(**values, raw=data)
 
     @property
@@ -295,6 +301,7 @@ class RoundRecord:
     metrics: RoundMetrics
     contributors_count: int
     total_weight: int
+    scores_cid: str | None  # the keeper's score table for the round, on IPFS
     submitted_at: int
     height: int
     raw: dict[str, Any]
@@ -309,6 +316,7 @@ class RoundRecord:
             metrics=RoundMetrics(Decimal(metrics["loss"]), Decimal(metrics["accuracy"]), int(metrics["examples"])),
             contributors_count=int(data["contributors_count"]),
             total_weight=int(data["total_weight"]),
+            scores_cid=data.get("scores_cid"),
             submitted_at=int(data["submitted_at"]),
             height=int(data["height"]),
             raw=data,
@@ -511,6 +519,7 @@ class TaskHub:
         model_sha256: str,
         metrics: RoundMetrics,
         contributors: list[tuple[str, int]],
+        scores_cid: str | None = None,
     ) -> dict[str, Any]:
         return {
             "submit_round": {
@@ -520,6 +529,7 @@ class TaskHub:
                 "model_sha256": model_sha256,
                 "metrics": metrics.wire(),
                 "contributors": [{"trainer": t, "weight": str(w)} for t, w in contributors],
+                "scores_cid": scores_cid,
             }
         }
 
@@ -532,8 +542,9 @@ class TaskHub:
         model_sha256: str,
         metrics: RoundMetrics,
         contributors: list[tuple[str, int]],
+        scores_cid: str | None = None,
     ) -> TxResult:
-        body = self.submit_round_body(task_id, round_number, model_cid, model_sha256, metrics, contributors)
+        body = self.submit_round_body(task_id, round_number, model_cid, model_sha256, metrics, contributors, scores_cid)
         return self._execute(wallet, body)
 
     @staticmethod

@@ -22,7 +22,7 @@ from client_kit.builder import BuiltClient
 from client_kit.chain import ChainClient
 from client_kit.ipfs import ContentStore, Pinned
 from client_kit.node_identity import claim_for
-from client_kit.task_hub import TaskHub, TaskSpec
+from client_kit.task_hub import Scoring, TaskHub, TaskSpec
 from keepers.feed import FeedFollower
 from keepers.service import KeeperService, KeeperSettings
 from keepers.task_request import DEFAULT_MAX_UPDATE_NORM
@@ -47,6 +47,8 @@ class TaskTerms:
     max_examples_per_trainer: int = 1000
     max_update_norm: Decimal = DEFAULT_MAX_UPDATE_NORM
     round_timeout_s: int = 120
+    scoring: Scoring = Scoring.CLAIMED_EXAMPLES
+    validation_sha256: str | None = None  # the organization's validation set, for measured scoring
 
     @property
     def bond(self) -> int:
@@ -98,6 +100,8 @@ def publish_task(
         max_examples_per_trainer=terms.max_examples_per_trainer,
         max_update_norm=terms.max_update_norm,
         round_timeout_secs=terms.round_timeout_s,
+        scoring=terms.scoring,
+        validation_sha256=terms.validation_sha256,
     )
     task_id, created = hub.create_task(organization, spec, terms.pool, hub.chain.network.denom)
     return PublishedTask(task_id, client, initial, fees + created.fee)
