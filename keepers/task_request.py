@@ -15,8 +15,9 @@ from typing import Any
 
 import yaml
 
+from client_kit.data import DataError, load_folder
 from client_kit.ipfs import ContentStore, sha256_hex
-from client_kit.task_hub import TaskSpec
+from client_kit.task_hub import Scoring, TaskSpec
 
 _DURATION = re.compile(r"^([0-9]+)\s*([smhd])$")
 _WHOLE = re.compile(r"^[0-9]+$")
@@ -66,6 +67,9 @@ class TaskRequest:
     max_examples_per_trainer: int = 1000  # the cap on one update's example count (its weight)
     max_update_norm: Decimal = DEFAULT_MAX_UPDATE_NORM  # the largest L2 distance of an update from the model
     round_timeout_secs: int = 120  # how long the keeper waits for a round's replies
+    scoring: str = "claimed-examples"  # or "measured": paid for measured contribution (keepers.contribution)
+    validation: str | None = None  # the validation set's data folder, named on chain by its sha256
+    validation_sha256: str | None = None  # or its fingerprint, when the folder is elsewhere
 
     @staticmethod
     def from_mapping(data: dict[str, Any]) -> TaskRequest:
@@ -82,7 +86,7 @@ class TaskRequest:
                 values[name] = _whole_number(name, values[name])
         if "max_update_norm" in values:
             values["max_update_norm"] = _positive_decimal("max_update_norm", values["max_update_norm"])
-        for name in ("join_deadline", "training_deadline", "keeper", "model_name", "description"):
+        for name in ("join_deadline", "training_deadline", "keeper", "model_name", "description", "scoring"):
             if name in values and values[name] is not None:
                 values[name] = str(values[name])
         return TaskRequest(**values)
@@ -101,7 +105,7 @@ class TaskRequest:
         # Relative file paths in a task file are relative to the file itself.
         base = path.parent
         updates = {}
-        for name in ("client", "initial_model"):
+        for name in ("client", "initial_model", "validation"):
             value = getattr(request, name)
             if value and not Path(value).is_absolute():
                 updates[name] = str(base / value)
@@ -187,6 +191,7 @@ def resolve(
         raise TaskRequestError("keeper_bond must be positive: it is what the keeper loses if it never delivers")
     if request.max_examples_per_trainer < 1:
         raise TaskRequestError("max_examples_per_trainer must be at least 1")
+    scoring, validation_sha256 = scoring_of(request)
     for name in ("no_show_penalty_bps", "slash_bps"):
         if not 0 <= getattr(request, name) <= 10_000:
             raise TaskRequestError(f"{name} must be between 0 and 10000 basis points")
@@ -211,7 +216,35 @@ def resolve(
         max_examples_per_trainer=request.max_examples_per_trainer,
         max_update_norm=request.max_update_norm,
         round_timeout_secs=request.round_timeout_secs,
+        scoring=scoring,
+        validation_sha256=validation_sha256,
     )
+
+
+def scoring_of(request: TaskRequest) -> tuple[Scoring, str | None]:
+    """The scoring method and the validation set's fingerprint: from its folder (what the keeper
+    will be handed) or given as hex; a measured task must name one."""
+    try:
+        scoring = Scoring(request.scoring.strip().lower().replace("-", "_"))
+    except ValueError:
+        raise TaskRequestError(f"scoring must be claimed-examples or measured, got {request.scoring!r}") from None
+    fingerprint = request.validation_sha256
+    if request.validation:
+        try:
+            found = load_folder(Path(request.validation)).sha256()
+        except DataError as error:
+            raise TaskRequestError(f"validation set: {error}") from None
+        if fingerprint and fingerprint != found:
+            raise TaskRequestError(f"validation_sha256 {fingerprint} is not the sha256 of {request.validation}")
+        fingerprint = found
+    if fingerprint is not None and not _SHA256.match(fingerprint):
+        raise TaskRequestError("validation_sha256 must be 64 lowercase hex characters")
+    if scoring == Scoring.MEASURED and fingerprint is None:
+        raise TaskRequestError(
+            "a task paying for measured contribution needs its validation set: give --validation DIR "
+            "(the data the keeper will be handed) or validation_sha256"
+        )
+    return scoring, fingerprint
 
 
 def _content(

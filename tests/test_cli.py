@@ -125,6 +125,10 @@ def test_past_deadline_and_malformed_yaml_and_missing_file(
     unknown.write_text("model_name: m\nbudget: 5\n")
     _fails(_run(localnet, "org", "create-task", "--file", str(unknown)), "unknown task fields ['budget']")
     _fails(_run(localnet, "org", "create-task", *flags, "--join-deadline", "tomorrow-ish"), "cannot read")
+    measured = [*flags, "--join-deadline", "10m", "--scoring", "measured"]
+    _fails(_run(localnet, "org", "create-task", *measured), "needs its validation set: give --validation DIR")
+    (tmp_path / "empty").mkdir()
+    _fails(_run(localnet, "org", "create-task", *measured, "--validation", str(tmp_path / "empty")), "is empty")
     assert state() == before
 
 

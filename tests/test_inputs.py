@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from chain_config import TEST_ONLY_MNEMONICS
+from client_kit.data import load_folder, write_npz
 from client_kit.keys import KeysError, read_mnemonic_file
-from keepers.task_request import TaskRequest, TaskRequestError, parse_time
+from client_kit.task_hub import Scoring
+from keepers.task_request import TaskRequest, TaskRequestError, parse_time, scoring_of
 
 BASE = {
     "model_name": "digits",
@@ -50,3 +53,17 @@ def test_a_deadline_that_is_not_one_is_named(text: str) -> None:
     with pytest.raises(TaskRequestError, match="cannot read"):
         parse_time(text, 1_000)
     assert parse_time("90s", 1_000) == 1_090 and parse_time("1700000000", 1_000) == 1_700_000_000
+
+
+def test_a_measured_task_names_its_validation_set_by_fingerprint(tmp_path: Path) -> None:
+    """The request carries the folder the keeper will be handed; the chain gets its sha256."""
+    write_npz(tmp_path / "held-out", np.ones((4, 2), np.float32), np.array([0, 1, 0, 1]))
+    request = TaskRequest.from_mapping({**BASE, "scoring": "measured", "validation": str(tmp_path / "held-out")})
+    assert scoring_of(request) == (Scoring.MEASURED, load_folder(tmp_path / "held-out").sha256())
+    with pytest.raises(TaskRequestError, match="scoring must be claimed-examples or measured"):
+        scoring_of(TaskRequest.from_mapping({**BASE, "scoring": "by vibes"}))
+    with pytest.raises(TaskRequestError, match="is not the sha256 of"):
+        scoring_of(
+            TaskRequest.from_mapping({**BASE, "validation": str(tmp_path / "held-out"), "validation_sha256": "0" * 64})
+        )
+    assert scoring_of(TaskRequest.from_mapping(BASE)) == (Scoring.CLAIMED_EXAMPLES, None)

@@ -56,6 +56,17 @@ def org_register(target: Target, key: str, name: str) -> None:
 @click.option("--keeper-bond", type=int, help="What the keeper bonds to accept (default: a tenth of the pool).")
 @click.option("--max-examples-per-trainer", type=int, help="Cap on one update's example count (default 1000).")
 @click.option("--round-timeout-secs", type=int, help="How long the keeper waits for a round's replies (default 120).")
+@click.option(
+    "--scoring",
+    type=click.Choice(["claimed-examples", "measured"]),
+    help="How trainers are paid: by their claimed example counts (capped; the default), or for the measured "
+    "contribution of each update on your validation set (needs --validation).",
+)
+@click.option(
+    "--validation",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Your validation set's data folder: its sha256 goes on chain, and you hand the folder to the keeper.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_target
 def org_create_task(target: Target, key: str, task_file: Path | None, as_json: bool, **flags: object) -> None:
@@ -66,7 +77,7 @@ def org_create_task(target: Target, key: str, task_file: Path | None, as_json: b
       fedchain org create-task --file task.yaml
       fedchain org create-task --model-name digits --client client.py --initial-model m.safetensors \\
         --rounds 5 --min-trainers 3 --max-trainers 6 --stake 1000000 --pool 50000000 \\
-        --join-deadline 2m --training-deadline 30m --keeper keeper
+        --join-deadline 2m --training-deadline 30m --keeper keeper --scoring measured --validation ./held-out
     """
     names = {"client_file": "client", "keeper_name": "keeper"}
     given = {names.get(k, k): (str(v) if isinstance(v, Path) else v) for k, v in flags.items() if v is not None}
