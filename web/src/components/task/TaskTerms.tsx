@@ -68,6 +68,18 @@ export function TaskTerms({ task }: { task: TaskResponse }) {
         <dd>
           {formatBps(task.slash_bps)} of the stake (<Amount amount={applyBps(task.stake, task.slash_bps)} denom={task.denom} />)
         </dd>
+        <dt>Paid by</dt>
+        <dd>
+          {task.scoring === "measured" ? (
+            <>
+              measured contribution on the organization&apos;s validation set (sha256{" "}
+              <code title={task.validation_sha256 ?? ""}>{(task.validation_sha256 ?? "").slice(0, 12)}…</code>); each
+              round&apos;s score table is on IPFS
+            </>
+          ) : (
+            "claimed example counts, capped"
+          )}
+        </dd>
         <dt>Per round</dt>
         <dd>
           replies within {formatDuration(task.round_timeout_secs)}; weight capped at {task.max_examples_per_trainer.toLocaleString("en-US")} examples;

@@ -115,6 +115,13 @@ export type Uint128 = string;
  */
 export type Decimal = string;
 /**
+ * How the keeper weighs accepted updates: a public task parameter.
+ *
+ * This interface was referenced by `TaskHubContract`'s JSON-Schema
+ * via the `definition` "Scoring".
+ */
+export type Scoring = "claimed_examples" | "measured";
+/**
  * Binary is a wrapper around Vec<u8> to add base64 de/serialization with serde. It also adds some helper methods to help encode inline.
  *
  * This is only needed as serde-json-{core,wasm} has a horrible encoding for Vec<u8>. See also <https://github.com/CosmWasm/cosmwasm/blob/main/docs/MESSAGE_TYPES.md>.
@@ -299,12 +306,20 @@ export interface CreateTaskMsg {
    */
   round_timeout_secs: number;
   rounds: number;
+  /**
+   * How the keeper weighs updates; claimed example counts when omitted.
+   */
+  scoring?: Scoring & string;
   slash_bps: number;
   stake: Uint128;
   /**
    * Unix seconds; rounds are accepted while block time < training_deadline.
    */
   training_deadline: number;
+  /**
+   * sha256 (hex) of the validation set the organization hands the keeper (its data's fingerprint, `client_kit.data.LocalData.sha256`); required for measured scoring, so a keeper cannot score on another set.
+   */
+  validation_sha256?: string | null;
 }
 /**
  * This interface was referenced by `TaskHubContract`'s JSON-Schema
@@ -319,6 +334,10 @@ export interface SubmitRoundMsg {
   model_cid: string;
   model_sha256: string;
   round: number;
+  /**
+   * The keeper's score table for the round on IPFS: every number behind every weight.
+   */
+  scores_cid?: string | null;
   task_id: number;
 }
 /**
@@ -486,6 +505,7 @@ export interface RoundResponse {
   model_cid: string;
   model_sha256: string;
   round: number;
+  scores_cid?: string | null;
   submitted_at: number;
   total_weight: Uint128;
 }
@@ -566,6 +586,7 @@ export interface TaskResponse {
   round_timeout_secs: number;
   rounds: number;
   rounds_completed: number;
+  scoring: Scoring;
   settled_at?: number | null;
   slash_bps: number;
   slashed_count: number;
@@ -579,6 +600,7 @@ export interface TaskResponse {
   training_deadline: number;
   treasury: Addr;
   treasury_paid: Uint128;
+  validation_sha256?: string | null;
 }
 /**
  * This interface was referenced by `TaskHubContract`'s JSON-Schema
