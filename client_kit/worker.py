@@ -255,13 +255,15 @@ class TaskWorker:
         return self._ask({"op": "evaluate"}, model)[0]
 
     def losses(self, model: bytes, row_sets: Sequence[Sequence[int]]) -> list[float]:
-        """The model's loss on each set of rows of the worker's data, each a finite number."""
+        """The model's loss on each set of rows of the worker's data: numbers, possibly NaN or
+        infinite (a candidate model can be broken; the caller decides what that is worth)."""
         answer = self._ask({"op": "losses", "row_sets": [[int(r) for r in rows] for rows in row_sets]}, model)[0]
         values = answer.get("losses")
         if not isinstance(values, list) or len(values) != len(row_sets):
             raise WorkerError(f"the task's code answered {len(row_sets)} row sets with {str(values)[:80]}")
-        keys = [str(index) for index in range(len(values))]
-        return list(numbers(dict(zip(keys, values, strict=True)), *keys))
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            raise WorkerError(f"the task's code answered losses {str(values)[:80]}, not numbers")
+        return [float(v) for v in values]
 
     def close(self) -> None:
         for pipe in (self._requests, self._replies):

@@ -103,7 +103,26 @@ class TaskKeeper:
                 table = json.loads(self.ipfs.cat(last.scores_cid, MAX_SCORE_TABLE_BYTES))
             except (IpfsError, ValueError) as error:
                 log(WARNING, "task %s: last round's score table unreadable (%s): shares restart", self.task.id, error)
-        return MeasuredContribution(self._validator, self.task.validation_sha256 or "", Ledger.restored(table))
+        return MeasuredContribution(
+            self._validator, self.task.validation_sha256 or "", Ledger.restored(table), previous_model=self._previous()
+        )
+
+    def _previous(self) -> bytes | None:
+        """The global model before the one the run resumes from (the public trajectory's start)."""
+        completed = self.task.rounds_completed
+        if completed == 0:
+            return None
+        record = self.hub.round(self.task.id, completed - 1) if completed >= 2 else None
+        cid, sha = (
+            (record.model_cid, record.model_sha256)
+            if record
+            else (self.task.initial_model_cid, self.task.initial_model_sha256)
+        )
+        try:
+            return fetch_verified(self.ipfs, cid, sha)
+        except IpfsError as error:
+            log(WARNING, "task %s: previous model unavailable (%s): no trajectory this round", self.task.id, error)
+            return None
 
     def validate(self, model: bytes) -> Score | None:
         """The global model's score on the keeper's validation set, if it has one and the task's

@@ -45,6 +45,7 @@ from client_kit.protocol import (
 from client_kit.task_hub import Standing
 from keepers.binding import Bindings
 from keepers.contribution.pipeline import ClaimedContribution, ContributionPipeline, RoundInput
+from keepers.contribution.updates import Flattener
 from keepers.evaluation import Evaluation, EvaluationContext, aggregate, one_per_trainer, read_evaluation
 from keepers.events import FeedEvent, LastReply, RoundStarted, RoundTiming, UpdateAccepted, UpdateRejected
 from keepers.fedavg import weighted_average
@@ -171,6 +172,8 @@ class ChainFedAvg(FedAvg):
         chosen = [(a.arrays, w) for a, w in zip(accepted, weights.aggregation, strict=True) if w > 0]
         if chosen:
             new_arrays = weighted_average(iter(chosen), float(sum(w for _, w in chosen)), global_arrays)
+            if weights.frozen is not None:  # what the validation set cannot measure stays as it was
+                new_arrays = Flattener(names, global_arrays).keep_base(new_arrays, weights.frozen)
         else:
             new_arrays = [a.copy() for a in global_arrays]  # nothing worth taking arrived: keep the model
         train_loss = sum(loss * n for loss, n in losses) / sum(n for _, n in losses) if losses else None

@@ -10,6 +10,7 @@ examples the keeper holds.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,11 +51,13 @@ class Validator:
         return self._worker.train(model, task_round)[1]
 
     def losses(self, model: bytes, row_sets: Sequence[Sequence[int]]) -> list[float]:
-        """`model`'s loss on each set of validation rows, each within the range a round records."""
-        losses = self._worker.losses(model, row_sets)
-        if not all(0 <= loss <= MAX_LOSS for loss in losses):
-            raise WorkerError(f"the task's code scored losses {losses[:4]}: out of range")
-        return losses
+        """`model`'s loss on each set of validation rows. A model the task's code cannot score —
+        NaN, infinite or beyond MAX_LOSS, say a BatchNorm variance gone negative — scores MAX_LOSS:
+        the worst there is, never a failure of the scoring (which one update could then force)."""
+        losses = [loss if math.isfinite(loss) else MAX_LOSS for loss in self._worker.losses(model, row_sets)]
+        if any(loss < 0 for loss in losses):
+            raise WorkerError(f"the task's code scored losses {losses[:4]}: a loss is never negative")
+        return [min(loss, MAX_LOSS) for loss in losses]
 
     def close(self) -> None:
         self._worker.close()

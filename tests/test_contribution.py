@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,11 +23,12 @@ from client_kit.model_format import decode, encode
 from client_kit.models import SoftmaxRegression
 from client_kit.sandbox import bwrap
 from client_kit.task_hub import ROUND_WEIGHT
-from client_kit.worker import WorkerError
+from client_kit.worker import TaskWorker, WorkerError
 from keepers.contribution.ledger import Ledger
 from keepers.contribution.pipeline import ClaimedContribution, MeasuredContribution, RoundInput
 from keepers.contribution.score import ShapleyScorer, Utility, exact_shapley, gtg_shapley
 from keepers.contribution.updates import Candidate, Flattener
+from keepers.fedavg import weighted_average
 from keepers.validation import Validator, find_validation_set
 from keepers.verification import Accepted
 from tests.trainers import render_digits_client
@@ -269,3 +271,111 @@ def test_scoring_alone_gives_free_riders_nothing(
     scores = ShapleyScorer()(Utility(flattener, candidates, lambda model: validator.losses(model, halves)))
     assert scores.worth[0] > 0 and scores.worth[1] > 0
     assert scores.worth[2] == 0 and scores.worth[3] == 0, scores.values
+
+
+# --- findings of the adversarial review (each failed on the pipeline before its fix) ----------------
+
+
+def step(base: list[np.ndarray], towards: list[np.ndarray], factor: float) -> list[np.ndarray]:
+    """base + factor · (towards − base)."""
+    return [(b + factor * (t - b)).astype(b.dtype) for b, t in zip(base, towards, strict=True)]
+
+
+def test_scaled_copies_of_an_update_gain_nothing(
+    digits: tuple[np.ndarray, np.ndarray], validator: Validator, honest: dict[str, list[np.ndarray]]
+) -> None:
+    """A copy scaled by 0.89 slipped under a norm-ratio test and earned its sybil pair 1.4×."""
+    base = global_model(digits)
+    updates = [accepted("big", honest["big"], 400), accepted("medium", honest["medium"], 200)]
+    updates += [accepted(f"sybil{i}", step(base, honest["big"], 0.89**i), 400) for i in (1, 2, 3)]
+    weights = MeasuredContribution(validator, "sha").weigh(round_input(digits, updates))
+    assert set(credits_of(weights)) == {"big", "medium"}
+    assert weights.aggregation[2:] == [0.0, 0.0, 0.0]
+
+
+def test_repeating_the_public_trajectory_earns_nothing(
+    digits: tuple[np.ndarray, np.ndarray], validator: Validator
+) -> None:
+    """global + (global − previous global) needs no data; it took 40–48 % of the budget."""
+    x, y = digits
+    pipeline = MeasuredContribution(validator, "sha")
+    previous, current = SoftmaxRegression(64, 10).get_arrays(), global_model(digits)
+    pipeline.weigh(RoundInput(1, 1, NAMES, previous, encode(NAMES, previous), []))  # round 1: nothing to repeat
+    rider_total = everyone = 0
+    for task_round in range(2, 6):
+        updates = [
+            accepted(f"h{i}", trained(current, x[start : start + 300], y[start : start + 300], task_round), 300)
+            for i, start in enumerate((400, 700, 1000))
+        ]
+        updates.append(accepted("rider", step(previous, current, 2.0), 1000))  # one more step the same way
+        weights = pipeline.weigh(RoundInput(1, task_round, NAMES, current, encode(NAMES, current), updates))
+        rider_total += credits_of(weights).get("rider", 0)
+        everyone += sum(credits_of(weights).values())
+        assert weights.aggregation[-1] == 0.0
+        chosen = [(u.arrays, w) for u, w in zip(updates, weights.aggregation, strict=True) if w > 0]
+        previous, current = current, weighted_average(iter(chosen), sum(w for _, w in chosen), current)
+    assert rider_total == 0 and everyone > 0
+
+
+def test_nothing_hides_where_the_validation_set_cannot_see(
+    digits: tuple[np.ndarray, np.ndarray], validator: Validator, honest: dict[str, list[np.ndarray]]
+) -> None:
+    """A backdoor on pixels that are 0 in every digit: invisible to the validation loss, so it was
+    paid and entered the model (a lit corner sent 90 % of inputs to class 3)."""
+    base = global_model(digits)
+    poisoned = [a.copy() for a in honest["medium"]]
+    for pixel in (0, 32, 39):
+        poisoned[0][pixel, 3] += 14.0
+    updates = [accepted("big", honest["big"], 400), accepted("backdoor", poisoned, 200)]
+    weights = MeasuredContribution(validator, "sha").weigh(round_input(digits, updates))
+    assert weights.frozen is not None
+    chosen = [(u.arrays, w) for u, w in zip(updates, weights.aggregation, strict=True) if w > 0]
+    new = weighted_average(iter(chosen), sum(w for _, w in chosen), base)
+    new = Flattener(NAMES, base).keep_base(new, weights.frozen)  # as the strategy builds the model
+    x, y = digits
+    lit = x[:300] / 16.0
+    lit[:, 0] = 1.0
+    predicted = (lit[y[:300] != 3] @ new[0] + new[1]).argmax(axis=1)
+    assert (predicted == 3).mean() < 0.2
+    assert np.array_equal(new[0][[0, 32, 39]], base[0][[0, 32, 39]])
+
+
+@pytest.fixture(scope="module")
+def cnn(
+    tmp_path_factory: pytest.TempPathFactory, digits: tuple[np.ndarray, np.ndarray]
+) -> Iterator[tuple[Path, Validator, Any]]:
+    folder = tmp_path_factory.mktemp("cnn")
+    _, built = render_digits_client(
+        LocalnetConfig(home=folder), "wasm1contract", folder / "client", "cnn", learning_rate=0.05
+    )
+    x, y = digits
+    write_npz(folder / "validation", x[:300], y[:300])
+    validator = Validator(built.source, folder / "validation", sandbox=bwrap() is not None, timeout=60)
+    yield folder, validator, built
+    validator.close()
+
+
+def test_a_model_the_code_cannot_score_is_harmful_not_a_scoring_failure(
+    digits: tuple[np.ndarray, np.ndarray], cnn: tuple[Path, Validator, Any]
+) -> None:
+    """One in-bound update with a negative BatchNorm variance made the task's code answer NaN, which
+    failed the whole round's scoring: it fell back to claimed counts and kept the update."""
+    folder, validator, built = cnn
+    x, y = digits
+    names, base = built.names, [np.array(a) for a in built.arrays]
+    model = encode(names, base)
+    trained_on: dict[int, list[np.ndarray]] = {}
+    for start, size in ((400, 400), (800, 300)):
+        write_npz(folder / f"shard{start}", x[start : start + size], y[start : start + size])
+        worker = TaskWorker(built.source, folder / f"shard{start}", sandbox=bwrap() is not None, timeout=60)
+        trained_on[start] = decode(worker.train(model, 2)[1])[1]
+        worker.close()
+    variance = next(i for i, name in enumerate(names) if name.endswith("running_var"))
+    trigger = [a.copy() for a in trained_on[800]]
+    trigger[variance][0] = -3.0
+    updates = [accepted("h1", trained_on[400], 400), accepted("h2", trained_on[800], 300)]
+    updates.append(accepted("trigger", trigger, 1000))
+    weights = MeasuredContribution(validator, "sha").weigh(RoundInput(1, 2, names, base, model, updates))
+    assert "failure" not in weights.table
+    assert weights.aggregation[2] == 0.0 and "trigger" not in credits_of(weights)
+    assert set(credits_of(weights)) <= {"h1", "h2"} and credits_of(weights)

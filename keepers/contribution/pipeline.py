@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from logging import WARNING
 from typing import Any, Protocol
 
@@ -50,6 +50,7 @@ class RoundWeights:
     aggregation: list[float]  # per accepted update, in order: its weight in the new model (0: left out)
     credits: list[tuple[str, int]]  # what the round records on chain: (trainer, weight ≥ 1)
     table: dict[str, Any] = field(default_factory=dict)  # the score table, pinned for anyone to check
+    frozen: np.ndarray | None = None  # float coordinates the new model keeps from the global one
 
 
 class ContributionPipeline(Protocol):
@@ -132,6 +133,7 @@ class MeasuredContribution:
         scorer: ShapleyScorer | None = None,
         screen: TrustScreen | None = None,
         fallback: ClaimedContribution | None = None,
+        previous_model: bytes | None = None,
     ) -> None:
         self.oracle = oracle
         self.validation_sha256 = validation_sha256
@@ -139,6 +141,9 @@ class MeasuredContribution:
         self.scorer = scorer or ShapleyScorer()
         self.screen = screen or TrustScreen()
         self.fallback = fallback or ClaimedContribution()
+        # The global model of the round before: the step from it to this round's is public, and
+        # anyone can repeat it without data (None in round 1, or after a restart's first round).
+        self._previous = [np.array(a) for a in decode_views(previous_model)[1]] if previous_model else None
 
     def draw_batch(self) -> tuple[int, list[list[int]]]:
         """Two disjoint halves of a batch of the validation set, drawn now — after the updates are
@@ -152,10 +157,11 @@ class MeasuredContribution:
         return seed, [sorted(int(r) for r in rows[k * half : (k + 1) * half]) for k in range(HALVES)]
 
     def weigh(self, round_input: RoundInput) -> RoundWeights:
+        trajectory = self._public_trajectory(round_input)
         if not round_input.accepted:
             return RoundWeights([], [], {**self._header(round_input), "trainers": []})
         try:
-            return self._measure(round_input)
+            return self._measure(round_input, trajectory)
         except (WorkerError, ModelFormatError, ValueError) as error:
             # The organization's code failed to score: the round still moves on, paid by the capped
             # counts of screened updates within the round's budget — never paying nobody, which
@@ -170,20 +176,44 @@ class MeasuredContribution:
     def _header(self, round_input: RoundInput) -> dict[str, Any]:
         return {**_header("measured", round_input, self.screen.name), "validation_sha256": self.validation_sha256}
 
-    def _measure(self, round_input: RoundInput) -> RoundWeights:
+    def _public_trajectory(self, round_input: RoundInput) -> np.ndarray | None:
+        """The last step of the global models (this round's minus the round before's), flattened;
+        remembers this round's for the next."""
+        flattener = Flattener(round_input.names, round_input.global_arrays)
+        previous, self._previous = self._previous, [np.array(a) for a in round_input.global_arrays]
+        if previous is None or [a.shape for a in previous] != [a.shape for a in round_input.global_arrays]:
+            return None
+        return -flattener.delta(previous)
+
+    def _measure(self, round_input: RoundInput, trajectory: np.ndarray | None) -> RoundWeights:
         flattener = Flattener(round_input.names, round_input.global_arrays)
         root_names, root_arrays, _ = decode_views(self.oracle.root_update(round_input.global_model, round_input.round))
         if root_names != list(round_input.names):
             raise ValueError("the keeper's own update has other layers than the global model")
-        candidates = candidates_of(flattener, round_input.accepted)
-        screen = self.screen(candidates, flattener.delta(root_arrays))
+        root = flattener.delta(root_arrays)
+        # What the validation set cannot measure, it does not accept: coordinates the keeper's own
+        # training leaves exactly unchanged (weights of inputs that are always zero in the set, say)
+        # stay the global model's, so nothing can be hidden there (a backdoor on dead pixels).
+        frozen = root == 0
+        candidates = [
+            replace(c, delta=np.where(frozen, np.float32(0), c.delta))
+            for c in candidates_of(flattener, round_input.accepted)
+        ]
+        public = None if trajectory is None else np.where(frozen, np.float32(0), trajectory)
+        screen = self.screen(candidates, root, public)
         kept = screen.kept
         seed, halves = self.draw_batch()
-        utility = Utility(flattener, [candidates[i] for i in kept], lambda model: self.oracle.losses(model, halves))
+        # The public trajectory plays too (never paid, never in the model): an update is worth only
+        # what it adds beyond what anyone could extrapolate without data.
+        players = [candidates[i] for i in kept]
+        lead = 1 if public is not None and public.any() and players else 0
+        if lead:
+            players.insert(0, Candidate("", float(np.median([c.prior for c in players])), public))
+        utility = Utility(flattener, players, lambda model: self.oracle.losses(model, halves))
         scores = self.scorer(utility)
         worth = dict.fromkeys((c.address for c in candidates), 0.0)
         aggregation = [0.0] * len(candidates)
-        for position, index in enumerate(kept):
+        for position, index in enumerate(kept, start=lead):
             worth[candidates[index].address] = float(scores.worth[position])
             if not scores.harmful[position]:
                 aggregation[index] = candidates[index].prior
@@ -191,19 +221,22 @@ class MeasuredContribution:
         # (an update that harms earns nothing in its round, whatever the trainer's history).
         eligible = [candidates[i].address for i in kept if aggregation[i] > 0]
         credits = self.ledger.credit(worth, eligible)
-        return RoundWeights(aggregation, credits, self._table(round_input, screen, scores, seed, halves, credits))
+        table = self._table(round_input, screen, scores, lead, seed, halves, credits)
+        table["frozen_coordinates"] = int(frozen.sum())
+        return RoundWeights(aggregation, credits, table, frozen if frozen.any() else None)
 
     def _table(
         self,
         round_input: RoundInput,
         screen: ScreenResult,
         scores: Scores,
+        lead: int,
         seed: int,
         halves: list[list[int]],
         credits: list[tuple[str, int]],
     ) -> dict[str, Any]:
         credited = dict(credits)
-        position = {index: p for p, index in enumerate(screen.kept)}
+        position = {index: p for p, index in enumerate(screen.kept, start=lead)}
         rows = _rows(round_input.accepted, screen)
         for index, row in enumerate(rows):
             at = position.get(index)
@@ -223,6 +256,7 @@ class MeasuredContribution:
             "batch": {"seed": seed, "halves": [len(h) for h in halves], "max_batch": MAX_BATCH},
             "chance_cosine": round(screen.floor, 6),
             "value_of_all": [round(float(v), 8) for v in scores.full],
+            "public_trajectory_value": [round(float(v), 8) for v in scores.values[0]] if lead else None,
             "smoothing": self.ledger.smoothing,
             "trainers": rows,
         }

@@ -24,6 +24,8 @@ from itertools import combinations
 
 import numpy as np
 
+from client_kit.task_hub import MAX_LOSS
+from client_kit.worker import WorkerError
 from keepers.contribution.updates import Candidate, Flattener
 
 HALVES = 2
@@ -47,6 +49,8 @@ class Utility:
         for candidate in candidates:
             self._total += candidate.prior * candidate.delta
         self.base = np.array(losses(flattener.model(np.zeros(flattener.size, dtype=np.float32))))
+        if not (self.base < MAX_LOSS).all():  # the round's own global model: nothing to measure against
+            raise WorkerError(f"the task's code cannot score the global model (losses {self.base.tolist()})")
         self.evaluations = 1
         self._cache: dict[frozenset[int], np.ndarray] = {frozenset(): np.zeros(HALVES)}
 

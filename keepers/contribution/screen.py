@@ -8,8 +8,10 @@ update only if its direction agrees with a reference direction by more than chan
   itself on the organization's validation set from the same global model; trust = ReLU(cos).
 - `MedianDirectionScreen`, for a task without a validation set: the reference is the coordinate-wise
   median of the round's updates, which a minority cannot move far.
-Either way, an update that nearly duplicates an earlier-arrived one from another address (sybils
-sharing one update) is dropped: the copy gains nothing, the first keeps its place.
+Either way, an update pointing the same way as an earlier-arrived one from another address (sybils
+sharing one update, scaled or not) is dropped: the copy gains nothing, the first keeps its place.
+The public trajectory of the global models (the last round's step, which anyone can repeat without
+data) counts as the first arrival of all: an update that only repeats it is dropped too.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ import numpy as np
 
 from keepers.contribution.updates import Candidate, chance_cosine, cosine
 
-DUPLICATE_COSINE = 0.99  # updates this aligned and this close in norm are one update sent twice
-DUPLICATE_NORM_RATIO = 0.9
+DUPLICATE_COSINE = 0.99  # updates this aligned are one update sent twice (scaling changes nothing)
+PUBLIC = -1  # `duplicate_of` for an update that repeats the public trajectory
 
 
 @dataclass
@@ -37,7 +39,9 @@ class ScreenResult:
         return [index for index in range(len(self.trust)) if index not in self.dropped]
 
 
-def screen_by_direction(candidates: Sequence[Candidate], reference: np.ndarray | None, what: str) -> ScreenResult:
+def screen_by_direction(
+    candidates: Sequence[Candidate], reference: np.ndarray | None, what: str, public: np.ndarray | None = None
+) -> ScreenResult:
     """Keep updates that change the model and whose cos with `reference` beats chance (every
     update that changes the model, with no reference), then drop near-duplicates."""
     floor = 0.0 if reference is None else chance_cosine(reference.size)
@@ -51,30 +55,35 @@ def screen_by_direction(candidates: Sequence[Candidate], reference: np.ndarray |
             result.dropped[index] = f"direction no better than chance against {what} (cos {trust:.3f} ≤ {floor:.3f})"
             trust = 0.0
         result.trust.append(trust)
-    for copy, original in near_duplicates(candidates, result.kept).items():
-        result.dropped[copy] = f"near-duplicate of {candidates[original].address}'s update"
+    for copy, original in near_duplicates(candidates, result.kept, public).items():
+        if original == PUBLIC:
+            result.dropped[copy] = "repeats the public trajectory of the global models (no data needed)"
+        else:
+            result.dropped[copy] = f"near-duplicate of {candidates[original].address}'s update"
         result.duplicate_of[copy] = original
         result.trust[copy] = 0.0
     return result
 
 
-def near_duplicates(candidates: Sequence[Candidate], among: Sequence[int]) -> dict[int, int]:
-    """Later copies → the earliest update they repeat (candidates are in arrival order). All the
-    pairs' cosines come from one Gram matrix (one BLAS product, not a Python loop over pairs)."""
-    nonzero = [i for i in among if candidates[i].delta.any()]
-    if len(nonzero) < 2:
+def near_duplicates(
+    candidates: Sequence[Candidate], among: Sequence[int], public: np.ndarray | None = None
+) -> dict[int, int]:
+    """Later copies → the earliest update they point the same way as (candidates are in arrival
+    order; `public`, the trajectory anyone can extrapolate, arrived before all of them: PUBLIC).
+    All the pairs' cosines come from one Gram matrix (one BLAS product, not a loop over pairs)."""
+    rows = [(i, candidates[i].delta) for i in among if candidates[i].delta.any()]
+    if public is not None and public.any():
+        rows.insert(0, (PUBLIC, public))
+    if len(rows) < 2:
         return {}
-    stacked = np.stack([candidates[i].delta for i in nonzero]).astype(np.float64)
-    norms = np.linalg.norm(stacked, axis=1)
-    cosines = (stacked @ stacked.T) / np.outer(norms, norms)
+    stacked = np.stack([delta for _, delta in rows]).astype(np.float64)
+    unit = stacked / np.linalg.norm(stacked, axis=1, keepdims=True)
+    cosines = unit @ unit.T
     copies: dict[int, int] = {}
-    for later in range(len(nonzero)):
+    for later in range(1, len(rows)):
         for earlier in range(later):
-            if nonzero[earlier] in copies:
-                continue
-            ratio = min(norms[later], norms[earlier]) / max(norms[later], norms[earlier])
-            if ratio >= DUPLICATE_NORM_RATIO and cosines[later, earlier] >= DUPLICATE_COSINE:
-                copies[nonzero[later]] = nonzero[earlier]
+            if rows[earlier][0] not in copies and cosines[later, earlier] >= DUPLICATE_COSINE:
+                copies[rows[later][0]] = rows[earlier][0]
                 break
     return copies
 
@@ -84,10 +93,12 @@ class TrustScreen:
 
     name = "fltrust"
 
-    def __call__(self, candidates: Sequence[Candidate], root_delta: np.ndarray | None) -> ScreenResult:
+    def __call__(
+        self, candidates: Sequence[Candidate], root_delta: np.ndarray | None, public: np.ndarray | None = None
+    ) -> ScreenResult:
         if root_delta is None:
             raise ValueError("the trust screen needs the keeper's update on the validation set")
-        return screen_by_direction(candidates, root_delta, "the keeper's update on the validation set")
+        return screen_by_direction(candidates, root_delta, "the keeper's update on the validation set", public)
 
 
 class MedianDirectionScreen:
@@ -95,10 +106,12 @@ class MedianDirectionScreen:
 
     name = "median-direction"
 
-    def __call__(self, candidates: Sequence[Candidate], root_delta: np.ndarray | None = None) -> ScreenResult:
+    def __call__(
+        self, candidates: Sequence[Candidate], root_delta: np.ndarray | None = None, public: np.ndarray | None = None
+    ) -> ScreenResult:
         if not candidates:
             return ScreenResult(trust=[])
         if len(candidates) < 3:  # a median of one or two is their own mean: nothing to test against
-            return screen_by_direction(candidates, None, "")
+            return screen_by_direction(candidates, None, "", public)
         median = np.median(np.stack([c.delta for c in candidates]), axis=0)
-        return screen_by_direction(candidates, median, "the median update")
+        return screen_by_direction(candidates, median, "the median update", public)

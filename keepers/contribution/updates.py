@@ -53,6 +53,17 @@ class Flattener:
             offset += layer.size
         return arrays
 
+    def keep_base(self, arrays: Sequence[np.ndarray], frozen: np.ndarray) -> list[np.ndarray]:
+        """`arrays` with the `frozen` float coordinates (a flat mask) set back to the global model's."""
+        kept = [np.array(a) for a in arrays]
+        offset = 0
+        for index in self._floating:
+            layer = self.base[index]
+            mask = frozen[offset : offset + layer.size].reshape(layer.shape)
+            kept[index][mask] = layer[mask]
+            offset += layer.size
+        return kept
+
     def model(self, delta: np.ndarray) -> bytes:
         """The checkpoint of the global model moved by `delta` (what the task's code evaluates)."""
         return encode(self.names, self.arrays(delta))
