@@ -283,7 +283,7 @@ def org_status(target: Target, task_id: int, as_json: bool) -> None:
         )
         return
     console.print(tasks_table([task], f"task {task_id}"))
-    table = Table("round", "accuracy", "loss", "examples", "contributors", "model CID", title="rounds")
+    table = Table("round", "accuracy", "loss", "examples", "credited", "model CID", "score table CID", title="rounds")
     for record in rounds:
         table.add_row(
             str(record.round),
@@ -292,6 +292,7 @@ def org_status(target: Target, task_id: int, as_json: bool) -> None:
             str(record.metrics.examples),
             str(record.contributors_count),
             record.model_cid,
+            record.scores_cid or "",
         )
     console.print(table)
     people = Table("trainer", "stake", "weight", "slashed (reason, evidence)", "claimed", title="trainers")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from client_kit.task_hub import TaskStatus
+from client_kit.task_hub import Scoring, TaskStatus
 from keepers.cli.common import console, emit_json
 from keepers.cli.context import Target, pass_target
 from keepers.cli.views import tasks_table, when
@@ -57,6 +57,12 @@ def tasks_show(target: Target, task_id: int, as_json: bool) -> None:
         f"the rounds actually run), a slashed trainer {task.slash_bps / 100:g} %\n"
         f"keeper bond {task.keeper_bond:,} ({'bonded' if task.bonded else 'not yet accepted'}), keeper fee "
         f"{task.keeper_fee_bps / 100:g} %, platform fee {task.fee_bps / 100:g} %; examples capped at "
-        f"{task.max_examples_per_trainer:,} per update; {task.round_timeout_secs} s per round for replies",
+        f"{task.max_examples_per_trainer:,} per update; {task.round_timeout_secs} s per round for replies\n"
+        + (
+            f"paid for measured contribution on the validation set with sha256 {task.validation_sha256} "
+            "(each round's score table is on IPFS: `fedchain org status`)"
+            if task.scoring == Scoring.MEASURED
+            else "paid by claimed example counts (capped)"
+        ),
         highlight=False,
     )
