@@ -195,6 +195,8 @@ class MeasuredContribution:
         # training leaves exactly unchanged (weights of inputs that are always zero in the set, say)
         # stay the global model's, so nothing can be hidden there (a backdoor on dead pixels).
         frozen = root == 0
+        if frozen.all():  # the task's code did not train on the set: nothing could be measured
+            raise ValueError("the task's code left every parameter unchanged on the validation set")
         candidates = [
             replace(c, delta=np.where(frozen, np.float32(0), c.delta))
             for c in candidates_of(flattener, round_input.accepted)
