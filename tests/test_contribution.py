@@ -379,3 +379,25 @@ def test_a_model_the_code_cannot_score_is_harmful_not_a_scoring_failure(
     assert "failure" not in weights.table
     assert weights.aggregation[2] == 0.0 and "trigger" not in credits_of(weights)
     assert set(credits_of(weights)) <= {"h1", "h2"} and credits_of(weights)
+
+
+def test_task_code_that_never_trains_on_the_validation_set_cannot_withhold_every_credit(
+    digits: tuple[np.ndarray, np.ndarray], validator: Validator, honest: dict[str, list[np.ndarray]]
+) -> None:
+    """Code that leaves the model unchanged when it sees the organization's own set would freeze
+    every coordinate: nobody paid, the pool back to its author. That is a scoring failure instead,
+    paid by capped counts within the round's budget."""
+
+    class IdleOnValidation:
+        examples = validator.examples
+
+        def root_update(self, model: bytes, task_round: int) -> bytes:
+            return model
+
+        def losses(self, model: bytes, row_sets: list[list[int]]) -> list[float]:
+            return validator.losses(model, row_sets)
+
+    updates = [accepted("big", honest["big"], 400), accepted("medium", honest["medium"], 200)]
+    weights = MeasuredContribution(IdleOnValidation(), "sha").weigh(round_input(digits, updates))
+    assert "left every parameter unchanged" in weights.table["failure"]
+    assert credits_of(weights) == {"big": 666_666, "medium": 333_333}
