@@ -401,3 +401,24 @@ def test_task_code_that_never_trains_on_the_validation_set_cannot_withhold_every
     weights = MeasuredContribution(IdleOnValidation(), "sha").weigh(round_input(digits, updates))
     assert "left every parameter unchanged" in weights.table["failure"]
     assert credits_of(weights) == {"big": 666_666, "medium": 333_333}
+
+
+def test_a_model_never_advances_for_free(
+    digits: tuple[np.ndarray, np.ndarray], validator: Validator, honest: dict[str, list[np.ndarray]]
+) -> None:
+    """Code that scores every model alike made every update worth 0 but kept them in the model:
+    the organization got the trained model and, with no round productive, its pool back."""
+
+    class Indifferent:
+        examples = validator.examples
+
+        def root_update(self, model: bytes, task_round: int) -> bytes:
+            return validator.root_update(model, task_round)
+
+        def losses(self, model: bytes, row_sets: list[list[int]]) -> list[float]:
+            return [1.0 for _ in row_sets]
+
+    updates = [accepted("big", honest["big"], 400), accepted("medium", honest["medium"], 200)]
+    weights = MeasuredContribution(Indifferent(), "sha").weigh(round_input(digits, updates))
+    assert weights.aggregation == [400.0, 200.0]
+    assert credits_of(weights) == {"big": 666_666, "medium": 333_333}

@@ -19,6 +19,13 @@ from client_kit.task_hub import ROUND_WEIGHT
 SMOOTHING = 0.5
 
 
+def budget_split(weights: Sequence[tuple[str, float]]) -> list[tuple[str, int]]:
+    """The round's budget split in proportion to `weights` (rounded down; credits ≥ 1 only)."""
+    total = sum(weight for _, weight in weights)
+    credits = [(address, int(ROUND_WEIGHT * weight / total)) for address, weight in weights] if total > 0 else []
+    return sorted(((a, w) for a, w in credits if w >= 1), key=lambda pair: (-pair[1], pair[0]))
+
+
 @dataclass
 class Ledger:
     smoothing: float = SMOOTHING
@@ -31,10 +38,7 @@ class Ledger:
         for address in set(self.shares) | set(worth):
             share = max(0.0, worth.get(address, 0.0)) / total if total > 0 else 0.0
             self.shares[address] = self.smoothing * share + (1 - self.smoothing) * self.shares.get(address, 0.0)
-        paid = {address: self.shares.get(address, 0.0) for address in eligible if self.shares.get(address, 0.0) > 0}
-        scale = sum(paid.values())
-        credits = [(address, int(ROUND_WEIGHT * share / scale)) for address, share in paid.items()]
-        return sorted(((a, w) for a, w in credits if w >= 1), key=lambda pair: (-pair[1], pair[0]))
+        return budget_split([(address, self.shares.get(address, 0.0)) for address in eligible])
 
     @classmethod
     def restored(cls, table: Mapping[str, object] | None) -> Ledger:

@@ -22,9 +22,8 @@ import numpy as np
 from flwr.common.logger import log
 
 from client_kit.model_format import ModelFormatError, decode_views
-from client_kit.task_hub import ROUND_WEIGHT
 from client_kit.worker import WorkerError
-from keepers.contribution.ledger import Ledger
+from keepers.contribution.ledger import Ledger, budget_split
 from keepers.contribution.score import HALVES, Scores, ShapleyScorer, Utility
 from keepers.contribution.screen import MedianDirectionScreen, ScreenResult, TrustScreen
 from keepers.contribution.updates import Candidate, Flattener
@@ -168,10 +167,8 @@ class MeasuredContribution:
             # would hand the round's share of the pool back to whoever wrote the failing code.
             log(WARNING, "task %s round %s: scoring failed (%s)", round_input.task_id, round_input.round, error)
             claimed = self.fallback.weigh(round_input)
-            total = sum(weight for _, weight in claimed.credits)
-            credits = [(a, int(ROUND_WEIGHT * w / total)) for a, w in claimed.credits] if total else []
             table = {**claimed.table, **self._header(round_input), "failure": str(error)[:500]}
-            return RoundWeights(claimed.aggregation, [(a, w) for a, w in credits if w >= 1], table)
+            return RoundWeights(claimed.aggregation, budget_split(claimed.credits), table)
 
     def _header(self, round_input: RoundInput) -> dict[str, Any]:
         return {**_header("measured", round_input, self.screen.name), "validation_sha256": self.validation_sha256}
@@ -223,6 +220,12 @@ class MeasuredContribution:
         # (an update that harms earns nothing in its round, whatever the trainer's history).
         eligible = [candidates[i].address for i in kept if aggregation[i] > 0]
         credits = self.ledger.credit(worth, eligible)
+        if not credits and any(aggregation):
+            # The model moves, yet no update measurably helped (early, or code that scores every
+            # model alike): the updates in the model are paid by their capped counts, so a model
+            # never advances for free and the round's pool never returns to the organization.
+            in_model = [(c.address, w) for c, w in zip(candidates, aggregation, strict=True) if w > 0]
+            credits = budget_split(in_model)
         table = self._table(round_input, screen, scores, lead, seed, halves, credits)
         table["frozen_coordinates"] = int(frozen.sum())
         return RoundWeights(aggregation, credits, table, frozen if frozen.any() else None)
