@@ -97,10 +97,14 @@ class Scores:
 
     @property
     def harmful(self) -> np.ndarray:
-        """Updates that made the loss worse on both halves: left out of the new model."""
-        if not len(self.values):
+        """Updates that make the loss worse on both halves by both measures — their Shapley value
+        and their removal from everyone's average (leave-one-out): left out of the new model. Both,
+        for an update from a skewed shard can look bad in most coalitions yet complete the others
+        (negative Shapley, positive leave-one-out), and a weaker honest update can be worth keeping
+        though the average would do slightly better without it (the reverse)."""
+        if not len(self.leave_one_out):
             return np.zeros(0, dtype=bool)
-        return self.values.max(axis=1) < 0
+        return (self.values.max(axis=1) < 0) & (self.leave_one_out.max(axis=1) < 0)
 
 
 @dataclass(frozen=True)
