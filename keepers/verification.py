@@ -67,7 +67,8 @@ class Rejected:
 
 
 def contribution_weight(num_examples: int, context: UpdateContext) -> int:
-    """The one place an accepted update's weight is decided (a validation score can replace it)."""
+    """An accepted update's weight in the average: its claimed example count capped by the task (the
+    claimed count's only say; what the round credits is decided by `keepers.contribution`)."""
     return max(1, min(num_examples, context.max_examples_per_trainer))
 
 
