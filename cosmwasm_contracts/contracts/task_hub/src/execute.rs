@@ -941,16 +941,19 @@ pub fn submit_round(
     };
     ROUNDS.save(deps.storage, (task_id, msg.round), &record)?;
     update_keeper_stats(deps.storage, &info.sender, |k| k.rounds_attested += 1)?;
-    let scores = record.scores_cid.clone().unwrap_or_default();
-    Ok(Response::new()
+    let response = Response::new()
         .add_attribute("action", "submit_round")
         .add_attribute("task_id", task_id.to_string())
         .add_attribute("round", msg.round.to_string())
         .add_attribute("model_cid", record.model_cid)
         .add_attribute("contributors", count.to_string())
         .add_attribute("weight", round_weight)
-        .add_attribute("accuracy", record.metrics.accuracy.to_string())
-        .add_attribute("scores_cid", scores))
+        .add_attribute("accuracy", record.metrics.accuracy.to_string());
+    // Only a round that names a score table says so: an empty value would read as a CID.
+    Ok(match record.scores_cid {
+        Some(cid) => response.add_attribute("scores_cid", cid),
+        None => response,
+    })
 }
 
 /// The keeper slashes a trainer whose update for the round it just attested was bad, proven by

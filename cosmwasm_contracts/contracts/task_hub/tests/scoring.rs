@@ -82,6 +82,10 @@ fn a_measured_round_shares_a_fixed_budget_and_is_not_held_to_the_example_cap() {
         suite.round(id, 1, &[(0, budget + 1)]).unwrap_err(),
         ContractError::WeightAboveCap { .. }
     ));
+    assert!(matches!(
+        suite.round(id, 1, &[(0, 0), (1, 400_000)]).unwrap_err(),
+        ContractError::ZeroWeight { .. }
+    ));
     // 600,000 is far above the task's example cap of 1,000: measured weights are shares of the budget
     suite.round(id, 1, &[(0, 600_000), (1, 400_000)]).unwrap();
     suite.round(id, 2, &[(1, budget)]).unwrap();
@@ -117,7 +121,10 @@ fn a_round_records_its_score_table_and_refuses_a_bad_cid() {
     ));
     let response = suite.scored_round(id, 1, &[(0, 10)], Some(CID)).unwrap();
     assert_eq!(attr(&response, "scores_cid"), CID);
-    suite.round(id, 2, &[(0, 10)]).unwrap();
+    let unscored = suite.round(id, 2, &[(0, 10)]).unwrap();
+    let keys = unscored.events.iter().flat_map(|e| e.attributes.iter());
+    assert!(keys.clone().any(|a| a.key == "model_cid"));
+    assert!(!keys.clone().any(|a| a.key == "scores_cid"));
     let recorded = rounds(&suite, id).rounds;
     assert_eq!(recorded[0].scores_cid.as_deref(), Some(CID));
     assert_eq!(recorded[1].scores_cid, None);
