@@ -15,10 +15,11 @@ import pytest
 from click.testing import CliRunner
 
 from client_kit.chain import ChainClient
+from client_kit.data import load_folder, write_npz
 from client_kit.ipfs import KuboStore
 from client_kit.keys import wallet_from_mnemonic
 from client_kit.model_format import encode
-from client_kit.task_hub import TaskHub, TaskSpec, TaskStatus
+from client_kit.task_hub import Scoring, TaskHub, TaskSpec, TaskStatus
 from keepers.cli import cli
 from localnet.deploy import Deployment
 from localnet.network import Localnet
@@ -207,6 +208,32 @@ def test_a_trainer_who_cannot_pay_stake_and_fee_is_refused(
     chain.send(organization, address, 5_500)  # the stake, but not the fee on top of it
     _fails(_run(localnet, "trainer", "join", str(task_id), "--key", "poor"), "not enough balance", "in fees")
     assert hub.task(task_id).participants == 0 and chain.balance(address) == 5_500
+
+
+def test_a_measured_task_records_its_validation_set_and_says_so(
+    localnet: Localnet, chain: ChainClient, deployment: Deployment, state, tmp_path: Path
+) -> None:
+    """`--validation DIR` puts the folder's fingerprint on chain; `tasks show` tells trainers how they are paid."""
+    client = tmp_path / "client.py"
+    client.write_text("print('hi')\n")
+    model = tmp_path / "model.bin"
+    model.write_bytes(b"\0" * 16)
+    write_npz(tmp_path / "held-out", np.ones((4, 2), np.float32), np.array([0, 1, 0, 1]))
+    fingerprint = load_folder(tmp_path / "held-out").sha256()
+    assert _run(localnet, "org", "register", "--name", "Acme").returncode == 0
+    created = _run(
+        localnet, "org", "create-task", "--model-name", "m", "--client", str(client), "--initial-model", str(model),
+        "--rounds", "1", "--min-trainers", "1", "--max-trainers", "2", "--stake", "10", "--pool", "1000",
+        "--join-deadline", "10m", "--training-deadline", "2h", "--keeper", "keeper",
+        "--scoring", "measured", "--validation", str(tmp_path / "held-out"), "--json",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    task_id = json.loads(created.stdout)["task_id"]
+    task = TaskHub(chain, deployment.contract).task(task_id)
+    assert (task.scoring, task.validation_sha256) == (Scoring.MEASURED, fingerprint)
+    shown = _run(localnet, "tasks", "show", str(task_id))
+    assert shown.returncode == 0, shown.stderr
+    assert "paid for measured contribution" in shown.stdout and fingerprint in shown.stdout.replace("\n", "")
 
 
 def test_build_client_refuses_a_bad_model_spec(localnet: Localnet, deployment: Deployment, tmp_path: Path) -> None:

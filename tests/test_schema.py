@@ -17,6 +17,7 @@ from client_kit.task_hub import (
     Participant,
     Profile,
     RoundRecord,
+    Scoring,
     SlashReason,
     Task,
     TaskSpec,
@@ -61,6 +62,8 @@ def test_every_message_the_binding_sends_is_in_the_schema() -> None:
     assert _names(TaskSpec) == _properties(SCHEMA["execute"], "CreateTaskMsg")
     assert _names(Limits) == _properties(SCHEMA["execute"], "Limits")
     assert [r.value for r in SlashReason] == SCHEMA["execute"]["definitions"]["SlashReason"]["enum"]
+    scorings = SCHEMA["execute"]["definitions"]["Scoring"]["oneOf"]  # documented variants
+    assert [s.value for s in Scoring] == [value for variant in scorings for value in variant["enum"]]
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,9 @@ from client_kit.ipfs import KuboStore
 from client_kit.keys import wallet_from_mnemonic
 from client_kit.node_identity import claim_for, node_private_key, prove
 from client_kit.task_hub import (
+    ROUND_WEIGHT,
     RoundMetrics,
+    Scoring,
     SignedClaim,
     SlashEvidence,
     SlashReason,
@@ -248,6 +250,50 @@ def test_bad_messages_are_refused_and_change_nothing(
         hub.create_task(org, late, 1_000, config.denom)
     assert hub.config().next_task_id == before_tasks
     assert chain.balance(str(org.address())) == before_balance  # refused in simulation: no fee either
+
+
+def test_a_measured_task_names_its_validation_set_and_each_round_its_score_table(
+    localnet: Localnet, chain: ChainClient, hub: TaskHub, kubo: KuboStore
+) -> None:
+    """Measured scoring: the validation set's fingerprint is on chain before anyone stakes, a
+    round's weights share a fixed budget (not the example cap), and its score table's CID is kept."""
+    config = localnet.config
+    org, keeper = dev_wallet(config, "organization"), dev_wallet(config, "keeper")
+    trainers = [dev_wallet(config, f"trainer{i}") for i in (5, 6)]
+    hub.register(org, "Acme Health", organization=True)
+    hub.register_keeper(keeper, "Keeper One", "127.0.0.1:9092")
+    for i, trainer in enumerate(trainers):
+        hub.register(trainer, f"trainer-{5 + i}", trainer=True)
+    keeper_address = str(keeper.address())
+    unnamed = _spec(chain, kubo, keeper_address, scoring=Scoring.MEASURED)
+    with pytest.raises(ChainError, match="must name its validation set"):
+        hub.create_task(org, unnamed, 10_000, config.denom)
+
+    validation_sha256 = "5e" * 32
+    spec = _spec(
+        chain, kubo, keeper_address, max_trainers=2, scoring=Scoring.MEASURED, validation_sha256=validation_sha256
+    )
+    task_id, _ = hub.create_task(org, spec, 10_000, config.denom)
+    task = hub.task(task_id)
+    assert (task.scoring, task.validation_sha256) == (Scoring.MEASURED, validation_sha256)
+    hub.accept_task(keeper, task_id, spec.keeper_bond, config.denom)
+    for trainer in trainers:
+        hub.join_task(trainer, task_id, spec.stake, config.denom)  # two of two: full, round 1 may start
+
+    t5, t6 = (str(t.address()) for t in trainers)
+    metrics = RoundMetrics(Decimal("0.4"), Decimal("0.9"), 600)
+    model_cid, model_sha = task.initial_model_cid, task.initial_model_sha256
+    over = [(t5, 600_000), (t6, ROUND_WEIGHT - 600_000 + 1)]
+    with pytest.raises(ChainError, match="above its budget of 1000000"):
+        hub.submit_round(keeper, task_id, 1, model_cid, model_sha, metrics, over)
+    scores = kubo.add(json.dumps({"round": 1, "trainers": [t5, t6]}).encode(), "scores.json")
+    shares = [(t5, 600_000), (t6, ROUND_WEIGHT - 600_000)]  # far above the 1,000-example cap: shares, not counts
+    attested = hub.submit_round(keeper, task_id, 1, model_cid, model_sha, metrics, shares, scores_cid=scores.cid)
+    assert attested.wasm_attributes()[0]["scores_cid"] == scores.cid
+    (record,) = hub.rounds(task_id)
+    assert (record.scores_cid, record.total_weight) == (scores.cid, ROUND_WEIGHT)
+    credited = hub.participant(task_id, t5)
+    assert credited is not None and credited.weight == 600_000
 
 
 def test_only_the_admin_changes_the_platform_settings(localnet: Localnet, chain: ChainClient, hub: TaskHub) -> None:
