@@ -8,7 +8,8 @@ import { type RoundResponse } from "@/lib/contract/types";
 import { decimalToNumber, formatTime, shortHash } from "@/lib/format";
 import { gatewayUrl } from "@/lib/ipfs";
 
-/** Each attested round: its metrics and the global model it produced (CID on IPFS + sha256). */
+/** Each attested round: its metrics, the global model it produced (CID on IPFS + sha256) and, on a
+ * measured task, the keeper's score table behind its weights. */
 export function RoundsTable({ rounds }: { rounds: RoundResponse[] }) {
   const { ipfsGateway } = useConfig();
   if (rounds.length === 0) return null;
@@ -48,6 +49,11 @@ export function RoundsTable({ rounds }: { rounds: RoundResponse[] }) {
                   <div className="hash muted" title={`sha256 ${round.model_sha256}`}>
                     sha256 {shortHash(round.model_sha256, 8)}
                   </div>
+                  {round.scores_cid ? (
+                    <a href={gatewayUrl(ipfsGateway, round.scores_cid)} target="_blank" rel="noreferrer" className="small" data-testid="scores-cid">
+                      score table
+                    </a>
+                  ) : null}
                 </td>
                 <td className="small wide-only">
                   {formatTime(round.submitted_at)}

@@ -6,7 +6,7 @@ import { Countdown } from "@/components/common/Countdown";
 import { Flash } from "@/components/common/Flash";
 import { useAccount } from "@/components/providers/WalletProvider";
 import { type TaskResponse } from "@/lib/contract/types";
-import { applyBps, formatBps, formatDuration, formatTime } from "@/lib/format";
+import { applyBps, formatBps, formatDuration, formatTime, shortHash } from "@/lib/format";
 
 /** The task's terms and progress: what it pays and asks, who runs it, and its deadlines. */
 export function TaskTerms({ task }: { task: TaskResponse }) {
@@ -73,7 +73,7 @@ export function TaskTerms({ task }: { task: TaskResponse }) {
           {task.scoring === "measured" ? (
             <>
               measured contribution on the organization&apos;s validation set (sha256{" "}
-              <code title={task.validation_sha256 ?? ""}>{(task.validation_sha256 ?? "").slice(0, 12)}…</code>); each
+              <code title={task.validation_sha256 ?? ""}>{shortHash(task.validation_sha256 ?? "", 8)}</code>); each
               round&apos;s score table is on IPFS
             </>
           ) : (
@@ -82,7 +82,8 @@ export function TaskTerms({ task }: { task: TaskResponse }) {
         </dd>
         <dt>Per round</dt>
         <dd>
-          replies within {formatDuration(task.round_timeout_secs)}; weight capped at {task.max_examples_per_trainer.toLocaleString("en-US")} examples;
+          replies within {formatDuration(task.round_timeout_secs)};{" "}
+          {task.scoring === "measured" ? "example counts" : "weight"} capped at {task.max_examples_per_trainer.toLocaleString("en-US")} examples;
           an update may move the model by at most {task.max_update_norm} (L2)
         </dd>
         <dt>Deadlines</dt>
