@@ -59,7 +59,7 @@ INPUT_SCALE = 16.0  # digits pixels are 0..16
 
 @dataclass
 class DemoOptions:
-    trainers: int = 6
+    trainers: int = 7  # four honest, a free-rider, a poisoner and a no-show
     rounds: int = 5
     validators: int = 1
     model: str = "torch"

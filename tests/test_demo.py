@@ -15,7 +15,7 @@ from localnet.network import Localnet
 @pytest.mark.slow
 def test_demo_reconciles_penalizes_and_reaches_ninety_percent(localnet: Localnet, deployment) -> None:
     output = io.StringIO()
-    report = run_demo(DemoOptions(trainers=6, rounds=5), localnet.config, Console(file=output, width=200))
+    report = run_demo(DemoOptions(trainers=7, rounds=5), localnet.config, Console(file=output, width=200))
     text = output.getvalue()
 
     assert report.reconciled, text
@@ -29,7 +29,7 @@ def test_demo_reconciles_penalizes_and_reaches_ninety_percent(localnet: Localnet
     assert rows["free-rider"].weight == 0 and rows["free-rider"].reward == 0
     assert rows["free-rider"].penalty == stake // 10 and not rows["free-rider"].slashed  # a no-show, not a cheat
     honest = [row for row in report.rows if row.role == "honest"]
-    assert len(honest) == 3 and all(row.reward > 0 and row.penalty == 0 for row in honest)
+    assert len(honest) == 4 and all(row.reward > 0 and row.penalty == 0 for row in honest)
     # the treasury: the 2 % fee, two no-show penalties of 10 %, the poisoner's 50 % and its round-1 reward
     assert report.treasury_income > 100_000_000 * 200 // 10_000 + 2 * stake // 10 + stake // 2
     assert report.accuracies[-1] > report.accuracies[0]

@@ -16,7 +16,7 @@ from localnet.hosts import HostNetwork
 
 
 @click.command()
-@click.option("--trainers", default=6, show_default=True, type=click.IntRange(3, 10), help="Trainers who join.")
+@click.option("--trainers", default=7, show_default=True, type=click.IntRange(3, 10), help="Trainers who join.")
 @click.option("--rounds", default=5, show_default=True, type=click.IntRange(1, 50), help="Training rounds.")
 @click.option("--validators", type=click.Choice(["1", str(MAX_VALIDATORS)]), default="1", show_default=True)
 @click.option(
@@ -51,7 +51,7 @@ def demo(
 
     \b
     Example:
-      fedchain demo --trainers 6 --rounds 5
+      fedchain demo --trainers 7 --rounds 5
       fedchain demo --web          # then open the printed URL
       fedchain demo --hosts        # across namespaced hosts, over TLS
     """
