@@ -112,14 +112,8 @@ class TaskKeeper:
         completed = self.task.rounds_completed
         if completed == 0:
             return None
-        record = self.hub.round(self.task.id, completed - 1) if completed >= 2 else None
-        cid, sha = (
-            (record.model_cid, record.model_sha256)
-            if record
-            else (self.task.initial_model_cid, self.task.initial_model_sha256)
-        )
         try:
-            return fetch_verified(self.ipfs, cid, sha)
+            return self.model_after(completed - 1)
         except IpfsError as error:
             log(WARNING, "task %s: previous model unavailable (%s): no trajectory this round", self.task.id, error)
             return None
@@ -145,15 +139,20 @@ class TaskKeeper:
     def load_model(self) -> bytes:
         """The model to continue from, as the exact bytes the chain records: the last attested
         round's, else the initial one (trainers check what they receive against the chain)."""
-        last = self.hub.round(self.task.id, self.task.rounds_completed) if self.task.rounds_completed else None
-        cid, sha = (
-            (last.model_cid, last.model_sha256)
-            if last
-            else (self.task.initial_model_cid, self.task.initial_model_sha256)
-        )
-        model = fetch_verified(self.ipfs, cid, sha)
+        model = self.model_after(self.task.rounds_completed)
         decode_views(model)  # a checkpoint that is no model stops the run here, not in round 1
         return model
+
+    def model_after(self, round_number: int) -> bytes:
+        """The global model the chain records after `round_number` (0: the initial model), fetched
+        by CID and checked against its sha256."""
+        record = self.hub.round(self.task.id, round_number) if round_number else None
+        cid, sha = (
+            (record.model_cid, record.model_sha256)
+            if record
+            else (self.task.initial_model_cid, self.task.initial_model_sha256)
+        )
+        return fetch_verified(self.ipfs, cid, sha)
 
     def context(self, task_round: int, names: list[str], arrays: list[np.ndarray], sha256: str) -> UpdateContext:
         return UpdateContext(
