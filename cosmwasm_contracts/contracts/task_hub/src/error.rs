@@ -153,8 +153,16 @@ pub enum ContractError {
     #[error("the training window of {secs} s cannot hold every round at its timeout ({needed} s)")]
     TrainingWindowTooShort { secs: u64, needed: u64 },
 
-    #[error("accuracy must be between 0 and 1")]
-    InvalidAccuracy {},
+    #[error(
+        "a metric name is 1 to 32 lowercase letters, digits, '_' or '-'; an upper bound is above 0"
+    )]
+    InvalidMetric {},
+
+    #[error("this task's rounds report {expected}")]
+    WrongMetric { expected: String },
+
+    #[error("{metric} is above the task's upper bound for it")]
+    MetricOutOfRange { metric: String },
 
     // ----- task state and timing -----
     #[error("task {task_id} not found")]

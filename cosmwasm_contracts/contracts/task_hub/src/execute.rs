@@ -4,8 +4,7 @@
 use std::collections::BTreeSet;
 
 use cosmwasm_std::{
-    coins, Addr, BankMsg, Binary, Decimal, Deps, DepsMut, Env, MessageInfo, Response, Storage,
-    Uint128,
+    coins, Addr, BankMsg, Binary, Deps, DepsMut, Env, MessageInfo, Response, Storage, Uint128,
 };
 use sha2::{Digest, Sha256};
 
@@ -434,6 +433,7 @@ pub fn create_task(
         // Without the set named on chain, a keeper could measure on any data it likes.
         return Err(ContractError::MeasuredScoringNeedsValidationSet {});
     }
+    validation::metric(&msg.metric)?;
     validation::in_range("rounds", msg.rounds.into(), (1, limits.max_rounds.into()))?;
     if msg.min_trainers == 0
         || msg.min_trainers > msg.max_trainers
@@ -546,6 +546,7 @@ pub fn create_task(
             created_at: now,
             scoring: msg.scoring,
             validation_sha256: msg.validation_sha256,
+            metric: msg.metric,
         },
         &TaskModel {
             model_name: msg.model_name,
@@ -853,8 +854,19 @@ pub fn submit_round(
         validation::cid("scores_cid", cid, MAX_CID_LEN.1 as u32)?;
     }
     validation::sha256_hex("model_sha256", &msg.model_sha256)?;
-    if msg.metrics.accuracy > Decimal::one() {
-        return Err(ContractError::InvalidAccuracy {});
+    let metric = &terms.metric;
+    if msg.metrics.metric != metric.name {
+        return Err(ContractError::WrongMetric {
+            expected: metric.name.clone(),
+        });
+    }
+    if metric
+        .at_most
+        .is_some_and(|at_most| msg.metrics.value > at_most)
+    {
+        return Err(ContractError::MetricOutOfRange {
+            metric: metric.name.clone(),
+        });
     }
     let count = u32::try_from(msg.contributors.len()).unwrap_or(u32::MAX);
     if count > task.state.participants {
@@ -948,7 +960,8 @@ pub fn submit_round(
         .add_attribute("model_cid", record.model_cid)
         .add_attribute("contributors", count.to_string())
         .add_attribute("weight", round_weight)
-        .add_attribute("accuracy", record.metrics.accuracy.to_string());
+        .add_attribute("metric", record.metrics.metric.clone())
+        .add_attribute("value", record.metrics.value.to_string());
     // Only a round that names a score table says so: an empty value would read as a CID.
     Ok(match record.scores_cid {
         Some(cid) => response.add_attribute("scores_cid", cid),

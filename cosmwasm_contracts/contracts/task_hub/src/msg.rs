@@ -38,6 +38,30 @@ pub enum Scoring {
     Measured,
 }
 
+/// The figure a task's rounds report besides the loss, named by the task: accuracy for a
+/// classifier, MSE for a regression, F1, perplexity… Public, so anyone reading a round knows what
+/// its number means and which way is better.
+#[cw_serde]
+pub struct TaskMetric {
+    /// Lowercase letters, digits, `_` and `-`, 1 to 32 characters (e.g. `accuracy`, `mse`).
+    pub name: String,
+    pub higher_is_better: bool,
+    /// The largest value the metric can take (1 for accuracy or F1), if any; the contract refuses
+    /// a round reporting more.
+    pub at_most: Option<Decimal>,
+}
+
+impl Default for TaskMetric {
+    /// Classification accuracy: what a task that names no metric reports.
+    fn default() -> Self {
+        TaskMetric {
+            name: "accuracy".to_string(),
+            higher_is_better: true,
+            at_most: Some(Decimal::one()),
+        }
+    }
+}
+
 /// A measured task's budget of weight per round: every delivered round counts the same.
 pub const ROUND_WEIGHT: u128 = 1_000_000;
 
@@ -81,6 +105,9 @@ pub struct CreateTaskMsg {
     /// keeper cannot score on another set.
     #[serde(default)]
     pub validation_sha256: Option<String>,
+    /// What the rounds' `metrics.value` measures; classification accuracy when omitted.
+    #[serde(default)]
+    pub metric: TaskMetric,
 }
 
 #[cw_serde]
@@ -92,7 +119,10 @@ pub struct Contribution {
 #[cw_serde]
 pub struct RoundMetrics {
     pub loss: Decimal,
-    pub accuracy: Decimal,
+    /// The task's metric name (`TaskMetric::name`); the contract refuses any other.
+    pub metric: String,
+    /// The task's metric on the global model after this round.
+    pub value: Decimal,
     pub examples: u64,
 }
 
@@ -312,6 +342,7 @@ pub struct TaskResponse {
     pub round_timeout_secs: u64,
     pub scoring: Scoring,
     pub validation_sha256: Option<String>,
+    pub metric: TaskMetric,
     pub created_at: u64,
     pub participants: u32,
     pub rounds_completed: u32,

@@ -66,6 +66,7 @@ fn task_response(storage: &dyn Storage, task: Task) -> Result<TaskResponse, Cont
         max_update_norm: t.max_update_norm,
         scoring: t.scoring,
         validation_sha256: t.validation_sha256.clone(),
+        metric: t.metric.clone(),
         round_timeout_secs: t.round_timeout_secs,
         created_at: t.created_at,
         participants: s.participants,

@@ -15,7 +15,7 @@ use cosmwasm_std::{Addr, Decimal, Empty, StdResult, Storage, Uint128};
 use cw_storage_plus::{Item, Map};
 
 use crate::error::ContractError;
-use crate::msg::{Limits, RoundMetrics, Scoring, SignedClaim, SlashReason};
+use crate::msg::{Limits, RoundMetrics, Scoring, SignedClaim, SlashReason, TaskMetric};
 
 #[cw_serde]
 pub struct Config {
@@ -117,6 +117,8 @@ pub struct TaskTerms {
     pub scoring: Scoring,
     #[serde(default)]
     pub validation_sha256: Option<String>,
+    #[serde(default)]
+    pub metric: TaskMetric,
 }
 
 /// What is trained, from what: public, never read by a handler.

@@ -7,7 +7,7 @@
 use cosmwasm_std::{Binary, Coin, MessageInfo, Uint128};
 
 use crate::error::ContractError;
-use crate::msg::Limits;
+use crate::msg::{Limits, TaskMetric};
 
 /// Platform fee, on the delivered pool.
 pub const MAX_FEE_BPS: u16 = 1_000;
@@ -227,5 +227,19 @@ pub fn sha256_hex(field: &str, value: &str) -> Result<(), ContractError> {
         Err(ContractError::InvalidSha256 {
             field: field.into(),
         })
+    }
+}
+
+/// A task's metric: a short lowercase name (it labels every round) and, if bounded, a bound above 0.
+pub fn metric(metric: &TaskMetric) -> Result<(), ContractError> {
+    let name_ok = (1..=32).contains(&metric.name.len())
+        && metric
+            .name
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-');
+    if name_ok && metric.at_most.is_none_or(|at_most| !at_most.is_zero()) {
+        Ok(())
+    } else {
+        Err(ContractError::InvalidMetric {})
     }
 }

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use task_hub::msg::{
     ClaimableResponse, ConfigResponse, Contribution, CreateTaskMsg, ExecuteMsg, InstantiateMsg,
     Limits, ParticipantResponse, ProfileResponse, QueryMsg, RoundMetrics, Scoring, SignedClaim,
-    SlashEvidence, SlashMsg, SlashReason, SubmitRoundMsg, TaskResponse,
+    SlashEvidence, SlashMsg, SlashReason, SubmitRoundMsg, TaskMetric, TaskResponse,
 };
 use task_hub::ContractError;
 
@@ -324,6 +324,7 @@ impl Suite {
             round_timeout_secs: 60,
             scoring: Scoring::ClaimedExamples,
             validation_sha256: None,
+            metric: TaskMetric::default(),
         }
     }
 
@@ -638,7 +639,8 @@ impl Suite {
 pub fn metrics() -> RoundMetrics {
     RoundMetrics {
         loss: Decimal::percent(50),
-        accuracy: Decimal::percent(80),
+        metric: "accuracy".into(),
+        value: Decimal::percent(80),
         examples: 100,
     }
 }

@@ -932,7 +932,8 @@ fn submit_round_is_keeper_only_sequential_and_checks_contributors() {
             model_sha256: SHA.into(),
             metrics: RoundMetrics {
                 loss: Decimal::percent(10),
-                accuracy: Decimal::percent(accuracy),
+                metric: "accuracy".into(),
+                value: Decimal::percent(accuracy),
                 examples: 10,
             },
             contributors,
@@ -959,7 +960,12 @@ fn submit_round_is_keeper_only_sequential_and_checks_contributors() {
                 got: 2,
             },
         ),
-        (submit(1, vec![], 101), ContractError::InvalidAccuracy {}),
+        (
+            submit(1, vec![], 101),
+            ContractError::MetricOutOfRange {
+                metric: "accuracy".into(),
+            },
+        ),
         (
             submit(1, vec![c(0, 1), c(0, 2)], 50),
             ContractError::DuplicateContributor {
@@ -996,7 +1002,8 @@ fn submit_round_is_keeper_only_sequential_and_checks_contributors() {
     assert_eq!(attr(&response, "round"), "1");
     assert_eq!(attr(&response, "contributors"), "2");
     assert_eq!(attr(&response, "model_cid"), CID);
-    assert_eq!(attr(&response, "accuracy"), "0.8");
+    assert_eq!(attr(&response, "metric"), "accuracy");
+    assert_eq!(attr(&response, "value"), "0.8");
     let task = suite.task(id);
     assert_eq!(
         (

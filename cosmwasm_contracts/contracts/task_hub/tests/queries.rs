@@ -273,6 +273,7 @@ fn a_two_filter_task_query_examines_at_most_limit_entries() {
         round_timeout_secs: 5,
         scoring: Scoring::ClaimedExamples,
         validation_sha256: None,
+        metric: task_hub::msg::TaskMetric::default(),
     };
     for id in 1..=600u64 {
         let org = if id == 600 { &org_b } else { &org_a };

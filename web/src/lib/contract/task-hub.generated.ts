@@ -298,6 +298,10 @@ export interface CreateTaskMsg {
    * The largest L2 norm of an update (its distance from the global model) the keeper accepts; public so a trainer's signer can refuse to sign anything beyond it.
    */
   max_update_norm: Decimal;
+  /**
+   * What the rounds' `metrics.value` measures; classification accuracy when omitted.
+   */
+  metric?: TaskMetric;
   min_trainers: number;
   model_name: string;
   no_show_penalty_bps: number;
@@ -320,6 +324,23 @@ export interface CreateTaskMsg {
    * sha256 (hex) of the validation set the organization hands the keeper (its data's fingerprint, `client_kit.data.LocalData.sha256`); required for measured scoring, so a keeper cannot score on another set.
    */
   validation_sha256?: string | null;
+}
+/**
+ * The figure a task's rounds report besides the loss, named by the task: accuracy for a classifier, MSE for a regression, F1, perplexity… Public, so anyone reading a round knows what its number means and which way is better.
+ *
+ * This interface was referenced by `TaskHubContract`'s JSON-Schema
+ * via the `definition` "TaskMetric".
+ */
+export interface TaskMetric {
+  /**
+   * The largest value the metric can take (1 for accuracy or F1), if any; the contract refuses a round reporting more.
+   */
+  at_most?: Decimal | null;
+  higher_is_better: boolean;
+  /**
+   * Lowercase letters, digits, `_` and `-`, 1 to 32 characters (e.g. `accuracy`, `mse`).
+   */
+  name: string;
 }
 /**
  * This interface was referenced by `TaskHubContract`'s JSON-Schema
@@ -353,9 +374,16 @@ export interface Contribution {
  * via the `definition` "RoundMetrics".
  */
 export interface RoundMetrics {
-  accuracy: Decimal;
   examples: number;
   loss: Decimal;
+  /**
+   * The task's metric name (`TaskMetric::name`); the contract refuses any other.
+   */
+  metric: string;
+  /**
+   * The task's metric on the global model after this round.
+   */
+  value: Decimal;
 }
 /**
  * This interface was referenced by `TaskHubContract`'s JSON-Schema
@@ -570,6 +598,7 @@ export interface TaskResponse {
   max_examples_per_trainer: number;
   max_trainers: number;
   max_update_norm: Decimal;
+  metric: TaskMetric;
   min_trainers: number;
   model_name: string;
   no_show_forfeits: Uint128;
