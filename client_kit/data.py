@@ -1,8 +1,9 @@
 """A trainer's private data: loading it from a folder, and splitting demo data across trainers.
 
 Supported folder layouts (the first that matches wins):
-- `*.npz`: arrays `x` (examples × features…) and `y` (integer labels); several files are concatenated.
-- `*.csv`: a header row, numeric feature columns and one integer column named `label`.
+- `*.npz`: arrays `x` (examples × features…) and `y` (labels, or regression targets); several files
+  are concatenated.
+- `*.csv`: a header row, numeric feature columns and one column named `label` (the label or target).
 - image folder: one sub-folder per class (its name is the label, sorted order gives the index)
   holding PNG/JPEG images; images are converted to grayscale float arrays in [0, 1].
 """
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
 
 class DataError(ValueError):
     """The data folder is missing, empty, or does not fit the task's model."""
@@ -25,8 +28,8 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class LocalData:
-    x: np.ndarray
-    y: np.ndarray
+    x: np.ndarray  # float32
+    y: np.ndarray  # int64 when every label is a whole number, else float32 (regression targets)
     source: str
 
     def __len__(self) -> int:
@@ -34,12 +37,14 @@ class LocalData:
 
     def sha256(self) -> str:
         """The data's fingerprint, whatever the files that held it: sha256 over the examples as
-        little-endian float32 (their shape first) and the labels as little-endian int64. A task
-        records its validation set's fingerprint on chain, so a keeper cannot score on another."""
+        little-endian float32 (their shape first) and the labels as little-endian int64 (real-valued
+        targets as float32, marked so). A task records its validation set's fingerprint on chain,
+        so a keeper cannot score on another."""
         digest = hashlib.sha256()
-        digest.update(json.dumps([list(self.x.shape), list(self.y.shape)]).encode())
+        real = self.y.dtype.kind == "f"
+        digest.update(json.dumps([list(self.x.shape), list(self.y.shape), *(["real"] if real else [])]).encode())
         digest.update(np.ascontiguousarray(self.x, dtype="<f4").tobytes())
-        digest.update(np.ascontiguousarray(self.y, dtype="<i8").tobytes())
+        digest.update(np.ascontiguousarray(self.y, dtype="<f4" if real else "<i8").tobytes())
         return digest.hexdigest()
 
     def check_fits(self, feature_shape: tuple[int, ...], num_classes: int) -> None:
@@ -73,16 +78,17 @@ def _finish(xs: list[np.ndarray], ys: list[np.ndarray], folder: Path) -> LocalDa
         raise DataError(f"data in {folder} must be numeric arrays")
     try:
         x = np.concatenate(xs).astype(np.float32)
-        y = np.concatenate(ys).astype(np.int64)
+        y = np.concatenate(ys)
     except ValueError as error:
         raise DataError(f"data in {folder} cannot be combined: {error}") from None
     if len(y) == 0:
         raise DataError(f"data folder {folder} holds no examples")
     if len(x) != len(y):
         raise DataError(f"data in {folder} has {len(x)} examples but {len(y)} labels")
-    if not np.isfinite(x).all():
+    if not np.isfinite(x).all() or not np.isfinite(y.astype(np.float64)).all():
         raise DataError(f"data in {folder} contains NaN or infinite values")
-    return LocalData(x, y, str(folder))
+    whole = y.dtype.kind in "biu" or bool((np.round(y) == y).all())
+    return LocalData(x, y.astype(np.int64) if whole else y.astype(np.float32), str(folder))
 
 
 def _load_npz(files: list[Path], folder: Path) -> LocalData:
@@ -117,7 +123,7 @@ def _load_csv(files: list[Path], folder: Path) -> LocalData:
             raise DataError(f"{path} has non-numeric values") from None
         if table.ndim != 2 or table.shape[1] != len(header):
             raise DataError(f"{path} has rows of different lengths")
-        ys.append(table[:, label_at].astype(np.int64))
+        ys.append(table[:, label_at])
         xs.append(np.delete(table, label_at, axis=1))
     return _finish(xs, ys, folder)
 
@@ -128,7 +134,7 @@ def _load_images(classes: list[Path], folder: Path) -> LocalData:
     xs, ys = [], []
     for label, directory in enumerate(classes):
         for path in sorted(directory.iterdir()):
-            if path.suffix.lower() in (".png", ".jpg", ".jpeg"):
+            if path.suffix.lower() in IMAGE_SUFFIXES:
                 with Image.open(path) as image:
                     xs.append(np.asarray(image.convert("L"), dtype=np.float32)[None] / 255.0)
                 ys.append(np.array([label]))
@@ -138,6 +144,50 @@ def _load_images(classes: list[Path], folder: Path) -> LocalData:
     if len(shapes) > 1:
         raise DataError(f"images in {folder} have different sizes: {sorted(shapes)[:3]}")
     return _finish(xs, ys, folder)
+
+
+def write_subset(folder: Path, rows: np.ndarray, destination: Path) -> None:
+    """The examples at `rows` (indices in `load_folder`'s order) of a data folder, written to
+    `destination` in the folder's own layout (same file names, class folders and columns): code
+    that reads the folder itself, such as a Flower app, then reads exactly those examples."""
+    wanted = np.zeros(len(load_folder(folder)), bool)
+    wanted[rows] = True
+    destination.mkdir(parents=True, exist_ok=True)
+    start = 0
+    for path in sorted(folder.glob("*.npz")):
+        with np.load(path, allow_pickle=False) as archive:
+            x, y = archive["x"], archive["y"]
+        keep = wanted[start : start + len(y)]
+        np.savez(destination / path.name, x=x[keep], y=y[keep])
+        start += len(y)
+    if start:
+        return
+    for path in sorted(folder.glob("*.csv")):
+        with open(path, newline="") as handle:
+            lines = [line for line in handle.read().splitlines() if line.strip()]
+        keep = wanted[start : start + len(lines) - 1]
+        (destination / path.name).write_text("\n".join([lines[0], *np.asarray(lines[1:])[keep].tolist()]) + "\n")
+        start += len(lines) - 1
+    if start:
+        return
+    for directory in sorted(p for p in folder.iterdir() if p.is_dir()):
+        (destination / directory.name).mkdir()  # every class keeps its folder, so labels keep their index
+        for path in sorted(directory.iterdir()):
+            if path.suffix.lower() in IMAGE_SUFFIXES:
+                if wanted[start]:
+                    (destination / directory.name / path.name).symlink_to(path.resolve())
+                start += 1
+
+
+def write_images(folder: Path, images: np.ndarray, labels: np.ndarray) -> None:
+    """Grayscale images (values in [0, 1]) as PNG files, one sub-folder per label (class-00, …)."""
+    from PIL import Image
+
+    for index, (image, label) in enumerate(zip(images, labels, strict=True)):
+        directory = folder / f"class-{int(label):02d}"
+        directory.mkdir(parents=True, exist_ok=True)
+        pixels = np.clip(np.asarray(image, np.float64) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        Image.fromarray(pixels, mode="L").save(directory / f"{index:05d}.png")
 
 
 def dirichlet_partition(

@@ -1,6 +1,7 @@
 """The public task parameters a rendered client.py embeds: which chain and contract, and
 how the task's model is trained. Nothing secret: everything here is covered by the client's hash
-on chain, so every trainer of a task runs exactly the same settings."""
+on chain, so every trainer of a task runs exactly the same settings — including the task's
+preprocessing, which trainers and the keeper's validation therefore apply identically."""
 
 from __future__ import annotations
 
@@ -9,7 +10,62 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 from chain_config import Network
+from client_kit.metrics import Objective, TaskMetric
+
+
+class SettingsError(ValueError):
+    """Settings that cannot make a working client, or a client.py whose settings cannot be read."""
+
+
+@dataclass(frozen=True)
+class Standardization:
+    """Per-feature standardization the task declares: x' = (x - mean) / std over the flattened
+    features, with the organization's mean and std (computed on its own data). Tabular features on
+    wildly different scales train badly behind one input scale; this makes them comparable."""
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.mean) != len(self.std) or not self.mean:
+            raise SettingsError("standardization needs as many means as standard deviations, at least one")
+        if not all(np.isfinite(self.mean)) or not all(np.isfinite(s) and s > 0 for s in self.std):
+            raise SettingsError("standardization needs finite means and positive, finite standard deviations")
+
+    @staticmethod
+    def fit(x: np.ndarray) -> Standardization:
+        """The mean and std of each feature of `x` (a constant feature gets std 1: it stays 0)."""
+        flat = x.reshape(len(x), -1).astype(np.float64)
+        std = flat.std(axis=0)
+        std[std < 1e-12] = 1.0
+        return Standardization(tuple(float(m) for m in flat.mean(axis=0)), tuple(float(s) for s in std))
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        flat = x.reshape(len(x), -1)
+        if flat.shape[1] != len(self.mean):
+            raise SettingsError(f"the task standardizes {len(self.mean)} features; the data has {flat.shape[1]}")
+        scaled = (flat - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
+        return scaled.astype(np.float32).reshape(x.shape)
+
+
+@dataclass(frozen=True)
+class FlowerAppConfig:
+    """How the runtime serves an organization's own Flower ClientApp (the `flower` template).
+
+    `run_config` reaches the app as `context.run_config` and `train_config` in every train
+    message's "config" record, as a Flower ServerApp would send them; the reply metrics named here
+    are read as the training loss, the evaluation loss and the task's metric (Flower's quickstart
+    apps say train_loss, eval_loss and eval_acc)."""
+
+    app: str  # module:attribute of the ClientApp among the embedded sources, e.g. "digitsapp.client_app:app"
+    run_config: dict[str, Any] = field(default_factory=dict)
+    train_config: dict[str, Any] = field(default_factory=dict)
+    train_loss_key: str = "train_loss"
+    eval_loss_key: str = "eval_loss"
+    metric_key: str = "eval_acc"
 
 
 @dataclass(frozen=True)
@@ -29,6 +85,10 @@ class ClientSettings:
     batch_size: int
     model: dict[str, Any] = field(default_factory=dict)  # template-specific (class, constructor args)
     runtime: str = "fedchain>=0.1"
+    objective: Objective = Objective.CLASSIFICATION  # what the runtime's own training loop minimizes
+    metric: TaskMetric = field(default_factory=TaskMetric)  # what the rounds report besides the loss
+    standardize: Standardization | None = None  # the task's declared preprocessing, if any
+    flower: FlowerAppConfig | None = None  # the flower template: the organization's own ClientApp
 
     @staticmethod
     def for_network(
@@ -64,11 +124,13 @@ class ClientSettings:
     def from_json(text: str) -> ClientSettings:
         data = json.loads(text)
         data["input_shape"] = tuple(data["input_shape"])
+        data["objective"] = Objective(data.get("objective", Objective.CLASSIFICATION))
+        data["metric"] = TaskMetric(**data["metric"]) if data.get("metric") else TaskMetric()
+        if data.get("standardize"):
+            data["standardize"] = Standardization(tuple(data["standardize"]["mean"]), tuple(data["standardize"]["std"]))
+        if data.get("flower"):
+            data["flower"] = FlowerAppConfig(**data["flower"])
         return ClientSettings(**data)
-
-
-class SettingsError(ValueError):
-    """A client.py whose embedded settings cannot be read without running it."""
 
 
 def settings_from_source(source: bytes) -> ClientSettings:
@@ -89,6 +151,6 @@ def settings_from_source(source: bytes) -> ClientSettings:
         ):
             try:
                 return ClientSettings.from_json(node.value.args[0].value)
-            except (ValueError, TypeError, KeyError) as error:
+            except (ValueError, TypeError, KeyError) as error:  # MetricError and SettingsError are ValueErrors
                 raise SettingsError(f"client.py's SETTINGS cannot be read: {error}") from None
     raise SettingsError("client.py embeds no SETTINGS = ClientSettings.from_json(...) literal")

@@ -2,8 +2,10 @@
 
 The worker process (`python -I -m client_kit.worker DATA_DIR`, normally inside the sandbox of
 `client_kit.sandbox`) receives client.py's verified bytes over its stdin and runs them as a
-module (never as `__main__`), builds the task's model, loads the local data, and then answers
-requests: train the model it is sent, or evaluate it. It holds no key and, sandboxed, has no
+module (never as `__main__`), opens the task it defines — a template's model behind a training
+loop, or the organization's own Flower ClientApp (`client_kit.flower_host`) — loads the local
+data, and then answers requests: train the model it is sent, evaluate it, or measure its loss on
+subsets of the data. It holds no key and, sandboxed, has no
 network: whatever it returns, the caller (a trainer's signer, a keeper's validator) checks before
 using it. `TaskWorker` is the caller's side.
 
@@ -27,9 +29,12 @@ from typing import IO, Any
 import numpy as np
 
 from client_kit.data import DataError, LocalData, load_folder
+from client_kit.flower_host import FlowerAppTask
+from client_kit.metrics import Objective
 from client_kit.model_format import decode, encode
 from client_kit.models import TrainableModel
 from client_kit.sandbox import python_executable, sandboxed
+from client_kit.settings import ClientSettings
 
 MAX_HEADER = 1 << 20
 MAX_BLOB = 4 << 30
@@ -69,17 +74,13 @@ def _exactly(stream: IO[bytes], size: int) -> bytes:
 
 
 # --- the worker process ----------------------------------------------------------------------
-class TaskSession:
-    """The task's code, its model and the local data, inside the worker."""
+class TemplateTask:
+    """A task whose client.py builds a model (`build_model()`) for the runtime's training loop or the
+    organization's own (the numpy and torch templates), on data preprocessed as the task declares."""
 
-    def __init__(self, source: bytes, data: LocalData | None) -> None:
-        module = ModuleType(CLIENT_MODULE)
-        module.__file__ = "<client.py, verified against the chain>"
-        sys.modules[CLIENT_MODULE] = module
-        exec(compile(source, module.__file__, "exec"), module.__dict__)
-        self.settings = module.SETTINGS
-        self.build_model = module.build_model
-        self.model: TrainableModel = self.build_model()
+    def __init__(self, module: ModuleType, data: LocalData | None) -> None:
+        self.settings: ClientSettings = module.SETTINGS
+        self.model: TrainableModel = module.build_model()
         self.data = data
 
     def describe(self) -> dict[str, Any]:
@@ -93,18 +94,24 @@ class TaskSession:
         return found
 
     def _check_fits(self, data: LocalData) -> None:
-        shape = tuple(data.x.shape[1:])
-        if int(np.prod(shape)) != int(np.prod(self.model.input_shape)):
+        shape, expected = tuple(data.x.shape[1:]), tuple(self.settings.input_shape)
+        if int(np.prod(shape)) != int(np.prod(expected)):
             raise DataError(
-                f"data in {data.source} has examples of shape {shape}, but the task's model expects "
-                f"{tuple(self.model.input_shape)}"
+                f"data in {data.source} has examples of shape {shape}, but the task's model expects {expected}"
             )
-        if data.y.min() < 0 or data.y.max() >= self.model.classes:
-            raise DataError(f"labels in {data.source} must lie in 0..{self.model.classes - 1}")
+        if self.settings.objective == Objective.CLASSIFICATION:
+            if data.y.dtype.kind == "f":
+                raise DataError(f"labels in {data.source} must be whole numbers (class indices)")
+            if data.y.min() < 0 or data.y.max() >= self.settings.classes:
+                raise DataError(f"labels in {data.source} must lie in 0..{self.settings.classes - 1}")
 
     def _features(self, data: LocalData) -> tuple[np.ndarray, np.ndarray]:
-        """Inputs as the model sees them (scaled by the task's input_scale), and labels."""
-        return (data.x / np.float32(self.settings.input_scale)).astype(np.float32), data.y
+        """Inputs as the model sees them (scaled by the task's input_scale, then standardized if the
+        task declares it: trainers and the keeper's validation apply the same numbers), and labels."""
+        x = (data.x / np.float32(self.settings.input_scale)).astype(np.float32)
+        if self.settings.standardize is not None:
+            x = self.settings.standardize.apply(x)
+        return x, data.y
 
     def _load(self, model: bytes) -> None:
         names, arrays, _ = decode(model)
@@ -117,43 +124,54 @@ class TaskSession:
             raise WorkerError("this worker has no data to train on")
         self._load(model)
         x, y = self._features(self.data)
-        started = time.perf_counter()
         loss = self.model.fit(x, y, self.settings.epochs, self.settings.learning_rate, seed=int(header["round"]))
-        trained = time.perf_counter() - started
         update = encode(self.model.names, self.model.get_arrays())
-        return {"loss": float(loss), "num_examples": len(y), "train_s": trained}, update
+        return {"loss": float(loss), "num_examples": len(y)}, update
 
     def evaluate(self, model: bytes) -> dict[str, Any]:
         if self.data is None:
             raise WorkerError("this worker has no data to evaluate on")
         self._load(model)
-        loss, accuracy = self.model.evaluate(*self._features(self.data))
-        return {"loss": float(loss), "accuracy": float(accuracy), "num_examples": len(self.data)}
+        loss, value = self.model.evaluate(*self._features(self.data))
+        return {"loss": float(loss), "metric": float(value), "num_examples": len(self.data)}
 
-    def losses(self, header: dict[str, Any], model: bytes) -> dict[str, Any]:
-        """The model's loss on each of several subsets of the local data (rows by index): a keeper
-        scores many candidate models on batches it draws each round, one model per request."""
-        if self.data is None:
-            raise WorkerError("this worker has no data to evaluate on")
-        row_sets = header.get("row_sets")
-        if not isinstance(row_sets, list) or not all(isinstance(rows, list) and rows for rows in row_sets):
-            raise WorkerError("row_sets must be a list of non-empty lists of row indices")
+    def losses(self, row_sets: list[np.ndarray], model: bytes) -> list[float]:
         self._load(model)
-        x, y = self._features(self.data)
-        losses = []
-        for rows in row_sets:
-            index = np.asarray(rows, dtype=np.int64)
-            if index.min() < 0 or index.max() >= len(y):
-                raise WorkerError(f"row indices must lie in 0..{len(y) - 1}")
-            losses.append(float(self.model.evaluate(x[index], y[index])[0]))
-        return {"losses": losses}
+        x, y = self._features(self.data)  # type: ignore[arg-type]
+        return [float(self.model.evaluate(x[rows], y[rows])[0]) for rows in row_sets]
+
+
+def load_task(source: bytes, data: LocalData | None) -> TemplateTask | FlowerAppTask:
+    """Run client.py's bytes as a module (never as __main__) and open the task it defines: an
+    organization's Flower app when it defines `client_app()`, else a template's `build_model()`."""
+    module = ModuleType(CLIENT_MODULE)
+    module.__file__ = "<client.py, verified against the chain>"
+    sys.modules[CLIENT_MODULE] = module
+    exec(compile(source, module.__file__, "exec"), module.__dict__)
+    if hasattr(module, "client_app"):
+        return FlowerAppTask(module.client_app(), module.SETTINGS.flower, data)
+    return TemplateTask(module, data)
+
+
+def _row_sets(header: dict[str, Any], data: LocalData | None) -> list[np.ndarray]:
+    """The row subsets a `losses` request names, checked against the data."""
+    if data is None:
+        raise WorkerError("this worker has no data to evaluate on")
+    row_sets = header.get("row_sets")
+    if not isinstance(row_sets, list) or not all(isinstance(rows, list) and rows for rows in row_sets):
+        raise WorkerError("row_sets must be a list of non-empty lists of row indices")
+    indexes = [np.asarray(rows, dtype=np.int64) for rows in row_sets]
+    if any(index.min() < 0 or index.max() >= len(data) for index in indexes):
+        raise WorkerError(f"row indices must lie in 0..{len(data) - 1}")
+    return indexes
 
 
 def serve(requests: IO[bytes], replies: IO[bytes], data_dir: Path | None) -> None:
     """Answer requests until the pipe closes: the first carries client.py's bytes."""
     header, source = read_frame(requests)
     try:
-        session = TaskSession(source, load_folder(data_dir) if data_dir else None)
+        data = load_folder(data_dir) if data_dir else None
+        session = load_task(source, data)
         write_frame(replies, {"ok": True, **session.describe()})
     except Exception as error:  # the organization's code or the data: say why, then stop
         write_frame(replies, {"ok": False, "error": f"{type(error).__name__}: {error}"[:2000]})
@@ -166,12 +184,15 @@ def serve(requests: IO[bytes], replies: IO[bytes], data_dir: Path | None) -> Non
         ticket = {"id": header.get("id")}  # echoed, so a caller never takes a stale answer for a new one
         try:
             if header.get("op") == "train":
+                started = time.perf_counter()
                 answer, update = session.train(header, blob)
+                answer["train_s"] = time.perf_counter() - started
                 write_frame(replies, {"ok": True, **ticket, **answer}, update)
             elif header.get("op") == "evaluate":
                 write_frame(replies, {"ok": True, **ticket, **session.evaluate(blob)})
             elif header.get("op") == "losses":
-                write_frame(replies, {"ok": True, **ticket, **session.losses(header, blob)})
+                losses = session.losses(_row_sets(header, data), blob)
+                write_frame(replies, {"ok": True, **ticket, "losses": losses})
             else:
                 write_frame(
                     replies, {"ok": False, **ticket, "error": f"unknown request {str(header.get('op'))[:40]!r}"}

@@ -23,7 +23,7 @@ from localnet.processes import ManagedProcess, free_port
 from tests.conftest import dev_wallet
 
 DIGITS_MLP = Path(__file__).resolve().parent.parent / "keepers" / "examples" / "digits_mlp.py"
-DIGITS_CNN = DIGITS_MLP.with_name("digits_cnn.py")
+DIGITS_CNN = Path(__file__).resolve().parent.parent / "examples" / "image_cnn" / "model.py"
 
 
 def keeper_run_config(config: LocalnetConfig, contract: str, task_id: int, keeper_key: Path) -> TaskRunConfig:

@@ -20,7 +20,7 @@ from flwr.serverapp.strategy import FedAvg
 
 from client_kit.data import load_folder
 from client_kit.model_format import decode
-from client_kit.models import TorchClassifier
+from client_kit.models import TorchModel
 from keepers.brisk_grid import BriskGrid
 from keepers.examples.digits_mlp import DigitsMLP
 
@@ -28,8 +28,8 @@ server_app = ServerApp()
 client_app = ClientApp()
 
 
-def _model(config: dict) -> TorchClassifier:
-    return TorchClassifier(DigitsMLP(int(config["hidden"])), (64,), 10, int(config["batch-size"]), threads=1)
+def _model(config: dict) -> TorchModel:
+    return TorchModel(DigitsMLP(int(config["hidden"])), (64,), batch_size=int(config["batch-size"]), threads=1)
 
 
 def _features(folder: str, config: dict) -> tuple[np.ndarray, np.ndarray]:
