@@ -50,7 +50,7 @@ from client_kit.model_format import decode, encode
 from client_kit.settings import settings_from_source
 from client_kit.signer_app import disguise
 from client_kit.task_hub import Scoring, TaskHub
-from client_kit.worker import TaskSession
+from client_kit.worker import load_task
 from keepers.demo import build_demo_client
 from keepers.events import RoundAttested
 from keepers.fedavg import weighted_average
@@ -274,7 +274,7 @@ def federate(
 
 
 def test_accuracy(source: bytes, model: bytes, test_dir: Path) -> float:
-    return float(TaskSession(source, load_folder(test_dir)).evaluate(model)["accuracy"])
+    return float(load_task(source, load_folder(test_dir)).evaluate(model)["metric"])
 
 
 class Simulation:
@@ -284,8 +284,8 @@ class Simulation:
 
     def __init__(self, source: bytes, initial_model: bytes, folders: dict[str, Path], test_dir: Path) -> None:
         self.source, self.initial = source, initial_model
-        self.sessions = {name: TaskSession(source, load_folder(folder)) for name, folder in folders.items()}
-        self.test = TaskSession(source, load_folder(test_dir))
+        self.sessions = {name: load_task(source, load_folder(folder)) for name, folder in folders.items()}
+        self.test = load_task(source, load_folder(test_dir))
         self.bound = float(DEFAULT_MAX_UPDATE_NORM)
         self.settings = settings_from_source(source)
         self._cache: dict[frozenset[str], float] = {}
@@ -311,7 +311,7 @@ class Simulation:
     def accuracy(self, cast: Sequence[Member]) -> float:
         key = frozenset(m.name for m in cast)
         if key not in self._cache:
-            self._cache[key] = float(self.test.evaluate(self.final_model(cast))["accuracy"])
+            self._cache[key] = float(self.test.evaluate(self.final_model(cast))["metric"])
         return self._cache[key]
 
     def shapley(self, players: Sequence[Member]) -> dict[str, float]:

@@ -62,7 +62,7 @@ def _one_run(rounds: int, run: int) -> tuple[list[dict], bool]:
                 **{p: timing.get(p) for p in LAST_REPLY},
                 "inclusion_s": timing["inclusion_s"],
                 "wall_s": round(end - starts[number], 3),
-                "accuracy": event.accuracy,
+                "accuracy": event.value,
             }
         )
     return rows, report.reconciled

@@ -166,7 +166,7 @@ def _round(home: Path, federated_evaluation: bool) -> dict[str, Any]:
         "round_s": round(attested_at - started, 2),
         **{k: v for k, v in timing.items() if k != "aggregate_s"},
         "score_share_of_round": round(timing["score_s"] / (attested_at - started), 3),
-        "held_out_accuracy": round(attested.accuracy, 4),
+        "held_out_accuracy": round(attested.value, 4),
         "status": str(task.status),
         "peak_memory_mb_total": round(sum(memory.values()), 1),
         **{f"peak_mb_{k.replace(' ', '_')}": v for k, v in memory.items()},

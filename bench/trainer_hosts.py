@@ -31,14 +31,14 @@ from client_kit.preflight import keeper_endpoint
 from client_kit.settings import settings_from_source
 from client_kit.signer_app import SignerApp
 from client_kit.task_hub import Task, TaskHub
-from client_kit.worker import TaskSession
+from client_kit.worker import load_task
 
 
 class InProcessWorker:
     """The task worker's interface served in this process (benchmarks only, see the module doc)."""
 
     def __init__(self, source: bytes, data_dir: Path) -> None:
-        self._session = TaskSession(source, load_folder(data_dir))
+        self._session = load_task(source, load_folder(data_dir))
         self.description = self._session.describe()
 
     def train(self, model: bytes, task_round: int) -> tuple[dict[str, Any], bytes]:

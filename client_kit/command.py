@@ -247,14 +247,14 @@ def _serve(
 def _progress(signer: SignerApp, supervisor: NodeSupervisor, rounds: int, attested: int) -> Table:
     connected = f"node {supervisor.node_id}" if supervisor.node_id is not None else "connecting…"
     table = Table(title=f"training ({connected}; {attested}/{rounds} rounds attested on chain)")
-    for column in ("round", "local loss", "train s", "eval accuracy (local)"):
+    for column in ("round", "local loss", "train s", f"eval {signer.metric.name} (local)"):
         table.add_column(column, justify="right")
     for number, values in sorted(signer.log.rounds.items()):
         table.add_row(
             str(number),
             f"{values['train_loss']:.4f}" if "train_loss" in values else "",
             f"{values['train_s']:.2f}" if "train_s" in values else "",
-            f"{values['eval_accuracy']:.3f}" if "eval_accuracy" in values else "",
+            f"{values['eval_value']:.4g}" if "eval_value" in values else "",
         )
     return table
 

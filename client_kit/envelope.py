@@ -5,7 +5,8 @@ A trainer signs three kinds of claim, each binding it to one task on one contrac
   trained from this global model (its sha256, which the chain records), on this many examples.
   It is what a slash must carry as evidence. It names no Flower node: a trainer signs one update
   per round and may have to send it again from a new node (its node restarted with the keeper's).
-- `EvaluationClaim`: this loss and accuracy of this global model on this many examples.
+- `EvaluationClaim`: this loss and this value of the task's metric, of this global model on this
+  many examples.
 - `BindingClaim`: this Flower node answers for this staked address in this task.
 The bytes signed are a Cosmos ADR-036 "arbitrary data" sign doc over the claim's canonical JSON
 (its `kind` named inside, so no claim can pass for another kind), so a browser wallet (Keplr's
@@ -62,7 +63,8 @@ class EvaluationClaim:
     model: str  # sha256 of the global model's bytes it evaluated
     num_examples: int
     loss: str  # decimal text (6 places): floats have no canonical JSON form
-    accuracy: str
+    metric: str  # the task's metric name
+    value: str  # its value, decimal text (6 places)
 
 
 @dataclass(frozen=True)

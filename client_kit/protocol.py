@@ -3,7 +3,8 @@
 A train message carries the global model (`ARRAYS`) and a config record whose `SERVER_ROUND` is
 the task's round on chain. A train reply carries the trained model, a metric record (example
 count, training loss and the trainer's own timings) and the signed envelope (`ENVELOPE`). An
-evaluate reply carries only metrics. Both sides spell these names through this module.
+evaluate reply carries metrics (example count, loss and the value of the task's metric) and its
+signed envelope. Both sides spell these names through this module.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ SERVER_ROUND = "server-round"  # config: the task's round number, counted across
 NUM_EXAMPLES = "num-examples"  # the key Flower's FedAvg weights by
 TRAIN_LOSS = "train-loss"
 EVAL_LOSS = "eval-loss"
-EVAL_ACCURACY = "eval-acc"
+EVAL_VALUE = "eval-value"  # the task's metric (client_kit.metrics.TaskMetric names it)
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,8 @@ from client_kit.protocol import (
     ARRAYS,
     CONFIG,
     ENVELOPE,
-    EVAL_ACCURACY,
     EVAL_LOSS,
+    EVAL_VALUE,
     METRICS,
     NUM_EXAMPLES,
     SERVER_ROUND,
@@ -101,6 +101,7 @@ class SignerApp:
         self.wallet = wallet
         self.task_id = task_id = task.id
         self.max_update_norm = float(task.max_update_norm)
+        self.metric = task.metric  # what evaluations report, and its range
         self.examples = examples  # counted by this process from the trainer's data, not by the task's code
         self.worker = worker
         self.hub = hub
@@ -207,13 +208,13 @@ class SignerApp:
         model = bytes_of(message.content[ARRAYS])
         try:
             answer = self.worker.evaluate(model)
-            loss, accuracy = numbers(answer, "loss", "accuracy")
+            loss, value = numbers(answer, "loss", "metric")
         except WorkerError as error:
             raise TrainerError(str(error)) from None
-        if not (loss >= 0 and 0 <= accuracy <= 1):
-            raise TrainerError(f"the task's code reported loss {loss} and accuracy {accuracy}: not signing that")
+        if not (loss >= 0 and self.metric.allows(value)):
+            raise TrainerError(f"the task's code reported loss {loss} and {self.metric.name} {value}: not signing that")
         examples = self.examples
-        self.log.note(task_round, eval_loss=loss, eval_accuracy=accuracy)
+        self.log.note(task_round, eval_loss=loss, eval_value=value)
         claim = EvaluationClaim(
             chain_id=self.settings.chain_id,
             contract=self.settings.contract,
@@ -222,9 +223,10 @@ class SignerApp:
             model=hashlib.sha256(model).hexdigest(),
             num_examples=examples,
             loss=f"{loss:.6f}",
-            accuracy=f"{accuracy:.6f}",
+            metric=self.metric.name,
+            value=f"{value:.6f}",
         )
-        metrics = MetricRecord({NUM_EXAMPLES: examples, EVAL_LOSS: loss, EVAL_ACCURACY: accuracy})
+        metrics = MetricRecord({NUM_EXAMPLES: examples, EVAL_LOSS: loss, EVAL_VALUE: value})
         envelope = sign(self.wallet.signer(), claim, self.settings.prefix)
         content = RecordDict({METRICS: metrics, ENVELOPE: ConfigRecord(envelope.to_record())})
         self._remember("evaluate", task_round, content)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -21,9 +21,11 @@ from cosmpy.aerial.wallet import LocalWallet
 
 from client_kit.chain import ChainClient, ChainError, ChainErrorKind, TxResult
 from client_kit.envelope import SignedEnvelope
+from client_kit.metrics import TaskMetric
 from client_kit.node_identity import NodeKeyClaim
 
 PAGE = 100  # the contract's largest page
+MAX_DECIMAL_VALUE = 1e15  # a metric value recorded beyond this is clamped (no real metric comes near it)
 MAX_LOSS = 1e6  # the largest loss a round records; no real model's loss comes near it
 ROUND_WEIGHT = 1_000_000  # the contract's budget for one round's weights when scoring is measured
 MAX_U64 = 2**64 - 1  # the contract's integers (an example count beyond it would not even parse)
@@ -126,10 +128,12 @@ class TaskSpec:
     round_timeout_secs: int
     scoring: Scoring = Scoring.CLAIMED_EXAMPLES
     validation_sha256: str | None = None  # the organization's validation set (LocalData.sha256)
+    metric: TaskMetric = field(default_factory=TaskMetric)  # what the rounds report (client.py's settings)
 
     def message(self) -> dict[str, Any]:
         body = dict(self.__dict__)
         body["scoring"] = str(self.scoring)
+        body["metric"] = self.metric.wire()
         body["stake"] = str(self.stake)
         body["keeper_bond"] = str(self.keeper_bond)
         body["max_update_norm"] = _decimal(self.max_update_norm)
@@ -198,6 +202,7 @@ class Task:
     round_timeout_secs: int
     scoring: Scoring
     validation_sha256: str | None
+    metric: TaskMetric
     created_at: int
     participants: int
     rounds_completed: int
@@ -236,6 +241,7 @@ class Task:
         values["status"] = TaskStatus(data["status"])
         values["max_update_norm"] = Decimal(str(data["max_update_norm"]))
         values["scoring"] = Scoring(data.get("scoring") or Scoring.CLAIMED_EXAMPLES)
+        values["metric"] = TaskMetric.parse(data.get("metric"))
         return Task(**values, raw=data)
 
     @property
@@ -276,21 +282,29 @@ class Participant:
 @dataclass(frozen=True)
 class RoundMetrics:
     loss: Decimal
-    accuracy: Decimal
+    metric: str  # the task's metric name
+    value: Decimal  # the task's metric of the round's global model
     examples: int
 
     @staticmethod
-    def bounded(loss: float, accuracy: float, examples: int) -> RoundMetrics:
+    def bounded(loss: float, metric: TaskMetric, value: float, examples: int) -> RoundMetrics:
         """Metrics the contract always accepts, whatever produced the numbers: a loss that is not
-        a finite number or is beyond MAX_LOSS is recorded as MAX_LOSS, accuracy is clamped to
-        [0, 1] (NaN as 0), the example count to a u64. A wild figure must not make an attestation
-        fail."""
+        a finite number or is beyond MAX_LOSS is recorded as MAX_LOSS, the metric's value is
+        clamped to what the task's metric allows (`TaskMetric.clamped`), the example count to a
+        u64. A wild figure must not make an attestation fail."""
         loss = MAX_LOSS if not math.isfinite(loss) else min(max(loss, 0.0), MAX_LOSS)
-        accuracy = min(max(accuracy, 0.0), 1.0) if math.isfinite(accuracy) else 0.0
-        return RoundMetrics(Decimal(f"{loss:.6f}"), Decimal(f"{accuracy:.6f}"), min(max(examples, 0), MAX_U64))
+        value = min(metric.clamped(value), MAX_DECIMAL_VALUE)
+        return RoundMetrics(
+            Decimal(f"{loss:.6f}"), metric.name, Decimal(f"{value:.6f}"), min(max(examples, 0), MAX_U64)
+        )
 
     def wire(self) -> dict[str, Any]:
-        return {"loss": _decimal(self.loss), "accuracy": _decimal(self.accuracy), "examples": self.examples}
+        return {
+            "loss": _decimal(self.loss),
+            "metric": self.metric,
+            "value": _decimal(self.value),
+            "examples": self.examples,
+        }
 
 
 @dataclass(frozen=True)
@@ -313,7 +327,9 @@ class RoundRecord:
             round=int(data["round"]),
             model_cid=data["model_cid"],
             model_sha256=data["model_sha256"],
-            metrics=RoundMetrics(Decimal(metrics["loss"]), Decimal(metrics["accuracy"]), int(metrics["examples"])),
+            metrics=RoundMetrics(
+                Decimal(metrics["loss"]), metrics["metric"], Decimal(metrics["value"]), int(metrics["examples"])
+            ),
             contributors_count=int(data["contributors_count"]),
             total_weight=int(data["total_weight"]),
             scores_cid=data.get("scores_cid"),

@@ -338,7 +338,7 @@ def _settle(
         )
     return DemoReport(
         task_id=task_id,
-        accuracies=[float(r.metrics.accuracy) for r in hub.rounds(task_id)],
+        accuracies=[float(r.metrics.value) for r in hub.rounds(task_id)],
         held_out_accuracy=0.0,
         rows=rows,
         organization_refund=task.org_refunded,

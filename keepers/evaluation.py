@@ -1,11 +1,12 @@
 """Trainers' evaluations of a global model: only signed ones count, aggregated robustly.
 
 An evaluate reply is untrusted input like any other: a missing or extra metric, a NaN, an
-accuracy of 7 or a claim of 10^30 examples must neither stop the round nor move the figure that
-goes on chain. A reply counts only if it carries an evaluation claim signed by a staked,
-unslashed trainer of the task for exactly this model and round (one per trainer), its numbers
-are in range, its example count is capped by the task's cap, and the round's figure is the
-weighted median of what remains, which a minority of liars cannot drag to where they want it.
+accuracy of 7 (any value the task's metric cannot take) or a claim of 10^30 examples must
+neither stop the round nor move the figure that goes on chain. A reply counts only if it carries
+an evaluation claim signed by a staked, unslashed trainer of the task for exactly this model and
+round (one per trainer), its numbers are in range, its example count is capped by the task's
+cap, and the round's figure is the weighted median of what remains, which a minority of liars
+cannot drag to where they want it.
 The keeper's own validation, when it has one, outranks all of this.
 """
 
@@ -18,7 +19,8 @@ from dataclasses import dataclass
 from flwr.app import Message
 
 from client_kit.envelope import EnvelopeError, EvaluationClaim, SignedEnvelope, verify_envelope
-from client_kit.protocol import ENVELOPE, EVAL_ACCURACY, EVAL_LOSS, NUM_EXAMPLES
+from client_kit.metrics import ACCURACY, TaskMetric
+from client_kit.protocol import ENVELOPE, EVAL_LOSS, EVAL_VALUE, NUM_EXAMPLES
 from client_kit.task_hub import MAX_LOSS, Standing
 from keepers.verification import whole_number
 
@@ -29,7 +31,7 @@ class Evaluation:
     address: str
     examples: int  # already capped
     loss: float
-    accuracy: float
+    value: float  # the task's metric
 
 
 @dataclass(frozen=True)
@@ -42,13 +44,14 @@ class EvaluationContext:
     round: int
     model_sha256: str
     max_examples: int
+    metric: TaskMetric = ACCURACY
     prefix: str = "wasm"
 
 
 @dataclass(frozen=True)
 class RoundEvaluation:
     loss: float
-    accuracy: float
+    value: float
     examples: int
 
 
@@ -72,16 +75,16 @@ def _read(
     if len(records) != 1:
         return f"expected one MetricRecord, got {len(records)}"
     metrics = next(iter(records.values()))
-    if set(metrics) != {NUM_EXAMPLES, EVAL_LOSS, EVAL_ACCURACY}:
-        return f"metrics must be exactly {NUM_EXAMPLES}, {EVAL_LOSS}, {EVAL_ACCURACY}"
+    if set(metrics) != {NUM_EXAMPLES, EVAL_LOSS, EVAL_VALUE}:
+        return f"metrics must be exactly {NUM_EXAMPLES}, {EVAL_LOSS}, {EVAL_VALUE}"
     examples = whole_number(metrics[NUM_EXAMPLES])
-    loss, accuracy = metrics[EVAL_LOSS], metrics[EVAL_ACCURACY]
+    loss, value = metrics[EVAL_LOSS], metrics[EVAL_VALUE]
     if examples is None or examples < 1:
         return "num-examples must be a positive whole number"
     if not _finite_number(loss) or not 0 <= float(loss) <= MAX_LOSS:  # type: ignore[arg-type]
         return f"eval-loss must be a number from 0 to {MAX_LOSS:g}"
-    if not _finite_number(accuracy) or not 0 <= float(accuracy) <= 1:  # type: ignore[arg-type]
-        return "eval-acc must be a number from 0 to 1"
+    if not _finite_number(value) or not context.metric.allows(float(value)):  # type: ignore[arg-type]
+        return f"{EVAL_VALUE} must be a value {context.metric.name} can take"
     if ENVELOPE not in reply.content.config_records:
         return "unsigned evaluation"
     node = int(reply.metadata.src_node_id)
@@ -93,7 +96,8 @@ def _read(
         model=context.model_sha256,
         num_examples=examples,
         loss=f"{float(loss):.6f}",  # type: ignore[arg-type]
-        accuracy=f"{float(accuracy):.6f}",  # type: ignore[arg-type]
+        metric=context.metric.name,
+        value=f"{float(value):.6f}",  # type: ignore[arg-type]
     )
     try:
         envelope = SignedEnvelope.from_record(reply.content.config_records[ENVELOPE], EvaluationClaim)
@@ -104,7 +108,7 @@ def _read(
         return f"node {node} does not answer for {address}"
     if standing(address) != Standing.ACTIVE:
         return f"{address} is not a staked, unslashed trainer of task {context.task_id}"
-    return Evaluation(node, address, min(examples, context.max_examples), float(loss), float(accuracy))  # type: ignore[arg-type]
+    return Evaluation(node, address, min(examples, context.max_examples), float(loss), float(value))  # type: ignore[arg-type]
 
 
 def one_per_trainer(evaluations: Sequence[Evaluation]) -> list[Evaluation]:
@@ -134,12 +138,12 @@ def weighted_median(values: Sequence[float], weights: Sequence[int]) -> float:
 
 
 def aggregate(evaluations: Sequence[Evaluation]) -> RoundEvaluation | None:
-    """Weighted medians of loss and accuracy, and the (capped) examples they cover."""
+    """Weighted medians of the loss and the metric, and the (capped) examples they cover."""
     if not evaluations:
         return None
     weights = [e.examples for e in evaluations]
     return RoundEvaluation(
         loss=weighted_median([e.loss for e in evaluations], weights),
-        accuracy=weighted_median([e.accuracy for e in evaluations], weights),
+        value=weighted_median([e.value for e in evaluations], weights),
         examples=sum(weights),
     )

@@ -111,10 +111,11 @@ class RoundAttested(FeedEvent):
     round: int
     tx_hash: str
     model_cid: str
-    accuracy: float  # the figure recorded on chain
+    metric: str  # the task's metric name
+    value: float  # its figure recorded on chain
     loss: float
-    federated_accuracy: float | None
-    validation_accuracy: float | None
+    federated_value: float | None  # the trainers' signed evaluations (weighted median)
+    validation_value: float | None  # the keeper's own validation
     accepted: int
     rejected: int
     timing: RoundTiming = field(default_factory=lambda: RoundTiming(0.0, 0.0, 0.0, 0.0))

@@ -211,7 +211,16 @@ class FeedFollower(threading.Thread):
     def table(self, rounds: int) -> Table:
         """The followed task's rounds, pending ones included."""
         table = Table(title="training rounds (live)", expand=False)
-        columns = ("round", "accepted", "rejected (reason)", "held-out acc", "trainers' acc", "loss", "round s")
+        metric = next((row.attested.metric for row in self.rounds.values() if row.attested), "metric")
+        columns = (
+            "round",
+            "accepted",
+            "rejected (reason)",
+            f"{metric} (chain)",
+            f"trainers' {metric}",
+            "loss",
+            "round s",
+        )
         for column in (*columns, "attestation tx"):
             table.add_column(column)
         for number in range(1, rounds + 1):
@@ -225,8 +234,8 @@ class FeedFollower(threading.Thread):
                 str(number),
                 str(row.accepted),
                 reasons,
-                _number(attested.accuracy if attested else None),
-                _number(attested.federated_accuracy if attested else None),
+                _number(attested.value if attested else None),
+                _number(attested.federated_value if attested else None),
                 _number(attested.loss if attested else None),
                 f"{row.seconds:.1f}" if row.seconds is not None else "…",
                 attested.tx_hash[:16] if attested else "…",
@@ -235,13 +244,13 @@ class FeedFollower(threading.Thread):
 
 
 def round_summary(event: RoundAttested, row: RoundRow) -> str:
-    """One line for an attested round: outcome, accuracy, transaction and where its time went
+    """One line for an attested round: outcome, the task's metric, transaction and where its time went
     (the training phase along its last reply, federated evaluation, the keeper's own work, and the
     wait for the attestation's block)."""
     parts = [
         f"task {event.task_id} round {event.round} attested",
         f"{event.accepted} accepted, {event.rejected} rejected",
-        f"accuracy {event.accuracy:.3f}",
+        f"{event.metric} {event.value:.4g}",
         f"tx {event.tx_hash[:16]}",
     ]
     if row.seconds is not None:

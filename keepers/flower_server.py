@@ -9,6 +9,7 @@ and restarted never repeats or skips a round: the contract refuses an out-of-ord
 from __future__ import annotations
 
 import json
+import math
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
@@ -23,6 +24,7 @@ from flwr.serverapp import Grid, ServerApp
 from client_kit.chain import ChainClient
 from client_kit.ipfs import MAX_CLIENT_BYTES, IpfsError, KuboStore, fetch_verified
 from client_kit.keys import read_mnemonic_file, wallet_from_mnemonic
+from client_kit.metrics import TaskMetric
 from client_kit.model_format import decode_views, record_of
 from client_kit.task_hub import RoundMetrics, Scoring, SignedClaim, SlashEvidence, Standing, Task, TaskHub
 from client_kit.worker import WorkerError
@@ -83,10 +85,22 @@ class TaskKeeper:
             return None
         source = fetch_verified(self.ipfs, self.task.client_cid, self.task.client_sha256, MAX_CLIENT_BYTES)
         if self.task.scoring == Scoring.MEASURED:  # no fallback: without its scorer the task cannot pay
-            return Validator(source, folder, sandbox=self.settings.sandbox, timeout=self.settings.validation_timeout)
+            return Validator(
+                source,
+                folder,
+                self.task.metric,
+                sandbox=self.settings.sandbox,
+                timeout=self.settings.validation_timeout,
+            )
         try:  # the task's code may fail or hang here: then rounds carry the trainers' figures
             # The keeper's own limit, never the organization's: a task's round timeout may be a day.
-            return Validator(source, folder, sandbox=self.settings.sandbox, timeout=self.settings.validation_timeout)
+            return Validator(
+                source,
+                folder,
+                self.task.metric,
+                sandbox=self.settings.sandbox,
+                timeout=self.settings.validation_timeout,
+            )
         except WorkerError as error:
             log(WARNING, "task %s: the task's code cannot score the validation set: %s", self.task.id, error)
             return None
@@ -186,8 +200,8 @@ class TaskKeeper:
             json.dumps(outcome.scores).encode(), name=f"task{self.task.id}-round{outcome.round}-scores.json"
         )
         pinned_at = time.perf_counter()
-        metrics = recorded_metrics(outcome, validation)
-        loss, accuracy = float(metrics.loss), float(metrics.accuracy)
+        metrics = recorded_metrics(outcome, validation, self.task.metric)
+        loss, value = float(metrics.loss), float(metrics.value)
         sender = str(self.wallet.address())
         body = TaskHub.submit_round_body(
             self.task.id, outcome.round, pinned.cid, pinned.sha256, metrics, outcome.credits, scores_cid=scores.cid
@@ -218,10 +232,11 @@ class TaskKeeper:
             round=outcome.round,
             tx_hash=tx_hash,
             model_cid=pinned.cid,
-            accuracy=accuracy,
+            metric=metrics.metric,
+            value=value,
             loss=loss,
-            federated_accuracy=outcome.eval_accuracy,
-            validation_accuracy=None if validation is None else accuracy,  # what the chain recorded
+            federated_value=outcome.eval_value,
+            validation_value=None if validation is None else value,  # what the chain recorded
             accepted=len(outcome.accepted),
             rejected=len(outcome.rejected),
             timing=timing,
@@ -269,15 +284,16 @@ class TaskKeeper:
         return sum(1 for slashed in self._members.values() if not slashed)
 
 
-def recorded_metrics(outcome: RoundOutcome, validation: Score | None) -> RoundMetrics:
+def recorded_metrics(outcome: RoundOutcome, validation: Score | None, metric: TaskMetric) -> RoundMetrics:
     """The figures a round records on chain: the keeper's own validation when it has one (its data
     outranks what trainers report about theirs), else the trainers' evaluation, else their training
     loss. Bounded, for some of these numbers come from trainers: a wild one must not make the
     attestation fail (and the keeper lose its bond)."""
     if validation is not None:
-        return RoundMetrics.bounded(validation.loss, validation.accuracy, validation.examples)
+        return RoundMetrics.bounded(validation.loss, metric, validation.value, validation.examples)
     loss = outcome.eval_loss if outcome.eval_loss is not None else (outcome.train_loss or 0.0)
-    return RoundMetrics.bounded(loss, outcome.eval_accuracy or 0.0, outcome.eval_examples)
+    value = outcome.eval_value if outcome.eval_value is not None else math.nan  # none: the metric's worst
+    return RoundMetrics.bounded(loss, metric, value, outcome.eval_examples)
 
 
 def wait_for_trainers(grid: Grid, keeper: TaskKeeper, timeout: float) -> int:
@@ -328,6 +344,7 @@ def main(grid: Grid, context: Context) -> None:
                 federated_evaluation=settings.federated_evaluation,
                 idle_wait_s=float(task.round_timeout_secs),
                 contribution=keeper.contribution,
+                metric=task.metric,
             )
             strategy.start(
                 grid=grid,

@@ -275,10 +275,8 @@ def run_demo_across_hosts(work: Path, console: Console, rounds: int = 3, trainer
         def show_new_rounds() -> int:
             last = shown
             for record in [r for r in hub.rounds(task_id) if r.round > last]:
-                accuracy = f"{float(record.metrics.accuracy):.3f}"
-                console.print(
-                    f"round {record.round} attested: {record.contributors_count} contributors, accuracy {accuracy}"
-                )
+                value = f"{record.metrics.metric} {float(record.metrics.value):.3f}"
+                console.print(f"round {record.round} attested: {record.contributors_count} contributors, {value}")
                 last = record.round
             return last
 

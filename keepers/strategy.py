@@ -30,13 +30,14 @@ from flwr.common import MessageType
 from flwr.serverapp import Grid
 from flwr.serverapp.strategy import FedAvg
 
+from client_kit.metrics import ACCURACY, TaskMetric
 from client_kit.model_format import WIRE_KEY, ModelFormatError, bytes_of, encode, from_record, record_of
 from client_kit.protocol import (
     ARRAYS,
     CONFIG,
     ENVELOPE,
-    EVAL_ACCURACY,
     EVAL_LOSS,
+    EVAL_VALUE,
     NUM_EXAMPLES,
     SERVER_ROUND,
     TRAIN_LOSS,
@@ -64,7 +65,7 @@ class RoundOutcome:
     scores: dict[str, Any] = field(default_factory=dict)  # the score table behind the credits
     train_loss: float | None = None
     eval_loss: float | None = None
-    eval_accuracy: float | None = None
+    eval_value: float | None = None  # the task's metric, by the trainers' signed evaluations
     eval_examples: int = 0
     timing: RoundTiming | None = None  # the round's phases as far as the strategy sees them
 
@@ -82,6 +83,7 @@ class ChainFedAvg(FedAvg):
         federated_evaluation: bool = True,
         idle_wait_s: float = 0.0,
         contribution: ContributionPipeline | None = None,
+        metric: TaskMetric = ACCURACY,
     ) -> None:
         super().__init__(fraction_train=1.0, fraction_evaluate=1.0 if federated_evaluation else 0.0)
         self._bindings = bindings
@@ -94,6 +96,7 @@ class ChainFedAvg(FedAvg):
         self.idle_wait_s = idle_wait_s  # how long a round with no bound node waits for one
         self.federated_evaluation = federated_evaluation
         self.contribution = contribution or ClaimedContribution()
+        self.metric = metric  # what trainers' evaluations report
         self._global: tuple[list[str], list[np.ndarray], str] = ([], [], "")
         self._global_model = b""
         self._clock: dict[str, float] = {}
@@ -227,14 +230,15 @@ class ChainFedAvg(FedAvg):
             round=outcome.round,
             model_sha256=hashlib.sha256(outcome.model).hexdigest(),
             max_examples=task.max_examples_per_trainer,
+            metric=self.metric,
             prefix=task.bech32_prefix,
         )
         readings = [read_evaluation(reply, context, self._standing, self._bindings.by_node) for reply in replies]
         summary = aggregate(one_per_trainer([r for r in readings if isinstance(r, Evaluation)]))
         if summary is not None:
-            outcome.eval_loss, outcome.eval_accuracy, outcome.eval_examples = (
+            outcome.eval_loss, outcome.eval_value, outcome.eval_examples = (
                 summary.loss,
-                summary.accuracy,
+                summary.value,
                 summary.examples,
             )
         clock, now = self._clock, time.perf_counter()
@@ -250,7 +254,7 @@ class ChainFedAvg(FedAvg):
         self._on_round(outcome)
         if summary is None:
             return None
-        return MetricRecord({EVAL_LOSS: summary.loss, EVAL_ACCURACY: summary.accuracy, NUM_EXAMPLES: summary.examples})
+        return MetricRecord({EVAL_LOSS: summary.loss, EVAL_VALUE: summary.value, NUM_EXAMPLES: summary.examples})
 
 
 def slowest_reply_path(replies: list[Message], arrived: float) -> LastReply | None:

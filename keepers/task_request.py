@@ -16,7 +16,9 @@ from typing import Any
 import yaml
 
 from client_kit.data import DataError, load_folder
-from client_kit.ipfs import ContentStore, sha256_hex
+from client_kit.ipfs import MAX_CLIENT_BYTES, ContentStore, IpfsError, fetch_verified, sha256_hex
+from client_kit.metrics import TaskMetric
+from client_kit.settings import SettingsError, settings_from_source
 from client_kit.task_hub import Scoring, TaskSpec
 
 _DURATION = re.compile(r"^([0-9]+)\s*([smhd])$")
@@ -166,6 +168,7 @@ def resolve(
     client_cid, client_sha = _content(
         request.client, request.client_cid, request.client_sha256, "client", store, pin_files
     )
+    metric = _metric_of(request, client_cid, client_sha, store)
     model_cid, model_sha = _content(
         request.initial_model,
         request.initial_model_cid,
@@ -218,7 +221,20 @@ def resolve(
         round_timeout_secs=request.round_timeout_secs,
         scoring=scoring,
         validation_sha256=validation_sha256,
+        metric=metric,
     )
+
+
+def _metric_of(request: TaskRequest, client_cid: str, client_sha: str, store: ContentStore) -> TaskMetric:
+    """The metric the task's client.py reports (its settings), which the task names on chain."""
+    try:
+        if request.client:
+            source = Path(request.client).read_bytes()
+        else:
+            source = fetch_verified(store, client_cid, client_sha, MAX_CLIENT_BYTES)
+        return settings_from_source(source).metric
+    except (SettingsError, IpfsError) as error:
+        raise TaskRequestError(f"client.py: {error}") from None
 
 
 def scoring_of(request: TaskRequest) -> tuple[Scoring, str | None]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from client_kit.data import DataError, load_folder
+from client_kit.metrics import TaskMetric
 from client_kit.task_hub import MAX_LOSS
 from client_kit.worker import TaskWorker, WorkerError, numbers
 
@@ -23,7 +24,7 @@ from client_kit.worker import TaskWorker, WorkerError, numbers
 @dataclass(frozen=True)
 class Score:
     loss: float
-    accuracy: float
+    value: float  # the task's metric
     examples: int
 
 
@@ -31,7 +32,15 @@ class Validator:
     """Scores global models on the keeper's labelled data with the task's code, in its worker; for a
     task that pays for measured contribution it is also the pipeline's `ValidationOracle`."""
 
-    def __init__(self, client_source: bytes, folder: Path, sandbox: bool = True, timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        client_source: bytes,
+        folder: Path,
+        metric: TaskMetric,
+        sandbox: bool = True,
+        timeout: float | None = None,
+    ) -> None:
+        self.metric = metric
         data = load_folder(folder)
         self.examples = len(data)  # the keeper's count, to hold the task's code to it
         self.sha256 = data.sha256()  # what a task that pays for measured contribution names on chain
@@ -39,12 +48,12 @@ class Validator:
 
     def score(self, model: bytes) -> Score:
         answer = self._worker.evaluate(model)
-        loss, accuracy = numbers(answer, "loss", "accuracy")
-        if not 0 <= loss <= MAX_LOSS or not 0 <= accuracy <= 1:
-            raise WorkerError(f"the task's code scored loss {loss} and accuracy {accuracy}: out of range")
+        loss, value = numbers(answer, "loss", "metric")
+        if not 0 <= loss <= MAX_LOSS or not self.metric.allows(value):
+            raise WorkerError(f"the task's code scored loss {loss} and {self.metric.name} {value}: out of range")
         if answer.get("num_examples") != self.examples:
             raise WorkerError(f"the task's code scored {answer.get('num_examples')} examples, not {self.examples}")
-        return Score(loss, accuracy, self.examples)
+        return Score(loss, value, self.examples)
 
     def root_update(self, model: bytes, task_round: int) -> bytes:
         """The task's own training step from `model` on the validation set: the trust reference."""

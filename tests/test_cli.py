@@ -19,10 +19,15 @@ from client_kit.data import load_folder, write_npz
 from client_kit.ipfs import KuboStore
 from client_kit.keys import wallet_from_mnemonic
 from client_kit.model_format import encode
+from client_kit.settings import ClientSettings
 from client_kit.task_hub import Scoring, TaskHub, TaskSpec, TaskStatus
 from keepers.cli import cli
 from localnet.deploy import Deployment
 from localnet.network import Localnet
+
+# A client.py as far as create-task reads it: its embedded settings (the metric the task names).
+CLIENT_SETTINGS = ClientSettings("numpy", "m", "fedchain-local-1", "wasm1c", "wasm", (64,), 10, 1.0, 1, 0.1, 32)
+CLIENT = f'SETTINGS = ClientSettings.from_json(r"""{CLIENT_SETTINGS.to_json()}""")\n'
 
 
 def _run(localnet: Localnet, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -89,7 +94,7 @@ def test_past_deadline_and_malformed_yaml_and_missing_file(
 ) -> None:
     before = state()
     client = tmp_path / "client.py"
-    client.write_text("print('hi')\n")
+    client.write_text(CLIENT)
     model = tmp_path / "model.bin"
     model.write_bytes(b"\0" * 16)
     flags = [
@@ -136,7 +141,7 @@ def test_past_deadline_and_malformed_yaml_and_missing_file(
 def test_insufficient_funds(localnet: Localnet, deployment: Deployment, state, tmp_path: Path) -> None:
     before = state()
     client = tmp_path / "client.py"
-    client.write_text("print('hi')\n")
+    client.write_text(CLIENT)
     model = tmp_path / "model.bin"
     model.write_bytes(b"\0" * 16)
     result = _run(
@@ -187,7 +192,7 @@ def test_a_trainer_who_cannot_pay_stake_and_fee_is_refused(
 ) -> None:
     hub = TaskHub(chain, deployment.contract)
     client = tmp_path / "client.py"
-    client.write_text("print('hi')\n")
+    client.write_text(CLIENT)
     model = tmp_path / "model.safetensors"
     model.write_bytes(encode(["w"], [np.zeros(2, np.float32)]))  # a keeper only bonds a task with a real model
     assert _run(localnet, "org", "register", "--name", "Acme").returncode == 0
@@ -215,7 +220,7 @@ def test_a_measured_task_records_its_validation_set_and_says_so(
 ) -> None:
     """`--validation DIR` puts the folder's fingerprint on chain; `tasks show` tells trainers how they are paid."""
     client = tmp_path / "client.py"
-    client.write_text("print('hi')\n")
+    client.write_text(CLIENT)
     model = tmp_path / "model.bin"
     model.write_bytes(b"\0" * 16)
     write_npz(tmp_path / "held-out", np.ones((4, 2), np.float32), np.array([0, 1, 0, 1]))

@@ -19,6 +19,7 @@ from sklearn.datasets import load_digits
 from chain_config import LocalnetConfig
 from client_kit.data import load_folder, write_npz
 from client_kit.envelope import SignedEnvelope, UpdateClaim
+from client_kit.metrics import ACCURACY
 from client_kit.model_format import decode, encode
 from client_kit.models import SoftmaxRegression
 from client_kit.sandbox import bwrap
@@ -50,7 +51,7 @@ def validator(tmp_path_factory: pytest.TempPathFactory, digits: tuple[np.ndarray
     _, built = render_digits_client(LocalnetConfig(home=folder), "wasm1contract", folder / "client")
     x, y = digits
     write_npz(folder / "validation", x[:300], y[:300])
-    validator = Validator(built.source, folder / "validation", sandbox=bwrap() is not None, timeout=60)
+    validator = Validator(built.source, folder / "validation", ACCURACY, sandbox=bwrap() is not None, timeout=60)
     yield validator
     validator.close()
 
@@ -350,7 +351,7 @@ def cnn(
     )
     x, y = digits
     write_npz(folder / "validation", x[:300], y[:300])
-    validator = Validator(built.source, folder / "validation", sandbox=bwrap() is not None, timeout=60)
+    validator = Validator(built.source, folder / "validation", ACCURACY, sandbox=bwrap() is not None, timeout=60)
     yield folder, validator, built
     validator.close()
 

@@ -37,5 +37,5 @@ def test_demo_reconciles_penalizes_and_reaches_ninety_percent(localnet: Localnet
     # the keeper scored every global model on the held-out set with the task's own client.py
     assert abs(report.accuracies[-1] - report.held_out_accuracy) < 1e-5
     attested = [p.event for p in report.events if isinstance(p.event, RoundAttested)]
-    assert all(e.validation_accuracy == e.accuracy and e.federated_accuracy for e in attested)
+    assert all(e.validation_value == e.value and e.federated_value for e in attested)
     assert len(attested) == 5 and isinstance(report.events[-1].event, TaskFinalized)

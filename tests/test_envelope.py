@@ -100,7 +100,7 @@ def test_changed_parameters_are_refused(key: PrivateKey, arrays: list[np.ndarray
 
 def test_no_claim_passes_for_another_kind(key: PrivateKey, arrays: list[np.ndarray]) -> None:
     """An evaluation or binding claim is never an update claim: payloads name their kind."""
-    evaluation = EvaluationClaim("fedchain-local-1", "wasm1contract", 7, 2, "5f" * 32, 120, "0.5", "0.9")
+    evaluation = EvaluationClaim("fedchain-local-1", "wasm1contract", 7, 2, "5f" * 32, 120, "0.5", "accuracy", "0.9")
     signed = sign(key, evaluation)
     assert json.loads(payload(evaluation))["kind"] == "evaluation"
     with pytest.raises(EnvelopeError, match="expected a update claim"):

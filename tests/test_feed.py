@@ -35,7 +35,7 @@ TIMING = RoundTiming(
 
 
 def _attested(task_id: int, number: int, tx: str = "ABCDEF0123456789XYZ") -> RoundAttested:
-    return RoundAttested(task_id, number, tx, "bafyglobal", 0.91, 0.3, None, 0.91, 1, 1, TIMING)
+    return RoundAttested(task_id, number, tx, "bafyglobal", "accuracy", 0.91, 0.3, None, 0.91, 1, 1, TIMING)
 
 
 def test_feed_delivers_backlog_then_live_events_in_order() -> None:
@@ -117,7 +117,7 @@ def test_a_follower_builds_round_rows_with_their_time_and_summary() -> None:
         assert row.accepted == 1 and row.rejected == ["unsigned update"] and row.attested is not None
         assert row.attested.tx_hash.startswith("ABCDEF") and row.seconds is not None and 0 <= row.seconds < 5
         line = round_summary(row.attested, row)
-        assert "task 1 round 3 attested" in line and "1 accepted, 1 rejected" in line and "accuracy 0.910" in line
+        assert "task 1 round 3 attested" in line and "1 accepted, 1 rejected" in line and "accuracy 0.91" in line
         assert "delivery 0.80" in line and "return 0.90" in line and "keeper 0.03" in line and "block 0.41" in line
         assert "evaluation" not in line  # no federated evaluation in this round
         assert set(task_two.rounds) == {(2, 1)} and not everything.finished.is_set()
@@ -139,12 +139,12 @@ def test_a_non_finite_figure_reaches_subscribers_as_null_not_as_unparsable_json(
     feed = LiveFeed()
     url = feed.start()
     try:
-        odd = RoundAttested(1, 1, "TX", "bafyglobal", 0.9, float("nan"), float("inf"), None, 1, 0, TIMING)
+        odd = RoundAttested(1, 1, "TX", "bafyglobal", "accuracy", 0.9, float("nan"), float("inf"), None, 1, 0, TIMING)
         feed.publish(odd)
         with connect(url) as subscriber:
             text = subscriber.recv(timeout=5)
         assert "NaN" not in text and "Infinity" not in text
         event = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in the feed"))
-        assert (event["loss"], event["federated_accuracy"], event["accuracy"]) == (None, None, 0.9)
+        assert (event["loss"], event["federated_value"], event["value"]) == (None, None, 0.9)
     finally:
         feed.stop()

@@ -83,7 +83,7 @@ def test_three_trainers_three_rounds_accuracy_rises_and_rounds_are_on_chain(
     task = hub.task(task_id)
     assert (task.status, task.rounds_completed) == (TaskStatus.FINALIZED, 3)
     rounds = hub.rounds(task_id)
-    accuracies = [r.metrics.accuracy for r in rounds]
+    accuracies = [r.metrics.value for r in rounds]
     assert accuracies[-1] > accuracies[0] >= Decimal("0.1"), accuracies
     assert accuracies[-1] >= Decimal("0.85")
     for record in rounds:

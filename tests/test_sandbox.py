@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from client_kit.metrics import ACCURACY
 from client_kit.sandbox import bwrap, python_paths
 from client_kit.worker import TaskWorker, WorkerError
 from keepers.validation import Validator
@@ -102,5 +103,5 @@ def test_the_keepers_validation_runs_the_task_code_apart_from_its_wallet(tmp_pat
         f"KEY_FILE = {str(tmp_path / 'k')!r}\nHOME = '/root'\nPORT = 1\nWRITE_TO = {str(tmp_path / 'w')!r}\n" + PROBE
     ).encode()
     with pytest.raises(WorkerError, match='"wallets": 0') as failure:
-        Validator(source, data)
+        Validator(source, data, ACCURACY)
     assert '"key": null' in str(failure.value) and '"network": false' in str(failure.value)

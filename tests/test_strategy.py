@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from chain_config import LocalnetConfig
 from client_kit.envelope import EvaluationClaim, UpdateClaim, sign, update_digest
 from client_kit.keys import wallet_from_mnemonic
+from client_kit.metrics import ACCURACY, TaskMetric
 from client_kit.model_format import encode, record_of, to_record
 from client_kit.task_hub import MAX_LOSS, MAX_U64, RoundMetrics, SlashReason, Standing
 from keepers.binding import Bindings
@@ -243,7 +244,7 @@ def test_no_reply_stops_the_round_and_the_honest_updates_count(bad: tuple[Messag
     replies = [*honest, *bad]
     record, metrics = strategy.aggregate_train(1, replies)
     assert record is not None and metrics is not None
-    evaluations = [_reply(RecordDict({"metrics": MetricRecord({"eval-acc": float("nan")})}), 9, "evaluate"), *bad]
+    evaluations = [_reply(RecordDict({"metrics": MetricRecord({"eval-value": float("nan")})}), 9, "evaluate"), *bad]
     strategy.aggregate_evaluate(1, evaluations)
     (outcome,) = outcomes
     assert {a.node_id for a in outcome.accepted} == {1, 2}  # the honest ones, whatever else arrived
@@ -255,10 +256,10 @@ def test_no_reply_stops_the_round_and_the_honest_updates_count(bad: tuple[Messag
 def _evaluation(node: int, trainer: int, accuracy: float, examples: int = 100, model: str | None = None) -> Message:
     strategy_model = model or "?"
     claim = EvaluationClaim(
-        CONTEXT.chain_id, CONTEXT.contract, 5, 2, strategy_model, examples, "0.300000", f"{accuracy:.6f}"
+        CONTEXT.chain_id, CONTEXT.contract, 5, 2, strategy_model, examples, "0.300000", "accuracy", f"{accuracy:.6f}"
     )  # fmt: skip
     envelope = sign(TRAINERS[trainer].signer(), claim)
-    metrics = MetricRecord({"num-examples": examples, "eval-loss": 0.3, "eval-acc": accuracy})
+    metrics = MetricRecord({"num-examples": examples, "eval-loss": 0.3, "eval-value": accuracy})
     return _reply(RecordDict({"metrics": metrics, "envelope": ConfigRecord(envelope.to_record())}), node, "evaluate")
 
 
@@ -270,7 +271,9 @@ def test_only_signed_evaluations_by_staked_trainers_count_and_liars_cannot_drag_
     strategy.aggregate_train(1, [_update(_honest(1), node=1, trainer=0), _update(_honest(2), node=2, trainer=1)])
     model = hashlib.sha256(strategy._pending.model).hexdigest()  # type: ignore[union-attr]
     liar = _reply(
-        RecordDict({"metrics": MetricRecord({"num-examples": 1e30, "eval-loss": 0.0, "eval-acc": 1.0})}), 7, "evaluate"
+        RecordDict({"metrics": MetricRecord({"num-examples": 1e30, "eval-loss": 0.0, "eval-value": 1.0})}),
+        7,
+        "evaluate",
     )
     honest = [_evaluation(1, 0, 0.80, model=model), _evaluation(2, 1, 0.84, model=model)]
     twice = _evaluation(79, 1, 0.99, model=model)  # trainer 2 again: its first evaluation counts
@@ -278,7 +281,7 @@ def test_only_signed_evaluations_by_staked_trainers_count_and_liars_cannot_drag_
     relayed = _evaluation(4, 2, 1.0, model=model)  # from a node bound to nobody
     strategy.aggregate_evaluate(1, [liar, *honest, twice, stale, relayed])
     (outcome,) = outcomes
-    assert outcome.eval_accuracy == 0.80 and outcome.eval_examples == 200
+    assert outcome.eval_value == 0.80 and outcome.eval_examples == 200
 
 
 @pytest.mark.parametrize("wild", [1e300, 1e21, float("inf"), -3.0])
@@ -293,32 +296,35 @@ def test_a_trainers_wild_training_loss_cannot_break_the_attestation(wild: float)
     )
     strategy.aggregate_evaluate(1, [])
     (outcome,) = outcomes
-    metrics = recorded_metrics(outcome, None)
-    assert 0 <= metrics.loss <= Decimal(MAX_LOSS) and 0 <= metrics.accuracy <= 1
+    metrics = recorded_metrics(outcome, None, ACCURACY)
+    assert 0 <= metrics.loss <= Decimal(MAX_LOSS) and 0 <= metrics.value <= 1
     wire = metrics.wire()
     assert Decimal(wire["loss"]) <= Decimal(MAX_LOSS) and "E" not in wire["loss"].upper()
 
 
 @pytest.mark.parametrize(
-    ("loss", "accuracy", "expected"),
+    ("loss", "metric", "value", "expected"),
     [
-        (float("nan"), float("nan"), ("1000000.000000", "0.000000")),
-        (float("-inf"), 7.0, ("1000000.000000", "1.000000")),
-        (0.25, -1.0, ("0.250000", "0.000000")),
+        (float("nan"), "accuracy", float("nan"), ("1000000.000000", "0.000000")),
+        (float("-inf"), "accuracy", 7.0, ("1000000.000000", "1.000000")),
+        (0.25, "accuracy", -1.0, ("0.250000", "0.000000")),
+        (0.25, "mse", 2913.25, ("0.250000", "2913.250000")),  # an unbounded metric keeps its value
+        (0.25, "mse", float("nan"), ("0.250000", "0.000000")),
+        (0.25, "mse", 1e300, ("0.250000", "1000000000000000.000000")),  # within the contract's Decimal
     ],
 )
 def test_round_metrics_are_always_what_the_contract_accepts(
-    loss: float, accuracy: float, expected: tuple[str, str]
+    loss: float, metric: str, value: float, expected: tuple[str, str]
 ) -> None:
-    wire = RoundMetrics.bounded(loss, accuracy, 10).wire()
-    assert (wire["loss"], wire["accuracy"]) == expected
+    wire = RoundMetrics.bounded(loss, TaskMetric.named(metric), value, 10).wire()
+    assert (wire["loss"], wire["value"]) == expected and wire["metric"] == metric
 
 
 def test_example_counts_are_recorded_within_the_contracts_integers() -> None:
     """Review: three signed evaluations of 2**63 - 1 examples summed past u64 and the contract
     could not parse the attestation."""
-    assert RoundMetrics.bounded(0.5, 0.5, 3 * (2**63 - 1)).examples == MAX_U64
-    assert RoundMetrics.bounded(0.5, 0.5, -4).examples == 0
+    assert RoundMetrics.bounded(0.5, ACCURACY, 0.5, 3 * (2**63 - 1)).examples == MAX_U64
+    assert RoundMetrics.bounded(0.5, ACCURACY, 0.5, -4).examples == 0
 
 
 def test_a_reply_with_nan_timings_is_left_out_of_the_round_timing() -> None:

@@ -138,7 +138,7 @@ def test_full_lifecycle_pays_everyone_exactly(localnet: Localnet, chain: ChainCl
     slash = TaskHub.slash_body(task_id, 2, t2, SlashReason.NORM_EXCEEDED, "norm 41.2 > 10", evidence)
     paid(keeper, chain.broadcast(keeper, [round_two, hub.message(keeper_address, slash)]))
     records = hub.rounds(task_id)
-    assert [r.round for r in records] == [1, 2] and records[1].metrics.accuracy == Decimal("0.83")
+    assert [r.round for r in records] == [1, 2] and records[1].metrics.value == Decimal("0.83")
     paid(keeper, hub.finalize_task(keeper, task_id))
 
     task = hub.task(task_id)

@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from client_kit.metrics import ACCURACY
 from client_kit.model_format import encode
 from client_kit.sandbox import bwrap
 from client_kit.worker import TaskWorker, WorkerError
@@ -27,7 +28,15 @@ MODEL = """
 import numpy as np
 from types import SimpleNamespace
 
-SETTINGS = SimpleNamespace(input_scale=1.0, epochs=1, learning_rate=0.1)
+SETTINGS = SimpleNamespace(
+    input_scale=1.0,
+    epochs=1,
+    learning_rate=0.1,
+    input_shape=(4,),
+    classes=2,
+    objective="classification",
+    standardize=None,
+)
 
 
 class Model:
@@ -80,7 +89,7 @@ def test_task_code_that_misbehaves_only_in_the_validator_does_not_stop_the_round
     tmp_path: Path, code: str, timeout: float | None
 ) -> None:
     source = (code + MODEL).encode()
-    validator = Validator(source, _data(tmp_path / "validation"), sandbox=SANDBOX, timeout=timeout)
+    validator = Validator(source, _data(tmp_path / "validation"), ACCURACY, sandbox=SANDBOX, timeout=timeout)
     try:
         with pytest.raises(WorkerError):  # what used to propagate out of the attestation
             validator.score(GLOBAL)
@@ -95,7 +104,7 @@ def test_a_worker_cannot_answer_with_a_model_far_larger_than_the_one_sent(tmp_pa
     """The worker's answer was read up to 4 GiB whatever the model's size: the organization's code
     could exhaust a trainer's memory. An answer's model may now be only slightly larger."""
     bloat = (
-        'import sys\n_session = sys.modules["__main__"].TaskSession\n'
+        'import sys\n_session = sys.modules["__main__"].TemplateTask\n'
         "_session.train = lambda self, header, model: ({'loss': 0.1, 'num_examples': 6}, b'x' * (64 << 20))\n"
     )
     source = ("EVALUATE = lambda model: (0.5, 0.5)\n" + MODEL + bloat).encode()

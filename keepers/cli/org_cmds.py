@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
-from client_kit.builder import ModelSpec, build_client, parse_model_args
+from client_kit.builder import ModelSpec, build_client, build_flower_client, parse_model_args
+from client_kit.data import DataError, load_folder
+from client_kit.flower_bundle import AppError, read_app
 from client_kit.ipfs import sha256_hex
-from client_kit.settings import ClientSettings
+from client_kit.metrics import MetricError, Objective, TaskMetric
+from client_kit.settings import ClientSettings, FlowerAppConfig, SettingsError, Standardization
 from client_kit.task_hub import TaskStatus
 from keepers.cli.common import CliFailure, console, emit_json
 from keepers.cli.context import Target, pass_target
@@ -125,8 +131,49 @@ def org_create_task(target: Target, key: str, task_file: Path | None, as_json: b
     "--model",
     "model_spec",
     required=True,
-    help="softmax (NumPy template), or a PyTorch nn.Module: path/to/model.py:Class or package.module:Class.",
+    help="softmax (NumPy template), or a PyTorch nn.Module: path/to/model.py:Class or package.module:Class; "
+    "with --flower-app, the app's model factory, e.g. digitsapp.task:Net.",
 )
+@click.option(
+    "--training",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Your own train(model, x, y, config) and evaluate(model, x, y) in a .py file (PyTorch models): "
+    "your optimizer, loss, schedule, augmentation and metric.",
+)
+@click.option(
+    "--objective",
+    type=click.Choice([o.value for o in Objective]),
+    default=Objective.CLASSIFICATION.value,
+    show_default=True,
+    help="What the runtime's own loop minimizes: cross-entropy, or squared error (labels are targets).",
+)
+@click.option(
+    "--metric",
+    help="The metric rounds report: accuracy, f1, mse, mae, or a name your --training or Flower app reports "
+    "(default: accuracy, or mse for a regression).",
+)
+@click.option(
+    "--standardize",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="A data folder of yours: each feature is standardized with its mean and std there, by trainers "
+    "and the keeper alike (the numbers go in client.py).",
+)
+@click.option(
+    "--flower-app",
+    type=click.Path(path_type=Path),
+    help="Your Flower app (a folder with pyproject.toml naming its ClientApp, or a module defining `app`), "
+    "served unchanged; it reads its data from context.node_config['data-path'].",
+)
+@click.option("--flower-run-config", help="JSON overriding the app's [tool.flwr.app.config] (context.run_config).")
+@click.option("--flower-train-config", help="JSON sent in every train message's config record, e.g. '{\"lr\": 0.1}'.")
+@click.option(
+    "--flower-metric-key",
+    default="eval_acc",
+    show_default=True,
+    help="The evaluate reply's metric holding the task's metric.",
+)
+@click.option("--flower-train-loss-key", default="train_loss", show_default=True)
+@click.option("--flower-eval-loss-key", default="eval_loss", show_default=True)
 @click.option("--model-args", help="JSON constructor arguments of the model class, e.g. '{\"hidden\": 64}'.")
 @click.option("--model-name", help="Name trainers see (default: the class name, or softmax).")
 @click.option("--input-shape", default="64", show_default=True, help="Shape of one example, e.g. 64 or 1,28,28.")
@@ -159,14 +206,19 @@ def org_build_client(
 ) -> None:
     """Render the task's client.py from a template, plus the initial model it builds.
 
-    A model file's source is embedded in client.py, so the sha256 registered on chain covers every
-    line of task code trainers run. Hand both files to `org create-task`.
+    A model file's, training file's or Flower app's source is embedded in client.py, so the sha256
+    registered on chain covers every line of task code trainers run. Hand both files to
+    `org create-task`.
 
     \b
     Example:
       fedchain org build-client --model softmax --input-scale 16 --learning-rate 1.0
       fedchain org build-client --model digits_mlp.py:DigitsMLP --model-args '{"hidden": 64}' \\
         --input-shape 64 --classes 10 --input-scale 16
+      fedchain org build-client --model model.py:DiabetesRegressor --training model.py \\
+        --objective regression --metric mse --input-shape 10 --standardize ./my-sample
+      fedchain org build-client --flower-app ./my-flower-app --model myapp.task:Net \\
+        --flower-train-config '{"lr": 0.1}' --input-shape 64
     """
     if not target.contract:
         raise CliFailure("no task_hub contract known: pass --contract, or deploy one with `fedchain localnet deploy`")
@@ -178,19 +230,44 @@ def org_build_client(
         ) from None
     if not shape or min(shape) < 1:
         raise CliFailure(f"--input-shape sizes must be positive, got {input_shape!r}")
-    spec = ModelSpec.parse(model_spec, parse_model_args(model_args))
-    settings = ClientSettings.for_network(
-        target.network,
-        target.contract,
-        model_name=model_name or (spec.class_name if spec.template == "torch" else "softmax"),
-        input_shape=shape,
-        classes=training["classes"],
-        input_scale=training["input_scale"],
-        epochs=training["epochs"],
-        learning_rate=training["learning_rate"],
-        batch_size=training["batch_size"],
-    )
-    built = build_client(settings, spec, seed=seed)
+    objective = Objective(training["objective"])
+    try:
+        metric = TaskMetric.named(training["metric"] or ("accuracy" if objective == "classification" else "mse"))
+        settings = replace(
+            ClientSettings.for_network(
+                target.network,
+                target.contract,
+                model_name=model_name or model_spec.rpartition(":")[2] or "softmax",
+                input_shape=shape,
+                classes=training["classes"],
+                input_scale=training["input_scale"],
+                epochs=training["epochs"],
+                learning_rate=training["learning_rate"],
+                batch_size=training["batch_size"],
+            ),
+            objective=objective,
+            metric=metric,
+            standardize=_standardization(training["standardize"], training["input_scale"], shape),
+        )
+        if training["flower_app"] is not None:
+            bundle = read_app(training["flower_app"])
+            flower = FlowerAppConfig(
+                app=bundle.app,
+                run_config={**bundle.run_config, **_json_object("--flower-run-config", training["flower_run_config"])},
+                train_config=_json_object("--flower-train-config", training["flower_train_config"]),
+                train_loss_key=training["flower_train_loss_key"],
+                eval_loss_key=training["flower_eval_loss_key"],
+                metric_key=training["flower_metric_key"],
+            )
+            spec_template, spec_reference = "flower", model_spec
+            built = build_flower_client(replace(settings, flower=flower), bundle, model_spec, seed=seed)
+        else:
+            training_file = str(training["training"]) if training["training"] else None
+            spec = ModelSpec.parse(model_spec, parse_model_args(model_args), training_file)
+            spec_template, spec_reference = spec.template, spec.reference
+            built = build_client(settings, spec, seed=seed)
+    except (AppError, MetricError, SettingsError, DataError) as error:
+        raise CliFailure(str(error)) from None
     out.write_bytes(built.source)
     initial = built.initial_model()
     initial_model_out.write_bytes(initial)
@@ -199,15 +276,16 @@ def org_build_client(
         "client_sha256": sha256_hex(built.source),
         "initial_model": str(initial_model_out),
         "initial_model_sha256": sha256_hex(initial),
-        "template": spec.template,
-        "model": spec.reference,
+        "template": spec_template,
+        "model": spec_reference,
+        "metric": metric.describe(),
         "parameters": built.parameters,
         "layers": {name: list(array.shape) for name, array in zip(built.names, built.arrays, strict=True)},
     }
     if as_json:
         emit_json(summary)
         return
-    table = Table("layer", "shape", title=f"{spec.template} client for {settings.model_name}")
+    table = Table("layer", "shape", title=f"{spec_template} client for {settings.model_name}, reporting {metric.name}")
     for name, shape_ in summary["layers"].items():
         table.add_row(name, "×".join(map(str, shape_)))
     console.print(table)
@@ -215,6 +293,28 @@ def org_build_client(
         f"{out} (sha256 {summary['client_sha256'][:16]}…) and {initial_model_out} ({built.parameters:,} parameters)"
         f"\nnext: fedchain org create-task --client {out} --initial-model {initial_model_out} ..."
     )
+
+
+def _standardization(folder: Path | None, input_scale: float, shape: tuple[int, ...]) -> Standardization | None:
+    """Per-feature mean and std of the organization's data folder, after the task's input scale."""
+    if folder is None:
+        return None
+    data = load_folder(folder)
+    if int(np.prod(data.x.shape[1:])) != int(np.prod(shape)):
+        raise DataError(f"--standardize data in {folder} has examples of shape {data.x.shape[1:]}, not {shape}")
+    return Standardization.fit(data.x / np.float32(input_scale))
+
+
+def _json_object(option: str, text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SettingsError(f"{option} must be a JSON object: {error}") from None
+    if not isinstance(value, dict) or not all(isinstance(v, str | int | float | bool) for v in value.values()):
+        raise SettingsError(f"{option} must be a JSON object of strings, numbers and booleans (a Flower config)")
+    return value
 
 
 @org.command("tasks")
@@ -283,11 +383,13 @@ def org_status(target: Target, task_id: int, as_json: bool) -> None:
         )
         return
     console.print(tasks_table([task], f"task {task_id}"))
-    table = Table("round", "accuracy", "loss", "examples", "credited", "model CID", "score table CID", title="rounds")
+    table = Table(
+        "round", task.metric.name, "loss", "examples", "credited", "model CID", "score table CID", title="rounds"
+    )
     for record in rounds:
         table.add_row(
             str(record.round),
-            f"{record.metrics.accuracy:.4f}",
+            f"{record.metrics.value:.4f}",
             f"{record.metrics.loss:.4f}",
             str(record.metrics.examples),
             str(record.contributors_count),
