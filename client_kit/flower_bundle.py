@@ -150,6 +150,12 @@ def load_attribute(sources: Mapping[str, str], reference: str, kind: type | None
     """`module:attribute` among the embedded sources (imported from memory), optionally of a type."""
     module_name, _, attribute = reference.partition(":")
     if not any(isinstance(f, _EmbeddedFinder) and f.sources == dict(sources) for f in sys.meta_path):
+        # Other sources loaded before in this process (an organization building twice) must not
+        # answer for these: their finder goes, and so do the modules it imported.
+        sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _EmbeddedFinder)]
+        tops = {path.split("/")[0].removesuffix(".py") for path in sources}
+        for name in [n for n in sys.modules if n.split(".")[0] in tops]:
+            del sys.modules[name]
         sys.meta_path.insert(0, _EmbeddedFinder(sources))
     try:
         module = importlib.import_module(module_name)

@@ -22,6 +22,7 @@ from client_kit.builder import BuiltClient
 from client_kit.chain import ChainClient
 from client_kit.ipfs import ContentStore, Pinned
 from client_kit.node_identity import claim_for
+from client_kit.settings import settings_from_source
 from client_kit.task_hub import Scoring, TaskHub, TaskSpec
 from keepers.feed import FeedFollower
 from keepers.service import KeeperService, KeeperSettings
@@ -102,6 +103,7 @@ def publish_task(
         round_timeout_secs=terms.round_timeout_s,
         scoring=terms.scoring,
         validation_sha256=terms.validation_sha256,
+        metric=settings_from_source(built.source).metric,  # what client.py reports, named on chain
     )
     task_id, created = hub.create_task(organization, spec, terms.pool, hub.chain.network.denom)
     return PublishedTask(task_id, client, initial, fees + created.fee)
