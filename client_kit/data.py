@@ -146,11 +146,11 @@ def _load_images(classes: list[Path], folder: Path) -> LocalData:
     return _finish(xs, ys, folder)
 
 
-def write_subset(folder: Path, rows: np.ndarray, destination: Path) -> None:
-    """The examples at `rows` (indices in `load_folder`'s order) of a data folder, written to
-    `destination` in the folder's own layout (same file names, class folders and columns): code
-    that reads the folder itself, such as a Flower app, then reads exactly those examples."""
-    wanted = np.zeros(len(load_folder(folder)), bool)
+def write_subset(folder: Path, examples: int, rows: np.ndarray, destination: Path) -> None:
+    """The examples at `rows` (indices in `load_folder`'s order) of a data folder holding
+    `examples`, written to `destination` in the folder's own layout (same file names, class folders
+    and columns): code that reads the folder itself, such as a Flower app, then reads exactly those."""
+    wanted = np.zeros(examples, bool)
     wanted[rows] = True
     destination.mkdir(parents=True, exist_ok=True)
     start = 0

@@ -17,6 +17,7 @@ would.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from collections import OrderedDict
@@ -34,6 +35,7 @@ from client_kit.protocol import ARRAYS, CONFIG, SERVER_ROUND
 from client_kit.settings import FlowerAppConfig
 
 MESSAGE_TTL_S = 3600.0
+MAX_SUBSETS = 8  # data subsets kept written (a keeper scores each round on two)
 DATA_PATH = "data-path"  # the node_config key Flower's deployment guides load local data from
 
 
@@ -87,6 +89,7 @@ class FlowerAppTask:
         self.config = config
         self.data = data
         self._subsets = tempfile.TemporaryDirectory(prefix="fedchain-rows-")  # the sandbox's own /tmp
+        self._subset_contexts: dict[bytes, Context] = {}  # by row set, oldest first
         self._context = self._new_context(data.source if data is not None else None)
 
     def _new_context(self, data_path: str | None) -> Context:
@@ -131,14 +134,21 @@ class FlowerAppTask:
 
     def losses(self, row_sets: list[np.ndarray], model: bytes) -> list[float]:
         """The app's evaluation loss on each subset of the data, each written as a data folder of the
-        same layout for the app to read (a Flower app loads its data itself, from `data-path`)."""
+        same layout for the app to read (a Flower app loads its data itself, from `data-path`). A
+        keeper asks for the same subsets for every candidate model of a round: each is written once."""
+        return [self.evaluate(model, self._subset_context(rows))["loss"] for rows in row_sets]
+
+    def _subset_context(self, rows: np.ndarray) -> Context:
         assert self.data is not None
-        losses = []
-        for rows in row_sets:
-            with tempfile.TemporaryDirectory(dir=self._subsets.name) as folder:
-                write_subset(Path(self.data.source), rows, Path(folder))
-                losses.append(self.evaluate(model, self._new_context(folder))["loss"])
-        return losses
+        key = rows.tobytes()
+        if key not in self._subset_contexts:
+            if len(self._subset_contexts) >= MAX_SUBSETS:  # the oldest round's subsets
+                oldest = next(iter(self._subset_contexts))
+                shutil.rmtree(self._subset_contexts.pop(oldest).node_config[DATA_PATH], ignore_errors=True)
+            folder = tempfile.mkdtemp(dir=self._subsets.name)
+            write_subset(Path(self.data.source), len(self.data), rows, Path(folder))
+            self._subset_contexts[key] = self._new_context(folder)
+        return self._subset_contexts[key]
 
 
 def _metric(reply: Message, key: str) -> float:

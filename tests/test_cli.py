@@ -13,13 +13,14 @@ import click
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from sklearn.datasets import load_diabetes
 
 from client_kit.chain import ChainClient
 from client_kit.data import load_folder, write_npz
 from client_kit.ipfs import KuboStore
 from client_kit.keys import wallet_from_mnemonic
 from client_kit.model_format import encode
-from client_kit.settings import ClientSettings
+from client_kit.settings import ClientSettings, settings_from_source
 from client_kit.task_hub import Scoring, TaskHub, TaskSpec, TaskStatus
 from keepers.cli import cli
 from localnet.deploy import Deployment
@@ -343,3 +344,58 @@ def test_keeper_run_needs_a_registered_keeper(localnet: Localnet, deployment: De
     result = _run(localnet, "keeper", "run", "--keeper-key", "trainer10", "--once", "--workdir", str(tmp_path))
     _fails(result, "is not a registered keeper", "fedchain keeper register --key trainer10")
     assert not (tmp_path / "tls").exists()
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_build_client_serves_a_flower_app_and_a_regression_whose_metric_goes_on_chain(
+    localnet: Localnet, chain: ChainClient, deployment: Deployment, state, tmp_path: Path
+) -> None:
+    flower = tmp_path / "flower.py"
+    built = _run(
+        localnet, "org", "build-client", "--flower-app", str(EXAMPLES / "flower_digits"), "--model",
+        "digitsapp.task:Net", "--input-shape", "8,8", "--flower-train-config", '{"lr": 0.1}', "--out", str(flower),
+        "--initial-model-out", str(tmp_path / "flower.safetensors"), "--json",
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    summary = json.loads(built.stdout)
+    assert summary["template"] == "flower" and summary["metric"] == "accuracy (higher is better)"
+    settings = settings_from_source(flower.read_bytes())
+    assert settings.flower is not None and settings.flower.train_config == {"lr": 0.1}
+    assert settings.flower.run_config["local-epochs"] == 3  # the app's own [tool.flwr.app.config]
+
+    sample = tmp_path / "sample"
+    data = load_diabetes(scaled=False)
+    write_npz(sample, data.data[:100], data.target[:100])
+    model = EXAMPLES / "diabetes_regression" / "model.py"
+    client = tmp_path / "client.py"
+    initial = tmp_path / "initial.safetensors"
+    regression = [
+        "org", "build-client", "--model", f"{model}:DiabetesRegressor", "--training", str(model), "--objective",
+        "regression", "--metric", "mse", "--input-shape", "10", "--out", str(client), "--initial-model-out",
+        str(initial),
+    ]  # fmt: skip
+    _fails(_run(localnet, *regression, "--standardize", str(tmp_path)), "empty")  # no data there: nothing written
+    _fails(_run(localnet, *regression, "--metric", "Mean Error"), "metric name")
+    _fails(_run(localnet, *regression, "--flower-app", str(tmp_path), "--flower-train-config", "[1]"), "JSON object")
+    assert not client.exists()
+    done = _run(localnet, *regression, "--standardize", str(sample), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["metric"] == "mse (lower is better)"
+    standardize = settings_from_source(client.read_bytes()).standardize
+    assert standardize is not None and len(standardize.mean) == 10
+
+    before = state()
+    created = _run(
+        localnet, "org", "create-task", "--model-name", "diabetes", "--client", str(client), "--initial-model",
+        str(initial), "--rounds", "1", "--min-trainers", "1", "--max-trainers", "2", "--stake", "10", "--pool", "1000",
+        "--join-deadline", "10m", "--training-deadline", "2h", "--keeper", "keeper", "--json",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    task_id = json.loads(created.stdout)["task_id"]
+    assert state()[0] == before[0] + 1
+    task = TaskHub(chain, deployment.contract).task(task_id)
+    assert task.metric.name == "mse" and not task.metric.higher_is_better and task.metric.at_most is None
+    shown = _run(localnet, "tasks", "show", str(task_id))
+    assert "rounds report mse (lower is better)" in shown.stdout, shown.stdout

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from client_kit.data import DataError, dirichlet_partition, load_folder, write_npz
+from client_kit.data import DataError, dirichlet_partition, load_folder, write_images, write_npz, write_subset
 
 
 def test_npz_csv_and_image_folders_load_the_same_examples(tmp_path: Path) -> None:
@@ -79,3 +79,35 @@ def test_dirichlet_partition_covers_every_example_once_and_is_skewed() -> None:
     histograms = np.array([np.bincount(labels[s], minlength=10) / len(s) for s in shards])
     assert histograms.std(axis=0).mean() > 0.03  # clearly non-IID
     assert all(np.array_equal(a, b) for a, b in zip(shards, dirichlet_partition(labels, 6, 0.5, 7), strict=True))
+
+
+def test_a_subset_is_written_in_the_folders_own_layout(tmp_path: Path) -> None:
+    """A Flower app reads its data folder itself: the keeper's scoring subsets must be folders it
+    reads the same way, holding exactly the rows asked for, in every layout the runtime loads."""
+    digits = load_digits()
+    x, y = digits.images[:40], digits.target[:40]
+    write_npz(tmp_path / "npz", x[:25], y[:25])
+    np.savez(tmp_path / "npz" / "more.npz", x=x[25:], y=y[25:])  # two files, concatenated in name order
+    write_images(tmp_path / "img", x / 16.0, y)
+    (tmp_path / "csv").mkdir()
+    table = np.column_stack([x.reshape(40, -1), y])
+    header = ",".join([*(f"p{i}" for i in range(64)), "label"])
+    (tmp_path / "csv" / "part.csv").write_text(header + "\n" + "\n".join(",".join(map(str, r)) for r in table) + "\n")
+    wanted = np.array([0, 3, 24, 25, 39])
+    for layout in ("npz", "img", "csv"):
+        whole = load_folder(tmp_path / layout)
+        write_subset(tmp_path / layout, len(whole), wanted, tmp_path / f"{layout}-subset")
+        subset = load_folder(tmp_path / f"{layout}-subset")
+        np.testing.assert_array_equal(subset.y, whole.y[wanted], err_msg=layout)
+        np.testing.assert_allclose(subset.x, whole.x[wanted], err_msg=layout)
+
+
+def test_real_valued_targets_load_as_floats_and_fingerprint_apart_from_labels(tmp_path: Path) -> None:
+    write_npz(tmp_path / "whole", np.ones((3, 2)), np.array([1.0, 2.0, 3.0]))
+    write_npz(tmp_path / "real", np.ones((3, 2)), np.array([1.5, 2.0, 3.0]))
+    whole, real = load_folder(tmp_path / "whole"), load_folder(tmp_path / "real")
+    assert whole.y.dtype == np.int64 and real.y.dtype == np.float32 and real.y[0] == 1.5
+    assert whole.sha256() != real.sha256()
+    write_npz(tmp_path / "broken", np.ones((2, 2)), np.array([1.0, np.nan]))
+    with pytest.raises(DataError, match="NaN"):
+        load_folder(tmp_path / "broken")

@@ -63,6 +63,7 @@ def tasks_show(target: Target, task_id: int, as_json: bool) -> None:
             "(each round's score table is on IPFS: `fedchain org status`)"
             if task.scoring == Scoring.MEASURED
             else "paid by claimed example counts (capped)"
-        ),
+        )
+        + f"; rounds report {task.metric.describe()}",
         highlight=False,
     )
