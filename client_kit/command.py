@@ -34,6 +34,7 @@ from typing import Any
 
 import click
 from cosmpy.aerial.wallet import LocalWallet
+from flwr.common.config import parse_config_args
 from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
@@ -72,6 +73,7 @@ class RunRequest:
     sandbox: bool = True
     claim: bool = True  # claim the payout as soon as the task is settled (the claim window may be short)
     state_dir: Path | None = None  # where the signer keeps what it signed (default: the user's state folder)
+    node_config: str | None = None  # a Flower app's context.node_config, as Flower writes it ("k=v k2=v2")
 
 
 def journal_folder(request: RunRequest, contract: str, task: Task, address: str) -> Path:
@@ -113,6 +115,21 @@ def trainer_command(
     return command
 
 
+def node_config(text: str | None) -> dict[str, str | int | float | bool]:
+    """The trainer's settings for a Flower app, parsed as Flower parses `--node-config`."""
+    if not text:
+        return {}
+    try:
+        parsed = parse_config_args([text])
+    except (ValueError, TypeError, click.ClickException) as error:
+        raise TrainerError(f"--node-config {text!r} is not key=value pairs as Flower takes them: {error}") from None
+    if not parsed:
+        raise TrainerError(f"--node-config {text!r} holds no key=value pair")
+    if not all(isinstance(v, str | int | float | bool) for v in parsed.values()):
+        raise TrainerError(f"--node-config {text!r} holds values that are not strings, numbers or booleans")
+    return dict(parsed)
+
+
 def run_task(client_file: Path, request: RunRequest, console: Console) -> int:
     """Verify, then serve the task's rounds until the chain shows it finished; returns the claimable amount."""
     source = client_file.read_bytes()  # read once: these bytes are checked, and these bytes run
@@ -133,7 +150,14 @@ def run_task(client_file: Path, request: RunRequest, console: Console) -> int:
     # A round's reply is useless after the round's timeout: the task's code gets no longer (at least
     # a minute, for loading), so code that hangs cannot hold the trainer indefinitely.
     timeout = max(60.0, float(task.round_timeout_secs))
-    worker = TaskWorker(source, request.data_dir, sandbox=request.sandbox, log=sys.stderr.buffer, timeout=timeout)
+    worker = TaskWorker(
+        source,
+        request.data_dir,
+        sandbox=request.sandbox,
+        log=sys.stderr.buffer,
+        timeout=timeout,
+        node_config=node_config(request.node_config),
+    )
     try:
         journal = journal_folder(request, request.contract, task, address)
         signer = SignerApp(settings, wallet, task, worker, hub, journal, examples, request.fault)
@@ -299,6 +323,7 @@ def _progress(signer: SignerApp, supervisor: NodeSupervisor, rounds: int, attest
     show_default=True,
     help="Claim the payout as soon as the task is settled (else claim it yourself within the claim window).",
 )
+@click.option("--node-config", help="A Flower app's context.node_config, e.g. \"device='cpu' threads=2\".")
 @click.option("--fault", default="", hidden=True, help="Misbehave on purpose (demo and tests only).")
 def main(
     client_file: Path,

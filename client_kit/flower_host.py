@@ -84,16 +84,19 @@ def wire_format_mod(message: Message, context: Context, call_next: ClientAppCall
 class FlowerAppTask:
     """The worker's view of a task whose client.py serves an organization's ClientApp."""
 
-    def __init__(self, app: ClientApp, config: FlowerAppConfig, data: LocalData | None) -> None:
+    def __init__(
+        self, app: ClientApp, config: FlowerAppConfig, data: LocalData | None, node_config: dict[str, Any]
+    ) -> None:
         self.app = app
         self.config = config
         self.data = data
+        self.node_config = {key: value for key, value in node_config.items() if key != DATA_PATH}
         self._subsets = tempfile.TemporaryDirectory(prefix="fedchain-rows-")  # the sandbox's own /tmp
         self._subset_contexts: dict[bytes, Context] = {}  # by row set, oldest first
         self._context = self._new_context(data.source if data is not None else None)
 
     def _new_context(self, data_path: str | None) -> Context:
-        node_config = {DATA_PATH: data_path} if data_path is not None else {}
+        node_config = {**self.node_config, **({DATA_PATH: data_path} if data_path is not None else {})}
         return Context(
             run_id=0, node_id=0, node_config=node_config, state=RecordDict(), run_config=dict(self.config.run_config)
         )

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import IO, Any
@@ -141,15 +141,16 @@ class TemplateTask:
         return [float(self.model.evaluate(x[rows], y[rows])[0]) for rows in row_sets]
 
 
-def load_task(source: bytes, data: LocalData | None) -> TemplateTask | FlowerAppTask:
+def load_task(source: bytes, data: LocalData | None, node_config: dict[str, Any]) -> TemplateTask | FlowerAppTask:
     """Run client.py's bytes as a module (never as __main__) and open the task it defines: an
-    organization's Flower app when it defines `client_app()`, else a template's `build_model()`."""
+    organization's Flower app (with the trainer's `node_config`) when it defines `client_app()`,
+    else a template's `build_model()`."""
     module = ModuleType(CLIENT_MODULE)
     module.__file__ = "<client.py, verified against the chain>"
     sys.modules[CLIENT_MODULE] = module
     exec(compile(source, module.__file__, "exec"), module.__dict__)
     if hasattr(module, "client_app"):
-        return FlowerAppTask(module.client_app(), module.SETTINGS.flower, data)
+        return FlowerAppTask(module.client_app(), module.SETTINGS.flower, data, node_config)
     return TemplateTask(module, data)
 
 
@@ -171,7 +172,7 @@ def serve(requests: IO[bytes], replies: IO[bytes], data_dir: Path | None) -> Non
     header, source = read_frame(requests)
     try:
         data = load_folder(data_dir) if data_dir else None
-        session = load_task(source, data)
+        session = load_task(source, data, header.get("node_config") or {})
         write_frame(replies, {"ok": True, **session.describe()})
     except Exception as error:  # the organization's code or the data: say why, then stop
         write_frame(replies, {"ok": False, "error": f"{type(error).__name__}: {error}"[:2000]})
@@ -225,6 +226,7 @@ class TaskWorker:
         sandbox: bool = True,
         log: IO[bytes] | None = None,
         timeout: float | None = None,
+        node_config: Mapping[str, str | int | float | bool] | None = None,
     ) -> None:
         self.timeout = timeout
         command = [python_executable() if sandbox else sys.executable, "-I", "-m", "client_kit.worker"]
@@ -241,7 +243,7 @@ class TaskWorker:
         assert self._process.stdin is not None and self._process.stdout is not None
         self._requests, self._replies = self._process.stdin, self._process.stdout
         try:
-            self.description = self._ask({"op": "load"}, source)[0]
+            self.description = self._ask({"op": "load", "node_config": dict(node_config or {})}, source)[0]
         except WorkerError:
             self.close()
             raise

@@ -159,6 +159,35 @@ def test_a_flower_app_is_served_unchanged_by_the_sandboxed_worker(tmp_path: Path
         worker.close()
 
 
+def _variant(app: Path, original: str, replacement: str) -> Path:
+    """The example app with one line of its client_app.py replaced."""
+    (app / "digitsapp").mkdir(parents=True)
+    (app / "pyproject.toml").write_text((FLOWER_APP / "pyproject.toml").read_text())
+    for source in (FLOWER_APP / "digitsapp").glob("*.py"):
+        text = source.read_text()
+        if source.name == "client_app.py":
+            assert original in text
+            text = text.replace(original, replacement, 1)
+        (app / "digitsapp" / source.name).write_text(text)
+    return app
+
+
+def test_the_trainers_node_config_reaches_the_app_but_never_moves_its_data_path(tmp_path: Path) -> None:
+    """Trainer-local settings reach a Flower app the Flower way, context.node_config; the data path
+    is always the trainer's own data folder, whatever else the node config says."""
+    echo = "    eval_loss, eval_acc = test_fn(model, valloader, device)\n"
+    told = echo + '    eval_acc = float(context.node_config["share"])\n'
+    built = _flower_client(_variant(tmp_path / "app", echo, told))
+    data = _digits(tmp_path / "data", slice(0, 50))
+    node_config = {"share": 0.25, "data-path": str(tmp_path)}
+    worker = TaskWorker(built.source, data, sandbox=SANDBOX, timeout=120, node_config=node_config)
+    try:
+        answer = worker.evaluate(built.initial_model())
+        assert answer["metric"] == 0.25 and answer["num_examples"] == 50 and answer["loss"] > 0
+    finally:
+        worker.close()
+
+
 RECORD = "model_record = ArrayRecord(model.state_dict())"
 EXTRA_LAYER = 'model_record = ArrayRecord({**model.state_dict(), "x": torch.zeros(1)})'
 FLOAT64 = "model_record = ArrayRecord({k: v.double() for k, v in model.state_dict().items()})"
@@ -176,16 +205,7 @@ BROKEN_APPS = {  # (the app's line, what replaces it, what the worker answers)
 def test_the_wire_format_mod_refuses_a_reply_that_is_not_the_tasks_model(tmp_path: Path, broken: str) -> None:
     """Whatever the app returns is checked inside the worker before the trainer's signer sees it."""
     original, replacement, refusal = BROKEN_APPS[broken]
-    app = tmp_path / "app"
-    (app / "digitsapp").mkdir(parents=True)
-    (app / "pyproject.toml").write_text((FLOWER_APP / "pyproject.toml").read_text())
-    for source in (FLOWER_APP / "digitsapp").glob("*.py"):
-        text = source.read_text()
-        if source.name == "client_app.py":
-            assert original in text
-            text = text.replace(original, replacement, 1)
-        (app / "digitsapp" / source.name).write_text(text)
-    built = _flower_client(app)
+    built = _flower_client(_variant(tmp_path / "app", original, replacement))
     worker = TaskWorker(built.source, _digits(tmp_path / "data", slice(0, 60)), sandbox=SANDBOX, timeout=120)
     try:
         with pytest.raises(WorkerError, match=refusal):

@@ -112,6 +112,11 @@ def trainer_join(target: Target, task_id: int, key: str, out: Path | None) -> No
     show_default=True,
     help="Claim the payout as soon as the task is settled (else claim it yourself within the claim window).",
 )
+@click.option(
+    "--node-config",
+    help="Settings for a task whose client.py serves a Flower app, as Flower takes them: \"device='cpu' "
+    'threads=2" (the app reads them from context.node_config; data-path is always your --data).',
+)
 @pass_target
 def trainer_train(
     target: Target,
@@ -122,6 +127,7 @@ def trainer_train(
     superlink: str | None,
     connect_timeout: float,
     claim: bool,
+    node_config: str | None,
 ) -> None:
     """Run the task's client.py on your data: it trains, signs, and tells you what you can claim.
 
@@ -149,6 +155,8 @@ def trainer_train(
         path, task_id, data_dir, keys, target.network, target.hub.contract, superlink, claim=claim
     )
     command += ["--connect-timeout", str(connect_timeout)]
+    if node_config:
+        command += ["--node-config", node_config]
     code = subprocess.call(command)
     if code != 0:
         raise SystemExit(code)  # client.py already printed its one-line reason
