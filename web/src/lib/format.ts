@@ -1,4 +1,5 @@
 import { displayDenom } from "@/lib/config";
+import { type TaskMetric } from "@/lib/contract/types";
 
 /** A Uint128 (decimal string) as a bigint; the contract never sends anything else for amounts. */
 export const toBigInt = (amount: string | number | bigint): bigint => BigInt(amount);
@@ -61,6 +62,9 @@ export function formatTime(unixSeconds: number): string {
 
 /** A chain Decimal (`"0.9375"`) as a number for charts; metrics are display values, not money. */
 export const decimalToNumber = (decimal: string): number => Number(decimal);
+
+/** Which way a task's metric improves: `higher is better` (accuracy) or `lower is better` (mse). */
+export const metricDirection = (metric: TaskMetric): string => (metric.higher_is_better ? "higher is better" : "lower is better");
 
 export function formatPercent(fraction: number, digits = 1): string {
   return `${(fraction * 100).toFixed(digits)} %`;

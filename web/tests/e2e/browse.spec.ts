@@ -5,6 +5,7 @@ import { expect, saveScreenshot, test } from "../support/fixtures";
 test.describe("browsing tasks", () => {
   let runningTask: number;
   let proposedTask: number;
+  let regressionTask: number;
 
   test.beforeAll(async ({ chain, stack }) => {
     runningTask = await createTask(chain, stack.kuboApi, { terms: { model_name: "digits-mlp", max_trainers: 2 } });
@@ -14,7 +15,7 @@ test.describe("browsing tasks", () => {
     await joinTask(chain, bob, runningTask);
     await submitRound(chain, stack.kuboApi, runningTask, {
       round: 1,
-      accuracy: "0.71",
+      value: "0.71",
       loss: "0.93",
       contributors: [
         { trainer: alice, weight: 600 },
@@ -22,6 +23,12 @@ test.describe("browsing tasks", () => {
       ],
     });
     proposedTask = await createTask(chain, stack.kuboApi, { terms: { model_name: "cifar-cnn" } });
+    regressionTask = await createTask(chain, stack.kuboApi, {
+      terms: { model_name: "housing-regression", metric: { name: "mse", higher_is_better: false, at_most: null } },
+    });
+    await acceptTask(chain, regressionTask);
+    await joinTask(chain, alice, regressionTask);
+    await submitRound(chain, stack.kuboApi, regressionTask, { round: 1, value: "12.5", loss: "12.5", contributors: [{ trainer: alice, weight: 1000 }] });
   });
 
   test("the task browser lists tasks with their terms, progress and countdowns", async ({ page, chain }) => {
@@ -83,11 +90,25 @@ test.describe("browsing tasks", () => {
     const row = page.getByTestId("round-row-1");
     await expect(row).toContainText("0.7100");
     await expect(row).toContainText("0.9300");
+    // The default task's metric is accuracy: the terms, the rounds table and the chart name it.
+    await expect(page.getByTestId("task-metric")).toHaveText("accuracy (higher is better)");
+    await expect(page.getByTestId("rounds-metric-header")).toHaveText("accuracy");
+    await expect(page.getByTestId("rounds-chart-legend")).toContainText("accuracy (left, higher is better)");
     await expect(row.getByTestId("model-cid")).toHaveAttribute("href", new RegExp(`/ipfs/${round.model_cid}$`));
     await expect(page.getByTestId("rounds-chart")).toHaveAttribute("data-points", "1");
     await expect(page.getByTestId("participant-row")).toHaveCount(2);
     await expect(page.getByTestId("participants-summary")).toContainText("2 joined · 2 contributed");
     await saveScreenshot(page, "task-page");
+  });
+
+  test("a task that names another metric shows its rounds in that metric", async ({ page }) => {
+    await page.goto(`/tasks/${regressionTask}`);
+    await expect(page.getByTestId("task-metric")).toHaveText("mse (lower is better)");
+    await expect(page.getByTestId("rounds-metric-header")).toHaveText("mse");
+    await expect(page.getByTestId("round-row-1")).toContainText("12.5000");
+    await expect(page.getByTestId("rounds-chart")).toHaveAttribute("data-points", "1");
+    await expect(page.getByTestId("rounds-chart-legend")).toContainText("mse (left, lower is better)");
+    await expect(page.getByTestId("rounds-chart").locator("title").first()).toHaveText("round 1: mse 12.5000");
   });
 
   test("an unknown task is a plain not-found page", async ({ page }) => {

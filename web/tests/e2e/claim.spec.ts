@@ -8,7 +8,7 @@ test("a contributor and a no-show claim through the UI; the chain pays what the 
   const [alice, bob] = await Promise.all([chain.fresh("alice"), chain.fresh("bob")]);
   await joinTask(chain, alice, taskId);
   await joinTask(chain, bob, taskId);
-  await submitRound(chain, stack.kuboApi, taskId, { round: 1, accuracy: "0.88", loss: "0.4", contributors: [{ trainer: alice, weight: 1000 }] });
+  await submitRound(chain, stack.kuboApi, taskId, { round: 1, value: "0.88", loss: "0.4", contributors: [{ trainer: alice, weight: 1000 }] });
   await finalizeTask(chain, taskId);
   const task = await chain.reader.task(taskId);
 

@@ -18,7 +18,7 @@ test("rounds, a slash and the settlement appear live on the open task page", asy
   // Round 1, attested by the keeper with cosmjs: the page shows it without a reload.
   await submitRound(chain, stack.kuboApi, taskId, {
     round: 1,
-    accuracy: "0.62",
+    value: "0.62",
     loss: "1.21",
     contributors: [
       { trainer: alice, weight: 500 },
@@ -34,7 +34,7 @@ test("rounds, a slash and the settlement appear live on the open task page", asy
   // Round 2 with mallory slashed in the same transaction, evidence and all.
   await submitRound(chain, stack.kuboApi, taskId, {
     round: 2,
-    accuracy: "0.81",
+    value: "0.81",
     loss: "0.64",
     contributors: [{ trainer: alice, weight: 700 }],
     slashes: [{ trainer: mallory, reason: "norm_exceeded", detail: "update L2 norm 412.7 above the bound 50" }],
@@ -52,7 +52,7 @@ test("rounds, a slash and the settlement appear live on the open task page", asy
   // Last round and the keeper's finalization: settlement appears.
   await submitRound(chain, stack.kuboApi, taskId, {
     round: 3,
-    accuracy: "0.9",
+    value: "0.9",
     loss: "0.31",
     contributors: [{ trainer: alice, weight: 800 }],
   });

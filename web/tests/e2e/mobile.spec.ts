@@ -12,7 +12,7 @@ test("every main page fits a 390-px-wide screen", async ({ page, chain, stack })
   await joinTask(chain, mallory, taskId);
   await submitRound(chain, stack.kuboApi, taskId, {
     round: 1,
-    accuracy: "0.7",
+    value: "0.7",
     loss: "0.8",
     contributors: [{ trainer: alice, weight: 900 }],
     slashes: [{ trainer: mallory, reason: "non_finite", detail: "NaN in layer fc1.weight" }],

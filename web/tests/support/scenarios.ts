@@ -125,7 +125,8 @@ export async function joinTask(chain: TestChain, trainer: TestAccount, taskId: n
 
 export interface RoundSetup {
   round: number;
-  accuracy: string;
+  /** The round's figure of the task's metric (accuracy unless the task names another). */
+  value: string;
   loss: string;
   contributors: { trainer: TestAccount; weight: number }[];
   slashes?: { trainer: TestAccount; reason: SlashReason; detail: string }[];
@@ -161,9 +162,10 @@ async function signedClaim(chain: TestChain, trainer: TestAccount, taskId: numbe
   return { payload: toBase64(toUtf8(payload)), pub_key: toBase64(account!.pubkey), signature: signature.signature };
 }
 
-/** The keeper attests a round (and slashes in the same transaction, as the keeper does). */
+/** The keeper attests a round, naming the task's metric (and slashes in the same transaction, as the keeper does). */
 export async function submitRound(chain: TestChain, kuboApi: string, taskId: number, setup: RoundSetup): Promise<string> {
   const keeper = await chain.dev("keeper");
+  const { metric } = await chain.reader.task(taskId);
   const modelCid = await fakeCid(kuboApi, `task ${taskId} round ${setup.round} model`);
   const calls: { msg: ExecuteMsg }[] = [
     {
@@ -173,7 +175,7 @@ export async function submitRound(chain: TestChain, kuboApi: string, taskId: num
           round: setup.round,
           model_cid: modelCid,
           model_sha256: sha256Hex(`task ${taskId} round ${setup.round} model`),
-          metrics: { accuracy: setup.accuracy, loss: setup.loss, examples: 1000 * setup.contributors.length },
+          metrics: { metric: metric.name, value: setup.value, loss: setup.loss, examples: 1000 * setup.contributors.length },
           contributors: setup.contributors.map(({ trainer, weight }) => ({ trainer: trainer.address, weight: String(weight) })),
         },
       },

@@ -25,7 +25,7 @@ function describeChainEvent(event: ContractEvent) {
     case "leave_task":
       return <><Who address={a.trainer} /> left</>;
     case "submit_round":
-      return <>round {a.round} attested{a.accuracy ? `, accuracy ${Number(a.accuracy).toFixed(4)}` : ""}</>;
+      return <>round {a.round} attested{a.metric && a.value ? `, ${a.metric} ${Number(a.value).toFixed(4)}` : ""}</>;
     case "slash":
       return <><Who address={a.trainer} /> slashed in round {a.round}: {a.reason}</>;
     case "finalize_task":
@@ -52,7 +52,7 @@ function describeFeedEvent(event: FeedEvent) {
     case "update_rejected":
       return <>round {event.round}: update from <Who address={event.trainer} /> rejected: {event.reason}{event.malicious ? " (slashable)" : ""}</>;
     case "round_attested":
-      return <>round {event.round} attested: {event.accepted} accepted, {event.rejected} rejected{event.accuracy !== null ? `, accuracy ${event.accuracy.toFixed(4)}` : ""}</>;
+      return <>round {event.round} attested: {event.accepted} accepted, {event.rejected} rejected, {event.metric} {event.value.toFixed(4)}</>;
     case "trainer_slashed":
       return <><Who address={event.trainer} /> slashed in round {event.round}: {event.reason}</>;
     case "task_finalized":

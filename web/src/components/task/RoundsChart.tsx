@@ -3,8 +3,8 @@
 import { AnimatePresence } from "motion/react";
 import * as m from "motion/react-m";
 
-import { type RoundResponse } from "@/lib/contract/types";
-import { decimalToNumber } from "@/lib/format";
+import { type RoundResponse, type TaskMetric } from "@/lib/contract/types";
+import { decimalToNumber, metricDirection } from "@/lib/format";
 
 // A narrow drawing (scaled to the panel's width) keeps its 13-px labels readable on a phone.
 const WIDTH = 480;
@@ -16,28 +16,35 @@ const PLOT_H = HEIGHT - PAD.top - PAD.bottom;
 interface Point {
   round: number;
   x: number;
-  accuracyY: number;
+  metricY: number;
   lossY: number;
-  accuracy: number;
+  value: number;
   loss: number;
 }
 
+/** The top of an axis from 0 with room above the largest value; never 0, as it is divided by. */
+const axisTop = (values: number[]): number => Math.max(1e-9, ...values) * 1.1;
+
 /**
- * Accuracy (left axis, 0–1) and loss (right axis, 0–max) per round, as recorded on chain. New
- * rounds draw their point in; the ones already there stay still.
+ * The task's metric (left axis, 0 to its bound, or to the largest value when it has none) and the
+ * loss (right axis, 0–max) per round, as recorded on chain. New rounds draw their point in; the
+ * ones already there stay still.
  */
-export function RoundsChart({ rounds, totalRounds }: { rounds: RoundResponse[]; totalRounds: number }) {
-  const maxLoss = Math.max(1e-9, ...rounds.map((round) => decimalToNumber(round.metrics.loss))) * 1.1;
+export function RoundsChart({ rounds, totalRounds, metric }: { rounds: RoundResponse[]; totalRounds: number; metric: TaskMetric }) {
+  // The contract refuses a bound of 0, so a bounded axis can be divided by too.
+  const bound = metric.at_most == null ? null : decimalToNumber(metric.at_most);
+  const metricTop = bound ?? axisTop(rounds.map((round) => decimalToNumber(round.metrics.value)));
+  const maxLoss = axisTop(rounds.map((round) => decimalToNumber(round.metrics.loss)));
   const xOf = (round: number) => PAD.left + (totalRounds <= 1 ? PLOT_W / 2 : ((round - 1) / (totalRounds - 1)) * PLOT_W);
   const points: Point[] = rounds.map((round) => {
-    const accuracy = decimalToNumber(round.metrics.accuracy);
+    const value = decimalToNumber(round.metrics.value);
     const loss = decimalToNumber(round.metrics.loss);
     return {
       round: round.round,
       x: xOf(round.round),
-      accuracyY: PAD.top + (1 - accuracy) * PLOT_H,
+      metricY: PAD.top + (1 - value / metricTop) * PLOT_H,
       lossY: PAD.top + (1 - loss / maxLoss) * PLOT_H,
-      accuracy,
+      value,
       loss,
     };
   });
@@ -52,7 +59,7 @@ export function RoundsChart({ rounds, totalRounds }: { rounds: RoundResponse[]; 
         className="chart"
         viewBox={`0 0 ${WIDTH} ${HEIGHT}`}
         role="img"
-        aria-label={`Accuracy and loss for ${rounds.length} of ${totalRounds} rounds`}
+        aria-label={`${metric.name} and loss for ${rounds.length} of ${totalRounds} rounds`}
         data-testid="rounds-chart"
         data-points={points.length}
       >
@@ -61,9 +68,11 @@ export function RoundsChart({ rounds, totalRounds }: { rounds: RoundResponse[]; 
           return (
             <g key={fraction}>
               <line className="grid" x1={PAD.left} x2={WIDTH - PAD.right} y1={y} y2={y} />
-              <text className="label" x={PAD.left - 6} y={y + 4} textAnchor="end">
-                {fraction.toFixed(2)}
-              </text>
+              {(bound !== null || rounds.length > 0) && (
+                <text className="label" x={PAD.left - 6} y={y + 4} textAnchor="end">
+                  {(fraction * metricTop).toPrecision(2)}
+                </text>
+              )}
               {rounds.length > 0 && (
                 <text className="label" x={WIDTH - PAD.right + 6} y={y + 4}>
                   {(fraction * maxLoss).toPrecision(2)}
@@ -80,7 +89,7 @@ export function RoundsChart({ rounds, totalRounds }: { rounds: RoundResponse[]; 
         ))}
         {points.length > 1 && (
           <>
-            <path className="accuracy" d={line((point) => point.accuracyY)} />
+            <path className="metric" d={line((point) => point.metricY)} />
             <path className="loss" d={line((point) => point.lossY)} />
           </>
         )}
@@ -91,10 +100,10 @@ export function RoundsChart({ rounds, totalRounds }: { rounds: RoundResponse[]; 
               initial={{ opacity: 0, scale: 0 }}
               animate={{ opacity: 1, scale: 1 }}
               transition={{ type: "spring", stiffness: 300, damping: 15 }}
-              style={{ originX: `${point.x}px`, originY: `${point.accuracyY}px` }}
+              style={{ originX: `${point.x}px`, originY: `${point.metricY}px` }}
             >
-              <circle cx={point.x} cy={point.accuracyY} r={4} fill="var(--accent)">
-                <title>{`round ${point.round}: accuracy ${point.accuracy.toFixed(4)}`}</title>
+              <circle cx={point.x} cy={point.metricY} r={4} fill="var(--accent)">
+                <title>{`round ${point.round}: ${metric.name} ${point.value.toFixed(4)}`}</title>
               </circle>
               <circle cx={point.x} cy={point.lossY} r={3.5} fill="#e0671b">
                 <title>{`round ${point.round}: loss ${point.loss.toFixed(4)}`}</title>
@@ -108,10 +117,10 @@ export function RoundsChart({ rounds, totalRounds }: { rounds: RoundResponse[]; 
           </text>
         )}
       </svg>
-      <figcaption className="legend">
+      <figcaption className="legend" data-testid="rounds-chart-legend">
         <span>
           <span className="swatch" style={{ background: "var(--accent)" }} />
-          accuracy (left)
+          {metric.name} (left, {metricDirection(metric)})
         </span>
         <span>
           <span className="swatch" style={{ background: "#e0671b" }} />

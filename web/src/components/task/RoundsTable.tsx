@@ -8,9 +8,10 @@ import { type RoundResponse } from "@/lib/contract/types";
 import { decimalToNumber, formatTime, shortHash } from "@/lib/format";
 import { gatewayUrl } from "@/lib/ipfs";
 
-/** Each attested round: its metrics, the global model it produced (CID on IPFS + sha256) and, on a
- * measured task, the keeper's score table behind its weights. */
-export function RoundsTable({ rounds }: { rounds: RoundResponse[] }) {
+/** Each attested round: its metrics (the task's metric, `metricName`, and the loss), the global
+ * model it produced (CID on IPFS + sha256) and, on a measured task, the keeper's score table
+ * behind its weights. */
+export function RoundsTable({ rounds, metricName }: { rounds: RoundResponse[]; metricName: string }) {
   const { ipfsGateway } = useConfig();
   if (rounds.length === 0) return null;
   return (
@@ -19,7 +20,7 @@ export function RoundsTable({ rounds }: { rounds: RoundResponse[] }) {
         <thead>
           <tr>
             <th className="num">Round</th>
-            <th className="num">Accuracy</th>
+            <th className="num" data-testid="rounds-metric-header">{metricName}</th>
             <th className="num">Loss</th>
             <th className="num wide-only">Examples</th>
             <th className="num wide-only">Contributors</th>
@@ -38,7 +39,7 @@ export function RoundsTable({ rounds }: { rounds: RoundResponse[] }) {
                 transition={{ duration: 1.2 }}
               >
                 <td className="num">{round.round}</td>
-                <td className="num">{decimalToNumber(round.metrics.accuracy).toFixed(4)}</td>
+                <td className="num">{decimalToNumber(round.metrics.value).toFixed(4)}</td>
                 <td className="num">{decimalToNumber(round.metrics.loss).toFixed(4)}</td>
                 <td className="num wide-only">{round.metrics.examples.toLocaleString("en-US")}</td>
                 <td className="num wide-only">{round.contributors_count}</td>

@@ -45,8 +45,8 @@ export function TaskPage({ initial }: { initial: TaskView }) {
             <h2 id="rounds-heading">
               Rounds <span className="muted">{task.rounds_completed} / {task.rounds}</span>
             </h2>
-            <RoundsChart rounds={view.rounds} totalRounds={task.rounds} />
-            <RoundsTable rounds={view.rounds} />
+            <RoundsChart rounds={view.rounds} totalRounds={task.rounds} metric={task.metric} />
+            <RoundsTable rounds={view.rounds} metricName={task.metric.name} />
           </section>
           <ParticipantsTable view={view} />
           <SlashesList slashes={view.slashes} denom={task.denom} />

@@ -6,7 +6,7 @@ import { Countdown } from "@/components/common/Countdown";
 import { Flash } from "@/components/common/Flash";
 import { useAccount } from "@/components/providers/WalletProvider";
 import { type TaskResponse } from "@/lib/contract/types";
-import { applyBps, formatBps, formatDuration, formatTime, shortHash } from "@/lib/format";
+import { applyBps, formatBps, formatDuration, formatTime, metricDirection, shortHash } from "@/lib/format";
 
 /** The task's terms and progress: what it pays and asks, who runs it, and its deadlines. */
 export function TaskTerms({ task }: { task: TaskResponse }) {
@@ -67,6 +67,10 @@ export function TaskTerms({ task }: { task: TaskResponse }) {
         <dt>Slash</dt>
         <dd>
           {formatBps(task.slash_bps)} of the stake (<Amount amount={applyBps(task.stake, task.slash_bps)} denom={task.denom} />)
+        </dd>
+        <dt>Metric</dt>
+        <dd data-testid="task-metric">
+          {task.metric.name} ({metricDirection(task.metric)})
         </dd>
         <dt>Paid by</dt>
         <dd>

@@ -21,10 +21,13 @@ export type FeedEvent = FeedEventBase &
         round: number;
         tx_hash: string;
         model_cid: string;
-        accuracy: number | null;
-        loss: number | null;
-        federated_accuracy?: number | null;
-        validation_accuracy?: number | null;
+        /** The task's metric name and its figure recorded on chain. */
+        metric: string;
+        value: number;
+        loss: number;
+        /** The trainers' signed evaluations (weighted median) and the keeper's own validation, when there are. */
+        federated_value: number | null;
+        validation_value: number | null;
         accepted: number;
         rejected: number;
       }
