@@ -376,9 +376,12 @@ def test_build_client_serves_a_flower_app_and_a_regression_whose_metric_goes_on_
         "regression", "--metric", "mse", "--input-shape", "10", "--out", str(client), "--initial-model-out",
         str(initial),
     ]  # fmt: skip
-    _fails(_run(localnet, *regression, "--standardize", str(tmp_path)), "empty")  # no data there: nothing written
+    _fails(_run(localnet, *regression, "--standardize", str(tmp_path / "none")), "does not exist")  # nothing written
     _fails(_run(localnet, *regression, "--metric", "Mean Error"), "metric name")
-    _fails(_run(localnet, *regression, "--flower-app", str(tmp_path), "--flower-train-config", "[1]"), "JSON object")
+    flower_app = ["--flower-app", str(EXAMPLES / "flower_digits"), "--model", "digitsapp.task:Net"]
+    _fails(
+        _run(localnet, "org", "build-client", *flower_app, "--flower-train-config", "[1]", "--out", str(client)), "JSON"
+    )
     assert not client.exists()
     done = _run(localnet, *regression, "--standardize", str(sample), "--json")
     assert done.returncode == 0, done.stderr
@@ -386,6 +389,7 @@ def test_build_client_serves_a_flower_app_and_a_regression_whose_metric_goes_on_
     standardize = settings_from_source(client.read_bytes()).standardize
     assert standardize is not None and len(standardize.mean) == 10
 
+    assert _run(localnet, "org", "register", "--name", "Acme").returncode == 0
     before = state()
     created = _run(
         localnet, "org", "create-task", "--model-name", "diabetes", "--client", str(client), "--initial-model",

@@ -118,7 +118,7 @@ def test_full_lifecycle_pays_everyone_exactly(localnet: Localnet, chain: ChainCl
     assert named == {claim.public_key for claim in node_key.values()}
     assert task.keeper_fee_bps == 100 and task.treasury == address[treasury]
 
-    metrics = RoundMetrics(Decimal("0.61"), Decimal("0.83"), 900)
+    metrics = RoundMetrics(Decimal("0.61"), "accuracy", Decimal("0.83"), 900)
     cid, sha = task.initial_model_cid, task.initial_model_sha256
     t1, t2, t3 = (address[t] for t in trainers)
     paid(keeper, hub.submit_round(keeper, task_id, 1, cid, sha, metrics, [(t1, 300), (t2, 100)]))
@@ -281,7 +281,7 @@ def test_a_measured_task_names_its_validation_set_and_each_round_its_score_table
         hub.join_task(trainer, task_id, spec.stake, config.denom)  # two of two: full, round 1 may start
 
     t5, t6 = (str(t.address()) for t in trainers)
-    metrics = RoundMetrics(Decimal("0.4"), Decimal("0.9"), 600)
+    metrics = RoundMetrics(Decimal("0.4"), "accuracy", Decimal("0.9"), 600)
     model_cid, model_sha = task.initial_model_cid, task.initial_model_sha256
     over = [(t5, 600_000), (t6, ROUND_WEIGHT - 600_000 + 1)]
     with pytest.raises(ChainError, match="above its budget of 1000000"):
