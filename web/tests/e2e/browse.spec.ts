@@ -24,7 +24,7 @@ test.describe("browsing tasks", () => {
     });
     proposedTask = await createTask(chain, stack.kuboApi, { terms: { model_name: "cifar-cnn" } });
     regressionTask = await createTask(chain, stack.kuboApi, {
-      terms: { model_name: "housing-regression", metric: { name: "mse", higher_is_better: false, at_most: null } },
+      terms: { model_name: "housing-regression", max_trainers: 1, metric: { name: "mse", higher_is_better: false, at_most: null } },
     });
     await acceptTask(chain, regressionTask);
     await joinTask(chain, alice, regressionTask);

@@ -26,14 +26,28 @@ test("the keeper's live feed appears on the task page as it happens", async ({ p
       reason: "non-finite values in fc1.weight",
       malicious: true,
     });
+    await feed.publish("round_attested", {
+      task_id: taskId,
+      round: 1,
+      tx_hash: "A".repeat(64),
+      model_cid: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
+      metric: "accuracy",
+      value: 0.8125,
+      loss: 0.52,
+      federated_value: 0.8,
+      validation_value: 0.8125,
+      accepted: 1,
+      rejected: 1,
+    });
     await feed.publish("round_started", { task_id: taskId + 1000, round: 1, node_id: 99 }); // another task's: not shown
 
     const activity = page.getByTestId("activity");
-    await expect(activity.locator('[data-source="keeper"]')).toHaveCount(4);
+    await expect(activity.locator('[data-source="keeper"]')).toHaveCount(5);
     await expect(activity.locator("li").filter({ hasText: "node 11 connected, bound to" })).toContainText(alice.address.slice(-6));
     await expect(activity).toContainText("round 1 sent to node 11");
-    await expect(activity.locator("li").filter({ hasText: "accepted" })).toContainText(alice.address.slice(-6));
+    await expect(activity.locator("li").filter({ hasText: /update from .* accepted$/ })).toContainText(alice.address.slice(-6));
     await expect(activity).toContainText("rejected: non-finite values in fc1.weight (slashable)");
+    await expect(activity).toContainText("round 1 attested: 1 accepted, 1 rejected, accuracy 0.8125");
     await expect(activity).not.toContainText("node 99");
   } finally {
     await feed.stop();
