@@ -12,13 +12,21 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 from typing import Any
 
 import numpy as np
 
-_NAME = re.compile(r"^[a-z0-9_-]{1,32}$")  # the contract's rule for a metric name
+_NAME = re.compile(r"[a-z0-9_-]{1,32}")  # the contract's rule for a metric name (matched whole)
+PLACES = Decimal("0.000001")  # a round records its figures to 6 decimal places
+MAX_BOUND = 1e15  # the largest upper bound a task may name (a recorded value stays within the contract's Decimal)
+
+
+def floor_places(value: float | Decimal) -> Decimal:
+    """`value` to 6 decimal places, rounded down (exact for a float: its shortest repr)."""
+    exact = value if isinstance(value, Decimal) else Decimal(repr(float(value)))
+    return exact.quantize(PLACES, rounding=ROUND_DOWN)
 
 
 class MetricError(ValueError):
@@ -38,13 +46,24 @@ class TaskMetric:
 
     name: str = "accuracy"
     higher_is_better: bool = True
-    at_most: float | None = 1.0
+    at_most: float | None = 1.0  # at most 6 decimal places: what a round records is floored to them
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
             raise MetricError(f"a metric name is 1-32 lowercase letters, digits, '_' or '-', got {self.name!r}")
-        if self.at_most is not None and not (math.isfinite(self.at_most) and self.at_most > 0):
-            raise MetricError(f"a metric's upper bound must be a positive number, got {self.at_most}")
+        if self.at_most is None:
+            return
+        try:
+            bound = float(self.at_most)
+        except (TypeError, ValueError, OverflowError):
+            raise MetricError(f"a metric's upper bound must be a number, got {str(self.at_most)[:40]}") from None
+        # 0 only as the chain's bound of under a millionth, floored (the contract refuses 0 itself)
+        if not (math.isfinite(bound) and 0 <= bound <= MAX_BOUND) or floor_places(bound) != Decimal(repr(bound)):
+            raise MetricError(
+                f"a metric's upper bound is a positive number up to {MAX_BOUND:g} with at most 6 decimal places, "
+                f"got {self.at_most}"
+            )
+        object.__setattr__(self, "at_most", bound)
 
     @staticmethod
     def named(name: str) -> TaskMetric:
@@ -59,12 +78,14 @@ class TaskMetric:
         """Whether the contract would record this value (finite, non-negative, within the bound)."""
         return math.isfinite(value) and value >= 0 and (self.at_most is None or value <= self.at_most)
 
-    def clamped(self, value: float) -> float:
-        """The nearest value the contract records: a wild figure must not make an attestation fail."""
+    def recorded(self, value: float) -> Decimal:
+        """The value as a round records it, one the contract always accepts: clamped to [0, bound]
+        (not a number: the metric's worst), floored to 6 places (never rounded up past the bound),
+        never negative zero. A wild figure must not make an attestation fail."""
         if not math.isfinite(value):
-            return 0.0 if self.higher_is_better else (self.at_most or 0.0)
-        value = max(value, 0.0)
-        return value if self.at_most is None else min(value, self.at_most)
+            value = 0.0 if self.higher_is_better else (self.at_most or MAX_BOUND)
+        value = min(max(value, 0.0), self.at_most if self.at_most is not None else MAX_BOUND)
+        return abs(floor_places(value))
 
     def wire(self) -> dict[str, Any]:
         at_most = None if self.at_most is None else _decimal_text(self.at_most)
@@ -76,7 +97,9 @@ class TaskMetric:
         if not data:
             return TaskMetric()
         bound = data.get("at_most")
-        return TaskMetric(str(data["name"]), bool(data["higher_is_better"]), None if bound is None else float(bound))
+        if bound is not None:  # the chain may hold more places than a round records: the bound is what is recordable
+            bound = float(min(floor_places(Decimal(str(bound))), Decimal(repr(MAX_BOUND))))
+        return TaskMetric(str(data["name"]), bool(data["higher_is_better"]), bound)
 
     def describe(self) -> str:
         return f"{self.name} ({'higher' if self.higher_is_better else 'lower'} is better)"

@@ -90,7 +90,7 @@ def decode_views(data: bytes) -> tuple[list[str], list[np.ndarray], dict[str, st
         raise ModelFormatError(f"unknown model format {metadata.get('format')!r}, expected {FORMAT!r}")
     try:
         names = json.loads(metadata["order"])
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, RecursionError):  # RecursionError: a deeply nested order
         raise ModelFormatError("metadata lacks a readable layer order") from None
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ModelFormatError("the layer order must be a list of layer names")

@@ -20,6 +20,9 @@ class SettingsError(ValueError):
     """Settings that cannot make a working client, or a client.py whose settings cannot be read."""
 
 
+MIN_STD, MAX_SCALE = 1e-12, 1e30  # what a standardization may hold
+
+
 @dataclass(frozen=True)
 class Standardization:
     """Per-feature standardization the task declares: x' = (x - mean) / std over the flattened
@@ -32,8 +35,16 @@ class Standardization:
     def __post_init__(self) -> None:
         if len(self.mean) != len(self.std) or not self.mean:
             raise SettingsError("standardization needs as many means as standard deviations, at least one")
-        if not all(np.isfinite(self.mean)) or not all(np.isfinite(s) and s > 0 for s in self.std):
-            raise SettingsError("standardization needs finite means and positive, finite standard deviations")
+        try:
+            means, stds = np.asarray(self.mean, np.float64), np.asarray(self.std, np.float64)
+        except (TypeError, ValueError, OverflowError):
+            raise SettingsError("standardization needs numbers") from None
+        # Within float32's comfortable range: the features are standardized in float32.
+        if not (np.abs(means) <= MAX_SCALE).all() or not ((stds >= MIN_STD) & (stds <= MAX_SCALE)).all():
+            raise SettingsError(
+                f"standardization needs means within ±{MAX_SCALE:g} and standard deviations from {MIN_STD:g} "
+                f"to {MAX_SCALE:g}"
+            )
 
     @staticmethod
     def fit(x: np.ndarray) -> Standardization:
@@ -47,7 +58,7 @@ class Standardization:
         flat = x.reshape(len(x), -1)
         if flat.shape[1] != len(self.mean):
             raise SettingsError(f"the task standardizes {len(self.mean)} features; the data has {flat.shape[1]}")
-        scaled = (flat - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
+        scaled = (flat.astype(np.float64) - np.asarray(self.mean)) / np.asarray(self.std)
         return scaled.astype(np.float32).reshape(x.shape)
 
 
@@ -135,11 +146,18 @@ class ClientSettings:
 
 def settings_from_source(source: bytes) -> ClientSettings:
     """The settings a client.py embeds (`SETTINGS = ClientSettings.from_json(r\"\"\"…\"\"\")`),
-    read from its text: the process holding a key never runs the file to learn them."""
+    read from its text: the process holding a key never runs the file to learn them. The file must
+    bind SETTINGS exactly once at its top level: a second binding would have the task's code run
+    with settings other than the ones read here."""
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError) as error:
-        raise SettingsError(f"client.py is not valid Python: {error}") from None
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
+        raise SettingsError(f"client.py is not valid Python: {type(error).__name__}") from None
+    bindings = [node for node in tree.body if "SETTINGS" in _bound_names(node)]
+    if len(bindings) > 1:
+        raise SettingsError(
+            "client.py binds SETTINGS more than once: refusing to guess which settings its code runs with"
+        )
     for node in tree.body:
         if (
             isinstance(node, ast.Assign)
@@ -151,6 +169,16 @@ def settings_from_source(source: bytes) -> ClientSettings:
         ):
             try:
                 return ClientSettings.from_json(node.value.args[0].value)
-            except (ValueError, TypeError, KeyError) as error:  # MetricError and SettingsError are ValueErrors
-                raise SettingsError(f"client.py's SETTINGS cannot be read: {error}") from None
+            except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as error:
+                raise SettingsError(f"client.py's SETTINGS cannot be read: {type(error).__name__}: {error}") from None
     raise SettingsError("client.py embeds no SETTINGS = ClientSettings.from_json(...) literal")
+
+
+def _bound_names(node: ast.stmt) -> set[str]:
+    """The names a top-level statement binds (assignments, imports, definitions, loops, with…)."""
+    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        names = {node.name}  # a definition binds its own name; names inside it are its own
+    elif isinstance(node, ast.Import | ast.ImportFrom):
+        names = {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    return names

@@ -12,7 +12,7 @@ import base64
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -21,11 +21,10 @@ from cosmpy.aerial.wallet import LocalWallet
 
 from client_kit.chain import ChainClient, ChainError, ChainErrorKind, TxResult
 from client_kit.envelope import SignedEnvelope
-from client_kit.metrics import TaskMetric
+from client_kit.metrics import TaskMetric, floor_places
 from client_kit.node_identity import NodeKeyClaim
 
 PAGE = 100  # the contract's largest page
-MAX_DECIMAL_VALUE = 1e15  # a metric value recorded beyond this is clamped (no real metric comes near it)
 MAX_LOSS = 1e6  # the largest loss a round records; no real model's loss comes near it
 ROUND_WEIGHT = 1_000_000  # the contract's budget for one round's weights when scoring is measured
 MAX_U64 = 2**64 - 1  # the contract's integers (an example count beyond it would not even parse)
@@ -290,13 +289,11 @@ class RoundMetrics:
     def bounded(loss: float, metric: TaskMetric, value: float, examples: int) -> RoundMetrics:
         """Metrics the contract always accepts, whatever produced the numbers: a loss that is not
         a finite number or is beyond MAX_LOSS is recorded as MAX_LOSS, the metric's value is
-        clamped to what the task's metric allows (`TaskMetric.clamped`), the example count to a
-        u64. A wild figure must not make an attestation fail."""
+        recorded as the task's metric allows (`TaskMetric.recorded`), the example count to a u64.
+        Figures are floored to 6 places and never negative zero (the contract cannot parse
+        "-0.000000"). A wild figure must not make an attestation fail."""
         loss = MAX_LOSS if not math.isfinite(loss) else min(max(loss, 0.0), MAX_LOSS)
-        value = min(metric.clamped(value), MAX_DECIMAL_VALUE)
-        return RoundMetrics(
-            Decimal(f"{loss:.6f}"), metric.name, Decimal(f"{value:.6f}"), min(max(examples, 0), MAX_U64)
-        )
+        return RoundMetrics(floor_places(loss) + 0, metric.name, metric.recorded(value), min(max(examples, 0), MAX_U64))
 
     def wire(self) -> dict[str, Any]:
         return {
@@ -468,8 +465,8 @@ class Profile:
 
 def _decimal(value: Decimal | float) -> str:
     """cosmwasm Decimal: non-negative, at most 18 fractional digits, no exponent."""
-    quantized = Decimal(str(value)).quantize(Decimal("0.000001"))
-    return format(max(quantized, Decimal(0)), "f")
+    quantized = Decimal(str(value)).quantize(Decimal("0.000001"), rounding=ROUND_DOWN)
+    return format(abs(max(quantized, Decimal(0))), "f")  # abs: never "-0.000000"
 
 
 class TaskHub:

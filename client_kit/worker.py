@@ -16,6 +16,7 @@ The worker's own stdout is the protocol channel, so the organization's code prin
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -57,7 +58,10 @@ def read_frame(stream: IO[bytes], max_blob: int = MAX_BLOB) -> tuple[dict[str, A
     size = int.from_bytes(_exactly(stream, 4), "little")
     if size > MAX_HEADER:
         raise WorkerError(f"a frame header of {size} bytes")
-    header = json.loads(_exactly(stream, size))
+    try:
+        header = json.loads(_exactly(stream, size))
+    except (ValueError, RecursionError):  # the task's code may write anything, nested deep
+        raise WorkerError("a frame header that is not JSON") from None
     if not isinstance(header, dict):
         raise WorkerError("a frame header that is not a JSON object")
     blob_size = int.from_bytes(_exactly(stream, 8), "little")
@@ -284,9 +288,10 @@ class TaskWorker:
         values = answer.get("losses")
         if not isinstance(values, list) or len(values) != len(row_sets):
             raise WorkerError(f"the task's code answered {len(row_sets)} row sets with {str(values)[:80]}")
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        losses = [as_float(v) for v in values]
+        if any(loss is None for loss in losses):
             raise WorkerError(f"the task's code answered losses {str(values)[:80]}, not numbers")
-        return [float(v) for v in values]
+        return losses  # type: ignore[return-value]
 
     def close(self) -> None:
         for pipe in (self._requests, self._replies):
@@ -305,11 +310,21 @@ def numbers(answer: dict[str, Any], *keys: str) -> Sequence[float]:
     """The named numbers of a worker's answer, refusing anything that is not a finite number."""
     values = []
     for key in keys:
-        value = answer.get(key)
-        if not isinstance(value, int | float) or isinstance(value, bool) or not np.isfinite(value):
-            raise WorkerError(f"the task's code answered {key}={str(value)[:40]}, not a finite number")
-        values.append(float(value))
+        value = as_float(answer.get(key))
+        if value is None or not np.isfinite(value):
+            raise WorkerError(f"the task's code answered {key}={str(answer.get(key))[:40]}, not a finite number")
+        values.append(value)
     return values
+
+
+def as_float(value: object) -> float | None:
+    """A JSON number as a float (an integer beyond float's range is inf), or None if not a number."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an integer of 400 digits: JSON allows it
+        return math.inf if value > 0 else -math.inf
 
 
 if __name__ == "__main__":

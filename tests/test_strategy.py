@@ -309,7 +309,9 @@ def test_a_trainers_wild_training_loss_cannot_break_the_attestation(wild: float)
         (float("-inf"), "accuracy", 7.0, ("1000000.000000", "1.000000")),
         (0.25, "accuracy", -1.0, ("0.250000", "0.000000")),
         (0.25, "mse", 2913.25, ("0.250000", "2913.250000")),  # an unbounded metric keeps its value
-        (0.25, "mse", float("nan"), ("0.250000", "0.000000")),
+        (0.25, "mse", float("nan"), ("0.250000", "1000000000000000.000000")),  # no figure: the worst there is
+        (-0.0, "accuracy", -0.0, ("0.000000", "0.000000")),  # never "-0.000000", which the contract cannot parse
+        (0.25, "f1", 0.9999996, ("0.250000", "0.999999")),  # floored: never rounded up past the bound
         (0.25, "mse", 1e300, ("0.250000", "1000000000000000.000000")),  # within the contract's Decimal
     ],
 )
