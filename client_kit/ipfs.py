@@ -9,12 +9,16 @@ Two backends behind one protocol:
   other pinning services implement too. The JWT comes from the environment (`PINATA_JWT`).
 
 Whatever the backend, `fetch_verified` refuses bytes whose sha256 differs from the chain's record.
+Large content (checkpoints, models) is streamed both ways: `add_file` uploads a file in chunks
+(Kubo splits it into blocks of 256 KiB), `fetch_to_file` writes what arrives to disk while hashing
+it, so neither side ever holds the whole of it in memory.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -23,6 +27,7 @@ import httpx
 
 MAX_CONTENT_BYTES = 1 << 30  # what fetch_verified reads at most unless told otherwise (a model of 1 GiB)
 MAX_CLIENT_BYTES = 16 << 20  # a task's client.py, model source included
+CHUNK_BYTES = 1 << 20  # what is read or written at a time when streaming
 
 
 class IpfsError(RuntimeError):
@@ -39,6 +44,10 @@ class Pinned:
 class ContentStore(Protocol):
     def add(self, data: bytes, name: str = "blob") -> Pinned: ...
 
+    def add_file(self, path: Path, name: str | None = None) -> Pinned: ...
+
+    def chunks(self, cid: str, max_bytes: int = MAX_CONTENT_BYTES) -> Iterator[bytes]: ...
+
     def cat(self, cid: str, max_bytes: int = MAX_CONTENT_BYTES) -> bytes: ...
 
     def is_pinned(self, cid: str) -> bool: ...
@@ -46,6 +55,14 @@ class ContentStore(Protocol):
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(CHUNK_BYTES):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class KuboStore:
@@ -65,25 +82,36 @@ class KuboStore:
         return response
 
     def add(self, data: bytes, name: str = "blob") -> Pinned:
+        return self._add((name, data, "application/octet-stream"), sha256_hex(data))
+
+    def add_file(self, path: Path, name: str | None = None) -> Pinned:
+        """Upload a file as it is read (httpx streams a file part in chunks): Kubo's chunked add."""
+        with open(path, "rb") as handle:
+            return self._add((name or path.name, handle, "application/octet-stream"), file_sha256(path))
+
+    def _add(self, part: tuple[str, object, str], sha256: str) -> Pinned:
         response = self._post(
             "add",
             params={"cid-version": "1", "pin": "true", "quieter": "true"},
-            files={"file": (name, data, "application/octet-stream")},
+            files={"file": part},
         )
         answer = response.json()
-        return Pinned(cid=answer["Hash"], size=int(answer["Size"]), sha256=sha256_hex(data))
+        return Pinned(cid=answer["Hash"], size=int(answer["Size"]), sha256=sha256)
 
-    def cat(self, cid: str, max_bytes: int = MAX_CONTENT_BYTES) -> bytes:
-        """The content, refused once it passes `max_bytes` (read as a stream, never whole first)."""
+    def chunks(self, cid: str, max_bytes: int = MAX_CONTENT_BYTES) -> Iterator[bytes]:
+        """The content as it arrives, refused once it passes `max_bytes`."""
         url = f"{self.api_url}/api/v0/cat"
         try:
             with self._http.stream("POST", url, params={"arg": cid, "length": str(max_bytes + 1)}) as response:
                 if response.status_code != 200:
                     response.read()
                     raise IpfsError(f"IPFS cat failed ({response.status_code}): {response.text.strip()[:300]}")
-                return _bounded(response, cid, max_bytes)
+                yield from _bounded(response, cid, max_bytes)
         except httpx.HTTPError as error:
             raise IpfsError(f"IPFS daemon at {self.api_url} unreachable (is the localnet up?): {error}") from error
+
+    def cat(self, cid: str, max_bytes: int = MAX_CONTENT_BYTES) -> bytes:
+        return b"".join(self.chunks(cid, max_bytes))
 
     def is_pinned(self, cid: str) -> bool:
         try:
@@ -140,31 +168,42 @@ class PinataStore:
             raise IpfsError(f"Pinata could not {what} ({response.status_code}): {response.text.strip()[:300]}")
 
     def add(self, data: bytes, name: str = "blob") -> Pinned:
+        return self._add(name, data, len(data), sha256_hex(data))
+
+    def add_file(self, path: Path, name: str | None = None) -> Pinned:
+        """Upload a file as it is read (the v3 upload takes one multipart file part, streamed)."""
+        with open(path, "rb") as handle:
+            return self._add(name or path.name, handle, path.stat().st_size, file_sha256(path))
+
+    def _add(self, name: str, content: object, size: int, sha256: str) -> Pinned:
         response = self._call(
             "POST",
             f"{self.uploads_url}/v3/files",
             f"upload {name}",
-            files={"file": (name, data, "application/octet-stream")},
+            files={"file": (name, content, "application/octet-stream")},
             data={"network": self.network, "name": name},
         )
         try:
             body = response.json()["data"]
-            cid, size = str(body["cid"]), int(body.get("size", len(data)))
+            cid, size = str(body["cid"]), int(body.get("size", size))
         except (ValueError, KeyError, TypeError):
             raise IpfsError(f"Pinata answered an upload without data.cid: {response.text[:300]}") from None
-        return Pinned(cid=cid, size=size, sha256=sha256_hex(data))
+        return Pinned(cid=cid, size=size, sha256=sha256)
 
-    def cat(self, cid: str, max_bytes: int = MAX_CONTENT_BYTES) -> bytes:
-        """The content through the gateway, refused once it passes `max_bytes`."""
+    def chunks(self, cid: str, max_bytes: int = MAX_CONTENT_BYTES) -> Iterator[bytes]:
+        """The content through the gateway as it arrives, refused once it passes `max_bytes`."""
         url = f"{self.gateway_url}/ipfs/{cid}"
         try:
             with self._http.stream("GET", url) as response:
                 if response.status_code >= 400:
                     response.read()
                     self._refusal(response, f"fetch {cid}")
-                return _bounded(response, cid, max_bytes)
+                yield from _bounded(response, cid, max_bytes)
         except httpx.HTTPError as error:
             raise IpfsError(f"Pinata unreachable at {url}: {error}") from error
+
+    def cat(self, cid: str, max_bytes: int = MAX_CONTENT_BYTES) -> bytes:
+        return b"".join(self.chunks(cid, max_bytes))
 
     def pin(self, cid: str, name: str = "") -> str:
         """Pin an existing CID (Pinning Service API); returns the pin's status (queued, pinning, pinned)."""
@@ -181,14 +220,13 @@ class PinataStore:
         return int(response.json().get("count", 0)) > 0
 
 
-def _bounded(response: httpx.Response, cid: str, max_bytes: int) -> bytes:
-    chunks, size = [], 0
-    for chunk in response.iter_bytes():
+def _bounded(response: httpx.Response, cid: str, max_bytes: int) -> Iterator[bytes]:
+    size = 0
+    for chunk in response.iter_bytes(CHUNK_BYTES):
         size += len(chunk)
         if size > max_bytes:
             raise IpfsError(f"content of {cid} is larger than {max_bytes:,} bytes: refusing it")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        yield chunk
 
 
 def fetch_verified(store: ContentStore, cid: str, expected_sha256: str, max_bytes: int = MAX_CONTENT_BYTES) -> bytes:
@@ -205,10 +243,23 @@ def fetch_verified(store: ContentStore, cid: str, expected_sha256: str, max_byte
 def fetch_to_file(
     store: ContentStore, cid: str, expected_sha256: str, destination: Path, max_bytes: int = MAX_CONTENT_BYTES
 ) -> Path:
-    """Verify first, write second: a file that fails the check never lands on disk."""
-    data = fetch_verified(store, cid, expected_sha256, max_bytes)
+    """Stream the content to disk while hashing it; only verified content takes the destination's
+    name (a file that fails the check never lands there). Never holds the whole in memory."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     temporary = destination.with_suffix(destination.suffix + ".partial")
-    temporary.write_bytes(data)
+    digest = hashlib.sha256()
+    try:
+        with open(temporary, "wb") as handle:
+            for chunk in store.chunks(cid, max_bytes):
+                digest.update(chunk)
+                handle.write(chunk)
+        if digest.hexdigest() != expected_sha256.lower():
+            raise IpfsError(
+                f"content of {cid} does not match the hash on chain (expected {expected_sha256}, "
+                f"got {digest.hexdigest()}); refusing it"
+            )
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     temporary.replace(destination)
     return destination

@@ -12,6 +12,10 @@ Each task's metric is named on chain, every round records it, and every trainer 
 
 from __future__ import annotations
 
+import hashlib
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,6 +29,7 @@ from client_kit.data import load_folder, write_images, write_npz
 from client_kit.flower_bundle import read_app
 from client_kit.ipfs import KuboStore
 from client_kit.metrics import Objective, TaskMetric
+from client_kit.model_format import decode
 from client_kit.settings import ClientSettings, FlowerAppConfig, Standardization
 from client_kit.task_hub import Scoring, TaskHub, TaskStatus
 from localnet.deploy import Deployment
@@ -114,6 +119,18 @@ def test_a_cnn_trains_on_image_folders(
     assert [r.metrics.metric for r in rounds] == ["accuracy", "accuracy"]
     assert float(rounds[-1].metrics.value) >= 0.8, [r.metrics for r in rounds]  # the keeper's validation
     assert rounds[-1].metrics.examples == 300
+    # The organization downloads its model, streamed and checked against the chain's record.
+    env = dict(
+        os.environ, FEDCHAIN_HOME=str(localnet.config.home), FEDCHAIN_PORT_OFFSET=str(localnet.config.port_offset)
+    )
+    out = tmp_path / "final.safetensors"
+    fetched = subprocess.run(
+        [sys.executable, "-m", "keepers.cli", "org", "fetch-model", str(task_id), "--out", str(out)],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert fetched.returncode == 0, fetched.stderr
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == rounds[-1].model_sha256
+    assert decode(out.read_bytes())[0] == built.names
 
 
 @pytest.mark.slow

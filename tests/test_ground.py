@@ -8,13 +8,14 @@ import os
 import socket
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from chain_config import LocalnetConfig
 from client_kit.chain import ChainClient, ChainError, ChainErrorKind
-from client_kit.ipfs import IpfsError, KuboStore, fetch_to_file, sha256_hex
+from client_kit.ipfs import IpfsError, KuboStore, fetch_to_file, file_sha256, sha256_hex
 from localnet.deploy import Deployment, deploy
 from localnet.network import Localnet
 from tests.conftest import dev_wallet
@@ -172,3 +173,27 @@ def test_four_validators_keep_going_with_one_down_and_it_catches_up(tmp_path: Pa
         assert net.wait_for_height(synced_at + 3, index=3, timeout=30) >= synced_at + 3  # follows new blocks
     finally:
         net.down()
+
+
+def test_a_large_checkpoint_is_streamed_both_ways_never_held_whole(kubo: KuboStore, tmp_path: Path) -> None:
+    """Models larger than one IPFS block go through Kubo's chunked add from a file and come back to
+    a file, hashed on the way: Python's peak allocation stays a few chunks, not the 48 MiB model."""
+    source = tmp_path / "model.safetensors"
+    with open(source, "wb") as handle:
+        for _ in range(48):
+            handle.write(os.urandom(1 << 20))
+    tracemalloc.start()
+    try:
+        pinned = kubo.add_file(source)
+        _, upload_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        fetched = fetch_to_file(kubo, pinned.cid, file_sha256(source), tmp_path / "fetched.safetensors")
+        _, download_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert pinned.size >= 48 << 20 and pinned.sha256 == file_sha256(source)
+    assert file_sha256(fetched) == pinned.sha256
+    assert upload_peak < 8 << 20 and download_peak < 8 << 20, (upload_peak, download_peak)
+    with pytest.raises(IpfsError, match="does not match"):
+        fetch_to_file(kubo, pinned.cid, sha256_hex(b"another model"), tmp_path / "refused.safetensors")
+    assert not (tmp_path / "refused.safetensors").exists() and not list(tmp_path.glob("*.partial"))

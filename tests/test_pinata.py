@@ -135,6 +135,10 @@ def test_upload_fetch_and_pin_by_cid_round_trip(pinata: str, tmp_path: Path) -> 
 
     assert store.cat(pinned.cid) == data
     assert fetch_to_file(store, pinned.cid, pinned.sha256, tmp_path / "client.py").read_bytes() == data
+    (tmp_path / "model.safetensors").write_bytes(data * 1000)  # a file, uploaded as it is read
+    from_file = store.add_file(tmp_path / "model.safetensors")
+    assert from_file.cid == raw_cid_v1(data * 1000) and from_file.sha256 == hashlib.sha256(data * 1000).hexdigest()
+    assert store.cat(from_file.cid) == data * 1000
     with pytest.raises(IpfsError, match=f"larger than {len(data) - 1} bytes"):  # read as a stream, then refused
         fetch_to_file(store, pinned.cid, pinned.sha256, tmp_path / "big.py", max_bytes=len(data) - 1)
     assert not (tmp_path / "big.py").exists()

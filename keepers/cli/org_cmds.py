@@ -15,7 +15,7 @@ from rich.table import Table
 from client_kit.builder import ModelSpec, build_client, build_flower_client, parse_model_args
 from client_kit.data import DataError, load_folder
 from client_kit.flower_bundle import AppError, read_app
-from client_kit.ipfs import sha256_hex
+from client_kit.ipfs import fetch_to_file, sha256_hex
 from client_kit.metrics import MetricError, Objective, TaskMetric
 from client_kit.settings import ClientSettings, FlowerAppConfig, SettingsError, Standardization
 from client_kit.task_hub import TaskStatus
@@ -354,6 +354,34 @@ def org_cancel(target: Target, task_id: int, key: str) -> None:
     console.print(
         f"task {task_id} cancelled, pool of {task.pool:,} {task.denom} refunded (tx {result.hash}); "
         f"its {task.participants} trainer(s) can claim their stakes back"
+    )
+
+
+@org.command("fetch-model")
+@click.argument("task_id", type=int)
+@click.option("--round", "round_number", type=int, help="Which round's model (default: the last attested).")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True, help="Where to write it.")
+@pass_target
+def org_fetch_model(target: Target, task_id: int, round_number: int | None, out: Path) -> None:
+    """Download a round's global model from IPFS, checked against the sha256 the chain recorded.
+
+    Streamed to the file while it is hashed (a large model is never held in memory); a model that
+    does not match the chain's record is refused and never lands at --out.
+
+    \b
+    Example:
+      fedchain org fetch-model 1 --out final.safetensors
+    """
+    rounds = target.hub.rounds(task_id)
+    if not rounds:
+        raise CliFailure(f"task {task_id} has no attested round yet")
+    chosen = rounds[-1] if round_number is None else next((r for r in rounds if r.round == round_number), None)
+    if chosen is None:
+        raise CliFailure(f"task {task_id} has no attested round {round_number} (rounds 1..{rounds[-1].round})")
+    fetch_to_file(target.ipfs, chosen.model_cid, chosen.model_sha256, out)
+    console.print(
+        f"round {chosen.round} model of task {task_id}: {out} ({out.stat().st_size:,} bytes, sha256 "
+        f"{chosen.model_sha256[:16]}… as on chain); {chosen.metrics.metric} {chosen.metrics.value}"
     )
 
 
