@@ -1,5 +1,5 @@
 """Chain cost: gas and inclusion latency of every task_hub message on a real localnet, and how
-SubmitRound, FinalizeTask and Claim grow with the number of contributors (1 → 500).
+SubmitRound, FinalizeTask and Claim grow with the number of contributors (1 → 1,000).
 
 Run: python -m bench chain_cost   (starts its own localnet on shifted ports, then removes it)
 """
@@ -27,7 +27,7 @@ from client_kit.task_hub import RoundMetrics, SignedClaim, SlashEvidence, SlashR
 from localnet.deploy import deploy
 from localnet.network import Localnet
 
-SIZES = (1, 10, 100, 500)
+SIZES = (1, 10, 100, 500, 1000)
 STAKE = 1_000
 BOND = 5_000
 CID = "bafkreih2fjop66isr5si35gmadwgg3mi5fhz5tmcdaht7jjbbd7yzxtbc4"
@@ -120,7 +120,7 @@ def _measure_size(
     size: int,
     progress: Progress,
 ) -> None:
-    metrics = RoundMetrics(Decimal("0.5"), Decimal("0.9"), 100)
+    metrics = RoundMetrics(Decimal("0.5"), "accuracy", Decimal("0.9"), 100)
     # One extra trainer per task is slashed, so slash is measured on a populated task.
     wallets = derive_wallets(size + 1, f"n{size}")
     fund(chain, org, wallets, 200_000)
@@ -197,7 +197,7 @@ def _slow_paths(
     with Progress() as progress:
         register_and_join(chain, hub, trainers[:1], stalled, STAKE, progress)
         register_and_join(chain, hub, trainers[1:], swept, STAKE, progress)
-    metrics = RoundMetrics(Decimal("2.3"), Decimal("0.1"), 0)
+    metrics = RoundMetrics(Decimal("2.3"), "accuracy", Decimal("0.1"), 0)
     for round_number in (1, 2):  # empty rounds: attested, paying and penalizing nobody
         hub.submit_round(keeper, swept, round_number, CID, SHA, metrics, [])
     record("finalize_task_empty_rounds", 0, lambda: hub.finalize_task(keeper, swept))
