@@ -66,6 +66,10 @@ export const decimalToNumber = (decimal: string): number => Number(decimal);
 /** Which way a task's metric improves: `higher is better` (accuracy) or `lower is better` (mse). */
 export const metricDirection = (metric: TaskMetric): string => (metric.higher_is_better ? "higher is better" : "lower is better");
 
+/** A task's metric in words: `mse (lower is better)`, `accuracy (higher is better, at most 1)`. */
+export const describeMetric = (metric: TaskMetric): string =>
+  `${metric.name} (${metricDirection(metric)}${metric.at_most == null ? "" : `, at most ${metric.at_most}`})`;
+
 export function formatPercent(fraction: number, digits = 1): string {
   return `${(fraction * 100).toFixed(digits)} %`;
 }

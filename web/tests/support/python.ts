@@ -60,6 +60,24 @@ export function localnetRunning(): boolean {
   }
 }
 
+const CLIENT_METRICS = `
+import json, sys
+from pathlib import Path
+from client_kit.settings import SettingsError, settings_from_source
+answers = []
+for name in sys.argv[1:]:
+    try:
+        answers.append({"metric": settings_from_source(Path(name).read_bytes()).metric.wire()})
+    except SettingsError as error:
+        answers.append({"problem": str(error)})
+print(json.dumps(answers))
+`;
+
+/** What the keeper reads as each client.py's metric (client_kit's settings_from_source, as on the wire), or why it cannot. */
+export function keeperClientMetrics(clientFiles: string[]): ({ metric: { name: string; higher_is_better: boolean; at_most: string | null } } | { problem: string })[] {
+  return JSON.parse(python(["-c", CLIENT_METRICS, ...clientFiles])) as ReturnType<typeof keeperClientMetrics>;
+}
+
 let mnemonics: Record<string, string> | null = null;
 
 /** The localnet's dev accounts (organization, keeper, treasury, trainer1..10, validator0..3). */

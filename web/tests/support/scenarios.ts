@@ -13,10 +13,53 @@ import { TEST_KEEPER_FEE_BPS } from "./deploy";
 
 export const sha256Hex = (bytes: Uint8Array | string): string => createHash("sha256").update(bytes).digest("hex");
 
-/** A small client.py, different each call (so each task has its own CID). */
-export function exampleClientPy(label = randomBytes(4).toString("hex")): Buffer {
+/** A task metric as client.py's settings hold it (`at_most` a JSON number, or null). */
+export interface SettingsMetric {
+  name: string;
+  higher_is_better: boolean;
+  at_most: number | null;
+}
+
+export const ACCURACY_SETTINGS: SettingsMetric = { name: "accuracy", higher_is_better: true, at_most: 1 };
+export const MSE_SETTINGS: SettingsMetric = { name: "mse", higher_is_better: false, at_most: null };
+
+/** A JSON number as Python's json.dumps writes a float (`1.0`, `0.5`). */
+const pyFloat = (value: number): string => (Number.isInteger(value) ? `${value}.0` : String(value));
+
+/**
+ * What an example client.py says about its metric: one in its settings, `null`, no `metric` key
+ * (clients older than metrics), or no SETTINGS at all (a file the keeper and the form refuse).
+ */
+export type ExampleMetric = SettingsMetric | null | "no metric key" | "no SETTINGS";
+
+/** The settings JSON exactly as `ClientSettings.to_json()` renders it (sorted keys, indent 2, floats as Python writes them). */
+export function exampleSettingsJson(label: string, metric: Exclude<ExampleMetric, "no SETTINGS"> = ACCURACY_SETTINGS): string {
+  const metricLines =
+    metric === "no metric key"
+      ? ""
+      : metric === null
+        ? '  "metric": null,\n'
+        : `  "metric": {\n    "at_most": ${metric.at_most === null ? "null" : pyFloat(metric.at_most)},\n` +
+          `    "higher_is_better": ${metric.higher_is_better},\n    "name": ${JSON.stringify(metric.name)}\n  },\n`;
+  return (
+    `{\n  "batch_size": 32,\n  "chain_id": "fedchain-local-1",\n  "classes": 10,\n  "contract": "wasm1web-test",\n` +
+    `  "epochs": 1,\n  "flower": null,\n  "input_scale": 16.0,\n  "input_shape": [\n    64\n  ],\n  "learning_rate": 0.1,\n` +
+    `${metricLines}  "model": {},\n  "model_name": ${JSON.stringify(label)},\n` +
+    `  "objective": ${JSON.stringify(typeof metric === "object" && metric && !metric.higher_is_better ? "regression" : "classification")},\n  "prefix": "wasm",\n` +
+    `  "runtime": "fedchain>=0.1",\n  "standardize": null,\n  "template": "numpy"\n}`
+  );
+}
+
+/**
+ * A small client.py, different each call (so each task has its own CID), embedding its settings as
+ * the builder renders them (`SETTINGS = ClientSettings.from_json(r"""…""")`), naming `metric`.
+ */
+export function exampleClientPy(label = randomBytes(4).toString("hex"), metric: ExampleMetric = ACCURACY_SETTINGS): Buffer {
+  const settings =
+    metric === "no SETTINGS" ? "" : `SETTINGS = ClientSettings.from_json(\n    r"""\n${exampleSettingsJson(label, metric)}\n"""\n)\n\n\n`;
   return Buffer.from(
-    `"""fedchain test client ${label}: rendered for the web tests, never run."""\n\nTASK_LABEL = ${JSON.stringify(label)}\n\n` +
+    `"""fedchain test client ${label}: rendered for the web tests, never run."""\n\nfrom client_kit.settings import ClientSettings\n\n` +
+      `TASK_LABEL = ${JSON.stringify(label)}\n\n${settings}` +
       `def main() -> None:\n    print("client.py for", TASK_LABEL)\n\n\nif __name__ == "__main__":\n    main()\n`,
   );
 }

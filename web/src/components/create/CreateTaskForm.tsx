@@ -12,7 +12,7 @@ import { keeperFeeBps, type KeeperLookup, useKeeperLookup } from "@/hooks/useKee
 import { displayDenom } from "@/lib/config";
 import { taskHubCalls } from "@/lib/contract/task-hub";
 import { type CreateTaskMsg } from "@/lib/contract/types";
-import { formatAmount, formatBps, parseAmount } from "@/lib/format";
+import { describeMetric, formatAmount, formatBps, parseAmount } from "@/lib/format";
 import { type TxOutcome } from "@/lib/wallet/signer";
 
 import { EscrowSummary } from "./EscrowSummary";
@@ -74,6 +74,7 @@ function buildTask(
   const keeperBond = parseAmount(fields.keeperBond, denom);
   if (!fields.modelName.trim()) return { problem: "Name the model." };
   if (!files.client) return { problem: "Upload client.py." };
+  if (!files.client.metric) return { problem: "client.py's settings could not be read." };
   if (!files.model) return { problem: "Upload the initial model." };
   if (!keeper.address.trim()) return { problem: "Name the keeper." };
   // The organization agrees to the keeper's fee as its profile states it now (max_keeper_fee_bps).
@@ -119,8 +120,10 @@ function buildTask(
     max_examples_per_trainer: n.maxExamples,
     max_update_norm: maxUpdateNorm,
     round_timeout_secs: n.roundTimeout,
+    // As client.py declares it: the keeper refuses a task whose chain metric differs.
+    metric: files.client.metric,
   };
-  return { terms, pool };
+  return { terms, pool, metric: files.client.metric };
 }
 
 /** An organization creates and funds a task: files pinned by the server, terms checked by the contract. */
@@ -198,6 +201,12 @@ export function CreateTaskForm({ knownKeepers }: { knownKeepers: string[] }) {
         <FilePinField kind="model" onPinned={(model) => setFiles((current) => ({ ...current, model }))} />
       </div>
       <p className="field-hint">Render both with `fedchain org build-client`; trainers check client.py&apos;s sha256 against the chain before running it.</p>
+      {files.client?.metric && (
+        <p className="notice info small" data-testid="task-metric-preview">
+          Rounds report: <strong>{describeMetric(files.client.metric)}</strong>, as client.py&apos;s settings declare; the task names
+          this metric on chain.
+        </p>
+      )}
 
       <h2 style={{ marginTop: "1.2rem" }}>Money</h2>
       <div className="form-grid">
@@ -231,12 +240,13 @@ export function CreateTaskForm({ knownKeepers }: { knownKeepers: string[] }) {
         intent={() => {
           const built = buildTask(fields, files, { address: keeper, lookup: keeperLookup }, denom, Math.floor(Date.now() / 1000));
           if (!("terms" in built) || !built.terms) throw new Error(built.problem);
-          const { terms, pool } = built;
+          const { terms, pool, metric } = built;
           return {
             title: `Create and fund “${terms.model_name}”`,
             effects: [
               `Escrows the reward pool of ${formatAmount(pool, denom)} in the contract.`,
               `${terms.rounds} rounds with ${terms.min_trainers}–${terms.max_trainers} trainers staking ${formatAmount(terms.stake, denom)} each.`,
+              `Rounds report ${describeMetric(metric)}, as client.py declares.`,
               `Keeper ${terms.keeper} must accept and bond ${formatAmount(terms.keeper_bond, denom)} before trainers can join.`,
               `Agrees to a keeper fee of at most ${formatBps(terms.max_keeper_fee_bps)} of the delivered pool (the keeper's fee now); the contract refuses the task if the keeper's fee is higher when it arrives.`,
               `Joins close ${new Date(terms.join_deadline * 1000).toISOString().slice(0, 16).replace("T", " ")} UTC; training ends ${new Date(terms.training_deadline * 1000).toISOString().slice(0, 16).replace("T", " ")} UTC.`,

@@ -2,6 +2,8 @@
 
 import { useId, useState } from "react";
 
+import { declaredMetric } from "@/lib/client-settings";
+import { type TaskMetric } from "@/lib/contract/types";
 import { messageOf } from "@/lib/errors";
 import { shortHash } from "@/lib/format";
 import { sha256Hex } from "@/lib/sha256";
@@ -12,6 +14,8 @@ export interface PinnedFile {
   cid: string;
   size: number;
   sha256: string;
+  /** client.py: the metric its SETTINGS declare (what its rounds report); null for the model. */
+  metric: TaskMetric | null;
 }
 
 type PinState =
@@ -30,6 +34,8 @@ interface PinAnswer {
 /**
  * Picks a file, checks it, hashes it in the browser, and pins it through the app's own server
  * route; the pin counts only if the server's sha256 of what it pinned equals the browser's.
+ * A client.py whose SETTINGS (and so its metric) cannot be read is refused before pinning: the
+ * keeper would refuse its task.
  */
 export function FilePinField({ kind, onPinned }: { kind: TaskFileKind; onPinned: (file: PinnedFile | null) => void }) {
   const inputId = useId();
@@ -43,6 +49,12 @@ export function FilePinField({ kind, onPinned }: { kind: TaskFileKind; onPinned:
       const bytes = new Uint8Array(await file.arrayBuffer());
       const problem = fileProblem(kind, bytes);
       if (problem) throw new Error(problem);
+      let metric: TaskMetric | null = null;
+      if (kind === "client") {
+        const declared = declaredMetric(new TextDecoder().decode(bytes));
+        if ("problem" in declared) throw new Error(declared.problem);
+        metric = declared.metric;
+      }
       const localSha256 = await sha256Hex(bytes);
       const form = new FormData();
       form.append("kind", kind);
@@ -55,7 +67,7 @@ export function FilePinField({ kind, onPinned }: { kind: TaskFileKind; onPinned:
       if (answer.sha256 !== localSha256 || answer.size !== bytes.byteLength) {
         throw new Error("the server pinned different bytes than this browser read");
       }
-      const pinned = { name: file.name, cid: answer.cid, size: answer.size, sha256: answer.sha256 };
+      const pinned = { name: file.name, cid: answer.cid, size: answer.size, sha256: answer.sha256, metric };
       setPin({ state: "pinned", file: pinned });
       onPinned(pinned);
     } catch (error) {
