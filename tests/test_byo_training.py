@@ -1,7 +1,7 @@
 """Bring your own training: task-declared preprocessing, the organization's own train/evaluate pair,
 and an organization's Flower ClientApp served unchanged (issue 17), in the real sandboxed worker.
 
-The end-to-end runs of the three examples on the localnet are in test_byo_examples_onchain.py.
+The end-to-end runs of the three examples on the localnet are in test_examples_onchain.py.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ three trainers started as `fedchain trainer train` starts them (sandboxed task w
 3. a Flower app in the standard Message-API style, its ClientApp served without edits, paid for
    measured contribution (the keeper scores it by running the app on subsets of its set).
 Each task's metric is named on chain, every round records it, and every trainer is paid.
+
+(Named to run after test_client_kit.py, whose checks expect the dev keeper to have published no
+TLS certificate yet; the keeper here publishes one.)
 """
 
 from __future__ import annotations
