@@ -84,23 +84,12 @@ class TaskKeeper:
         if folder is None:
             return None
         source = fetch_verified(self.ipfs, self.task.client_cid, self.task.client_sha256, MAX_CLIENT_BYTES)
+        # The keeper's own time limit, never the organization's: a task's round timeout may be a day.
+        settings = {"sandbox": self.settings.sandbox, "timeout": self.settings.validation_timeout}
         if self.task.scoring == Scoring.MEASURED:  # no fallback: without its scorer the task cannot pay
-            return Validator(
-                source,
-                folder,
-                self.task.metric,
-                sandbox=self.settings.sandbox,
-                timeout=self.settings.validation_timeout,
-            )
+            return Validator(source, folder, self.task.metric, **settings)
         try:  # the task's code may fail or hang here: then rounds carry the trainers' figures
-            # The keeper's own limit, never the organization's: a task's round timeout may be a day.
-            return Validator(
-                source,
-                folder,
-                self.task.metric,
-                sandbox=self.settings.sandbox,
-                timeout=self.settings.validation_timeout,
-            )
+            return Validator(source, folder, self.task.metric, **settings)
         except WorkerError as error:
             log(WARNING, "task %s: the task's code cannot score the validation set: %s", self.task.id, error)
             return None
