@@ -7,7 +7,16 @@ import json
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["aggregation", "chain_cost", "round_latency", "e2e_overhead", "scale", "multihost", "incentives"]
+BENCHMARKS = [
+    "aggregation",
+    "chain_cost",
+    "round_latency",
+    "e2e_overhead",
+    "scale",
+    "big_model",
+    "multihost",
+    "incentives",
+]
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import io
 import tempfile
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +47,28 @@ from keepers.demo import DIGITS_MLP
 from keepers.events import RoundAttested, RoundStarted
 from keepers.orchestration import ServedTask, TaskTerms, accept_task, publish_task, register_keeper
 from keepers.service import KeeperSettings
+from keepers.task_request import DEFAULT_MAX_UPDATE_NORM
 from localnet.deploy import deploy
 from localnet.network import Localnet
 from localnet.processes import descendants, free_port
 
-TRAINERS, WORKERS, HIDDEN, POLL_S, STAKE = 100, 4, 1536, 2.0, 1_000
+STAKE = 1_000
+
+
+@dataclass(frozen=True)
+class RoundShape:
+    """One benchmark round's federation: how many trainers in how many host processes, the digits
+    MLP's width (64·h + h + 10·h + 10 parameters), local epochs, and the task's update bound."""
+
+    trainers: int = 100
+    hidden: int = 1536
+    host_processes: int = 4
+    poll_s: float = 2.0
+    epochs: int = 5
+    max_update_norm: Decimal = DEFAULT_MAX_UPDATE_NORM
+
+
+SCALE = RoundShape()
 
 
 def _peak_rss_mb(pids: list[int]) -> float:
@@ -69,7 +88,7 @@ def run(results_dir: Path) -> dict[str, Any]:
     rows = []
     for federated in (False, True):
         with tempfile.TemporaryDirectory(prefix="fedchain-scale-") as scratch:
-            rows.append(_round(Path(scratch), federated))
+            rows.append(measure_round(Path(scratch), SCALE, federated))
     fastest = rows[0]
     summary = {
         "round_s_keeper_validation": rows[0]["round_s"],
@@ -80,14 +99,16 @@ def run(results_dir: Path) -> dict[str, Any]:
         "target_round_s": 60,
         "accepted_updates": fastest["accepted"],
         "peak_memory_mb_total": fastest["peak_memory_mb_total"],
-        "trainer_processes": WORKERS,
-        "poll_interval_s": POLL_S,
+        "trainer_processes": SCALE.host_processes,
+        "poll_interval_s": SCALE.poll_s,
     }
     write_results(results_dir, "scale", rows, summary, columns=list(rows[0]))
     return summary
 
 
-def _round(home: Path, federated_evaluation: bool) -> dict[str, Any]:
+def measure_round(home: Path, shape: RoundShape, federated_evaluation: bool) -> dict[str, Any]:
+    """One round of a task paying for measured contribution, from its first train message to its
+    attestation in a block, with where the time went and every process's peak memory."""
     config = LocalnetConfig(home=home / "net", port_offset=BENCH_PORT_OFFSET)
     net = Localnet(config)
     net.up(1)
@@ -100,18 +121,19 @@ def _round(home: Path, federated_evaluation: bool) -> dict[str, Any]:
         org, keeper = keys.wallet("organization"), keys.wallet("keeper")
         link_port, feed_port = free_port(), free_port()
         settings = ClientSettings.for_network(
-            config.network(), deployment.contract, "digits-wide", (64,), 10, 16.0, 5, 0.1
+            config.network(), deployment.contract, "digits-wide", (64,), 10, 16.0, shape.epochs, 0.1
         )
-        built = build_client(settings, ModelSpec.parse(f"{DIGITS_MLP}:DigitsMLP", {"hidden": HIDDEN}))
-        trainers = derive_wallets(TRAINERS, "scale")
+        built = build_client(settings, ModelSpec.parse(f"{DIGITS_MLP}:DigitsMLP", {"hidden": shape.hidden}))
+        trainers = derive_wallets(shape.trainers, "scale")
         digits = load_digits()
         order = np.random.default_rng(0).permutation(len(digits.target))
         validation = write_npz(home / "validation", digits.data[order[:360]], digits.target[order[:360]]).parent
         with Progress() as progress:
             fund(chain, org, trainers, 1_000_000)
             terms = TaskTerms(
-                "digits-wide", "scale benchmark", 1, TRAINERS, TRAINERS, STAKE, 10_000_000, 900, 3600,
+                "digits-wide", "scale benchmark", 1, shape.trainers, shape.trainers, STAKE, 10_000_000, 900, 3600,
                 scoring=Scoring.MEASURED, validation_sha256=load_folder(validation).sha256(),
+                max_update_norm=shape.max_update_norm, round_timeout_s=600,
             )  # fmt: skip
             register_keeper(hub, keeper, f"127.0.0.1:{link_port}")
             task_id = publish_task(hub, kubo, org, str(keeper.address()), built, terms, "Scale Org").task_id
@@ -119,7 +141,7 @@ def _round(home: Path, federated_evaluation: bool) -> dict[str, Any]:
             register_and_join(chain, hub, trainers, task_id, STAKE, progress)
 
         assignments = []
-        for index, rows in enumerate(np.array_split(order[360:], TRAINERS)):
+        for index, rows in enumerate(np.array_split(order[360:], shape.trainers)):
             folder = home / "trainers" / f"t{index}"
             write_npz(folder, digits.data[rows], digits.target[rows])
             assignments.append(HostedTrainer(trainers[index].signer().private_key_hex, str(folder)))
@@ -137,9 +159,16 @@ def _round(home: Path, federated_evaluation: bool) -> dict[str, Any]:
         with ServedTask(chain, hub, keeper, keeper_settings, task_id) as served:
             endpoint = published_endpoint(hub, hub.task(task_id))
             workers += host_trainers(
-                built.source, endpoint, task_id, assignments, config.network(), home / "journal", WORKERS, POLL_S
+                built.source,
+                endpoint,
+                task_id,
+                assignments,
+                config.network(),
+                home / "journal",
+                shape.host_processes,
+                shape.poll_s,
             )
-            with Console(file=io.StringIO()).status("one round with 100 trainers"):
+            with Console(file=io.StringIO()).status(f"one round with {shape.trainers} trainers"):
                 served.wait(900)
             link_pid = served.service.superlink_pid
             link_pids = [link_pid] if link_pid else []
@@ -160,8 +189,9 @@ def _round(home: Path, federated_evaluation: bool) -> dict[str, Any]:
     timing = attested.timing.to_json()
     return {
         "evaluation": "federated + keeper validation" if federated_evaluation else "keeper validation",
-        "trainers": TRAINERS,
+        "trainers": shape.trainers,
         "parameters": built.parameters,
+        "model_mb": round(len(built.initial_model()) / 2**20, 1),
         "accepted": attested.accepted,
         "round_s": round(attested_at - started, 2),
         **{k: v for k, v in timing.items() if k != "aggregate_s"},
