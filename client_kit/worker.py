@@ -145,7 +145,9 @@ class TemplateTask:
         return [float(self.model.evaluate(x[rows], y[rows])[0]) for rows in row_sets]
 
 
-def load_task(source: bytes, data: LocalData | None, node_config: dict[str, Any]) -> TemplateTask | FlowerAppTask:
+def load_task(
+    source: bytes, data: LocalData | None, node_config: Mapping[str, Any] | None = None
+) -> TemplateTask | FlowerAppTask:
     """Run client.py's bytes as a module (never as __main__) and open the task it defines: an
     organization's Flower app (with the trainer's `node_config`) when it defines `client_app()`,
     else a template's `build_model()`."""
@@ -154,7 +156,7 @@ def load_task(source: bytes, data: LocalData | None, node_config: dict[str, Any]
     sys.modules[CLIENT_MODULE] = module
     exec(compile(source, module.__file__, "exec"), module.__dict__)
     if hasattr(module, "client_app"):
-        return FlowerAppTask(module.client_app(), module.SETTINGS.flower, data, node_config)
+        return FlowerAppTask(module.client_app(), module.SETTINGS.flower, data, dict(node_config or {}))
     return TemplateTask(module, data)
 
 
