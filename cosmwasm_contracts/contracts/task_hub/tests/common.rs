@@ -14,8 +14,8 @@ use ripemd::Ripemd160;
 use sha2::{Digest, Sha256};
 use task_hub::msg::{
     ClaimableResponse, ConfigResponse, Contribution, CreateTaskMsg, ExecuteMsg, InstantiateMsg,
-    Limits, ParticipantResponse, ProfileResponse, QueryMsg, RoundMetrics, Scoring, SignedClaim,
-    SlashEvidence, SlashMsg, SlashReason, SubmitRoundMsg, TaskMetric, TaskResponse,
+    Limits, ParticipantResponse, ProfileResponse, QueryMsg, RoundMetrics, RoundsResponse, Scoring,
+    SignedClaim, SlashEvidence, SlashMsg, SlashReason, SubmitRoundMsg, TaskMetric, TaskResponse,
 };
 use task_hub::ContractError;
 
@@ -419,6 +419,16 @@ impl Suite {
             self.join(t, id).unwrap();
         }
         id
+    }
+
+    /// Every round the contract records for the task, in order.
+    pub fn rounds(&self, task_id: u64) -> RoundsResponse {
+        let query = QueryMsg::Rounds {
+            task_id,
+            start_after: None,
+            limit: None,
+        };
+        self.app.wrap().query_wasm_smart(&self.hub, &query).unwrap()
     }
 
     /// Moves past the task's join deadline, so round 1 may be attested.

@@ -6,9 +6,7 @@ mod common;
 use common::*;
 use cosmwasm_std::{coin, coins, Decimal, Uint128};
 use cw_multi_test::Executor;
-use task_hub::msg::{
-    Contribution, CreateTaskMsg, ExecuteMsg, QueryMsg, RoundMetrics, RoundsResponse, SubmitRoundMsg,
-};
+use task_hub::msg::{Contribution, CreateTaskMsg, ExecuteMsg, RoundMetrics, SubmitRoundMsg};
 use task_hub::state::TaskStatus;
 use task_hub::ContractError;
 
@@ -1023,18 +1021,7 @@ fn submit_round_is_keeper_only_sequential_and_checks_contributors() {
         suite.round(id, 3, &[]).unwrap_err(),
         ContractError::AllRoundsDone { rounds: 2 }
     );
-    let rounds: RoundsResponse = suite
-        .app
-        .wrap()
-        .query_wasm_smart(
-            &suite.hub,
-            &QueryMsg::Rounds {
-                task_id: id,
-                start_after: None,
-                limit: None,
-            },
-        )
-        .unwrap();
+    let rounds = suite.rounds(id);
     assert_eq!(rounds.rounds.len(), 2);
     assert_eq!(
         (

@@ -6,8 +6,7 @@ mod common;
 use common::*;
 use cosmwasm_std::{Decimal, Uint128};
 use task_hub::msg::{
-    Contribution, CreateTaskMsg, ExecuteMsg, QueryMsg, RoundMetrics, RoundsResponse,
-    SubmitRoundMsg, TaskMetric,
+    Contribution, CreateTaskMsg, ExecuteMsg, RoundMetrics, SubmitRoundMsg, TaskMetric,
 };
 use task_hub::ContractError;
 
@@ -75,18 +74,7 @@ fn a_regression_task_reports_its_unbounded_error_under_its_own_name() {
     );
     let value = Decimal::from_ratio(291_325u128, 100u128); // an MSE of 2913.25: no bound applies
     submit(&mut suite, id, "mse", value).unwrap();
-    let rounds: RoundsResponse = suite
-        .app
-        .wrap()
-        .query_wasm_smart(
-            &suite.hub,
-            &QueryMsg::Rounds {
-                task_id: id,
-                start_after: None,
-                limit: None,
-            },
-        )
-        .unwrap();
+    let rounds = suite.rounds(id);
     assert_eq!(rounds.rounds[0].metrics.metric, "mse");
     assert_eq!(rounds.rounds[0].metrics.value, value);
 }

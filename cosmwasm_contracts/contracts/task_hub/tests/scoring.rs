@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use cosmwasm_std::Uint128;
-use task_hub::msg::{QueryMsg, RoundsResponse, Scoring, ROUND_WEIGHT};
+use task_hub::msg::{Scoring, ROUND_WEIGHT};
 use task_hub::ContractError;
 
 const VALIDATION_SHA: &str = "aa2a5cff79128f648df4cc00ec636d88e94f9ecd82180f3fa52108ff8cde6117";
@@ -15,19 +15,6 @@ fn measured(suite: &Suite) -> task_hub::msg::CreateTaskMsg {
     msg.scoring = Scoring::Measured;
     msg.validation_sha256 = Some(VALIDATION_SHA.into());
     msg
-}
-
-fn rounds(suite: &Suite, task_id: u64) -> RoundsResponse {
-    let query = QueryMsg::Rounds {
-        task_id,
-        start_after: None,
-        limit: None,
-    };
-    suite
-        .app
-        .wrap()
-        .query_wasm_smart(&suite.hub, &query)
-        .unwrap()
 }
 
 #[test]
@@ -125,7 +112,7 @@ fn a_round_records_its_score_table_and_refuses_a_bad_cid() {
     let keys = unscored.events.iter().flat_map(|e| e.attributes.iter());
     assert!(keys.clone().any(|a| a.key == "model_cid"));
     assert!(!keys.clone().any(|a| a.key == "scores_cid"));
-    let recorded = rounds(&suite, id).rounds;
+    let recorded = suite.rounds(id).rounds;
     assert_eq!(recorded[0].scores_cid.as_deref(), Some(CID));
     assert_eq!(recorded[1].scores_cid, None);
 }
