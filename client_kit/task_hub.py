@@ -293,7 +293,9 @@ class RoundMetrics:
         Figures are floored to 6 places and never negative zero (the contract cannot parse
         "-0.000000"). A wild figure must not make an attestation fail."""
         loss = MAX_LOSS if not math.isfinite(loss) else min(max(loss, 0.0), MAX_LOSS)
-        return RoundMetrics(floor_places(loss) + 0, metric.name, metric.recorded(value), min(max(examples, 0), MAX_U64))
+        return RoundMetrics(
+            abs(floor_places(loss)), metric.name, metric.recorded(value), min(max(examples, 0), MAX_U64)
+        )
 
     def wire(self) -> dict[str, Any]:
         return {
