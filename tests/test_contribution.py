@@ -224,6 +224,25 @@ def test_shapley_values_add_up_to_the_value_of_everyone_and_sampling_approaches_
     assert scores.method == "exact-shapley"
 
 
+def test_a_bigger_model_gets_proportionally_fewer_evaluations_never_less_than_leave_one_out(
+    digits: tuple[np.ndarray, np.ndarray], validator: Validator, honest: dict[str, list[np.ndarray]]
+) -> None:
+    scorer = ShapleyScorer(budget=160)
+    assert scorer.evaluations_for(650) == scorer.evaluations_for(1_000_000) == 160
+    assert scorer.evaluations_for(11_000_000) == 14  # an 11M model: about what 160 of 1M cost
+    assert scorer.evaluations_for(10**12) == 1
+    base = global_model(digits)
+    flattener = Flattener(NAMES, base)
+    candidates = [Candidate(n, 100.0, flattener.delta(a)) for n, a in honest.items()]
+    halves = [list(range(0, 150)), list(range(150, 300))]
+    # A budget too small for Shapley at this model's size still scores every update by leave-one-out.
+    tight = ShapleyScorer(budget=1)(Utility(flattener, candidates, lambda model: validator.losses(model, halves)))
+    roomy = ShapleyScorer(budget=160)(Utility(flattener, candidates, lambda model: validator.losses(model, halves)))
+    assert (tight.method, roomy.method) == ("leave-one-out", "exact-shapley")
+    assert tight.evaluations == len(candidates) + 2  # the global model, everyone, everyone but each
+    assert np.allclose(tight.leave_one_out, roomy.leave_one_out)
+
+
 def test_the_ledger_smooths_and_never_credits_zero_worth() -> None:
     ledger = Ledger(smoothing=0.5)
     everyone = ["a", "b", "rider"]
