@@ -1,24 +1,31 @@
-"""A Grid that waits for replies by polling every 0.25 s instead of Flower's fixed 3 s.
+"""A Grid that hands replies over as they arrive, polling every 0.25 s instead of Flower's fixed 3 s.
 
-Flower's HTTP Grid sleeps 3 s between reply pulls, so every train or evaluate phase costs up to
-3 s of idle waiting even when all trainers answered in milliseconds. This wrapper keeps Flower's
-own push and pull calls and only changes how often it asks; everything else is delegated.
+Flower's Grid sleeps 3 s between reply pulls and returns the whole phase's replies at once, so
+every train or evaluate phase costs up to 3 s of idle waiting even when all trainers answered in
+milliseconds, and the ServerApp holds every reply before it can look at the first. This wrapper
+keeps Flower's own push and pull calls and changes two things: how often it asks, and that
+`send_and_receive` yields each reply when it is pulled — in pulls of at most PULL_BYTES of model
+(as many replies as the round's message size allows) — so the strategy verifies and drops one
+reply before the next is read (`keepers.strategy`). Everything else is delegated.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from flwr.app import Message, RecordDict
 from flwr.serverapp import Grid
 from flwr.supercore.run import Run
 
+PULL_BYTES = 64 * 2**20  # replies pulled at once: about this many bytes of arrays
+
 
 class BriskGrid(Grid):
-    def __init__(self, inner: Grid, poll_interval: float = 0.25) -> None:
+    def __init__(self, inner: Grid, poll_interval: float = 0.25, pull_bytes: int = PULL_BYTES) -> None:
         self.inner = inner
         self.poll_interval = poll_interval
+        self.pull_bytes = pull_bytes
 
     def set_run(self, run: Run) -> None:
         self.inner.set_run(run)
@@ -41,14 +48,29 @@ class BriskGrid(Grid):
     def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Message]:
         return self.inner.pull_messages(message_ids)
 
-    def send_and_receive(self, messages: Iterable[Message], *, timeout: float | None = None) -> Iterable[Message]:
-        waiting = set(self.inner.push_messages(messages))
+    def send_and_receive(self, messages: Iterable[Message], *, timeout: float | None = None) -> Iterator[Message]:
+        """Pushes the messages now; the replies come from the returned iterator as they arrive."""
+        messages = list(messages)
+        waiting = list(self.inner.push_messages(messages))
+        size = max((array_bytes(m) for m in messages), default=0)
+        per_pull = max(1, self.pull_bytes // max(1, size))  # a reply is about as big as its message
         deadline = None if timeout is None else time.monotonic() + timeout
-        replies: list[Message] = []
-        while waiting and (deadline is None or time.monotonic() < deadline):
-            arrived = list(self.inner.pull_messages(waiting))
-            replies.extend(arrived)
-            waiting -= {reply.metadata.reply_to_message_id for reply in arrived}
-            if waiting:
+        return self._arrivals(waiting, per_pull, deadline)
+
+    def _arrivals(self, waiting: list[str], per_pull: int, deadline: float | None) -> Iterator[Message]:
+        pending = dict.fromkeys(waiting)  # in push order
+        while pending and (deadline is None or time.monotonic() < deadline):
+            ids = list(pending)
+            arrived = 0
+            for start in range(0, len(ids), per_pull):
+                for reply in self.inner.pull_messages(ids[start : start + per_pull]):
+                    pending.pop(reply.metadata.reply_to_message_id, None)
+                    arrived += 1
+                    yield reply
+            if pending and not arrived:
                 time.sleep(self.poll_interval)
-        return replies
+
+
+def array_bytes(message: Message) -> int:
+    """The bytes of arrays a message carries (the model, for a train message)."""
+    return sum(len(array.data) for record in message.content.array_records.values() for array in record.values())

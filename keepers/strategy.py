@@ -20,8 +20,8 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -45,8 +45,8 @@ from client_kit.protocol import (
 )
 from client_kit.task_hub import Standing
 from keepers.binding import Bindings
-from keepers.contribution.pipeline import ClaimedContribution, ContributionPipeline, RoundInput
-from keepers.contribution.updates import Flattener
+from keepers.contribution.pipeline import ClaimedContribution, ContributionPipeline, RoundInput, RoundWeights
+from keepers.contribution.updates import Flattener, UpdateRows
 from keepers.evaluation import Evaluation, EvaluationContext, aggregate, one_per_trainer, read_evaluation
 from keepers.events import FeedEvent, LastReply, RoundStarted, RoundTiming, UpdateAccepted, UpdateRejected
 from keepers.fedavg import weighted_average
@@ -141,18 +141,41 @@ class ChainFedAvg(FedAvg):
     def aggregate_train(
         self, server_round: int, replies: Iterable[Message]
     ) -> tuple[ArrayRecord | None, MetricRecord | None]:
+        """Judges each reply as it arrives (`keepers.brisk_grid` yields them one by one), spills an
+        accepted update's change to the round's file and drops the reply: the keeper holds a few
+        models, never one per trainer. Scoring and the new model are passes over that file."""
         task_round = self.task_round(server_round)
-        replies = list(replies)
-        self._clock["replies_in"] = time.perf_counter()
-        self._slowest = slowest_reply_path(replies, time.time())
         names, global_arrays, global_sha256 = self._global
         context = self._context_for_round(task_round, names, global_arrays, global_sha256)
+        flattener = Flattener(names, global_arrays)
+        with UpdateRows(flattener.size) as rows:
+            return self._aggregate(task_round, context, flattener, rows, replies)
+
+    def _aggregate(
+        self,
+        task_round: int,
+        context: UpdateContext,
+        flattener: Flattener,
+        rows: UpdateRows,
+        replies: Iterable[Message],
+    ) -> tuple[ArrayRecord | None, MetricRecord | None]:
+        verdicts: list[Accepted | Rejected] = []
+        loss_by_node: dict[int, float | None] = {}
+        paths: list[tuple[float, LastReply]] = []
+        last_arrival = self._clock["round_start"]
+        for reply in replies:
+            last_arrival = time.perf_counter()
+            loss_by_node[int(reply.metadata.src_node_id)] = _train_loss(reply)
+            path = reply_path(reply, time.time())
+            if path is not None:
+                paths.append(path)
+            verdicts.append(self._judge(context, reply, rows))
+        self._clock["replies_in"] = last_arrival  # verification hid behind the wait until here
+        self._slowest = max(paths, key=lambda pair: pair[0])[1] if paths else None
         accepted: list[Accepted] = []
         rejected: list[Rejected] = []
         losses: list[tuple[float, int]] = []
-        verdicts = settle_duplicates([self._judge(context, reply) for reply in replies])
-        loss_by_node = {int(reply.metadata.src_node_id): _train_loss(reply) for reply in replies}
-        for verdict in verdicts:
+        for verdict in settle_duplicates(verdicts):
             if isinstance(verdict, Accepted):
                 accepted.append(verdict)
                 loss = loss_by_node.get(verdict.node_id)
@@ -169,35 +192,40 @@ class ChainFedAvg(FedAvg):
                     )
                 )
         self._clock["verified"] = time.perf_counter()
-        round_input = RoundInput(self.task_id, task_round, names, global_arrays, self._global_model, accepted)
+        round_input = RoundInput(
+            self.task_id, task_round, flattener.names, flattener.base, self._global_model, accepted, rows
+        )
         weights = self.contribution.weigh(round_input)
         self._clock["scored"] = time.perf_counter()
-        chosen = [(a.arrays, w) for a, w in zip(accepted, weights.aggregation, strict=True) if w > 0]
-        if chosen:
-            new_arrays = weighted_average(iter(chosen), float(sum(w for _, w in chosen)), global_arrays)
-            if weights.frozen is not None:  # what the validation set cannot measure stays as it was
-                new_arrays = Flattener(names, global_arrays).keep_base(new_arrays, weights.frozen)
-        else:
-            new_arrays = [a.copy() for a in global_arrays]  # nothing worth taking arrived: keep the model
+        new_arrays = new_global_model(flattener, rows, accepted, weights)
         train_loss = sum(loss * n for loss, n in losses) / sum(n for _, n in losses) if losses else None
-        model = encode(names, new_arrays, {"task_id": str(self.task_id), "round": str(task_round)})
+        model = encode(flattener.names, new_arrays, {"task_id": str(self.task_id), "round": str(task_round)})
         self._clock["aggregated"] = time.perf_counter()
         self._pending = RoundOutcome(
-            task_round, names, new_arrays, model, accepted, rejected, weights.credits, weights.table, train_loss
+            task_round,
+            flattener.names,
+            new_arrays,
+            model,
+            accepted,
+            rejected,
+            weights.credits,
+            weights.table,
+            train_loss,
         )
         metrics = MetricRecord({"accepted": len(accepted), "rejected": len(rejected)})
         return record_of(model), metrics
 
-    def _judge(self, context: UpdateContext, reply: Message) -> Accepted | Rejected:
-        """The verdict on one reply. Never raises: whatever a node sends, the worst it gets is a
-        rejection with a reason (anything unforeseen is unreadable, and proves nothing)."""
+    def _judge(self, context: UpdateContext, reply: Message, rows: UpdateRows) -> Accepted | Rejected:
+        """The verdict on one reply; an accepted update's change to the global model is spilled to
+        `rows`. Never raises: whatever a node sends, the worst it gets is a rejection with a reason
+        (anything unforeseen is unreadable, and proves nothing)."""
         node_id = int(reply.metadata.src_node_id)
         try:
-            return self._verdict(context, reply, node_id)
+            return self._verdict(context, reply, node_id, rows)
         except Exception as error:  # a crafted reply must not stop the round for everyone else
             return Rejected(f"unreadable reply ({type(error).__name__})", node_id, None)
 
-    def _verdict(self, context: UpdateContext, reply: Message, node_id: int) -> Accepted | Rejected:
+    def _verdict(self, context: UpdateContext, reply: Message, node_id: int, rows: UpdateRows) -> Accepted | Rejected:
         if reply.has_error():
             return Rejected(f"trainer reported an error: {str(reply.error.reason)[:200]}", node_id, None)
         content = reply.content
@@ -212,9 +240,13 @@ class ChainFedAvg(FedAvg):
         envelope = content.config_records.get(ENVELOPE) if ENVELOPE in content.config_records else None
         update = bytes(record[WIRE_KEY].data)
         bound_to = self._bindings.by_node.get(node_id)
-        return verify_update(
+        verdict = verify_update(
             context, node_id, names, arrays, metrics.get(NUM_EXAMPLES), envelope, self._standing, bound_to, update
         )
+        if isinstance(verdict, Accepted):
+            change = Flattener(context.global_names, context.global_arrays).delta(arrays)
+            return replace(verdict, row=rows.append(change))
+        return verdict
 
     def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:
         """Signed evaluations of this round's model by staked trainers, aggregated robustly (never
@@ -257,21 +289,36 @@ class ChainFedAvg(FedAvg):
         return MetricRecord({EVAL_LOSS: summary.loss, EVAL_VALUE: summary.value, NUM_EXAMPLES: summary.examples})
 
 
-def slowest_reply_path(replies: list[Message], arrived: float) -> LastReply | None:
-    """Where the round's last reply spent its time: the train message's delivery to the trainer
-    (push, the trainer's poll, pull), local training, encoding and signing (all three as the trainer
-    reports them: for the timing display only), and the reply's way back to the keeper."""
-    timed = [
-        (reply.metadata.created_at, timings)
-        for reply in replies
-        if not reply.has_error()
-        and (metrics := _metric_record(reply)) is not None
-        and (timings := TrainerTimings.from_metrics(metrics)) is not None
-    ]
-    if not timed:
+def new_global_model(
+    flattener: Flattener, rows: UpdateRows, accepted: Sequence[Accepted], weights: RoundWeights
+) -> list[np.ndarray]:
+    """The global model moved by the weighted average of the chosen updates' changes — a second
+    pass over the round's file, one update at a time (`keepers.fedavg`); what the validation
+    set cannot measure (`weights.frozen`) stays the global model's."""
+    chosen = [(a.row, w) for a, w in zip(accepted, weights.aggregation, strict=True) if w > 0]
+    if not chosen:
+        return [a.copy() for a in flattener.base]  # nothing worth taking arrived: keep the model
+    buffer = np.empty(flattener.size, dtype=np.float32)
+    changes = (((rows.row(row, buffer),), weight) for row, weight in chosen)
+    (step,) = weighted_average(changes, float(sum(w for _, w in chosen)), [buffer])
+    if weights.frozen is not None:
+        step[weights.frozen] = 0
+    return flattener.arrays(step)
+
+
+def reply_path(reply: Message, arrived: float) -> tuple[float, LastReply] | None:
+    """When a reply was made, and where it spent its time: the train message's delivery to the
+    trainer (push, the trainer's poll, pull), local training, encoding and signing (all three as the
+    trainer reports them: for the timing display only), and its way back to the keeper (`arrived`
+    − made). None for a reply that reports no timings."""
+    if reply.has_error():
         return None
-    created, timings = max(timed, key=lambda pair: pair[0])
-    return LastReply(timings.delivery_s, timings.train_s, timings.sign_s, max(0.0, arrived - created))
+    metrics = _metric_record(reply)
+    timings = TrainerTimings.from_metrics(metrics) if metrics is not None else None
+    if timings is None:
+        return None
+    created = reply.metadata.created_at
+    return created, LastReply(timings.delivery_s, timings.train_s, timings.sign_s, max(0.0, arrived - created))
 
 
 def _metric_record(reply: Message) -> MetricRecord | None:

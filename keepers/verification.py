@@ -47,8 +47,8 @@ class Accepted:
     node_id: int
     num_examples: int
     weight: int
-    arrays: list[np.ndarray]
     envelope: SignedEnvelope  # the trainer's signed claim (evidence, should it equivocate)
+    row: int = -1  # where the strategy spilled its change to the global model (`UpdateRows`)
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ def verify_update(
     if norm > context.norm_bound:
         return offense(f"update norm {norm:.3f} exceeds the bound {context.norm_bound:.3f}", SlashReason.NORM_EXCEEDED)
     weight = contribution_weight(examples, context)
-    return Accepted(address, node_id, examples, weight, list(arrays), envelope)
+    return Accepted(address, node_id, examples, weight, envelope)
 
 
 def settle_duplicates(verdicts: list[Accepted | Rejected]) -> list[Accepted | Rejected]:

@@ -9,6 +9,7 @@ organization's validation set.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,8 @@ from client_kit.worker import TaskWorker, WorkerError
 from keepers.contribution.ledger import Ledger
 from keepers.contribution.pipeline import ClaimedContribution, MeasuredContribution, RoundInput
 from keepers.contribution.score import ShapleyScorer, Utility, exact_shapley, gtg_shapley
-from keepers.contribution.updates import Candidate, Flattener
-from keepers.fedavg import weighted_average
+from keepers.contribution.updates import Candidate, Flattener, UpdateRows
+from keepers.strategy import new_global_model
 from keepers.validation import Validator, find_validation_set
 from keepers.verification import Accepted
 from tests.trainers import render_digits_client
@@ -72,10 +73,32 @@ def trained(base: list[np.ndarray], x: np.ndarray, y: np.ndarray, seed: int = 1)
     return model.get_arrays()
 
 
-def accepted(address: str, arrays: list[np.ndarray], examples: int) -> Accepted:
-    claim = UpdateClaim("fedchain-local", "wasm1contract", 1, 1, examples, f"digest-{address}", "base")
-    envelope = SignedEnvelope(claim=claim, address=address, public_key="", signature="")
-    return Accepted(address, 0, examples, min(examples, 1000), arrays, envelope)
+@dataclass(frozen=True)
+class Sent:
+    """An update a test round receives: who sent it, its arrays, its claimed examples."""
+
+    address: str
+    arrays: list[np.ndarray]
+    examples: int
+
+
+def accepted(address: str, arrays: list[np.ndarray], examples: int) -> Sent:
+    return Sent(address, arrays, examples)
+
+
+def spilled(
+    task_round: int, names: list[str], base: list[np.ndarray], updates: list[Sent], rows: UpdateRows | None = None
+) -> RoundInput:
+    """The round as the strategy hands it to the pipeline: each update verified and spilled."""
+    flattener = Flattener(names, base)
+    rows = rows or UpdateRows(flattener.size)
+    verdicts = []
+    for update in updates:
+        claim = UpdateClaim("fedchain-local", "wasm1contract", 1, 1, update.examples, f"digest-{update.address}", "b")
+        envelope = SignedEnvelope(claim=claim, address=update.address, public_key="", signature="")
+        row = rows.append(flattener.delta(update.arrays))
+        verdicts.append(Accepted(update.address, 0, update.examples, min(update.examples, 1000), envelope, row))
+    return RoundInput(1, task_round, names, base, encode(names, base), verdicts, rows)
 
 
 def shard(
@@ -99,9 +122,14 @@ def honest(digits: tuple[np.ndarray, np.ndarray]) -> dict[str, list[np.ndarray]]
     }
 
 
-def round_input(digits: tuple[np.ndarray, np.ndarray], updates: list[Accepted]) -> RoundInput:
-    base = global_model(digits)
-    return RoundInput(1, 2, NAMES, base, encode(NAMES, base), updates)
+def written(flattener: Flattener, deltas: list[tuple[str, float, np.ndarray]]) -> tuple[UpdateRows, list[Candidate]]:
+    """Candidates as the pipeline makes them: each change spilled to the round's rows."""
+    rows = UpdateRows(flattener.size)
+    return rows, [Candidate(name, prior, rows.append(delta)) for name, prior, delta in deltas]
+
+
+def round_input(digits: tuple[np.ndarray, np.ndarray], updates: list[Sent]) -> RoundInput:
+    return spilled(2, NAMES, global_model(digits), updates)
 
 
 def delta_norm(arrays: list[np.ndarray], base: list[np.ndarray]) -> float:
@@ -212,9 +240,9 @@ def test_shapley_values_add_up_to_the_value_of_everyone_and_sampling_approaches_
 ) -> None:
     base = global_model(digits)
     flattener = Flattener(NAMES, base)
-    candidates = [Candidate(n, 100.0, flattener.delta(a)) for n, a in honest.items()]
+    rows, candidates = written(flattener, [(n, 100.0, flattener.delta(a)) for n, a in honest.items()])
     halves = [list(range(0, 150)), list(range(150, 300))]
-    utility = Utility(flattener, candidates, lambda model: validator.losses(model, halves))
+    utility = Utility(flattener, rows, candidates, lambda model: validator.losses(model, halves))
     exact = exact_shapley(utility)
     everyone = utility(frozenset(range(len(candidates))))
     assert np.allclose(exact.sum(axis=0), everyone, atol=1e-9)  # efficiency
@@ -233,11 +261,11 @@ def test_a_bigger_model_gets_proportionally_fewer_evaluations_never_less_than_le
     assert scorer.evaluations_for(10**12) == 1
     base = global_model(digits)
     flattener = Flattener(NAMES, base)
-    candidates = [Candidate(n, 100.0, flattener.delta(a)) for n, a in honest.items()]
+    rows, candidates = written(flattener, [(n, 100.0, flattener.delta(a)) for n, a in honest.items()])
     halves = [list(range(0, 150)), list(range(150, 300))]
     # A budget too small for Shapley at this model's size still scores every update by leave-one-out.
-    tight = ShapleyScorer(budget=1)(Utility(flattener, candidates, lambda model: validator.losses(model, halves)))
-    roomy = ShapleyScorer(budget=160)(Utility(flattener, candidates, lambda model: validator.losses(model, halves)))
+    tight = ShapleyScorer(budget=1)(Utility(flattener, rows, candidates, lambda model: validator.losses(model, halves)))
+    roomy = ShapleyScorer(budget=160)(Utility(flattener, rows, candidates, lambda m: validator.losses(m, halves)))
     assert (tight.method, roomy.method) == ("leave-one-out", "exact-shapley")
     assert tight.evaluations == len(candidates) + 2  # the global model, everyone, everyone but each
     assert np.allclose(tight.leave_one_out, roomy.leave_one_out)
@@ -281,14 +309,17 @@ def test_scoring_alone_gives_free_riders_nothing(
     rng = np.random.default_rng(5)
     noise = rng.normal(size=flattener.size).astype(np.float32)
     honest_delta = flattener.delta(honest["medium"])
-    candidates = [
-        Candidate("big", 400.0, flattener.delta(honest["big"])),
-        Candidate("medium", 200.0, honest_delta),
-        Candidate("returns-global", 1000.0, np.zeros(flattener.size, np.float32)),
-        Candidate("adds-noise", 1000.0, noise * float(np.linalg.norm(honest_delta) / np.linalg.norm(noise))),
-    ]
+    rows, candidates = written(
+        flattener,
+        [
+            ("big", 400.0, flattener.delta(honest["big"])),
+            ("medium", 200.0, honest_delta),
+            ("returns-global", 1000.0, np.zeros(flattener.size, np.float32)),
+            ("adds-noise", 1000.0, noise * float(np.linalg.norm(honest_delta) / np.linalg.norm(noise))),
+        ],
+    )
     halves = [list(range(0, 150)), list(range(150, 300))]
-    scores = ShapleyScorer()(Utility(flattener, candidates, lambda model: validator.losses(model, halves)))
+    scores = ShapleyScorer()(Utility(flattener, rows, candidates, lambda model: validator.losses(model, halves)))
     assert scores.worth[0] > 0 and scores.worth[1] > 0
     assert scores.worth[2] == 0 and scores.worth[3] == 0, scores.values
 
@@ -320,7 +351,7 @@ def test_repeating_the_public_trajectory_earns_nothing(
     x, y = digits
     pipeline = MeasuredContribution(validator, "sha")
     previous, current = SoftmaxRegression(64, 10).get_arrays(), global_model(digits)
-    pipeline.weigh(RoundInput(1, 1, NAMES, previous, encode(NAMES, previous), []))  # round 1: nothing to repeat
+    pipeline.weigh(spilled(1, NAMES, previous, []))  # round 1: nothing to repeat
     rider_total = everyone = 0
     for task_round in range(2, 6):
         updates = [
@@ -328,12 +359,13 @@ def test_repeating_the_public_trajectory_earns_nothing(
             for i, start in enumerate((400, 700, 1000))
         ]
         updates.append(accepted("rider", step(previous, current, 2.0), 1000))  # one more step the same way
-        weights = pipeline.weigh(RoundInput(1, task_round, NAMES, current, encode(NAMES, current), updates))
+        sent = spilled(task_round, NAMES, current, updates)
+        weights = pipeline.weigh(sent)
         rider_total += credits_of(weights).get("rider", 0)
         everyone += sum(credits_of(weights).values())
         assert weights.aggregation[-1] == 0.0
-        chosen = [(u.arrays, w) for u, w in zip(updates, weights.aggregation, strict=True) if w > 0]
-        previous, current = current, weighted_average(iter(chosen), sum(w for _, w in chosen), current)
+        new = new_global_model(Flattener(NAMES, current), sent.rows, sent.accepted, weights)
+        previous, current = current, new
     assert rider_total == 0 and everyone > 0
 
 
@@ -347,11 +379,10 @@ def test_nothing_hides_where_the_validation_set_cannot_see(
     for pixel in (0, 32, 39):
         poisoned[0][pixel, 3] += 14.0
     updates = [accepted("big", honest["big"], 400), accepted("backdoor", poisoned, 200)]
-    weights = MeasuredContribution(validator, "sha").weigh(round_input(digits, updates))
+    sent = round_input(digits, updates)
+    weights = MeasuredContribution(validator, "sha").weigh(sent)
     assert weights.frozen is not None
-    chosen = [(u.arrays, w) for u, w in zip(updates, weights.aggregation, strict=True) if w > 0]
-    new = weighted_average(iter(chosen), sum(w for _, w in chosen), base)
-    new = Flattener(NAMES, base).keep_base(new, weights.frozen)  # as the strategy builds the model
+    new = new_global_model(Flattener(NAMES, base), sent.rows, sent.accepted, weights)  # the strategy's model
     x, y = digits
     lit = x[:300] / 16.0
     lit[:, 0] = 1.0
@@ -395,7 +426,7 @@ def test_a_model_the_code_cannot_score_is_harmful_not_a_scoring_failure(
     trigger[variance][0] = -3.0
     updates = [accepted("h1", trained_on[400], 400), accepted("h2", trained_on[800], 300)]
     updates.append(accepted("trigger", trigger, 1000))
-    weights = MeasuredContribution(validator, "sha").weigh(RoundInput(1, 2, names, base, model, updates))
+    weights = MeasuredContribution(validator, "sha").weigh(spilled(2, names, base, updates))
     assert "failure" not in weights.table
     assert weights.aggregation[2] == 0.0 and "trigger" not in credits_of(weights)
     assert set(credits_of(weights)) <= {"h1", "h2"} and credits_of(weights)

@@ -28,9 +28,10 @@ from client_kit.metrics import ACCURACY, TaskMetric
 from client_kit.model_format import encode, record_of, to_record
 from client_kit.task_hub import MAX_LOSS, MAX_U64, RoundMetrics, SlashReason, Standing
 from keepers.binding import Bindings
+from keepers.contribution.updates import Flattener, UpdateRows
 from keepers.events import LastReply
 from keepers.flower_server import recorded_metrics
-from keepers.strategy import ChainFedAvg, RoundOutcome, slowest_reply_path
+from keepers.strategy import ChainFedAvg, RoundOutcome, reply_path
 from keepers.verification import Accepted, Rejected, UpdateContext
 
 NAMES = ["w", "b"]
@@ -123,9 +124,11 @@ def _honest(seed: int = 0) -> list[np.ndarray]:
 
 def test_an_honest_reply_on_the_wire_is_read_and_accepted() -> None:
     arrays = _honest()
-    verdict = _strategy()._judge(CONTEXT, _update(arrays))
-    assert isinstance(verdict, Accepted) and verdict.weight == 120
-    assert all(np.array_equal(a, b) for a, b in zip(arrays, verdict.arrays, strict=True))
+    flattener = Flattener(NAMES, GLOBAL)
+    with UpdateRows(flattener.size) as rows:
+        verdict = _strategy()._judge(CONTEXT, _update(arrays), rows)
+        assert isinstance(verdict, Accepted) and verdict.weight == 120
+        assert np.array_equal(rows.row(verdict.row), flattener.delta(arrays))  # spilled as it arrived
 
 
 def test_an_unreadable_model_is_rejected_without_blame() -> None:
@@ -135,7 +138,7 @@ def test_an_unreadable_model_is_rejected_without_blame() -> None:
     per_layer = ArrayRecord({n: Array(a) for n, a in zip(NAMES, arrays, strict=True)})
     for record in (garbled, per_layer):
         content = RecordDict({"arrays": record, "metrics": MetricRecord({"num-examples": 120}), "envelope": signed})
-        verdict = _strategy()._judge(CONTEXT, _reply(content, 77))
+        verdict = _strategy()._judge(CONTEXT, _reply(content, 77), UpdateRows(1))
         assert isinstance(verdict, Rejected) and verdict.reason.startswith("unreadable model")
         assert not verdict.malicious  # nothing signed can be read from it, so nothing is proven
 
@@ -163,11 +166,19 @@ def test_the_round_timing_follows_the_last_reply() -> None:
     late = _reply(RecordDict({"arrays": record, "metrics": MetricRecord({"delivery-s": 0.7, "train-s": 0.3})}), 2)
     late.content["metrics"]["sign-s"] = 0.02
     untimed = _reply(RecordDict({"arrays": record, "metrics": MetricRecord({"num-examples": 1})}), 3)
-    early.metadata.created_at, late.metadata.created_at = 1000.0, 1001.5
-    untimed.metadata.created_at = 1002.0  # a reply without times (an old or a foreign client) is skipped
-    path = slowest_reply_path([early, late, untimed], arrived=1002.0)
-    assert path == LastReply(delivery_s=0.7, local_train_s=0.3, sign_s=0.02, return_s=0.5)
-    assert slowest_reply_path([untimed], arrived=1003.0) is None
+    now = time.time()
+    early.metadata.created_at, late.metadata.created_at = now - 2.0, now - 0.5
+    untimed.metadata.created_at = now  # a reply without times (an old or a foreign client) is skipped
+    assert reply_path(late, arrived=now) == (now - 0.5, LastReply(0.7, 0.3, 0.02, 0.5))
+    assert reply_path(untimed, arrived=now) is None
+    outcomes: list[RoundOutcome] = []
+    strategy = _strategy(outcomes)
+    strategy.aggregate_train(1, [late, early, untimed])  # as they arrive: each judged, its path noted
+    strategy.aggregate_evaluate(1, [])
+    (outcome,) = outcomes
+    last = outcome.timing.last_reply if outcome.timing is not None else None
+    assert last is not None and (last.delivery_s, last.local_train_s, last.sign_s) == (0.7, 0.3, 0.02)
+    assert 0.5 <= last.return_s < 5.0
 
 
 # --- liveness under any input -------------------------------------------------------------------
@@ -337,4 +348,4 @@ def test_a_reply_with_nan_timings_is_left_out_of_the_round_timing() -> None:
         RecordDict({"arrays": record, "metrics": MetricRecord({"delivery-s": float("nan"), "train-s": 0.2})}), 1
     )
     nan.content["metrics"]["sign-s"] = 0.01
-    assert slowest_reply_path([nan], arrived=time.time()) is None
+    assert reply_path(nan, arrived=time.time()) is None

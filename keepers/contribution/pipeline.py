@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from logging import WARNING
 from typing import Any, Protocol
 
@@ -26,7 +26,7 @@ from client_kit.worker import WorkerError
 from keepers.contribution.ledger import Ledger, budget_split
 from keepers.contribution.score import HALVES, Scores, ShapleyScorer, Utility
 from keepers.contribution.screen import MedianDirectionScreen, ScreenResult, TrustScreen
-from keepers.contribution.updates import Candidate, Flattener
+from keepers.contribution.updates import Candidate, Flattener, UpdateRows
 from keepers.verification import Accepted
 
 MAX_BATCH = 512  # validation examples scored per round (two halves)
@@ -34,7 +34,8 @@ MAX_BATCH = 512  # validation examples scored per round (two halves)
 
 @dataclass(frozen=True)
 class RoundInput:
-    """What the pipeline judges: the round's global model and its accepted updates, in arrival order."""
+    """What the pipeline judges: the round's global model and its accepted updates, in arrival
+    order, each as its row of the round's spilled changes (`Accepted.row` in `rows`)."""
 
     task_id: int
     round: int
@@ -42,6 +43,7 @@ class RoundInput:
     global_arrays: Sequence[np.ndarray]
     global_model: bytes
     accepted: Sequence[Accepted]
+    rows: UpdateRows
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,8 @@ class ValidationOracle(Protocol):
     def losses(self, model: bytes, row_sets: Sequence[Sequence[int]]) -> list[float]: ...
 
 
-def candidates_of(flattener: Flattener, accepted: Sequence[Accepted]) -> list[Candidate]:
-    return [Candidate(a.address, float(a.weight), flattener.delta(a.arrays)) for a in accepted]
+def candidates_of(accepted: Sequence[Accepted]) -> list[Candidate]:
+    return [Candidate(a.address, float(a.weight), a.row) for a in accepted]
 
 
 def _rows(accepted: Sequence[Accepted], screen: ScreenResult) -> list[dict[str, Any]]:
@@ -105,9 +107,8 @@ class ClaimedContribution:
         self.screen = screen or MedianDirectionScreen()
 
     def weigh(self, round_input: RoundInput) -> RoundWeights:
-        flattener = Flattener(round_input.names, round_input.global_arrays)
-        candidates = candidates_of(flattener, round_input.accepted)
-        screen = self.screen(candidates, None)
+        candidates = candidates_of(round_input.accepted)
+        screen = self.screen(candidates, round_input.rows)
         aggregation = [0.0 if i in screen.dropped else c.prior for i, c in enumerate(candidates)]
         credits: dict[str, int] = {}
         for weight, candidate in zip(aggregation, candidates, strict=True):
@@ -194,21 +195,32 @@ class MeasuredContribution:
         frozen = root == 0
         if frozen.all():  # the task's code did not train on the set: nothing could be measured
             raise ValueError("the task's code left every parameter unchanged on the validation set")
-        candidates = [
-            replace(c, delta=np.where(frozen, np.float32(0), c.delta))
-            for c in candidates_of(flattener, round_input.accepted)
-        ]
-        public = None if trajectory is None else np.where(frozen, np.float32(0), trajectory)
-        screen = self.screen(candidates, root, public)
+        with round_input.rows.masked(frozen):  # every read of the updates while scoring
+            return self._score(round_input, flattener, root, frozen, trajectory)
+
+    def _score(
+        self,
+        round_input: RoundInput,
+        flattener: Flattener,
+        root: np.ndarray,
+        frozen: np.ndarray,
+        trajectory: np.ndarray | None,
+    ) -> RoundWeights:
+        rows = round_input.rows
+        candidates = candidates_of(round_input.accepted)
+        public = None
+        if trajectory is not None and np.where(frozen, np.float32(0), trajectory).any():
+            public = rows.append(trajectory)
+        screen = self.screen(candidates, rows, root, public)
         kept = screen.kept
         seed, halves = self.draw_batch()
         # The public trajectory plays too (never paid, never in the model): an update is worth only
         # what it adds beyond what anyone could extrapolate without data.
         players = [candidates[i] for i in kept]
-        lead = 1 if public is not None and public.any() and players else 0
+        lead = 1 if public is not None and players else 0
         if lead:
             players.insert(0, Candidate("", float(np.median([c.prior for c in players])), public))
-        utility = Utility(flattener, players, lambda model: self.oracle.losses(model, halves))
+        utility = Utility(flattener, rows, players, lambda model: self.oracle.losses(model, halves))
         scores = self.scorer(utility)
         worth = dict.fromkeys((c.address for c in candidates), 0.0)
         aggregation = [0.0] * len(candidates)

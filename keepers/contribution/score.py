@@ -26,7 +26,7 @@ import numpy as np
 
 from client_kit.task_hub import MAX_LOSS
 from client_kit.worker import WorkerError
-from keepers.contribution.updates import Candidate, Flattener
+from keepers.contribution.updates import Candidate, Flattener, UpdateRows
 
 HALVES = 2
 TRUNCATION = 0.01  # a permutation prefix within 1 % of U(N) leaves nothing measurable to the rest
@@ -39,16 +39,17 @@ class Utility:
     def __init__(
         self,
         flattener: Flattener,
+        rows: UpdateRows,
         candidates: Sequence[Candidate],
         losses: Callable[[bytes], list[float]],
     ) -> None:
         self._flattener = flattener
+        self._rows = rows
         self._candidates = list(candidates)
         self._losses = losses
         self._priors = np.array([c.prior for c in candidates], dtype=np.float64)
-        self._total = np.zeros(flattener.size, dtype=np.float64)
-        for candidate in candidates:
-            self._total += candidate.prior * candidate.delta
+        self._total = rows.weighted_sum([c.row for c in candidates], self._priors.tolist())
+        self._buffer = np.empty(flattener.size, dtype=np.float32)  # one row read back at a time
         self.base = np.array(losses(flattener.model(np.zeros(flattener.size, dtype=np.float32))))
         if not (self.base < MAX_LOSS).all():  # the round's own global model: nothing to measure against
             raise WorkerError(f"the task's code cannot score the global model (losses {self.base.tolist()})")
@@ -69,17 +70,17 @@ class Utility:
         if cached is not None:
             return cached
         weight = float(self._priors[list(members)].sum())
-        if len(members) > self.players / 2:  # fewer terms from the total minus the complement
-            summed = self._total.copy()
-            for index in set(range(self.players)) - members:
-                summed -= self._candidates[index].prior * self._candidates[index].delta
+        if len(members) > self.players / 2:  # fewer rows read: the total minus the complement
+            summed, sign, terms = self._total.copy(), -1.0, set(range(self.players)) - members
         else:
-            summed = np.zeros(self._flattener.size, dtype=np.float64)
-            for index in members:
-                summed += self._candidates[index].prior * self._candidates[index].delta
+            summed, sign, terms = np.zeros(self._flattener.size), 1.0, set(members)
+        for index in sorted(terms):
+            candidate = self._candidates[index]
+            summed += (sign * candidate.prior) * self._rows.row(candidate.row, self._buffer)
         value = np.zeros(HALVES)
         if weight > 0:
-            model = self._flattener.model((summed / weight).astype(np.float32))
+            summed /= weight
+            model = self._flattener.model(summed.astype(np.float32))
             value = self.base - np.array(self._losses(model))
             self.evaluations += 1
         self._cache[members] = value

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from keepers.contribution.updates import Candidate, chance_cosine, cosine
+from keepers.contribution.updates import Candidate, UpdateRows, chance_cosine
 
 DUPLICATE_COSINE = 0.99  # updates this aligned are one update sent twice (scaling changes nothing)
 PUBLIC = -1  # `duplicate_of` for an update that repeats the public trajectory
@@ -40,22 +40,34 @@ class ScreenResult:
 
 
 def screen_by_direction(
-    candidates: Sequence[Candidate], reference: np.ndarray | None, what: str, public: np.ndarray | None = None
+    candidates: Sequence[Candidate],
+    rows: UpdateRows,
+    reference: np.ndarray | None,
+    what: str,
+    public: int | None = None,
 ) -> ScreenResult:
     """Keep updates that change the model and whose cos with `reference` beats chance (every
-    update that changes the model, with no reference), then drop near-duplicates."""
+    update that changes the model, with no reference), then drop near-duplicates. `public` is the
+    row of the public trajectory, if any. Every cosine comes from one Gram matrix of the reference
+    and the rows, built block by block over the round's file."""
     floor = 0.0 if reference is None else chance_cosine(reference.size)
+    extra = [] if reference is None else [reference]
+    indices = [c.row for c in candidates] + ([] if public is None else [public])
+    cosines, changes = _cosines(rows.gram(indices, extra))
+    first = len(extra)  # the candidates' positions in the Gram matrix start here
     result = ScreenResult(trust=[], floor=floor)
-    for index, candidate in enumerate(candidates):
-        trust = 1.0 if reference is None else max(0.0, cosine(candidate.delta, reference))
-        if not candidate.delta.any():
+    for index in range(len(candidates)):
+        trust = 1.0 if reference is None else max(0.0, float(cosines[0, first + index]))
+        if not changes[first + index]:
             result.dropped[index] = "no change to the global model"
             trust = 0.0
         elif trust <= floor:
             result.dropped[index] = f"direction no better than chance against {what} (cos {trust:.3f} ≤ {floor:.3f})"
             trust = 0.0
         result.trust.append(trust)
-    for copy, original in near_duplicates(candidates, result.kept, public).items():
+    at = {index: first + index for index in result.kept if changes[first + index]}
+    public_at = first + len(candidates) if public is not None and changes[first + len(candidates)] else None
+    for copy, original in near_duplicates(cosines, at, public_at).items():
         if original == PUBLIC:
             result.dropped[copy] = "repeats the public trajectory of the global models (no data needed)"
         else:
@@ -65,25 +77,26 @@ def screen_by_direction(
     return result
 
 
-def near_duplicates(
-    candidates: Sequence[Candidate], among: Sequence[int], public: np.ndarray | None = None
-) -> dict[int, int]:
-    """Later copies → the earliest update they point the same way as (candidates are in arrival
-    order; `public`, the trajectory anyone can extrapolate, arrived before all of them: PUBLIC).
-    All the pairs' cosines come from one Gram matrix (one BLAS product, not a loop over pairs)."""
-    rows = [(i, candidates[i].delta) for i in among if candidates[i].delta.any()]
-    if public is not None and public.any():
-        rows.insert(0, (PUBLIC, public))
-    if len(rows) < 2:
-        return {}
-    stacked = np.stack([delta for _, delta in rows]).astype(np.float64)
-    unit = stacked / np.linalg.norm(stacked, axis=1, keepdims=True)
-    cosines = unit @ unit.T
+def _cosines(gram: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair's cosine from a Gram matrix (0 with a zero vector: no direction at all), and
+    which vectors are not zero."""
+    norms = np.sqrt(np.maximum(np.diag(gram), 0.0))
+    changes = norms > 0
+    scale = np.where(changes, norms, 1.0)
+    return gram / np.outer(scale, scale), changes
+
+
+def near_duplicates(cosines: np.ndarray, at: dict[int, int], public_at: int | None = None) -> dict[int, int]:
+    """Later copies → the earliest update they point the same way as. `at` maps each candidate
+    (in arrival order) to its position in `cosines`; the public trajectory, which anyone can
+    extrapolate, arrived before all of them (PUBLIC, at `public_at`)."""
+    order = ([(PUBLIC, public_at)] if public_at is not None else []) + list(at.items())
     copies: dict[int, int] = {}
-    for later in range(1, len(rows)):
+    for later in range(1, len(order)):
         for earlier in range(later):
-            if rows[earlier][0] not in copies and cosines[later, earlier] >= DUPLICATE_COSINE:
-                copies[rows[later][0]] = rows[earlier][0]
+            original, position = order[earlier]
+            if original not in copies and cosines[order[later][1], position] >= DUPLICATE_COSINE:
+                copies[order[later][0]] = original
                 break
     return copies
 
@@ -94,11 +107,15 @@ class TrustScreen:
     name = "fltrust"
 
     def __call__(
-        self, candidates: Sequence[Candidate], root_delta: np.ndarray | None, public: np.ndarray | None = None
+        self,
+        candidates: Sequence[Candidate],
+        rows: UpdateRows,
+        root_delta: np.ndarray | None,
+        public: int | None = None,
     ) -> ScreenResult:
         if root_delta is None:
             raise ValueError("the trust screen needs the keeper's update on the validation set")
-        return screen_by_direction(candidates, root_delta, "the keeper's update on the validation set", public)
+        return screen_by_direction(candidates, rows, root_delta, "the keeper's update on the validation set", public)
 
 
 class MedianDirectionScreen:
@@ -107,11 +124,15 @@ class MedianDirectionScreen:
     name = "median-direction"
 
     def __call__(
-        self, candidates: Sequence[Candidate], root_delta: np.ndarray | None = None, public: np.ndarray | None = None
+        self,
+        candidates: Sequence[Candidate],
+        rows: UpdateRows,
+        root_delta: np.ndarray | None = None,
+        public: int | None = None,
     ) -> ScreenResult:
         if not candidates:
             return ScreenResult(trust=[])
         if len(candidates) < 3:  # a median of one or two is their own mean: nothing to test against
-            return screen_by_direction(candidates, None, "", public)
-        median = np.median(np.stack([c.delta for c in candidates]), axis=0)
-        return screen_by_direction(candidates, median, "the median update", public)
+            return screen_by_direction(candidates, rows, None, "", public)
+        median = rows.median([c.row for c in candidates])
+        return screen_by_direction(candidates, rows, median, "the median update", public)

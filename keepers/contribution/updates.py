@@ -1,5 +1,6 @@
 """The updates a round's contribution is measured on: each accepted update as its change to the
-global model, flattened, and the way back from a combination of changes to a model's bytes.
+global model, flattened, spilled to the round's file as it arrives (`UpdateRows`), and the way back
+from a combination of changes to a model's bytes.
 
 Only floating-point layers change (`client_kit.update_rules.averaged`); counters and masks are the
 global model's, exactly as `keepers.fedavg` aggregates them.
@@ -7,13 +8,131 @@ global model's, exactly as `keepers.fedavg` aggregates them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from client_kit.model_format import encode
 from client_kit.update_rules import averaged
+
+BLOCK_BYTES = 8 * 2**20  # one read across every row of the round: a block of coordinates (float64)
+
+FLOAT = np.dtype(np.float32)
+
+
+class UpdateRows:
+    """The round's updates as float32 rows — update − global over the float layers, flattened — in
+    one unnamed file: each is written once, as it arrives, and read back a row or a block of
+    coordinates at a time (explicit reads into buffers, never a mapping that would keep every page
+    it touched resident). So the keeper holds a few models' worth of memory whatever the number of
+    trainers: the screen's Gram matrix, the median and the weighted sums are block-wise passes over
+    the file, each block at most BLOCK_BYTES across all rows."""
+
+    def __init__(self, size: int, directory: Path | None = None) -> None:
+        self.size = size
+        self.count = 0
+        self.mask: np.ndarray | None = None  # coordinates reads return as 0 (`masked`)
+        self._file = tempfile.TemporaryFile(prefix="fedchain-round-", dir=directory)
+        self._fd = self._file.fileno()
+
+    def __enter__(self) -> UpdateRows:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+    @contextmanager
+    def masked(self, mask: np.ndarray) -> Iterator[None]:
+        """Reads return the `mask`ed coordinates as 0 within this block (what scoring cannot see)."""
+        self.mask = mask
+        try:
+            yield
+        finally:
+            self.mask = None
+
+    def append(self, delta: np.ndarray) -> int:
+        """Writes one row; returns its index."""
+        row = np.ascontiguousarray(delta, dtype=FLOAT)
+        if row.shape != (self.size,):
+            raise ValueError(f"a row of {row.shape} where the round's rows have ({self.size},)")
+        self._write(memoryview(row).cast("B"), self.count * self.size * FLOAT.itemsize)
+        self.count += 1
+        return self.count - 1
+
+    def row(self, index: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Row `index` (into `out` when given: a reused buffer), masked coordinates 0."""
+        out = np.empty(self.size, dtype=FLOAT) if out is None else out
+        self._read(out, index, 0)
+        if self.mask is not None:
+            out[self.mask] = 0
+        return out
+
+    def spans(self, rows: int) -> Iterator[tuple[int, int]]:
+        """Coordinate ranges such that a block across `rows` rows stays within BLOCK_BYTES."""
+        width = max(1, BLOCK_BYTES // (8 * max(1, rows)))  # blocks are widened to float64 to multiply
+        for start in range(0, self.size, width):
+            yield start, min(start + width, self.size)
+
+    def block(self, indices: Sequence[int], start: int, stop: int) -> np.ndarray:
+        """Coordinates start:stop of the rows `indices`, one row each, masked coordinates 0."""
+        out = np.empty((len(indices), stop - start), dtype=FLOAT)
+        for position, index in enumerate(indices):
+            self._read(out[position], index, start)
+        if self.mask is not None:
+            out[:, self.mask[start:stop]] = 0
+        return out
+
+    def gram(self, indices: Sequence[int], extra: Sequence[np.ndarray] = ()) -> np.ndarray:
+        """The float64 Gram matrix of [*extra, *rows]: every pair's dot product (norms on the
+        diagonal), accumulated block by block — the screen's cosines from one pass over the file."""
+        size = len(extra) + len(indices)
+        gram = np.zeros((size, size))
+        for start, stop in self.spans(size):
+            block = np.empty((size, stop - start))
+            for position, vector in enumerate(extra):
+                block[position] = vector[start:stop]
+            block[len(extra) :] = self.block(indices, start, stop)
+            gram += block @ block.T
+        return gram
+
+    def median(self, indices: Sequence[int]) -> np.ndarray:
+        """The coordinate-wise median of the rows, block by block."""
+        median = np.empty(self.size, dtype=FLOAT)
+        for start, stop in self.spans(len(indices)):
+            median[start:stop] = np.median(self.block(indices, start, stop), axis=0)
+        return median
+
+    def weighted_sum(self, indices: Sequence[int], weights: Sequence[float]) -> np.ndarray:
+        """Σ weightᵢ · rowᵢ in float64, one row at a time."""
+        total = np.zeros(self.size)
+        buffer = np.empty(self.size, dtype=FLOAT)
+        for index, weight in zip(indices, weights, strict=True):
+            total += weight * self.row(index, buffer)
+        return total
+
+    def _write(self, data: memoryview, offset: int) -> None:
+        while data:
+            written = os.pwrite(self._fd, data, offset)
+            data, offset = data[written:], offset + written
+
+    def _read(self, out: np.ndarray, index: int, start: int) -> None:
+        if not 0 <= index < self.count:
+            raise IndexError(f"row {index} of {self.count}")
+        view = memoryview(out).cast("B")
+        offset = (index * self.size + start) * FLOAT.itemsize
+        while view:
+            read = os.preadv(self._fd, [view], offset)
+            if read == 0:
+                raise OSError("the round's update file ended early")
+            view, offset = view[read:], offset + read
 
 
 @dataclass(frozen=True)
@@ -22,7 +141,7 @@ class Candidate:
 
     address: str
     prior: float  # min(claimed examples, the task's cap): the claimed count's only say in anything
-    delta: np.ndarray  # update − global over the float layers, flattened (float32)
+    row: int  # its change to the global model: this row of the round's UpdateRows
 
 
 class Flattener:
@@ -56,28 +175,9 @@ class Flattener:
             offset += layer.size
         return arrays
 
-    def keep_base(self, arrays: Sequence[np.ndarray], frozen: np.ndarray) -> list[np.ndarray]:
-        """`arrays` with the `frozen` float coordinates (a flat mask) set back to the global model's."""
-        kept = [np.array(a) for a in arrays]
-        offset = 0
-        for index in self._floating:
-            layer = self.base[index]
-            mask = frozen[offset : offset + layer.size].reshape(layer.shape)
-            kept[index][mask] = layer[mask]
-            offset += layer.size
-        return kept
-
     def model(self, delta: np.ndarray) -> bytes:
         """The checkpoint of the global model moved by `delta` (what the task's code evaluates)."""
         return encode(self.names, self.arrays(delta))
-
-
-def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    """cos(a, b), accumulated in float64; 0 when either is the zero vector (no direction at all)."""
-    norm = float(np.linalg.norm(a.astype(np.float64))) * float(np.linalg.norm(b.astype(np.float64)))
-    if norm == 0.0:
-        return 0.0
-    return float(np.dot(a.astype(np.float64), b.astype(np.float64)) / norm)
 
 
 def chance_cosine(dimensions: int) -> float:

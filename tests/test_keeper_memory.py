@@ -1,0 +1,138 @@
+"""The keeper's memory in a round stays flat in the number of trainers: replies are judged as they
+arrive and each accepted update is spilled to the round's file (`UpdateRows`), so aggregating many
+replies takes no more memory than aggregating a few. Measured with tracemalloc, which sees numpy's
+buffers, on the real strategy with signed replies from staked trainers."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import tracemalloc
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from cosmpy.aerial.wallet import LocalWallet
+from cosmpy.crypto.keypairs import PrivateKey
+from flwr.app import ConfigRecord, Message, Metadata, MetricRecord, RecordDict
+from flwr.app.message import make_message
+
+from client_kit.envelope import UpdateClaim, sign, update_digest
+from client_kit.model_format import encode, record_of, to_record
+from client_kit.task_hub import Standing
+from keepers.binding import Bindings
+from keepers.contribution.updates import BLOCK_BYTES, UpdateRows
+from keepers.strategy import ChainFedAvg, RoundOutcome
+from keepers.verification import UpdateContext
+
+NAMES = ["w", "b"]
+GLOBAL = [np.zeros((512, 1024), np.float32), np.zeros(1024, np.float32)]  # 2 MiB of float32
+MODEL_BYTES = sum(a.nbytes for a in GLOBAL)
+GLOBAL_BYTES = encode(NAMES, GLOBAL)
+CONTEXT = UpdateContext(
+    "fedchain-local-1", "wasm1hub", 5, 2, NAMES, GLOBAL, hashlib.sha256(GLOBAL_BYTES).hexdigest(), 1e6, 1000
+)
+WALLETS = [LocalWallet(PrivateKey(hashlib.sha256(b"memory%d" % i).digest()), "wasm") for i in range(48)]
+
+
+class NoNodes:
+    def get_node_ids(self) -> list[int]:
+        return []
+
+
+def _strategy(outcomes: list[RoundOutcome]) -> ChainFedAvg:
+    staked = {str(w.address()) for w in WALLETS}
+
+    def standing(address: str) -> Standing:
+        return Standing.ACTIVE if address in staked else Standing.ABSENT
+
+    bindings = Bindings(CONTEXT.chain_id, CONTEXT.contract, CONTEXT.task_id, standing)
+    bindings.by_node.update({100 + i: str(w.address()) for i, w in enumerate(WALLETS)})
+    strategy = ChainFedAvg(bindings, lambda *_: CONTEXT, standing, outcomes.append, task_id=5, round_offset=1)
+    strategy.configure_train(1, record_of(GLOBAL_BYTES), ConfigRecord(), NoNodes())  # type: ignore[arg-type]
+    return strategy
+
+
+def _replies(trainers: int) -> Iterator[Message]:
+    """Signed updates from staked trainers, made one at a time as a grid hands them over."""
+    for index in range(trainers):
+        rng = np.random.default_rng(index)
+        arrays = [rng.normal(0, 0.01, a.shape).astype(np.float32) for a in GLOBAL]
+        claim = UpdateClaim(
+            CONTEXT.chain_id, CONTEXT.contract, 5, 2, 100, update_digest(NAMES, arrays), CONTEXT.global_sha256
+        )
+        content = RecordDict(
+            {
+                "arrays": to_record(NAMES, arrays),
+                "metrics": MetricRecord({"num-examples": 100, "train-loss": 0.5}),
+                "envelope": ConfigRecord(sign(WALLETS[index].signer(), claim).to_record()),
+            }
+        )
+        metadata = Metadata(1, "", 100 + index, 0, "instruction", "2", time.time(), 600, "train")
+        del arrays
+        yield make_message(metadata=metadata, content=content)
+
+
+def _peak_of_a_round(trainers: int) -> tuple[int, RoundOutcome]:
+    outcomes: list[RoundOutcome] = []
+    strategy = _strategy(outcomes)
+    tracemalloc.start()
+    try:
+        strategy.aggregate_train(1, _replies(trainers))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    strategy.aggregate_evaluate(1, [])
+    return peak, outcomes[0]
+
+
+def test_a_rounds_memory_does_not_grow_with_its_trainers() -> None:
+    """Before: every reply was held until the round ended, and the screen stacked every update in
+    float64 — the peak grew by ~5 models per trainer."""
+    few, few_outcome = _peak_of_a_round(12)
+    many, many_outcome = _peak_of_a_round(48)
+    assert len(few_outcome.accepted) == 12 and len(many_outcome.accepted) == 48
+    # What a round holds: the reply in hand and its change, a row buffer, one block of the screen's
+    # passes (BLOCK_BYTES across all rows, float32 and float64), the new model and its bytes — for
+    # 12 trainers as for 48.
+    assert many < few + 2 * MODEL_BYTES, (few / MODEL_BYTES, many / MODEL_BYTES)
+    assert many < 8 * MODEL_BYTES + 3 * BLOCK_BYTES, many / MODEL_BYTES
+
+
+def _changes(trainers: int) -> list[list[np.ndarray]]:
+    return [
+        [np.random.default_rng(index).normal(0, 0.01, a.shape).astype(np.float32) for a in GLOBAL]
+        for index in range(trainers)
+    ]
+
+
+def test_the_new_model_is_the_weighted_average_of_the_spilled_changes() -> None:
+    _, outcome = _peak_of_a_round(5)
+    for layer, average in enumerate(np.mean([c[layer] for c in _changes(5)], axis=0) for layer in range(2)):
+        assert np.allclose(outcome.arrays[layer], average, atol=1e-7)
+
+
+def test_block_wise_passes_over_the_rows_equal_the_dense_arithmetic(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The screen's Gram matrix, the median and the weighted sums, read in blocks narrower than a
+    row (so every block boundary is crossed), equal the same arithmetic on the stacked rows."""
+    monkeypatch.setattr("keepers.contribution.updates.BLOCK_BYTES", 8 * 5 * 97)  # 97 coordinates a block
+    rng = np.random.default_rng(7)
+    dense = rng.normal(size=(5, 1000)).astype(np.float32)
+    reference = rng.normal(size=1000).astype(np.float32)
+    with UpdateRows(1000) as rows:
+        assert [rows.append(row) for row in dense] == [0, 1, 2, 3, 4]
+        assert len(list(rows.spans(5))) == 11
+        stacked = np.vstack([reference, dense]).astype(np.float64)
+        assert np.allclose(rows.gram(range(5), [reference]), stacked @ stacked.T)
+        assert np.array_equal(rows.median([0, 2, 4]), np.median(dense[[0, 2, 4]], axis=0))
+        assert np.allclose(rows.weighted_sum([1, 3], [2.0, -0.5]), 2.0 * dense[1] - 0.5 * dense[3])
+        mask = np.zeros(1000, dtype=bool)
+        mask[::3] = True
+        with rows.masked(mask):
+            assert not rows.row(2)[mask].any() and np.array_equal(rows.row(2)[~mask], dense[2][~mask])
+            assert not rows.block([0, 1], 0, 97)[:, mask[:97]].any()
+        assert np.array_equal(rows.row(2), dense[2])  # the mask is lifted after the block
+        with pytest.raises(ValueError, match="a row of"):
+            rows.append(np.zeros(999, np.float32))
+        with pytest.raises(IndexError):
+            rows.row(5)
