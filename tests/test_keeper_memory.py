@@ -53,11 +53,16 @@ def _strategy(outcomes: list[RoundOutcome]) -> ChainFedAvg:
     return strategy
 
 
+def _change(index: int) -> list[np.ndarray]:
+    """Trainer `index`'s update (the global model is 0: its change to it, too)."""
+    rng = np.random.default_rng(index)
+    return [rng.normal(0, 0.01, a.shape).astype(np.float32) for a in GLOBAL]
+
+
 def _replies(trainers: int) -> Iterator[Message]:
     """Signed updates from staked trainers, made one at a time as a grid hands them over."""
     for index in range(trainers):
-        rng = np.random.default_rng(index)
-        arrays = [rng.normal(0, 0.01, a.shape).astype(np.float32) for a in GLOBAL]
+        arrays = _change(index)
         claim = UpdateClaim(
             CONTEXT.chain_id, CONTEXT.contract, 5, 2, 100, update_digest(NAMES, arrays), CONTEXT.global_sha256
         )
@@ -99,17 +104,11 @@ def test_a_rounds_memory_does_not_grow_with_its_trainers() -> None:
     assert many < 8 * MODEL_BYTES + 3 * BLOCK_BYTES, many / MODEL_BYTES
 
 
-def _changes(trainers: int) -> list[list[np.ndarray]]:
-    return [
-        [np.random.default_rng(index).normal(0, 0.01, a.shape).astype(np.float32) for a in GLOBAL]
-        for index in range(trainers)
-    ]
-
-
 def test_the_new_model_is_the_weighted_average_of_the_spilled_changes() -> None:
     _, outcome = _peak_of_a_round(5)
-    for layer, average in enumerate(np.mean([c[layer] for c in _changes(5)], axis=0) for layer in range(2)):
-        assert np.allclose(outcome.arrays[layer], average, atol=1e-7)
+    changes = [_change(index) for index in range(5)]
+    for layer, new in enumerate(outcome.arrays):
+        assert np.allclose(new, np.mean([change[layer] for change in changes], axis=0), atol=1e-7)
 
 
 def test_block_wise_passes_over_the_rows_equal_the_dense_arithmetic(monkeypatch: pytest.MonkeyPatch) -> None:
