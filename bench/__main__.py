@@ -14,6 +14,7 @@ BENCHMARKS = [
     "e2e_overhead",
     "scale",
     "big_model",
+    "keeper_memory",
     "multihost",
     "incentives",
 ]

@@ -58,17 +58,24 @@ class BriskGrid(Grid):
         return self._arrivals(waiting, per_pull, deadline)
 
     def _arrivals(self, waiting: list[str], per_pull: int, deadline: float | None) -> Iterator[Message]:
+        """Replies to `waiting`, each once, as they arrive. A reply stored before the deadline is
+        never lost to the time the caller spends on earlier ones: once the deadline has passed,
+        every pending reply is asked for one last time."""
         pending = dict.fromkeys(waiting)  # in push order
-        while pending and (deadline is None or time.monotonic() < deadline):
+        while pending:
+            last_call = deadline is not None and time.monotonic() >= deadline
             ids = list(pending)
             arrived = 0
             for start in range(0, len(ids), per_pull):
                 for reply in self.inner.pull_messages(ids[start : start + per_pull]):
-                    pending.pop(reply.metadata.reply_to_message_id, None)
-                    arrived += 1
-                    yield reply
+                    if pending.pop(reply.metadata.reply_to_message_id, False) is None:
+                        arrived += 1
+                        yield reply
+            if last_call:
+                return
             if pending and not arrived:
-                time.sleep(self.poll_interval)
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                time.sleep(self.poll_interval if left is None else min(self.poll_interval, left))
 
 
 def array_bytes(message: Message) -> int:

@@ -169,7 +169,11 @@ class ChainFedAvg(FedAvg):
             path = reply_path(reply, time.time())
             if path is not None:
                 paths.append(path)
-            verdicts.append(self._judge(context, reply, rows))
+            verdict, change = self._judge(context, reply)
+            if isinstance(verdict, Accepted) and change is not None:
+                # Outside the judging: the keeper's own failure to write is no verdict on a trainer.
+                verdict = replace(verdict, row=rows.append(change))
+            verdicts.append(verdict)
         self._clock["replies_in"] = last_arrival  # verification hid behind the wait until here
         self._slowest = max(paths, key=lambda pair: pair[0])[1] if paths else None
         accepted: list[Accepted] = []
@@ -215,28 +219,30 @@ class ChainFedAvg(FedAvg):
         metrics = MetricRecord({"accepted": len(accepted), "rejected": len(rejected)})
         return record_of(model), metrics
 
-    def _judge(self, context: UpdateContext, reply: Message, rows: UpdateRows) -> Accepted | Rejected:
-        """The verdict on one reply; an accepted update's change to the global model is spilled to
-        `rows`. Never raises: whatever a node sends, the worst it gets is a rejection with a reason
-        (anything unforeseen is unreadable, and proves nothing)."""
+    def _judge(self, context: UpdateContext, reply: Message) -> tuple[Accepted | Rejected, np.ndarray | None]:
+        """The verdict on one reply, and an accepted update's change to the global model (to be
+        spilled). Never raises: whatever a node sends, the worst it gets is a rejection with a
+        reason (anything unforeseen is unreadable, and proves nothing)."""
         node_id = int(reply.metadata.src_node_id)
         try:
-            return self._verdict(context, reply, node_id, rows)
+            return self._verdict(context, reply, node_id)
         except Exception as error:  # a crafted reply must not stop the round for everyone else
-            return Rejected(f"unreadable reply ({type(error).__name__})", node_id, None)
+            return Rejected(f"unreadable reply ({type(error).__name__})", node_id, None), None
 
-    def _verdict(self, context: UpdateContext, reply: Message, node_id: int, rows: UpdateRows) -> Accepted | Rejected:
+    def _verdict(
+        self, context: UpdateContext, reply: Message, node_id: int
+    ) -> tuple[Accepted | Rejected, np.ndarray | None]:
         if reply.has_error():
-            return Rejected(f"trainer reported an error: {str(reply.error.reason)[:200]}", node_id, None)
+            return Rejected(f"trainer reported an error: {str(reply.error.reason)[:200]}", node_id, None), None
         content = reply.content
         record = content.array_records.get(ARRAYS) if ARRAYS in content.array_records else None
         metrics = _metric_record(reply)
         if record is None or metrics is None:
-            return Rejected("reply lacks an 'arrays' ArrayRecord or a MetricRecord", node_id, None)
+            return Rejected("reply lacks an 'arrays' ArrayRecord or a MetricRecord", node_id, None), None
         try:
             names, arrays = from_record(record)
         except ModelFormatError as error:
-            return Rejected(f"unreadable model: {error}", node_id, None)
+            return Rejected(f"unreadable model: {error}", node_id, None), None
         envelope = content.config_records.get(ENVELOPE) if ENVELOPE in content.config_records else None
         update = bytes(record[WIRE_KEY].data)
         bound_to = self._bindings.by_node.get(node_id)
@@ -244,9 +250,8 @@ class ChainFedAvg(FedAvg):
             context, node_id, names, arrays, metrics.get(NUM_EXAMPLES), envelope, self._standing, bound_to, update
         )
         if isinstance(verdict, Accepted):
-            change = Flattener(context.global_names, context.global_arrays).delta(arrays)
-            return replace(verdict, row=rows.append(change))
-        return verdict
+            return verdict, Flattener(context.global_names, context.global_arrays).delta(arrays)
+        return verdict, None
 
     def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:
         """Signed evaluations of this round's model by staked trainers, aggregated robustly (never

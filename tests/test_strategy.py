@@ -28,7 +28,7 @@ from client_kit.metrics import ACCURACY, TaskMetric
 from client_kit.model_format import encode, record_of, to_record
 from client_kit.task_hub import MAX_LOSS, MAX_U64, RoundMetrics, SlashReason, Standing
 from keepers.binding import Bindings
-from keepers.contribution.updates import Flattener, UpdateRows
+from keepers.contribution.updates import Flattener
 from keepers.events import LastReply
 from keepers.flower_server import recorded_metrics
 from keepers.strategy import ChainFedAvg, RoundOutcome, reply_path
@@ -125,10 +125,9 @@ def _honest(seed: int = 0) -> list[np.ndarray]:
 def test_an_honest_reply_on_the_wire_is_read_and_accepted() -> None:
     arrays = _honest()
     flattener = Flattener(NAMES, GLOBAL)
-    with UpdateRows(flattener.size) as rows:
-        verdict = _strategy()._judge(CONTEXT, _update(arrays), rows)
-        assert isinstance(verdict, Accepted) and verdict.weight == 120
-        assert np.array_equal(rows.row(verdict.row), flattener.delta(arrays))  # spilled as it arrived
+    verdict, change = _strategy()._judge(CONTEXT, _update(arrays))
+    assert isinstance(verdict, Accepted) and verdict.weight == 120
+    assert change is not None and np.array_equal(change, flattener.delta(arrays))
 
 
 def test_an_unreadable_model_is_rejected_without_blame() -> None:
@@ -138,7 +137,8 @@ def test_an_unreadable_model_is_rejected_without_blame() -> None:
     per_layer = ArrayRecord({n: Array(a) for n, a in zip(NAMES, arrays, strict=True)})
     for record in (garbled, per_layer):
         content = RecordDict({"arrays": record, "metrics": MetricRecord({"num-examples": 120}), "envelope": signed})
-        verdict = _strategy()._judge(CONTEXT, _reply(content, 77), UpdateRows(1))
+        verdict, change = _strategy()._judge(CONTEXT, _reply(content, 77))
+        assert change is None
         assert isinstance(verdict, Rejected) and verdict.reason.startswith("unreadable model")
         assert not verdict.malicious  # nothing signed can be read from it, so nothing is proven
 

@@ -157,8 +157,15 @@ class Flattener:
         """The update's change to the global model, flattened, in float32."""
         if not self._floating:
             return np.zeros(0, dtype=np.float32)
+        # Subtracted in the wider of the layer's type and float32, then rounded once: a float64
+        # layer's small change survives (cast first, 1000.00002 − 1000 would be 0).
         return np.concatenate(
-            [np.subtract(arrays[i], self.base[i], dtype=np.float32).reshape(-1) for i in self._floating]
+            [
+                np.subtract(arrays[i], self.base[i], dtype=np.result_type(self.base[i].dtype, np.float32))
+                .astype(np.float32, copy=False)
+                .reshape(-1)
+                for i in self._floating
+            ]
         )
 
     def arrays(self, delta: np.ndarray) -> list[np.ndarray]:
