@@ -40,7 +40,7 @@ from keepers.verification import UpdateContext
 
 WIDTH = 1000  # the model: one (parameters / WIDTH, WIDTH) float32 layer and a WIDTH bias
 TRAINERS = (10, 30, 100, 300, 1000)
-SMALL = 10_000  # ~10k parameters for the trainers sweep
+SWEEP = 1_000_000  # the trainers sweep: a 1M-parameter model (3.8 MiB), so updates dominate
 SIZES = (1_000_000, 4_000_000, 11_000_000)  # parameters, for the model-size sweep (10 trainers)
 
 
@@ -156,7 +156,7 @@ def measure(kind: str, trainers: int, parameters: int) -> dict[str, Any]:
 
 
 def run(results_dir: Path) -> dict[str, Any]:
-    by_trainers = [measure(kind, n, SMALL) for n in TRAINERS for kind in ("fedchain", "flower")]
+    by_trainers = [measure(kind, n, SWEEP) for n in TRAINERS for kind in ("fedchain", "flower")]
     by_size = [measure(kind, 10, p) for p in SIZES for kind in ("fedchain", "flower")]
     columns = list(by_trainers[0])
     fedchain = [r for r in by_trainers if r["strategy"] == "fedchain"]
@@ -171,7 +171,7 @@ def run(results_dir: Path) -> dict[str, Any]:
     write_results(
         results_dir, "keeper_memory_trainers", by_trainers, summary, columns,
         plot={
-            "title": "Keeper round memory vs trainers (10k-parameter model)", "x": "trainers", "y": "round_mib",
+            "title": "Keeper round memory vs trainers (1M-parameter model)", "x": "trainers", "y": "round_mib",
             "series": "strategy", "series_values": ["fedchain", "flower"], "logx": True,
             "xlabel": "trainers", "ylabel": "peak RSS above baseline (MiB)",
         },

@@ -172,7 +172,7 @@ def update_digest(names: Sequence[str], arrays: Sequence[np.ndarray]) -> str:
             contiguous = contiguous.astype(contiguous.dtype.newbyteorder("<"))
         header = f"{name}|{contiguous.dtype.str}|{','.join(map(str, contiguous.shape))}".encode()
         hasher.update(len(header).to_bytes(4, "little") + header)
-        hasher.update(contiguous.tobytes())
+        hasher.update(contiguous.reshape(-1).view(np.uint8))  # the bytes in place, not a copy
     return hasher.hexdigest()
 
 

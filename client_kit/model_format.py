@@ -63,13 +63,14 @@ def encode(names: Sequence[str], arrays: Sequence[np.ndarray], metadata: Mapping
         kind = _DTYPES.get(contiguous.dtype.name)
         if kind is None:
             raise ModelFormatError(f"layer {name!r} has unsupported dtype {contiguous.dtype}")
-        blob = contiguous.astype(contiguous.dtype.newbyteorder("<"), copy=False).tobytes()
-        header[name] = {"dtype": kind, "shape": list(contiguous.shape), "data_offsets": [offset, offset + len(blob)]}
+        # A byte view, not a copy: the checkpoint is assembled in one allocation below.
+        blob = contiguous.astype(contiguous.dtype.newbyteorder("<"), copy=False).reshape(-1).view(np.uint8)
+        header[name] = {"dtype": kind, "shape": list(contiguous.shape), "data_offsets": [offset, offset + blob.size]}
         blobs.append(blob)
-        offset += len(blob)
+        offset += blob.size
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)
-    return len(text).to_bytes(8, "little") + text + b"".join(blobs)
+    return b"".join([len(text).to_bytes(8, "little"), text, *blobs])
 
 
 def decode(data: bytes) -> tuple[list[str], list[np.ndarray], dict[str, str]]:

@@ -18,6 +18,9 @@ def averaged(array: np.ndarray) -> bool:
     return bool(np.issubdtype(array.dtype, np.floating))
 
 
+NORM_CHUNK = 1 << 20  # elements per float64 chunk of the norm
+
+
 def update_norm(arrays: Sequence[np.ndarray], reference: Sequence[np.ndarray]) -> float:
     """L2 norm of (update − reference) over the averaged (float) layers, accumulated in float64.
 
@@ -27,6 +30,10 @@ def update_norm(arrays: Sequence[np.ndarray], reference: Sequence[np.ndarray]) -
     for array, base in zip(arrays, reference, strict=True):
         if not averaged(base):
             continue
-        delta = np.subtract(array, base, dtype=np.float64)
-        total += float(np.dot(delta.reshape(-1), delta.reshape(-1)))
+        flat, flat_base = np.asarray(array).reshape(-1), np.asarray(base).reshape(-1)
+        for start in range(0, flat.size, NORM_CHUNK):  # float64 a chunk at a time: O(1) memory
+            delta = np.subtract(
+                flat[start : start + NORM_CHUNK], flat_base[start : start + NORM_CHUNK], dtype=np.float64
+            )
+            total += float(np.dot(delta, delta))
     return math.sqrt(total)

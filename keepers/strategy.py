@@ -244,7 +244,7 @@ class ChainFedAvg(FedAvg):
         except ModelFormatError as error:
             return Rejected(f"unreadable model: {error}", node_id, None), None
         envelope = content.config_records.get(ENVELOPE) if ENVELOPE in content.config_records else None
-        update = bytes(record[WIRE_KEY].data)
+        update = memoryview(record[WIRE_KEY].data)  # the wire bytes, copied only as an offense's evidence
         bound_to = self._bindings.by_node.get(node_id)
         verdict = verify_update(
             context, node_id, names, arrays, metrics.get(NUM_EXAMPLES), envelope, self._standing, bound_to, update

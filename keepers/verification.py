@@ -95,7 +95,7 @@ def verify_update(
     envelope_record: Mapping[str, object] | None,
     standing: Callable[[str], Standing],
     bound_to: str | None,
-    update: bytes = b"",
+    update: bytes | memoryview = b"",
 ) -> Accepted | Rejected:
     """`standing(address)` says where the address stands in the task: active, slashed or absent;
     `bound_to` is the staked address the replying node proved it answers for (None: unbound);
@@ -137,7 +137,7 @@ def verify_update(
 
     # From here on the update provably comes from a staked trainer: failures are slashable.
     def offense(reason: str, kind: SlashReason) -> Rejected:
-        return Rejected(reason, node_id, address, kind, envelope, update)
+        return Rejected(reason, node_id, address, kind, envelope, bytes(update))  # copied only as evidence
 
     if list(names) != list(context.global_names):
         return offense(

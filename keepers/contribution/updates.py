@@ -155,18 +155,18 @@ class Flattener:
 
     def delta(self, arrays: Sequence[np.ndarray]) -> np.ndarray:
         """The update's change to the global model, flattened, in float32."""
-        if not self._floating:
-            return np.zeros(0, dtype=np.float32)
-        # Subtracted in the wider of the layer's type and float32, then rounded once: a float64
-        # layer's small change survives (cast first, 1000.00002 − 1000 would be 0).
-        return np.concatenate(
-            [
-                np.subtract(arrays[i], self.base[i], dtype=np.result_type(self.base[i].dtype, np.float32))
-                .astype(np.float32, copy=False)
-                .reshape(-1)
-                for i in self._floating
-            ]
-        )
+        change = np.empty(self.size, dtype=np.float32)
+        offset = 0
+        for index in self._floating:
+            layer = self.base[index]
+            out = change[offset : offset + layer.size].reshape(layer.shape)
+            if layer.dtype == np.float32:
+                np.subtract(arrays[index], layer, out=out)
+            else:  # subtracted in the wider type, then rounded once: a float64 layer's small change
+                # survives (cast to float32 first, 1000.00002 − 1000 would be 0)
+                out[...] = np.subtract(arrays[index], layer, dtype=np.result_type(layer.dtype, np.float32))
+            offset += layer.size
+        return change
 
     def arrays(self, delta: np.ndarray) -> list[np.ndarray]:
         """The global model moved by `delta`, each layer in its own dtype."""
