@@ -1,13 +1,14 @@
 """Keeper memory: peak resident memory of a round's aggregation against the number of trainers and
 against the model's size, fedchain's strategy beside Flower's own FedAvg on the same updates.
 
-Each point runs in a fresh process (so its peak, VmHWM, is the round's alone): the process builds
-the round's signed replies — one staked trainer each, its own key, a real Flower Message with the
-update in fedchain's wire format and a signed envelope — and hands them to the strategy the keeper
-runs (`keepers.strategy.ChainFedAvg`, claimed-count pipeline: verification, median-direction
-screen, near-duplicate test, the new model) one at a time, as `keepers.brisk_grid` yields them from
-the SuperLink. Flower's FedAvg gets the same updates as Flower's grid returns them: all at once, as
-a list. Reported: the process's peak RSS minus its RSS before the round (the imports and the global
+Each point runs the keeper's side in a fresh process (so its peak, VmHWM, is the round's alone),
+fed over a pipe by a second process playing the trainers: one staked trainer each, its own key, its
+update in fedchain's wire format with a signed envelope. The keeper's process wraps each update's
+bytes in a Flower Message as it is received and hands it to the strategy the keeper runs
+(`keepers.strategy.ChainFedAvg`, claimed-count pipeline: verification, median-direction screen,
+near-duplicate test, the new model) one at a time, as `keepers.brisk_grid` yields replies from the
+SuperLink. Flower's FedAvg gets the same updates as per-layer Arrays, all at once in a list, as
+Flower's grid returns them. Reported: the process's peak RSS minus its RSS before the round (the imports and the global
 model), in MiB and in models. This is the ServerApp's part of the keeper; the SuperLink holds only
 replies not yet pulled, and the validation worker one model.
 
@@ -20,6 +21,8 @@ import hashlib
 import multiprocessing
 import time
 from collections.abc import Iterator
+from dataclasses import astuple
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +35,7 @@ from flwr.serverapp.strategy import FedAvg
 
 from bench.report import write_results
 from client_kit.envelope import UpdateClaim, sign, update_digest
-from client_kit.model_format import encode, record_of, to_record
+from client_kit.model_format import encode, record_of
 from client_kit.task_hub import Standing
 from keepers.binding import Bindings
 from keepers.strategy import ChainFedAvg, RoundOutcome
@@ -40,7 +43,7 @@ from keepers.verification import UpdateContext
 
 WIDTH = 1000  # the model: one (parameters / WIDTH, WIDTH) float32 layer and a WIDTH bias
 TRAINERS = (10, 30, 100, 300, 1000)
-SWEEP = 1_000_000  # the trainers sweep: a 1M-parameter model (3.8 MiB), so updates dominate
+SWEEP = 100_000  # the trainers sweep: a 100k-parameter model (0.4 MiB; 1,000 updates are 400 MiB)
 SIZES = (1_000_000, 4_000_000, 11_000_000)  # parameters, for the model-size sweep (10 trainers)
 
 
@@ -52,7 +55,7 @@ def _status_kb(field: str) -> int:
 
 
 class _Round:
-    """One round's federation in this process: the global model, staked wallets, their bindings."""
+    """One round's federation: the global model, staked wallets; `WIDTH`-wide float32 layers."""
 
     def __init__(self, trainers: int, parameters: int) -> None:
         rows = max(1, parameters // WIDTH - 1)
@@ -69,29 +72,45 @@ class _Round:
         rng = np.random.default_rng(index)
         return [rng.normal(0, 0.01, a.shape).astype(np.float32) for a in self.global_arrays]
 
-    def fedchain_replies(self) -> Iterator[Message]:
-        for index, wallet in enumerate(self.wallets):
-            arrays = self.change(index)
-            claim = UpdateClaim(
-                self.context.chain_id, self.context.contract, 1, 1, 100, update_digest(self.names, arrays),
-                self.context.global_sha256,
-            )  # fmt: skip
+
+def _trainers(kind: str, trainers: int, parameters: int, link: Connection) -> None:
+    """The trainers' side, in its own process (as the SuperLink is): each update as it goes over
+    the wire — fedchain's checkpoint bytes and signed envelope, or Flower's per-layer arrays."""
+    federation = _Round(trainers, parameters)
+    for index, wallet in enumerate(federation.wallets):
+        arrays = federation.change(index)
+        if kind == "fedchain":
+            digest = update_digest(federation.names, arrays)
+            claim = UpdateClaim(*astuple(federation.context)[:4], 100, digest, federation.context.global_sha256)
+            link.send(sign(wallet.signer(), claim).to_record())
+            link.send_bytes(encode(federation.names, arrays))
+        else:
+            for array in arrays:
+                link.send_bytes(Array(array).data)
+        del arrays
+    link.close()
+
+
+def _replies(kind: str, federation: _Round, link: Connection) -> Iterator[Message]:
+    """The replies as the keeper's ServerApp pulls them: one Message per trainer, built around the
+    bytes received (Flower deserializes an Array's data the same way: bytes, not arrays)."""
+    for index in range(len(federation.wallets)):
+        if kind == "fedchain":
+            envelope = link.recv()
             content = RecordDict(
                 {
-                    "arrays": to_record(self.names, arrays),
+                    "arrays": record_of(link.recv_bytes()),
                     "metrics": MetricRecord({"num-examples": 100, "train-loss": 0.5}),
-                    "envelope": ConfigRecord(sign(wallet.signer(), claim).to_record()),
+                    "envelope": ConfigRecord(envelope),
                 }
             )
-            yield _message(content, 100 + index)
-
-    def flower_replies(self) -> list[Message]:
-        replies = []
-        for index in range(len(self.wallets)):
-            arrays = ArrayRecord({n: Array(a) for n, a in zip(self.names, self.change(index), strict=True)})
-            content = RecordDict({"arrays": arrays, "metrics": MetricRecord({"num-examples": 100})})
-            replies.append(_message(content, 100 + index))
-        return replies
+        else:
+            layers = {
+                name: Array(dtype="float32", shape=base.shape, stype="numpy.ndarray", data=link.recv_bytes())
+                for name, base in zip(federation.names, federation.global_arrays, strict=True)
+            }
+            content = RecordDict({"arrays": ArrayRecord(layers), "metrics": MetricRecord({"num-examples": 100})})
+        yield _message(content, 100 + index)
 
 
 def _message(content: RecordDict, node: int) -> Message:
@@ -104,8 +123,9 @@ class _NoNodes:
         return []
 
 
-def _measure(kind: str, trainers: int, parameters: int, out: Any) -> None:
-    """In a fresh process: one round's aggregation; sends (baseline KiB, peak KiB, seconds, accepted)."""
+def _keeper(kind: str, trainers: int, parameters: int, link: Connection, out: Connection) -> None:
+    """The keeper's side, in a fresh process: one round's aggregation as the replies come in;
+    sends (baseline KiB, peak KiB, seconds, accepted)."""
     federation = _Round(trainers, parameters)
     if kind == "fedchain":
         staked = {str(w.address()) for w in federation.wallets}
@@ -120,13 +140,13 @@ def _measure(kind: str, trainers: int, parameters: int, out: Any) -> None:
         strategy.configure_train(1, record_of(federation.model), ConfigRecord(), _NoNodes())  # type: ignore[arg-type]
         baseline = _status_kb("VmRSS:")
         started = time.perf_counter()
-        strategy.aggregate_train(1, federation.fedchain_replies())
+        strategy.aggregate_train(1, _replies(kind, federation, link))  # one at a time (keepers.brisk_grid)
         strategy.aggregate_evaluate(1, [])
         accepted = len(outcomes[0].accepted)
     else:
         baseline = _status_kb("VmRSS:")
         started = time.perf_counter()
-        replies = federation.flower_replies()  # Flower's grid returns the phase's replies at once
+        replies = list(_replies(kind, federation, link))  # Flower's grid returns a phase's replies at once
         FedAvg().aggregate_train(1, replies)
         accepted = len(replies)
     out.send((baseline, _status_kb("VmHWM:"), time.perf_counter() - started, accepted))
@@ -135,10 +155,18 @@ def _measure(kind: str, trainers: int, parameters: int, out: Any) -> None:
 def measure(kind: str, trainers: int, parameters: int) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     receive, send = context.Pipe(duplex=False)
-    process = context.Process(target=_measure, args=(kind, trainers, parameters, send))
-    process.start()
+    inbound, outbound = context.Pipe(duplex=False)
+    keeper = context.Process(target=_keeper, args=(kind, trainers, parameters, inbound, send))
+    sender = context.Process(target=_trainers, args=(kind, trainers, parameters, outbound))
+    keeper.start()
+    sender.start()
+    while not receive.poll(1.0):
+        if not keeper.is_alive():
+            sender.terminate()
+            raise RuntimeError(f"the keeper's process for {kind}, {trainers} trainers failed ({keeper.exitcode})")
     baseline, peak, seconds, accepted = receive.recv()
-    process.join()
+    keeper.join()
+    sender.join()
     model_mib = parameters * 4 / 2**20
     extra = max(0, peak - baseline) / 1024
     return {
@@ -171,7 +199,7 @@ def run(results_dir: Path) -> dict[str, Any]:
     write_results(
         results_dir, "keeper_memory_trainers", by_trainers, summary, columns,
         plot={
-            "title": "Keeper round memory vs trainers (1M-parameter model)", "x": "trainers", "y": "round_mib",
+            "title": "Keeper round memory vs trainers (100k-parameter model)", "x": "trainers", "y": "round_mib",
             "series": "strategy", "series_values": ["fedchain", "flower"], "logx": True,
             "xlabel": "trainers", "ylabel": "peak RSS above baseline (MiB)",
         },

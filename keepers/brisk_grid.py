@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 
-from flwr.app import Message, RecordDict
+from flwr.app import ArrayRecord, Message, RecordDict
 from flwr.serverapp import Grid
 from flwr.supercore.run import Run
 
@@ -80,4 +80,5 @@ class BriskGrid(Grid):
 
 def array_bytes(message: Message) -> int:
     """The bytes of arrays a message carries (the model, for a train message)."""
-    return sum(len(array.data) for record in message.content.array_records.values() for array in record.values())
+    records = [record for record in message.content.values() if isinstance(record, ArrayRecord)]
+    return sum(len(array.data) for record in records for array in record.values())
