@@ -115,6 +115,9 @@ def _start(localnet: Localnet, port: int, log: Path) -> Started:
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        # Started as a background job of a non-interactive shell is: SIGINT ignored. Ctrl-C (the
+        # SIGINT `_stop` sends) must stop it all the same (it did nothing; the server ran on).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     assert process.stdout is not None
     lines: queue.Queue[str | None] = queue.Queue()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -40,6 +41,11 @@ for command in (demo, localnet, keys, balance, org, tasks, trainer, keeper, web)
 
 def main() -> None:
     """Entry point: every failure becomes one plain line on stderr and exit code 1."""
+    # Ctrl-C stops a long-running command (`web`, `keeper serve`, `trainer train`) even when the
+    # shell that started it ignores SIGINT, as a non-interactive shell does for background jobs:
+    # Python then installs no KeyboardInterrupt handler, and SIGINT would do nothing at all.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
