@@ -15,6 +15,7 @@ BENCHMARKS = [
     "scale",
     "big_model",
     "keeper_memory",
+    "many_trainers",
     "multihost",
     "incentives",
 ]

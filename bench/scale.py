@@ -44,7 +44,7 @@ from client_kit.keys import KeyStore
 from client_kit.settings import ClientSettings
 from client_kit.task_hub import Scoring, TaskHub
 from keepers.demo import DIGITS_MLP
-from keepers.events import RoundAttested, RoundStarted
+from keepers.events import RoundAttested, RoundStarted, TrainerConnected
 from keepers.orchestration import ServedTask, TaskTerms, accept_task, publish_task, register_keeper
 from keepers.service import KeeperSettings
 from keepers.task_request import DEFAULT_MAX_UPDATE_NORM
@@ -184,7 +184,11 @@ def measure_round(home: Path, shape: RoundShape, federated_evaluation: bool) -> 
             process.terminate()
         net.down()
     events = served.follower.events
-    started = min(p.time for p in events if isinstance(p.event, RoundStarted))
+    starts = [p.time for p in events if isinstance(p.event, RoundStarted)]
+    if not starts:
+        bound = sum(isinstance(p.event, TrainerConnected) for p in events)
+        raise RuntimeError(f"no round started within the wait: {bound} of {shape.trainers} trainers bound")
+    started = min(starts)
     attested_at, attested = next((p.time, p.event) for p in events if isinstance(p.event, RoundAttested))
     timing = attested.timing.to_json()
     return {

@@ -163,3 +163,6 @@ class ServedTask:
     ) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
+        if self._thread.is_alive():  # still serving a run (which checks no stop flag): end it here
+            self.service.close()
+            self._thread.join(timeout=30)

@@ -1,0 +1,45 @@
+"""Many trainers: one round with 1,000 staked trainers on a ~10k-parameter model, attestation included.
+
+The federation is the scale benchmark's (real localnet, Kubo, the keeper's TLS SuperLink and
+ServerApp, measured scoring on the keeper's validation set) with 1,000 trainers: each its own
+funded account that registers and stakes with its own signed transaction, its own Flower node key
+bound to it, a TrainerNode speaking Flower's Fleet API over TLS and a SignerApp signing its update —
+multiplexed as threads into eight host processes (`bench.trainer_hosts`) to fit the machine. Nodes
+poll every 8 s: each request costs the SuperLink's one event loop 3–5 ms, so 1,000 nodes polling
+faster would leave it no time for the round itself. Reported: the round's wall time from its
+first train message to its attestation in a block, its phases, and every process's peak memory.
+The SubmitRound for 1,000 contributors is measured in `chain_cost` (one transaction).
+
+Run: python -m bench many_trainers
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.report import write_results
+from bench.scale import RoundShape, measure_round
+
+MANY = RoundShape(trainers=1000, hidden=133, host_processes=8, poll_s=8.0, epochs=1)  # 75·133 + 10 = 9,985
+
+
+def run(results_dir: Path) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="fedchain-many-") as scratch:
+        row = measure_round(Path(scratch), MANY, federated_evaluation=False)
+    summary = {
+        "trainers": MANY.trainers,
+        "accepted": row["accepted"],
+        "parameters": row["parameters"],
+        "round_s": row["round_s"],
+        "target_round_s": 120,
+        "train_wait_s": row["train_wait_s"],
+        "score_s": row["score_s"],
+        "peak_memory_mb_keeper": row["peak_mb_keeper"],
+        "peak_memory_mb_trainers": row["peak_mb_trainers"],
+        "trainer_processes": MANY.host_processes,
+        "poll_interval_s": MANY.poll_s,
+    }
+    write_results(results_dir, "many_trainers", [row], summary, columns=list(row))
+    return summary
