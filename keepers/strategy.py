@@ -123,6 +123,7 @@ class ChainFedAvg(FedAvg):
         self._global_model = bytes_of(arrays)
         self._global = (names, views, hashlib.sha256(self._global_model).hexdigest())
         task_round = self.task_round(server_round)
+        self.contribution.prepare(self._global_model, task_round)  # while the trainers train
         config[SERVER_ROUND] = task_round
         # A round nobody is bound for waits a while for a trainer (late, or restarting); if none
         # comes it is attested empty: it pays nobody and penalizes nobody, and the run goes on.

@@ -8,6 +8,8 @@ organization's validation set.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -473,3 +475,39 @@ def test_a_model_never_advances_for_free(
     weights = MeasuredContribution(Indifferent(), "sha").weigh(round_input(digits, updates))
     assert weights.aggregation == [400.0, 200.0]
     assert credits_of(weights) == {"big": 666_666, "medium": 333_333}
+
+
+def test_the_keepers_own_update_is_computed_while_trainers_train_and_never_beside_another_request(
+    digits: tuple[np.ndarray, np.ndarray], validator: Validator, honest: dict[str, list[np.ndarray]]
+) -> None:
+    """`prepare` starts the keeper's update from the round's global model; `weigh` takes it when
+    it is for the same bytes (else computes its own), and the worker's one pipe never carries two
+    requests at once."""
+    busy = threading.Lock()
+    calls: list[str] = []
+
+    class OnePipe:
+        examples = validator.examples
+
+        def root_update(self, model: bytes, task_round: int) -> bytes:
+            if not busy.acquire(blocking=False):
+                pytest.fail("two requests on the worker's pipe at once")
+            try:
+                calls.append(threading.current_thread().name)
+                time.sleep(0.2)  # the keeper's training step
+                return validator.root_update(model, task_round)
+            finally:
+                busy.release()
+
+        def losses(self, model: bytes, row_sets: list[list[int]]) -> list[float]:
+            assert not busy.locked(), "scoring while the keeper's update is still running"
+            return validator.losses(model, row_sets)
+
+    pipeline = MeasuredContribution(OnePipe(), "sha")
+    sent = round_input(digits, [accepted("big", honest["big"], 400), accepted("medium", honest["medium"], 200)])
+    pipeline.prepare(sent.global_model, sent.round)
+    prepared = pipeline.weigh(sent)
+    assert calls == ["root-update_0"] and set(credits_of(prepared)) == {"big", "medium"}
+    pipeline.prepare(b"another round's model", 9)  # its update fails (not a model): never used here
+    pipeline.weigh(sent)
+    assert len(calls) == 3 and calls[2] == threading.current_thread().name  # computed for these bytes

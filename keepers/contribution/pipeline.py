@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from logging import WARNING
 from typing import Any, Protocol
@@ -55,7 +56,9 @@ class RoundWeights:
 
 
 class ContributionPipeline(Protocol):
-    """What the strategy asks of a round's accepted updates."""
+    """What the strategy asks of a round: to get ready as it starts, and to weigh its updates."""
+
+    def prepare(self, global_model: bytes, task_round: int) -> None: ...
 
     def weigh(self, round_input: RoundInput) -> RoundWeights: ...
 
@@ -106,6 +109,9 @@ class ClaimedContribution:
     def __init__(self, screen: MedianDirectionScreen | None = None) -> None:
         self.screen = screen or MedianDirectionScreen()
 
+    def prepare(self, global_model: bytes, task_round: int) -> None:
+        """Nothing to compute before the updates are in."""
+
     def weigh(self, round_input: RoundInput) -> RoundWeights:
         candidates = candidates_of(round_input.accepted)
         screen = self.screen(candidates, round_input.rows)
@@ -144,6 +150,32 @@ class MeasuredContribution:
         # The global model of the round before: the step from it to this round's is public, and
         # anyone can repeat it without data (None in round 1, or after a restart's first round).
         self._previous = [np.array(a) for a in decode_views(previous_model)[1]] if previous_model else None
+        # The keeper's own update depends only on the round's global model: it is computed while
+        # the trainers train (`prepare`), in the validation worker, which nothing else uses then.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="root-update")
+        self._root: tuple[str, Future[bytes]] | None = None
+
+    def prepare(self, global_model: bytes, task_round: int) -> None:
+        """Starts the keeper's own update from this round's global model (see `_root_update`)."""
+        self._settle_root()
+        digest = hashlib.sha256(global_model).hexdigest()
+        self._root = (digest, self._executor.submit(self.oracle.root_update, global_model, task_round))
+
+    def _settle_root(self) -> tuple[str, Future[bytes]] | None:
+        """Waits for a prepared update, so the worker is free for what follows (never two
+        requests on its one pipe at once); returns it, and forgets it."""
+        root, self._root = self._root, None
+        if root is not None:
+            wait([root[1]])
+        return root
+
+    def _root_update(self, round_input: RoundInput) -> bytes:
+        """The keeper's own update from this round's global model: the one `prepare` started if it
+        was for these very bytes, else computed now. A failure of the task's code raises here."""
+        prepared = self._settle_root()
+        if prepared is not None and prepared[0] == hashlib.sha256(round_input.global_model).hexdigest():
+            return prepared[1].result()
+        return self.oracle.root_update(round_input.global_model, round_input.round)
 
     def draw_batch(self) -> tuple[int, list[list[int]]]:
         """Two disjoint halves of a batch of the validation set, drawn now — after the updates are
@@ -159,6 +191,7 @@ class MeasuredContribution:
     def weigh(self, round_input: RoundInput) -> RoundWeights:
         trajectory = self._public_trajectory(round_input)
         if not round_input.accepted:
+            self._settle_root()
             return RoundWeights([], [], {**self._header(round_input), "trainers": []})
         try:
             return self._measure(round_input, trajectory)
@@ -185,7 +218,7 @@ class MeasuredContribution:
 
     def _measure(self, round_input: RoundInput, trajectory: np.ndarray | None) -> RoundWeights:
         flattener = Flattener(round_input.names, round_input.global_arrays)
-        root_names, root_arrays, _ = decode_views(self.oracle.root_update(round_input.global_model, round_input.round))
+        root_names, root_arrays, _ = decode_views(self._root_update(round_input))
         if root_names != list(round_input.names):
             raise ValueError("the keeper's own update has other layers than the global model")
         root = flattener.delta(root_arrays)
