@@ -30,6 +30,8 @@ def update_norm(arrays: Sequence[np.ndarray], reference: Sequence[np.ndarray]) -
     for array, base in zip(arrays, reference, strict=True):
         if not averaged(base):
             continue
+        if np.shape(array) != np.shape(base):  # flattened, other shapes would pair wrong elements
+            raise ValueError(f"an update layer of shape {np.shape(array)} against {np.shape(base)}")
         flat, flat_base = np.asarray(array).reshape(-1), np.asarray(base).reshape(-1)
         for start in range(0, flat.size, NORM_CHUNK):  # float64 a chunk at a time: O(1) memory
             delta = np.subtract(

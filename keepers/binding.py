@@ -20,13 +20,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flwr.app import Message, RecordDict
+from flwr.app import ConfigRecord, Message, RecordDict
 from flwr.common import MessageType
 from flwr.serverapp import Grid
 
 from client_kit.envelope import BindingClaim, EnvelopeError, SignedEnvelope, verify_envelope
 from client_kit.protocol import ENVELOPE
 from client_kit.task_hub import Standing
+from keepers.replies import typed
 
 HANDSHAKE_TIMEOUT_S = 10.0
 MAX_ASKS = 3
@@ -109,9 +110,10 @@ class Bindings:
         try:
             if int(reply.metadata.src_node_id) != node:
                 return None, f"the answer came from node {reply.metadata.src_node_id}"
-            if reply.has_error() or ENVELOPE not in reply.content.config_records:
+            signed = None if reply.has_error() else typed(reply.content, ENVELOPE, ConfigRecord)
+            if signed is None:
                 return None, "no signed binding"
-            envelope = SignedEnvelope.from_record(reply.content.config_records[ENVELOPE], BindingClaim)
+            envelope = SignedEnvelope.from_record(signed, BindingClaim)
             expected = BindingClaim(self.chain_id, self.contract, self.task_id, node)
             address = verify_envelope(envelope, expected, self.prefix)
         except EnvelopeError as error:

@@ -16,12 +16,13 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from flwr.app import Message
+from flwr.app import ConfigRecord, Message
 
 from client_kit.envelope import EnvelopeError, EvaluationClaim, SignedEnvelope, verify_envelope
 from client_kit.metrics import ACCURACY, TaskMetric
 from client_kit.protocol import ENVELOPE, EVAL_LOSS, EVAL_VALUE, NUM_EXAMPLES
 from client_kit.task_hub import MAX_LOSS, Standing
+from keepers.replies import metric_records, release_arrays, typed
 from keepers.verification import whole_number
 
 
@@ -71,10 +72,11 @@ def _read(
 ) -> Evaluation | str:
     if reply.has_error():
         return f"trainer reported an error: {str(reply.error.reason)[:200]}"
-    records = reply.content.metric_records
+    release_arrays(reply)  # an evaluation carries no arrays: whatever was attached goes now
+    records = metric_records(reply)
     if len(records) != 1:
         return f"expected one MetricRecord, got {len(records)}"
-    metrics = next(iter(records.values()))
+    (metrics,) = records
     if set(metrics) != {NUM_EXAMPLES, EVAL_LOSS, EVAL_VALUE}:
         return f"metrics must be exactly {NUM_EXAMPLES}, {EVAL_LOSS}, {EVAL_VALUE}"
     examples = whole_number(metrics[NUM_EXAMPLES])
@@ -85,7 +87,8 @@ def _read(
         return f"eval-loss must be a number from 0 to {MAX_LOSS:g}"
     if not _finite_number(value) or not context.metric.allows(float(value)):  # type: ignore[arg-type]
         return f"{EVAL_VALUE} must be a value {context.metric.name} can take"
-    if ENVELOPE not in reply.content.config_records:
+    signed = typed(reply.content, ENVELOPE, ConfigRecord)
+    if signed is None:
         return "unsigned evaluation"
     node = int(reply.metadata.src_node_id)
     expected = EvaluationClaim(
@@ -100,7 +103,7 @@ def _read(
         value=f"{float(value):.6f}",  # type: ignore[arg-type]
     )
     try:
-        envelope = SignedEnvelope.from_record(reply.content.config_records[ENVELOPE], EvaluationClaim)
+        envelope = SignedEnvelope.from_record(signed, EvaluationClaim)
         address = verify_envelope(envelope, expected, context.prefix)
     except EnvelopeError as error:
         return f"bad evaluation signature: {error}"

@@ -266,6 +266,7 @@ class TaskKeeper:
 
     def close(self) -> None:
         self._inclusion.shutdown(wait=False, cancel_futures=True)
+        self.contribution.close()  # first: it may still be using the validator's worker
         if self._validator is not None:
             self._validator.close()
 

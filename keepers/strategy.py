@@ -22,7 +22,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord, RecordDict
@@ -50,9 +50,8 @@ from keepers.contribution.updates import Flattener, UpdateRows
 from keepers.evaluation import Evaluation, EvaluationContext, aggregate, one_per_trainer, read_evaluation
 from keepers.events import FeedEvent, LastReply, RoundStarted, RoundTiming, UpdateAccepted, UpdateRejected
 from keepers.fedavg import weighted_average
+from keepers.replies import metric_records, release_arrays, typed
 from keepers.verification import Accepted, Rejected, UpdateContext, settle_duplicates, verify_update
-
-RecordT = TypeVar("RecordT", ArrayRecord, ConfigRecord, MetricRecord)
 
 
 @dataclass
@@ -239,7 +238,7 @@ class ChainFedAvg(FedAvg):
         if reply.has_error():
             return Rejected(f"trainer reported an error: {str(reply.error.reason)[:200]}", node_id, None), None
         content = reply.content
-        record = _typed(content, ARRAYS, ArrayRecord)
+        record = typed(content, ARRAYS, ArrayRecord)
         metrics = _metric_record(reply)
         if record is None or metrics is None:
             return Rejected("reply lacks an 'arrays' ArrayRecord or a MetricRecord", node_id, None), None
@@ -247,7 +246,7 @@ class ChainFedAvg(FedAvg):
             names, arrays = from_record(record)
         except ModelFormatError as error:
             return Rejected(f"unreadable model: {error}", node_id, None), None
-        envelope = _typed(content, ENVELOPE, ConfigRecord)
+        envelope = typed(content, ENVELOPE, ConfigRecord)
         update = memoryview(record[WIRE_KEY].data)  # the wire bytes, copied only as an offense's evidence
         bound_to = self._bindings.by_node.get(node_id)
         verdict = verify_update(
@@ -315,16 +314,6 @@ def new_global_model(
     return flattener.arrays(step)
 
 
-def release_arrays(reply: Message) -> None:
-    """Drops a judged reply's arrays now. Flower's RecordDict refers to itself (a reference cycle),
-    so a reply's bytes would otherwise wait for the garbage collector — in a round, one model per
-    reply until a collection happens to run."""
-    if not reply.has_error():
-        content = reply.content
-        for key in [key for key, record in content.items() if isinstance(record, ArrayRecord)]:
-            del content[key]
-
-
 def reply_path(reply: Message, arrived: float) -> tuple[float, LastReply] | None:
     """When a reply was made, and where it spent its time: the train message's delivery to the
     trainer (push, the trainer's poll, pull), local training, encoding and signing (all three as the
@@ -341,15 +330,8 @@ def reply_path(reply: Message, arrived: float) -> tuple[float, LastReply] | None
 
 
 def _metric_record(reply: Message) -> MetricRecord | None:
-    return next((record for record in reply.content.values() if isinstance(record, MetricRecord)), None)
-
-
-def _typed(content: RecordDict, key: str, kind: type[RecordT]) -> RecordT | None:
-    """content[key] if it is a `kind`. Read directly, not through Flower's typed views
-    (`content.array_records`, ...): each view refers back to the content, a cycle that would keep
-    the reply's arrays until the garbage collector runs (see `release_arrays`)."""
-    record = content.get(key)
-    return record if isinstance(record, kind) else None
+    records = metric_records(reply)
+    return records[0] if records else None
 
 
 def _train_loss(reply: Message) -> float | None:

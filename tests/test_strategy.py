@@ -8,8 +8,11 @@ with exactly the honest updates.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import time
+import weakref
+from collections.abc import Iterator
 from decimal import Decimal
 
 import numpy as np
@@ -349,3 +352,28 @@ def test_a_reply_with_nan_timings_is_left_out_of_the_round_timing() -> None:
     )
     nan.content["metrics"]["sign-s"] = 0.01
     assert reply_path(nan, arrived=time.time()) is None
+
+
+def test_an_evaluate_replys_arrays_are_freed_as_soon_as_it_is_read() -> None:
+    """Review: evaluations were read through Flower's typed record views, whose cycle kept each
+    reply — and whatever arrays a trainer attached to it — until the garbage collector ran."""
+    strategy = _strategy([])
+    strategy.aggregate_train(1, [_update(_honest(10), node=1, trainer=0)])
+    attached: list[weakref.ref[ArrayRecord]] = []
+
+    def replies() -> Iterator[Message]:
+        for index in range(4):
+            reply = _evaluation(1000 + index, 2, 0.8)
+            junk = ArrayRecord({"junk": Array(np.zeros(1 << 18, np.float32))})
+            attached.append(weakref.ref(junk))
+            reply.content["junk"] = junk
+            del junk
+            yield reply
+
+    gc.disable()
+    try:
+        strategy.aggregate_evaluate(1, replies())
+        held = sum(ref() is not None for ref in attached)
+    finally:
+        gc.enable()
+    assert held == 0

@@ -62,6 +62,8 @@ class ContributionPipeline(Protocol):
 
     def weigh(self, round_input: RoundInput) -> RoundWeights: ...
 
+    def close(self) -> None: ...
+
 
 class ValidationOracle(Protocol):
     """The organization's validation set behind the task's own code, in its sandboxed worker."""
@@ -112,6 +114,9 @@ class ClaimedContribution:
     def prepare(self, global_model: bytes, task_round: int) -> None:
         """Nothing to compute before the updates are in."""
 
+    def close(self) -> None:
+        """Nothing runs in the background."""
+
     def weigh(self, round_input: RoundInput) -> RoundWeights:
         candidates = candidates_of(round_input.accepted)
         screen = self.screen(candidates, round_input.rows)
@@ -160,6 +165,12 @@ class MeasuredContribution:
         self._settle_root()
         digest = hashlib.sha256(global_model).hexdigest()
         self._root = (digest, self._executor.submit(self.oracle.root_update, global_model, task_round))
+
+    def close(self) -> None:
+        """Waits for a prepared update still running (a round that failed before `weigh`), so
+        the validation worker can be closed; then stops the thread."""
+        self._settle_root()
+        self._executor.shutdown()
 
     def _settle_root(self) -> tuple[str, Future[bytes]] | None:
         """Waits for a prepared update, so the worker is free for what follows (never two
