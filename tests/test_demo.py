@@ -30,8 +30,10 @@ def test_demo_reconciles_penalizes_and_reaches_ninety_percent(localnet: Localnet
     assert rows["free-rider"].penalty == stake // 10 and not rows["free-rider"].slashed  # a no-show, not a cheat
     honest = [row for row in report.rows if row.role == "honest"]
     assert len(honest) == 4 and all(row.reward > 0 and row.penalty == 0 for row in honest)
-    # the treasury: the 2 % fee, two no-show penalties of 10 %, the poisoner's 50 % and its round-1 reward
-    assert report.treasury_income > 100_000_000 * 200 // 10_000 + 2 * stake // 10 + stake // 2
+    # the treasury: the 2 % fee, two no-show penalties of 10 %, the poisoner's 50 % and whatever it
+    # earned in round 1 (measured on a batch drawn fresh each round: sometimes nothing; every coin
+    # of it is checked by the reconciliation above)
+    assert report.treasury_income >= 100_000_000 * 200 // 10_000 + 2 * stake // 10 + stake // 2
     assert report.accuracies[-1] > report.accuracies[0]
     assert report.held_out_accuracy >= 0.90, text
     # the keeper scored every global model on the held-out set with the task's own client.py
