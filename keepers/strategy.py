@@ -163,22 +163,22 @@ class ChainFedAvg(FedAvg):
     ) -> tuple[ArrayRecord | None, MetricRecord | None]:
         verdicts: list[Accepted | Rejected] = []
         loss_by_node: dict[int, float | None] = {}
-        paths: list[tuple[float, LastReply]] = []
+        latest: tuple[float, LastReply] | None = None  # the path of the last-made reply
         last_arrival = self._clock["round_start"]
         for reply in replies:
             last_arrival = time.perf_counter()
             loss_by_node[int(reply.metadata.src_node_id)] = _train_loss(reply)
             path = reply_path(reply, time.time())
-            if path is not None:
-                paths.append(path)
-            verdict, change = self._judge(context, reply)
+            if path is not None and (latest is None or path[0] > latest[0]):
+                latest = path
+            verdict, change = self._judge(context, reply, flattener)
             release_arrays(reply)
             if isinstance(verdict, Accepted) and change is not None:
                 # Outside the judging: the keeper's own failure to write is no verdict on a trainer.
                 verdict = replace(verdict, row=rows.append(change))
             verdicts.append(verdict)
         self._clock["replies_in"] = last_arrival  # verification hid behind the wait until here
-        self._slowest = max(paths, key=lambda pair: pair[0])[1] if paths else None
+        self._slowest = latest[1] if latest is not None else None
         accepted: list[Accepted] = []
         rejected: list[Rejected] = []
         losses: list[tuple[float, int]] = []
@@ -222,18 +222,20 @@ class ChainFedAvg(FedAvg):
         metrics = MetricRecord({"accepted": len(accepted), "rejected": len(rejected)})
         return record_of(model), metrics
 
-    def _judge(self, context: UpdateContext, reply: Message) -> tuple[Accepted | Rejected, np.ndarray | None]:
+    def _judge(
+        self, context: UpdateContext, reply: Message, flattener: Flattener
+    ) -> tuple[Accepted | Rejected, np.ndarray | None]:
         """The verdict on one reply, and an accepted update's change to the global model (to be
         spilled). Never raises: whatever a node sends, the worst it gets is a rejection with a
         reason (anything unforeseen is unreadable, and proves nothing)."""
         node_id = int(reply.metadata.src_node_id)
         try:
-            return self._verdict(context, reply, node_id)
+            return self._verdict(context, reply, node_id, flattener)
         except Exception as error:  # a crafted reply must not stop the round for everyone else
             return Rejected(f"unreadable reply ({type(error).__name__})", node_id, None), None
 
     def _verdict(
-        self, context: UpdateContext, reply: Message, node_id: int
+        self, context: UpdateContext, reply: Message, node_id: int, flattener: Flattener
     ) -> tuple[Accepted | Rejected, np.ndarray | None]:
         if reply.has_error():
             return Rejected(f"trainer reported an error: {str(reply.error.reason)[:200]}", node_id, None), None
@@ -253,7 +255,7 @@ class ChainFedAvg(FedAvg):
             context, node_id, names, arrays, metrics.get(NUM_EXAMPLES), envelope, self._standing, bound_to, update
         )
         if isinstance(verdict, Accepted):
-            return verdict, Flattener(context.global_names, context.global_arrays).delta(arrays)
+            return verdict, flattener.delta(arrays)
         return verdict, None
 
     def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:

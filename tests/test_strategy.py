@@ -128,7 +128,7 @@ def _honest(seed: int = 0) -> list[np.ndarray]:
 def test_an_honest_reply_on_the_wire_is_read_and_accepted() -> None:
     arrays = _honest()
     flattener = Flattener(NAMES, GLOBAL)
-    verdict, change = _strategy()._judge(CONTEXT, _update(arrays))
+    verdict, change = _strategy()._judge(CONTEXT, _update(arrays), flattener)
     assert isinstance(verdict, Accepted) and verdict.weight == 120
     assert change is not None and np.array_equal(change, flattener.delta(arrays))
 
@@ -140,7 +140,7 @@ def test_an_unreadable_model_is_rejected_without_blame() -> None:
     per_layer = ArrayRecord({n: Array(a) for n, a in zip(NAMES, arrays, strict=True)})
     for record in (garbled, per_layer):
         content = RecordDict({"arrays": record, "metrics": MetricRecord({"num-examples": 120}), "envelope": signed})
-        verdict, change = _strategy()._judge(CONTEXT, _reply(content, 77))
+        verdict, change = _strategy()._judge(CONTEXT, _reply(content, 77), Flattener(NAMES, GLOBAL))
         assert change is None
         assert isinstance(verdict, Rejected) and verdict.reason.startswith("unreadable model")
         assert not verdict.malicious  # nothing signed can be read from it, so nothing is proven

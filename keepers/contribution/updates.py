@@ -13,7 +13,6 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -33,11 +32,11 @@ class UpdateRows:
     trainers: the screen's Gram matrix, the median and the weighted sums are block-wise passes over
     the file, each block at most BLOCK_BYTES across all rows."""
 
-    def __init__(self, size: int, directory: Path | None = None) -> None:
+    def __init__(self, size: int) -> None:
         self.size = size
         self.count = 0
         self.mask: np.ndarray | None = None  # coordinates reads return as 0 (`masked`)
-        self._file = tempfile.TemporaryFile(prefix="fedchain-round-", dir=directory)
+        self._file = tempfile.TemporaryFile(prefix="fedchain-round-")  # in TMPDIR
         self._fd = self._file.fileno()
 
     def __enter__(self) -> UpdateRows:
