@@ -1,13 +1,12 @@
 """Signed claims: the one place trainers sign (their signer) and keepers and the contract verify.
 
-A trainer signs three kinds of claim, each binding it to one task on one contract and chain:
+A trainer signs two kinds of claim, each binding it to one task on one contract and chain:
 - `UpdateClaim`: this update (names, dtypes, shapes and bytes of every layer), for this round,
   trained from this global model (its sha256, which the chain records), on this many examples.
   It is what a slash must carry as evidence. It names no Flower node: a trainer signs one update
   per round and may have to send it again from a new node (its node restarted with the keeper's).
 - `EvaluationClaim`: this loss and this value of the task's metric, of this global model on this
   many examples.
-- `BindingClaim`: this Flower node answers for this staked address in this task.
 The bytes signed are a Cosmos ADR-036 "arbitrary data" sign doc over the claim's canonical JSON
 (its `kind` named inside, so no claim can pass for another kind), so a browser wallet (Keplr's
 signArbitrary) produces the very same signature; the key is the trainer's secp256k1 account key,
@@ -67,19 +66,8 @@ class EvaluationClaim:
     value: str  # its value, decimal text (6 places)
 
 
-@dataclass(frozen=True)
-class BindingClaim:
-    """The trainer's word that this Flower node answers for its staked address in this task."""
-
-    KIND: ClassVar[str] = "binding"
-    chain_id: str
-    contract: str
-    task_id: int
-    node_id: int
-
-
-Claim = UpdateClaim | EvaluationClaim | BindingClaim
-C = TypeVar("C", UpdateClaim, EvaluationClaim, BindingClaim)
+Claim = UpdateClaim | EvaluationClaim
+C = TypeVar("C", UpdateClaim, EvaluationClaim)
 
 
 def payload(claim: Claim) -> bytes:

@@ -15,7 +15,8 @@ It never runs the organization's code. Each train message's global model goes to
   second, different one (which would be equivocation). What it signed is kept on disk, in the
   journal folder, so this holds across processes and restarts.
 The signed claim covers the whole update and the global model it was trained from. Evaluations
-are signed the same way, and a `query` message gets the node's binding to the staked address.
+are signed the same way. Which staked address this node answers for, the keeper knows from the node
+key it authenticates with (`keepers.binding`): no message asks.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from cosmpy.crypto.keypairs import PrivateKey
 from flwr.app import ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
-from client_kit.envelope import BindingClaim, EvaluationClaim, UpdateClaim, sign, update_digest
+from client_kit.envelope import EvaluationClaim, UpdateClaim, sign, update_digest
 from client_kit.model_format import ModelFormatError, bytes_of, decode_views, encode, record_of
 from client_kit.protocol import (
     ARRAYS,
@@ -99,7 +100,7 @@ class SignerApp:
             raise TrainerError(f"unknown fault {kind!r}; known: {', '.join(FAULTS)}")
         self.settings = settings
         self.wallet = wallet
-        self.task_id = task_id = task.id
+        self.task_id = task.id
         self.max_update_norm = float(task.max_update_norm)
         self.metric = task.metric  # what evaluations report, and its range
         self.examples = examples  # counted by this process from the trainer's data, not by the task's code
@@ -119,12 +120,6 @@ class SignerApp:
         @self.app.evaluate()
         def evaluate(message: Message, context: Context) -> Message:
             return Message(content=self._evaluate(message), reply_to=message)
-
-        @self.app.query()
-        def query(message: Message, context: Context) -> Message:
-            binding = BindingClaim(settings.chain_id, settings.contract, task_id, int(context.node_id))
-            envelope = sign(wallet.signer(), binding, settings.prefix)
-            return Message(content=RecordDict({ENVELOPE: ConfigRecord(envelope.to_record())}), reply_to=message)
 
     # --- training ------------------------------------------------------------------------------
     def _train(self, message: Message) -> RecordDict:

@@ -9,6 +9,9 @@ not a P-256 point admits nobody (the trainer who named it is simply not served).
 
 Flower never registers an unregistered key again within one SuperLink's life: a trainer that left a
 task and joined it again is admitted after the keeper's next restart.
+
+The same Control API lists which key each node authenticates with (`NodeDirectory`): that is how a
+task's ServerApp knows which trainer a node answers for (`keepers.binding`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import httpx
-from flwr.proto.control_pb2 import RegisterNodeRequest, UnregisterNodeRequest
+from flwr.proto.control_pb2 import ListNodesRequest, RegisterNodeRequest, UnregisterNodeRequest
 from flwr.supercore.control.control_http_client import ControlHttpClient
 from flwr.supercore.primitives.asymmetric import public_key_to_bytes
 
@@ -31,6 +34,29 @@ class AdmissionChange:
     admitted: list[str] = field(default_factory=list)  # trainer addresses newly admitted
     dismissed: list[str] = field(default_factory=list)  # trainer addresses no longer admitted
     refused: list[str] = field(default_factory=list)  # "address: reason" for keys that admit nobody
+
+
+def superlink_key(chain_key: str) -> bytes:
+    """A node key as the SuperLink holds it (PEM), from its on-chain form; raises NodeKeyError."""
+    return public_key_to_bytes(decode_public_key(chain_key))
+
+
+def control_client(superlink_port: int, certificate_pem: bytes) -> ControlHttpClient:
+    """A client of the SuperLink's Control API on loopback, verifying the keeper's certificate."""
+    return ControlHttpClient.from_server_address(
+        f"127.0.0.1:{superlink_port}", insecure=False, root_certificates=certificate_pem, interceptors=[]
+    )
+
+
+class NodeDirectory:
+    """Which key each node registered with the SuperLink authenticates with: node id -> key (PEM)."""
+
+    def __init__(self, superlink_port: int, certificate_pem: bytes) -> None:
+        self._control = control_client(superlink_port, certificate_pem)
+
+    def __call__(self) -> dict[int, bytes]:
+        listed = self._control.ListNodes(ListNodesRequest()).nodes_info
+        return {int(node.node_id): bytes(node.public_key) for node in listed}
 
 
 def staked_node_keys(hub: TaskHub, tasks: list[Task]) -> dict[str, str]:
@@ -47,9 +73,7 @@ class NodeAdmission:
     """The node keys registered with one SuperLink (its state lives as long as that process)."""
 
     def __init__(self, superlink_port: int, certificate: KeeperCertificate) -> None:
-        self._control = ControlHttpClient.from_server_address(
-            f"127.0.0.1:{superlink_port}", insecure=False, root_certificates=certificate.pem, interceptors=[]
-        )
+        self._control = control_client(superlink_port, certificate.pem)
         self._registered: dict[str, tuple[int, str]] = {}  # node key -> (Flower node id, trainer)
         self._refused: set[str] = set()  # keys that failed once: not retried (nor reported) again
 
@@ -61,8 +85,7 @@ class NodeAdmission:
             if key in self._registered or key in self._refused:
                 continue
             try:
-                public_key = public_key_to_bytes(decode_public_key(key))
-                node_id = self._control.RegisterNode(RegisterNodeRequest(public_key=public_key)).node_id
+                node_id = self._control.RegisterNode(RegisterNodeRequest(public_key=superlink_key(key))).node_id
             except (NodeKeyError, httpx.HTTPStatusError) as error:
                 self._refused.add(key)
                 change.refused.append(f"{trainer}: {error}")

@@ -26,8 +26,10 @@ from client_kit.ipfs import MAX_CLIENT_BYTES, IpfsError, KuboStore, fetch_verifi
 from client_kit.keys import read_mnemonic_file, wallet_from_mnemonic
 from client_kit.metrics import TaskMetric
 from client_kit.model_format import decode_views, record_of
+from client_kit.node_identity import NodeKeyError
 from client_kit.task_hub import RoundMetrics, Scoring, SignedClaim, SlashEvidence, Standing, Task, TaskHub
 from client_kit.worker import WorkerError
+from keepers.admission import NodeDirectory, superlink_key
 from keepers.binding import Bindings
 from keepers.brisk_grid import BriskGrid
 from keepers.contribution.ledger import Ledger
@@ -58,14 +60,34 @@ class TaskKeeper:
         self.wallet = wallet_from_mnemonic(read_mnemonic_file(settings.keeper_key_file), settings.network.bech32_prefix)
         self.feed = feed
         self.task: Task = self.hub.task(settings.task_id)
-        self._members = {p.trainer: p.slashed for p in self.hub.participants(settings.task_id)}
+        self._members: dict[str, bool] = {}  # trainer -> slashed
+        self.member_keys()
         self._validator = self._load_validator(settings.validation_dir)
         self.contribution = self._contribution()
         self._inclusion = ThreadPoolExecutor(max_workers=1, thread_name_prefix="attestation")
         self._pending: Future[None] | None = None
-        self.bindings = Bindings(
-            settings.network.chain_id, settings.contract, self.task.id, self.standing, settings.network.bech32_prefix
-        )
+        self.bindings = Bindings(self._node_directory(), self.member_keys, self.standing)
+
+    def _node_directory(self) -> NodeDirectory:
+        """The SuperLink's own list of which key each node authenticates with."""
+        certificate = self.settings.certificate_file
+        if not self.settings.superlink_port or certificate is None:
+            raise RuntimeError("the run names no SuperLink with node authentication: nodes cannot be bound to trainers")
+        return NodeDirectory(self.settings.superlink_port, certificate.read_bytes())
+
+    def member_keys(self) -> dict[bytes, str]:
+        """This task's node keys as the SuperLink holds them -> the trainer who named each, read
+        from chain now. Standing is updated with it: new members join, and a trainer this run
+        slashed stays slashed whatever its attestation's block says yet."""
+        keys: dict[bytes, str] = {}
+        for member in self.hub.participants(self.settings.task_id):
+            self._members[member.trainer] = member.slashed or self._members.get(member.trainer, False)
+            if member.node_public_key:
+                try:
+                    keys[superlink_key(member.node_public_key)] = member.trainer
+                except NodeKeyError:
+                    continue  # a key that admits nobody (the SuperLink refused it too)
+        return keys
 
     def _load_validator(self, folder: Path | None) -> Validator | None:
         """The task's own client.py (fetched by CID, checked against its sha256 on chain), run in

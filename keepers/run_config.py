@@ -35,6 +35,10 @@ class TaskRunConfig:
     feed_origins: tuple[str, ...] = WEB_APP_ORIGINS  # web pages allowed to read the live feed
     sandbox: bool = True  # run the task's code for validation confined (bubblewrap); off only where it is missing
     validation_timeout: float = 60.0  # the keeper's limit for the task's code to score one model
+    # The SuperLink's Control API on loopback, which lists the key each node authenticates with
+    # (`keepers.binding`); set when the run is submitted to that SuperLink (`keepers.runtime`).
+    superlink_port: int = 0
+    certificate_file: Path | None = None
 
     def to_run_config(self) -> dict[str, RunConfigValue]:
         return {
@@ -55,6 +59,8 @@ class TaskRunConfig:
             "feed-origins": ",".join(self.feed_origins),
             "sandbox": self.sandbox,
             "validation-timeout": float(self.validation_timeout),
+            "superlink-port": self.superlink_port,
+            "certificate-file": str(self.certificate_file or ""),
         }
 
     @staticmethod
@@ -79,4 +85,6 @@ class TaskRunConfig:
             feed_origins=tuple(o for o in str(config.get("feed-origins", "")).split(",") if o),
             sandbox=bool(config.get("sandbox", True)),
             validation_timeout=float(str(config.get("validation-timeout", 60.0))),
+            superlink_port=int(str(config.get("superlink-port", 0))),
+            certificate_file=Path(str(config["certificate-file"])) if config.get("certificate-file") else None,
         )

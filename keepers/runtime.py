@@ -17,6 +17,7 @@ import ssl
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -46,17 +47,20 @@ def start_superlink(
     """The keeper's SuperLink on 127.0.0.1:`port`, its state in memory: the chain, not the SuperLink,
     is what a restarted keeper resumes from, and Flower's SQLite file state costs up to a second per
     request here. With `certificate` it serves TLS and admits only the node keys registered with it
-    (`keepers.admission`); without, it is a plain Flower SuperLink."""
+    (`keepers.admission`), and finds each node's messages without walking everyone's
+    (`keepers.superlink`); without, it is a plain Flower SuperLink."""
     workdir.mkdir(parents=True, exist_ok=True)
     if certificate is None:
+        program = [str(Path(sys.executable).parent / "flower-superlink")]
         security = ["--insecure"]
     else:
+        program = [sys.executable, "-m", "keepers.superlink"]
         cert, key = str(certificate.cert_file), str(certificate.key_file)
         security = ["--ssl-certfile", cert, "--ssl-keyfile", key, "--ssl-ca-certfile", cert, "--enable-supernode-auth"]
     link = spawn(
         "superlink",
         [
-            str(Path(sys.executable).parent / "flower-superlink"),
+            *program,
             *security,
             "--disable-runtime-dependency-installation",
             "--host",
@@ -98,7 +102,8 @@ def launch_task_run(
     superlink_port: int, workdir: Path, run: TaskRunConfig, certificate: KeeperCertificate | None = None
 ) -> ManagedProcess:
     """Submit one keeper run of a task, in the background (see `launch_run`)."""
-    return launch_run(superlink_port, workdir, f"task-{run.task_id}", run.to_run_config(), APP_DIR, certificate)
+    config = _bound_to(run, superlink_port, certificate).to_run_config()
+    return launch_run(superlink_port, workdir, f"task-{run.task_id}", config, APP_DIR, certificate)
 
 
 def submit_task_run(
@@ -109,8 +114,13 @@ def submit_task_run(
     certificate: KeeperCertificate | None = None,
 ) -> int:
     """Submit one keeper run of a task and wait for it to end; returns the exit code (0: completed)."""
-    name = f"task-{run.task_id}"
-    return submit_run(superlink_port, workdir, name, run.to_run_config(), APP_DIR, timeout, certificate)
+    config = _bound_to(run, superlink_port, certificate).to_run_config()
+    return submit_run(superlink_port, workdir, f"task-{run.task_id}", config, APP_DIR, timeout, certificate)
+
+
+def _bound_to(run: TaskRunConfig, superlink_port: int, certificate: KeeperCertificate | None) -> TaskRunConfig:
+    """The run as submitted to this SuperLink: its ServerApp asks the same one which key each node has."""
+    return replace(run, superlink_port=superlink_port, certificate_file=certificate.cert_file if certificate else None)
 
 
 def launch_run(

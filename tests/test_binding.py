@@ -1,134 +1,141 @@
-"""Binding Flower nodes to staked trainers, on real signed binding claims and Flower messages.
+"""Binding Flower nodes to staked trainers by the node key each authenticates with.
 
-The grid here is the keeper's SuperLink as `Bindings` sees it: which nodes are connected, queries
-pushed, answers pulled. Each connected node answers (or not) the way a trainer's signer would.
+The directory is the keeper's real SuperLink (TLS, node authentication, keys registered through its
+Control API as the keeper's admission registers them); the grid in the unit tests is that
+SuperLink as `Bindings` sees it: which nodes are connected. It refuses to carry any message, for
+binding must need none.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
+from pathlib import Path
 
 import pytest
-from flwr.app import ConfigRecord, Message, Metadata, RecordDict
-from flwr.app.message import make_message
+from cryptography.hazmat.primitives.asymmetric import ec
+from flwr.app import Message
 
-from chain_config import LocalnetConfig
-from client_kit.envelope import BindingClaim, sign
-from client_kit.keys import wallet_from_mnemonic
+from client_kit.node_identity import encode_public_key
 from client_kit.task_hub import Standing
 from keepers import binding as binding_module
+from keepers.admission import NodeAdmission, NodeDirectory, superlink_key
 from keepers.binding import Bindings
+from keepers.certificate import ensure_certificate
+from keepers.runtime import start_superlink
+from localnet.processes import free_port
 
-CHAIN_ID, CONTRACT, TASK_ID = "fedchain-local-1", "wasm1hub", 5
-TRAINERS = [wallet_from_mnemonic(LocalnetConfig().dev_account(f"trainer{i}").mnemonic) for i in (1, 2)]
-ADDRESSES = [str(w.address()) for w in TRAINERS]
 
-
-def _standing(address: str) -> Standing:
-    return Standing.ACTIVE if address in ADDRESSES else Standing.ABSENT
+def _key() -> str:
+    return encode_public_key(ec.generate_private_key(ec.SECP256R1()).public_key())
 
 
 class Fleet:
-    """Connected nodes; `runs[node]` is the trainer index whose signer runs it (absent: silent)."""
+    """The SuperLink as the ServerApp's grid and directory show it."""
 
     def __init__(self) -> None:
         self.connected: set[int] = set()
-        self.runs: dict[int, int] = {}
-        self._queries: dict[str, int] = {}  # message id -> node
-        self.pushed: list[int] = []
+        self.keys: dict[int, bytes] = {}  # node id -> the key it authenticates with
+        self.listings = 0
 
     def get_node_ids(self) -> list[int]:
         return sorted(self.connected)
 
     def push_messages(self, messages: Iterable[Message]) -> list[str]:
-        ids = []
-        for message in messages:
-            message_id = f"q{len(self.pushed)}"
-            self._queries[message_id] = int(message.metadata.dst_node_id)
-            self.pushed.append(int(message.metadata.dst_node_id))
-            ids.append(message_id)
-        return ids
+        raise AssertionError("binding sent a message")
 
-    def pull_messages(self, message_ids: Iterable[str]) -> list[Message]:
-        replies = []
-        for message_id in message_ids:
-            node = self._queries.get(message_id)
-            if node is None or node not in self.runs:
-                continue
-            claim = BindingClaim(CHAIN_ID, CONTRACT, TASK_ID, node)
-            envelope = sign(TRAINERS[self.runs[node]].signer(), claim)
-            metadata = Metadata(1, "", node, 0, message_id, "", time.time(), 600, "query")
-            replies.append(
-                make_message(metadata=metadata, content=RecordDict({"envelope": ConfigRecord(envelope.to_record())}))
-            )
-            del self._queries[message_id]
-        return replies
+    def directory(self) -> dict[int, bytes]:
+        self.listings += 1
+        return dict(self.keys)
 
 
-@pytest.fixture()
-def in_server_app(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Bindings builds query Messages as a ServerApp does: give the process the identity it has there."""
-    from flwr.supercore.task_identity import TaskIdentity
+class Chain:
+    """This task's members as the chain lists them: node key -> trainer, and who is slashed."""
 
-    monkeypatch.setattr(TaskIdentity, "_run_id", 1)
-    monkeypatch.setattr(TaskIdentity, "_node_id", 0)
-    monkeypatch.setattr(TaskIdentity, "_task_id", 1)
+    def __init__(self) -> None:
+        self.members: dict[bytes, str] = {}
+        self.slashed: set[str] = set()
+        self.reads = 0
+
+    def member_keys(self) -> dict[bytes, str]:
+        self.reads += 1
+        return dict(self.members)
+
+    def standing(self, address: str) -> Standing:
+        if address in self.slashed:
+            return Standing.SLASHED
+        return Standing.ACTIVE if address in self.members.values() else Standing.ABSENT
 
 
-def _bindings() -> Bindings:
-    return Bindings(CHAIN_ID, CONTRACT, TASK_ID, _standing)
+def _federation(trainers: int) -> tuple[Fleet, Chain, Bindings]:
+    fleet, chain = Fleet(), Chain()
+    for node in range(1, trainers + 1):
+        key = superlink_key(_key())
+        fleet.connected.add(node)
+        fleet.keys[node] = key
+        chain.members[key] = f"wasm1trainer{node}"
+    return fleet, chain, Bindings(fleet.directory, chain.member_keys, chain.standing)
 
 
-@pytest.mark.usefixtures("in_server_app")
-def test_a_restarted_trainer_node_takes_over_from_its_dead_one() -> None:
-    """Review: a trainer whose node process restarted (new node id, the dead one still listed) was
-    refused ("already answers through node …") and, never asked again, sat out the whole run."""
-    fleet, bindings = Fleet(), _bindings()
-    fleet.connected, fleet.runs = {101}, {101: 0}
-    assert bindings.wait(fleet, 1, timeout=2, poll_s=0.01) == [101]  # type: ignore[arg-type]
-    fleet.connected, fleet.runs = {101, 202}, {202: 0}  # restarted as node 202; 101 lingers
-    assert bindings.wait(fleet, 1, timeout=2, poll_s=0.01) in ([101], [202])  # type: ignore[arg-type]
+def test_a_thousand_nodes_bind_without_a_message_in_one_look() -> None:
+    """Review (issue 18): binding asked every node a signed query; with 1,000 nodes polling every
+    8 s the answers came late, a node that missed three was refused for the whole run, and binding
+    did not finish in 600 s. Now a node's key is its binding: one directory listing, one chain read,
+    no message, nothing a slow node can miss."""
+    fleet, chain, bindings = _federation(1000)
+    assert bindings.wait(fleet, 1000, timeout=0) == list(range(1, 1001))  # type: ignore[arg-type]
+    assert (fleet.listings, chain.reads) == (1, 1)
+    assert bindings.by_node[7] == "wasm1trainer7"
     bindings.nodes(fleet)  # type: ignore[arg-type]
-    assert bindings.nodes(fleet) == [202]  # type: ignore[arg-type]
-    assert bindings.by_node == {202: ADDRESSES[0]}  # one node per trainer: never two updates
-    assert "now answers through node 202" in bindings.refused[101]
-    fleet.connected = {202}  # the dead node expires
-    assert bindings.nodes(fleet) == [202]  # type: ignore[arg-type]
+    assert (fleet.listings, chain.reads) == (1, 1)  # bound nodes are never looked up again
 
 
-@pytest.mark.usefixtures("in_server_app")
-def test_a_silent_stranger_costs_one_message_not_a_stall(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Review: each new node used to be handshaken synchronously, for up to 10 s; a stranger
-    registering one silent node before each phase stalled every round for everyone."""
-    fleet, bindings = Fleet(), _bindings()
-    fleet.connected, fleet.runs = {1}, {1: 0}
-    assert bindings.wait(fleet, 1, timeout=2, poll_s=0.01) == [1]  # type: ignore[arg-type]
-    for stranger in range(900, 910):  # a fresh silent node before every call
-        fleet.connected.add(stranger)
-        started = time.monotonic()
-        assert bindings.nodes(fleet) == [1]  # type: ignore[arg-type]
-        assert time.monotonic() - started < 0.5
-    assert fleet.pushed.count(905) == 1  # asked once while its query is pending
-    monkeypatch.setattr(binding_module, "HANDSHAKE_TIMEOUT_S", 0.0)  # its query expires...
-    bindings.nodes(fleet)  # type: ignore[arg-type]
-    assert fleet.pushed.count(905) == 2  # ...and a node that was only busy gets asked again
-    assert 905 not in bindings.refused
-    for _ in range(5):  # but a node that stays silent is given up on (review: a flood of them)
-        bindings.nodes(fleet)  # type: ignore[arg-type]
-    assert fleet.pushed.count(905) == binding_module.MAX_ASKS
-    assert "did not answer" in bindings.refused[905]
-    assert bindings.nodes(fleet) == [1]  # type: ignore[arg-type]
+def test_a_node_no_trainer_of_the_task_named_is_never_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another task's trainer on the same keeper (its key admitted by the SuperLink) gets no work
+    here; its node is looked up once, and the task's members are read again only after
+    MEMBERS_REFRESH_S, when a key named since the run began binds."""
+    fleet, chain, bindings = _federation(2)
+    fleet.connected.add(50)
+    fleet.keys[50] = superlink_key(_key())
+    assert bindings.nodes(fleet) == [1, 2]  # type: ignore[arg-type]
+    for _ in range(5):
+        assert bindings.nodes(fleet) == [1, 2]  # type: ignore[arg-type]
+    assert (fleet.listings, chain.reads) == (1, 1)
+    chain.members[fleet.keys[50]] = "wasm1latecomer"  # named after the run began
+    monkeypatch.setattr(binding_module, "MEMBERS_REFRESH_S", 0.0)
+    assert bindings.nodes(fleet) == [1, 2, 50]  # type: ignore[arg-type]
+    assert (fleet.listings, chain.reads) == (1, 2)
 
 
-@pytest.mark.usefixtures("in_server_app")
-def test_only_a_staked_trainers_signature_binds_a_node() -> None:
-    fleet, bindings = Fleet(), _bindings()
-    outsider = wallet_from_mnemonic(LocalnetConfig().dev_account("trainer9").mnemonic)
-    TRAINERS.append(outsider)
+def test_a_trainer_answers_through_the_node_of_its_current_key_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trainer that named a new key (SetNodeKey) is bound through its new node and never through
+    two: the old node is dropped, and a slashed trainer's node gets no work."""
+    fleet, chain, bindings = _federation(2)
+    assert bindings.nodes(fleet) == [1, 2]  # type: ignore[arg-type]
+    new_key = superlink_key(_key())
+    del chain.members[fleet.keys[1]]
+    chain.members[new_key] = "wasm1trainer1"
+    fleet.connected.add(3)
+    fleet.keys[3] = new_key
+    monkeypatch.setattr(binding_module, "MEMBERS_REFRESH_S", 0.0)
+    assert bindings.nodes(fleet) == [2, 3]  # type: ignore[arg-type]
+    assert bindings.by_node == {2: "wasm1trainer2", 3: "wasm1trainer1"}
+    chain.slashed.add("wasm1trainer2")
+    assert bindings.nodes(fleet) == [3]  # type: ignore[arg-type]
+
+
+def test_the_superlink_lists_each_admitted_node_by_the_key_named_on_chain(tmp_path: Path) -> None:
+    """The directory the ServerApp reads is the real SuperLink's: each key the keeper admitted
+    (in its on-chain form) is listed under the node id it was registered as, in the form
+    `superlink_key` gives the chain's keys, so the two can be matched."""
+    certificate = ensure_certificate(tmp_path / "tls", [])
+    port = free_port()
+    link = start_superlink(port, tmp_path / "link", certificate)
     try:
-        fleet.connected, fleet.runs = {7, 8}, {7: 1, 8: 2}
-        assert bindings.wait(fleet, 2, timeout=0.3, poll_s=0.01) == [7]  # type: ignore[arg-type]
-        assert "is not a staked, unslashed trainer" in bindings.refused[8]
+        keys = {_key(): f"wasm1trainer{i}" for i in range(3)}
+        change = NodeAdmission(port, certificate).sync(keys)
+        assert sorted(change.admitted) == sorted(keys.values())
+        listed = NodeDirectory(port, certificate.pem)()
+        assert sorted(listed.values()) == sorted(superlink_key(key) for key in keys)
+        assert len(set(listed)) == 3
     finally:
-        TRAINERS.pop()
+        link.stop()

@@ -12,7 +12,6 @@ from cosmpy.crypto.keypairs import PrivateKey
 
 from chain_config import LocalnetConfig
 from client_kit.envelope import (
-    BindingClaim,
     EnvelopeError,
     EvaluationClaim,
     SignedEnvelope,
@@ -99,7 +98,7 @@ def test_changed_parameters_are_refused(key: PrivateKey, arrays: list[np.ndarray
 
 
 def test_no_claim_passes_for_another_kind(key: PrivateKey, arrays: list[np.ndarray]) -> None:
-    """An evaluation or binding claim is never an update claim: payloads name their kind."""
+    """An evaluation claim is never an update claim: payloads name their kind."""
     evaluation = EvaluationClaim("fedchain-local-1", "wasm1contract", 7, 2, "5f" * 32, 120, "0.5", "accuracy", "0.9")
     signed = sign(key, evaluation)
     assert json.loads(payload(evaluation))["kind"] == "evaluation"
@@ -107,8 +106,7 @@ def test_no_claim_passes_for_another_kind(key: PrivateKey, arrays: list[np.ndarr
         verify_envelope(signed, _claim(arrays))
     with pytest.raises(EnvelopeError, match="expected a update claim, got evaluation"):
         SignedEnvelope.from_record(signed.to_record(), UpdateClaim)
-    binding = sign(key, BindingClaim("fedchain-local-1", "wasm1contract", 7, 991))
-    assert SignedEnvelope.from_record(binding.to_record(), BindingClaim) == binding
+    assert SignedEnvelope.from_record(signed.to_record(), EvaluationClaim) == signed
 
 
 def test_a_forged_claim_keeps_nothing(key: PrivateKey, arrays: list[np.ndarray]) -> None:
@@ -165,7 +163,7 @@ GOOD_RECORD: dict[str, object] = {
         ("claim.round", 1.0, "must be a int, got float"),
         ("address", 5, "'address' must be a str"),
         ("signature", "s" * 10_000, "longer than 512 characters"),
-        ("kind", "binding", "expected a update claim, got binding"),
+        ("kind", "evaluation", "expected a update claim, got evaluation"),
     ],
 )
 def test_a_malformed_record_field_is_named(field: str, value: object, reason: str) -> None:

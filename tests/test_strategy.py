@@ -44,7 +44,7 @@ GLOBAL_SHA = hashlib.sha256(GLOBAL_BYTES).hexdigest()
 CONTEXT = UpdateContext("fedchain-local-1", "wasm1hub", 5, 2, NAMES, GLOBAL, GLOBAL_SHA, 10.0, 1000)
 TRAINERS = [wallet_from_mnemonic(LocalnetConfig().dev_account(f"trainer{i}").mnemonic) for i in (1, 2, 3)]
 JOINED = {str(w.address()) for w in TRAINERS}
-# Which node answers for which trainer (as the binding handshake would have settled it); node 78
+# Which node answers for which trainer (as binding by node key would have settled it); node 78
 # is bound to trainer 1 too only to test that a trainer's two updates never both count.
 BOUND = {
     1: str(TRAINERS[0].address()),
@@ -67,7 +67,7 @@ def _strategy(outcomes: list[RoundOutcome] | None = None) -> ChainFedAvg:
     def standing(address: str) -> Standing:
         return Standing.ACTIVE if address in JOINED else Standing.ABSENT
 
-    bindings = Bindings(CONTEXT.chain_id, CONTEXT.contract, CONTEXT.task_id, standing)
+    bindings = Bindings(dict, dict, standing)  # nobody new to look up: every node is bound already
     bindings.by_node.update(BOUND)
     strategy = ChainFedAvg(
         bindings=bindings,

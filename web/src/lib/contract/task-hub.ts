@@ -148,7 +148,7 @@ export const taskHubCalls = {
   }),
   createTask: (terms: CreateTaskMsg, pool: Coin): ContractCall => ({ msg: { create_task: terms }, funds: [pool] }),
   cancelTask: (taskId: number): ContractCall => ({ msg: { cancel_task: { task_id: taskId } }, funds: [] }),
-  // No node key: the keeper binds a trainer's Flower node by a claim the trainer signs (keepers/binding.py).
+  // No node key: the trainer's own command names it (SetNodeKey) before its node connects.
   joinTask: (task: Pick<TaskResponse, "id" | "stake" | "denom">): ContractCall => ({
     msg: { join_task: { task_id: task.id, node_public_key: null } },
     funds: [{ denom: task.denom, amount: task.stake }],

@@ -1,0 +1,59 @@
+"""The keeper's SuperLink: Flower's own (`flower-superlink`, same arguments), finding a node's
+messages without checking everyone else's.
+
+Flower 1.42's in-memory state answers each node's poll (PullMessages) by walking every stored
+message and, for each, re-checking its expiry and federation (`_check_stored_messages`), before it
+even looks at whom the message is for. With a round's 1,000 train messages stored, every poll of
+every node costs about 2.4 ms of the SuperLink's one event loop (measured in process; 0.2 ms with
+this module): 1,000 nodes polling is quadratic, and it was most of what a 1,000-trainer round
+waited for. Here a poll first picks the messages addressed to the polling node and checks only
+those, exactly as Flower checks them; everything else is Flower's code. A message for another
+node is checked when that node polls or when the ServerApp asks for its reply, as before.
+
+Run: python -m keepers.superlink <flower-superlink arguments>
+"""
+
+from __future__ import annotations
+
+import sys
+
+from flwr.app import Message
+from flwr.server.superlink.linkstate.in_memory_linkstate import InMemoryLinkState
+from flwr.supercore.date import now
+from flwr.superlink.cli import flower_superlink
+
+
+def messages_for_node(
+    state: InMemoryLinkState, node_id: int, limit: int | None, *, run_id: int | None = None
+) -> list[Message]:
+    """Flower's `get_message_ins`: the messages not yet delivered to `node_id` (at most `limit`,
+    of `run_id` if given), marked delivered, checking only the node's own messages."""
+    if limit is not None and limit < 1:
+        raise AssertionError("`limit` must be >= 1")
+    found: list[Message] = []
+    with state.lock:
+        addressed = [mid for mid, message in state.message_ins_store.items() if message.metadata.dst_node_id == node_id]
+        for message_id in addressed:
+            state._check_stored_messages({message_id})  # expired or out of the federation: deleted
+            message = state.message_ins_store.get(message_id)
+            if (
+                message is not None
+                and (run_id is None or message.metadata.run_id == run_id)
+                and message.metadata.delivered_at == ""
+            ):
+                found.append(message)
+            if limit and len(found) == limit:
+                break
+        delivered_at = now().isoformat()
+        for message in found:
+            message.metadata.delivered_at = delivered_at
+    return found
+
+
+def main() -> None:
+    InMemoryLinkState.get_message_ins = messages_for_node  # type: ignore[assignment,method-assign]
+    sys.exit(flower_superlink())
+
+
+if __name__ == "__main__":
+    main()
