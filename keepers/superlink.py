@@ -1,5 +1,5 @@
 """The keeper's SuperLink: Flower's own (`flower-superlink`, same arguments), finding a node's
-messages without checking everyone else's.
+messages without checking everyone else's, and keeping idle connections open between polls.
 
 Flower 1.42's in-memory state answers each node's poll (PullMessages) by walking every stored
 message and, for each, re-checking its expiry and federation (`_check_stored_messages`), before it
@@ -10,13 +10,23 @@ waited for. Here a poll first picks the messages addressed to the polling node a
 those, exactly as Flower checks them; everything else is Flower's code. A message for another
 node is checked when that node polls or when the ServerApp asks for its reply, as before.
 
+Flower serves its HTTP APIs with uvicorn's default keep-alive of 5 s, so a node polling less often
+than that (1,000 nodes must: `bench.many_trainers` polls every 8 s) opens a new TCP connection and
+a new TLS handshake for every poll. At 1,000 nodes those handshakes alone saturated the event loop:
+687 of them timed out and their nodes gave up. Here idle connections stay open for KEEP_ALIVE_S,
+longer than any node's poll or Flower's 30 s heartbeat, and the process may hold a connection per
+node (its open-file limit is raised to the hard limit).
+
 Run: python -m keepers.superlink <flower-superlink arguments>
 """
 
 from __future__ import annotations
 
+import resource
 import sys
+from functools import partial
 
+import uvicorn
 from flwr.app import Message
 from flwr.server.superlink.linkstate.in_memory_linkstate import InMemoryLinkState
 from flwr.supercore.date import now
@@ -50,8 +60,14 @@ def messages_for_node(
     return found
 
 
+KEEP_ALIVE_S = 75  # seconds an idle connection stays open (nginx's default too)
+
+
 def main() -> None:
     InMemoryLinkState.get_message_ins = messages_for_node  # type: ignore[assignment,method-assign]
+    uvicorn.run = partial(uvicorn.run, timeout_keep_alive=KEEP_ALIVE_S)  # Flower calls uvicorn.run
+    _, most = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (most, most))
     sys.exit(flower_superlink())
 
 
