@@ -17,6 +17,13 @@ a new TLS handshake for every poll. At 1,000 nodes those handshakes alone satura
 longer than any node's poll or Flower's 30 s heartbeat, and the process may hold a connection per
 node (its open-file limit is raised to the hard limit).
 
+Every request also passes eight middleware layers, each a Starlette BaseHTTPMiddleware (a task
+group and a memory stream per layer and request). Four of them concern the Control API only and
+the fifth writes Fleet event logs only when an event-log plugin is loaded: each first checks that
+and otherwise hands the request on unchanged. Here those five are applied only where they act
+(`Where`), with their own checks, so a node's request passes three layers: error translation,
+protobuf translation and node authentication, all as Flower has them.
+
 Run: python -m keepers.superlink <flower-superlink arguments>
 """
 
@@ -24,13 +31,26 @@ from __future__ import annotations
 
 import resource
 import sys
+from collections.abc import Callable
 from functools import partial
 
 import uvicorn
 from flwr.app import Message
 from flwr.server.superlink.linkstate.in_memory_linkstate import InMemoryLinkState
 from flwr.supercore.date import now
+from flwr.superlink import main as superlink_app
 from flwr.superlink.cli import flower_superlink
+from flwr.superlink.routers.control.middlewares import (
+    ControlAuthenticationMiddleware,
+    ControlEventLogMiddleware,
+    ControlLicenseMiddleware,
+    ControlSensitiveResponseMiddleware,
+    _is_control_path,
+)
+from flwr.superlink.routers.fleet.middlewares import FleetEventLogMiddleware
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 def messages_for_node(
@@ -60,12 +80,62 @@ def messages_for_node(
     return found
 
 
+def _control_request(scope: Scope) -> bool:
+    """The Control middlewares' own test (`_is_control_path(request.url.path)`)."""
+    return _is_control_path(Request(scope).url.path)
+
+
+def _fleet_event_log(scope: Scope) -> bool:
+    """FleetEventLogMiddleware acts only when the app has a Fleet event-log plugin."""
+    return getattr(scope["app"].state, "fleet_event_log_plugin", None) is not None
+
+
+WHERE_THEY_ACT: dict[type, Callable[[Scope], bool]] = {
+    ControlSensitiveResponseMiddleware: _control_request,
+    ControlAuthenticationMiddleware: _control_request,
+    ControlLicenseMiddleware: _control_request,
+    ControlEventLogMiddleware: _control_request,
+    FleetEventLogMiddleware: _fleet_event_log,
+}
+
+
+class Where:
+    """A middleware applied to the HTTP requests `acts_on` selects; every other request goes
+    straight to the next layer, as the middleware itself would have passed it on."""
+
+    def __init__(self, app: ASGIApp, middleware: type, acts_on: Callable[[Scope], bool], **options: object) -> None:
+        self.app = app
+        self.middleware = middleware(app, **options)
+        self.acts_on = acts_on
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not self.acts_on(scope):
+            await self.app(scope, receive, send)
+        else:
+            await self.middleware(scope, receive, send)
+
+
+def middleware_where_it_acts(layers: list[Middleware]) -> list[Middleware]:
+    """Flower's middleware stack, in its order, with each layer in WHERE_THEY_ACT applied only
+    where it acts."""
+    placed = []
+    for layer in layers:
+        acts_on = WHERE_THEY_ACT.get(layer.cls)  # type: ignore[arg-type]
+        if acts_on is None or layer.args:
+            placed.append(layer)
+        else:
+            placed.append(Middleware(Where, middleware=layer.cls, acts_on=acts_on, **layer.kwargs))
+    return placed
+
+
 KEEP_ALIVE_S = 75  # seconds an idle connection stays open (nginx's default too)
 
 
 def main() -> None:
     InMemoryLinkState.get_message_ins = messages_for_node  # type: ignore[assignment,method-assign]
     uvicorn.run = partial(uvicorn.run, timeout_keep_alive=KEEP_ALIVE_S)  # Flower calls uvicorn.run
+    flowers_middleware = superlink_app._get_middleware
+    superlink_app._get_middleware = lambda: middleware_where_it_acts(flowers_middleware())
     _, most = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (most, most))
     sys.exit(flower_superlink())
