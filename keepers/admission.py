@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 
 import httpx
 from flwr.proto.control_pb2 import ListNodesRequest, RegisterNodeRequest, UnregisterNodeRequest
-from flwr.supercore.control.control_http_client import ControlHttpClient
 from flwr.supercore.primitives.asymmetric import public_key_to_bytes
 
 from client_kit.node_identity import NodeKeyError, decode_public_key
 from client_kit.task_hub import Task, TaskHub
 from keepers.certificate import KeeperCertificate
+from keepers.runtime import control_client
 
 
 @dataclass
@@ -39,13 +39,6 @@ class AdmissionChange:
 def superlink_key(chain_key: str) -> bytes:
     """A node key as the SuperLink holds it (PEM), from its on-chain form; raises NodeKeyError."""
     return public_key_to_bytes(decode_public_key(chain_key))
-
-
-def control_client(superlink_port: int, certificate_pem: bytes) -> ControlHttpClient:
-    """A client of the SuperLink's Control API on loopback, verifying the keeper's certificate."""
-    return ControlHttpClient.from_server_address(
-        f"127.0.0.1:{superlink_port}", insecure=False, root_certificates=certificate_pem, interceptors=[]
-    )
 
 
 class NodeDirectory:

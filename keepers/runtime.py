@@ -12,15 +12,22 @@ SuperLink, as the benchmarks' baseline runs it.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import ssl
+import subprocess
 import sys
 import time
 from collections.abc import Mapping
 from dataclasses import replace
+from enum import Enum
 from pathlib import Path
 
 import httpx
+from flwr.common.constant import Status, SubStatus
+from flwr.proto.control_pb2 import ListRunsRequest, StopRunRequest
+from flwr.supercore.control.control_http_client import ControlHttpClient
 
 from chain_config import Network
 from client_kit.command import trainer_command
@@ -30,6 +37,15 @@ from keepers.run_config import RunConfigValue, TaskRunConfig
 from localnet.processes import ManagedProcess, spawn
 
 APP_DIR = Path(__file__).resolve().parent / "flower_app"
+START_TIMEOUT_S = 120.0  # for `flwr run` to submit a run, or `flwr log` to print its logs
+RUN_POLL_S = 2.0  # how often a run's status is read
+RUN_LOST_S = 120.0  # a SuperLink that answers nothing this long has lost its runs
+
+
+class RunOutcome(Enum):
+    COMPLETED = "completed"
+    FAILED = "failed"  # finished otherwise: the ServerApp raised, or the run was stopped
+    LOST = "lost"  # the SuperLink no longer knows the run, or stopped answering
 
 
 def flower_env(flwr_home: Path | None = None) -> dict[str, str]:
@@ -98,12 +114,12 @@ def _toml_value(value: RunConfigValue) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def launch_task_run(
+def start_task_run(
     superlink_port: int, workdir: Path, run: TaskRunConfig, certificate: KeeperCertificate | None = None
-) -> ManagedProcess:
-    """Submit one keeper run of a task, in the background (see `launch_run`)."""
+) -> int:
+    """Start one keeper run of a task (see `start_run`); returns its run id."""
     config = _bound_to(run, superlink_port, certificate).to_run_config()
-    return launch_run(superlink_port, workdir, f"task-{run.task_id}", config, APP_DIR, certificate)
+    return start_run(superlink_port, workdir, f"task-{run.task_id}", config, APP_DIR, certificate)
 
 
 def submit_task_run(
@@ -123,17 +139,19 @@ def _bound_to(run: TaskRunConfig, superlink_port: int, certificate: KeeperCertif
     return replace(run, superlink_port=superlink_port, certificate_file=certificate.cert_file if certificate else None)
 
 
-def launch_run(
-    superlink_port: int,
-    workdir: Path,
-    name: str,
-    config: Mapping[str, RunConfigValue],
-    app_dir: Path,
-    certificate: KeeperCertificate | None = None,
-) -> ManagedProcess:
-    """Submit one run of the Flower app in `app_dir` with `config` overriding its run config, with
-    `flwr run --stream`, which follows it to the end, in the background. `certificate` is the
-    SuperLink's when it serves TLS."""
+def control_client(superlink_port: int, certificate_pem: bytes | None = None) -> ControlHttpClient:
+    """A client of the SuperLink's Control API on loopback, verifying the keeper's certificate
+    (`certificate_pem`) when the SuperLink serves TLS."""
+    return ControlHttpClient.from_server_address(
+        f"127.0.0.1:{superlink_port}",
+        insecure=certificate_pem is None,
+        root_certificates=certificate_pem,
+        interceptors=[],
+    )
+
+
+def _flwr(superlink_port: int, workdir: Path, certificate: KeeperCertificate | None) -> tuple[str, dict[str, str]]:
+    """The `flwr` command and its environment, its config naming this SuperLink as `keeper`."""
     home = workdir / "flwr-home"
     home.mkdir(parents=True, exist_ok=True)
     security = "insecure = true\n"
@@ -142,18 +160,59 @@ def launch_run(
     (home / "config.toml").write_text(
         f'[superlink]\ndefault = "keeper"\n\n[superlink.keeper]\naddress = "127.0.0.1:{superlink_port}"\n' + security
     )
+    return str(Path(sys.executable).parent / "flwr"), flower_env(home)
+
+
+def start_run(
+    superlink_port: int,
+    workdir: Path,
+    name: str,
+    config: Mapping[str, RunConfigValue],
+    app_dir: Path,
+    certificate: KeeperCertificate | None = None,
+) -> int:
+    """Submit one run of the Flower app in `app_dir` with `config` overriding its run config
+    (`flwr run`); returns its run id. `certificate` is the SuperLink's when it serves TLS."""
+    flwr, env = _flwr(superlink_port, workdir, certificate)
     overrides = workdir / f"run-{name}.toml"
     overrides.write_text("".join(f"{key} = {_toml_value(value)}\n" for key, value in config.items()))
-    command = [
-        str(Path(sys.executable).parent / "flwr"),
-        "run",
-        str(app_dir),
-        "keeper",
-        "--run-config",
-        str(overrides),
-        "--stream",
-    ]
-    return spawn(f"run:{name}", command, workdir / "runs.log", flower_env(home))
+    command = [flwr, "run", str(app_dir), "keeper", "--run-config", str(overrides), "--format", "json"]
+    started = subprocess.run(command, capture_output=True, text=True, env=env, timeout=START_TIMEOUT_S)
+    try:
+        return int(json.loads(started.stdout)["run-id"])
+    except (ValueError, KeyError, TypeError):
+        output = started.stdout[-2000:] + started.stderr[-2000:]
+        raise RuntimeError(f"`flwr run` did not start {name}: {output}") from None
+
+
+def wait_for_run(
+    superlink_port: int, run_id: int, timeout: float, certificate: KeeperCertificate | None = None
+) -> RunOutcome:
+    """Follow a run by its status until it finishes; on `timeout` it is stopped and
+    subprocess.TimeoutExpired raised. The run is judged by what the SuperLink records, read every
+    RUN_POLL_S with one small request: a slow or failed answer is asked again (a SuperLink busy with
+    a thousand nodes must not make the keeper think its run ended and start a second one), and
+    only a SuperLink that answers nothing for RUN_LOST_S means the run is lost with it."""
+    control = control_client(superlink_port, None if certificate is None else certificate.pem)
+    deadline = time.monotonic() + timeout
+    answered = time.monotonic()
+    while True:
+        try:
+            runs = control.ListRuns(ListRunsRequest(run_id=run_id)).run_dict
+            answered = time.monotonic()
+            status = runs[run_id].status if run_id in runs else None
+            if status is None:
+                return RunOutcome.LOST
+            if status.status == Status.FINISHED:
+                return RunOutcome.COMPLETED if status.sub_status == SubStatus.COMPLETED else RunOutcome.FAILED
+        except httpx.HTTPError:
+            if time.monotonic() - answered > RUN_LOST_S:
+                return RunOutcome.LOST
+        if time.monotonic() >= deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                control.StopRun(StopRunRequest(run_id=run_id))
+            raise subprocess.TimeoutExpired(f"run {run_id}", timeout)
+        time.sleep(RUN_POLL_S)
 
 
 def submit_run(
@@ -165,12 +224,26 @@ def submit_run(
     timeout: float = 1800,
     certificate: KeeperCertificate | None = None,
 ) -> int:
-    """Submit one run (see `launch_run`) and wait for it to end; returns the exit code (0: completed)."""
-    launched = launch_run(superlink_port, workdir, name, config, app_dir, certificate)
+    """Start one run (see `start_run`), wait for it to end (see `wait_for_run`) and append its
+    logs to `workdir`/runs.log; returns 0 when it completed."""
+    run_id = start_run(superlink_port, workdir, name, config, app_dir, certificate)
     try:
-        return launched.process.wait(timeout)
+        outcome = wait_for_run(superlink_port, run_id, timeout, certificate)
     finally:
-        launched.stop()
+        _save_logs(superlink_port, workdir, run_id, certificate)
+    return 0 if outcome == RunOutcome.COMPLETED else 1
+
+
+def _save_logs(superlink_port: int, workdir: Path, run_id: int, certificate: KeeperCertificate | None) -> None:
+    """The run's ServerApp logs as the SuperLink kept them, appended to runs.log (once, at the end:
+    streaming them while the run lasts took 15 % of the SuperLink's time with a big model)."""
+    flwr, env = _flwr(superlink_port, workdir, certificate)
+    with (workdir / "runs.log").open("a") as log, contextlib.suppress(subprocess.SubprocessError, OSError):
+        log.write(f"--- run {run_id} ---\n")
+        log.flush()
+        subprocess.run(
+            [flwr, "log", str(run_id), "keeper", "--show"], stdout=log, stderr=log, env=env, timeout=START_TIMEOUT_S
+        )
 
 
 def start_trainer(

@@ -247,9 +247,8 @@ def test_a_keeper_killed_between_and_mid_round_resumes_without_repeating_a_round
             # Killed right after round 1 is attested (between rounds), then once round 3's first update
             # has been verified (inside a round, before its attestation).
             for moment in ((RoundAttested, 1), (UpdateAccepted, 3)):
-                run = keeper.launch(run_config)
+                keeper.start(run_config)
                 _wait_for_event(run_config.feed_port, *moment, timeout=180)
-                run.stop()
                 keeper.restart()  # the SuperLink and the ServerApp it started die together
                 assert hub.task(task_id).status == TaskStatus.RUNNING
             code = keeper.submit(run_config)

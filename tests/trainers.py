@@ -17,7 +17,7 @@ from client_kit.settings import ClientSettings
 from client_kit.task_hub import Scoring, TaskHub
 from keepers.orchestration import TaskTerms, accept_task, join_task, publish_task, register_keeper
 from keepers.run_config import TaskRunConfig
-from keepers.runtime import launch_task_run, start_trainer, submit_task_run
+from keepers.runtime import start_task_run, start_trainer, submit_task_run
 from keepers.service import KeeperService, KeeperSettings
 from localnet.processes import ManagedProcess, free_port
 from tests.conftest import dev_wallet
@@ -79,8 +79,9 @@ class KeeperUnderTest:
     def submit(self, run: TaskRunConfig) -> int:
         return submit_task_run(self.port, self.workdir, run, certificate=self.service.link.certificate)
 
-    def launch(self, run: TaskRunConfig) -> ManagedProcess:
-        return launch_task_run(self.port, self.workdir, run, self.service.link.certificate)
+    def start(self, run: TaskRunConfig) -> int:
+        """Start a run without waiting for it; returns its run id."""
+        return start_task_run(self.port, self.workdir, run, self.service.link.certificate)
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
