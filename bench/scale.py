@@ -57,13 +57,15 @@ STAKE = 1_000
 
 @dataclass(frozen=True)
 class RoundShape:
-    """One benchmark round's federation: how many trainers in how many host processes, the digits
-    MLP's width (64·h + h + 10·h + 10 parameters), local epochs, and the task's update bound."""
+    """One benchmark round's federation: how many trainers in how many host processes, how often
+    their nodes poll and over how long they come online, the digits MLP's width (64·h + h + 10·h +
+    10 parameters), local epochs, and the task's update bound."""
 
     trainers: int = 100
     hidden: int = 1536
     host_processes: int = 4
     poll_s: float = 2.0
+    spread_s: float = 0.0
     epochs: int = 5
     max_update_norm: Decimal = DEFAULT_MAX_UPDATE_NORM
 
@@ -167,6 +169,7 @@ def measure_round(home: Path, shape: RoundShape, federated_evaluation: bool) -> 
                 home / "journal",
                 shape.host_processes,
                 shape.poll_s,
+                shape.spread_s,
             )
             with Console(file=io.StringIO()).status(f"one round with {shape.trainers} trainers"):
                 served.wait(900)

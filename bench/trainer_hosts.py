@@ -63,8 +63,10 @@ def _host(
     network: Network,
     journal: Path,
     poll_s: float,
+    spread_s: float,
 ) -> None:
-    """One process hosting several trainers, a SignerApp and a TrainerNode thread each."""
+    """One process hosting several trainers, a SignerApp and a TrainerNode thread each, their
+    nodes started evenly over `spread_s` (as a federation's nodes come online, not all at once)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     settings = settings_from_source(source)
     hub = TaskHub(ChainClient(network), settings.contract)
@@ -85,6 +87,7 @@ def _host(
             node_key=node_private_key(wallet, network.chain_id, settings.contract, task_id),
         )
         threading.Thread(target=node.run, args=(stop, 600.0), daemon=True).start()
+        stop.wait(spread_s / len(trainers))
     stop.wait()
 
 
@@ -97,12 +100,14 @@ def host_trainers(
     journal: Path,
     processes: int,
     poll_s: float,
+    spread_s: float = 0.0,
 ) -> list[BaseProcess]:
-    """Start `processes` host processes sharing the trainers round-robin; the caller terminates them."""
+    """Start `processes` host processes sharing the trainers round-robin, their nodes coming online
+    over `spread_s`; the caller terminates them."""
     context = multiprocessing.get_context("fork")
     started = []
     for part in range(processes):
-        args = (source, endpoint, task_id, trainers[part::processes], network, journal, poll_s)
+        args = (source, endpoint, task_id, trainers[part::processes], network, journal, poll_s, spread_s)
         process = context.Process(target=_host, args=args, daemon=True)
         process.start()
         started.append(process)
