@@ -6,7 +6,8 @@ a federated evaluation round trip. Each round's critical path comes from the kee
 waiting for training replies (message transfer through the SuperLink and local training),
 verification, aggregation, validation, pinning to IPFS and broadcasting the attestation. The
 attestation's block inclusion (`inclusion_s`) overlaps the next round's training. `wall_s` is
-from one round's start to the next one's.
+from one round's start to the next one's; the target (mean ≤ 1.0 s) is over the 20 steady rounds of
+a 22-round task (round 1 includes first contact, the last one waits for its block).
 
 The wait for training replies is broken down along the round's last reply, from the times its
 trainer reported: the train message's delivery (push to the SuperLink, the trainer's poll, pulling
@@ -68,7 +69,7 @@ def _one_run(rounds: int, run: int) -> tuple[list[dict], bool]:
     return rows, report.reconciled
 
 
-def run(results_dir: Path, rounds: int = 6, runs: int = 2) -> dict:
+def run(results_dir: Path, rounds: int = 22, runs: int = 1) -> dict:
     rows: list[dict] = []
     steady: list[dict] = []
     reconciled = True
@@ -90,7 +91,8 @@ def run(results_dir: Path, rounds: int = 6, runs: int = 2) -> dict:
         "evaluation": "keeper-side validation set (federated evaluation off)",
         "mean_steady_round": mean,
         "mean_wall_s_per_run": per_run,
-        "target_wall_s": 3.0,
+        "steady_rounds": len(steady),
+        "target_wall_s": 1.0,
         "reconciled": reconciled,
     }
     stacked = (*LAST_REPLY, "verify_s", "aggregate_s", "validate_s", "ipfs_s", "tx_s")  # one round's critical path

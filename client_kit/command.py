@@ -45,6 +45,7 @@ from client_kit.chain import ChainClient, ChainError
 from client_kit.data import DataError, load_folder
 from client_kit.endpoint import EndpointError, KeeperEndpoint
 from client_kit.keys import KeysError
+from client_kit.node import DEFAULT_POLL_S
 from client_kit.node_identity import encode_public_key, node_private_key, prove
 from client_kit.preflight import KeySource, check_chain, check_client, check_membership, keeper_endpoint
 from client_kit.sandbox import SandboxError
@@ -69,7 +70,7 @@ class RunRequest:
     superlink: str | None = None  # default: the endpoint the task's keeper registered on chain (its certificate always)
     fault: str = ""
     connect_timeout: float = 600.0
-    poll_interval: float = 0.5
+    poll_interval: float = DEFAULT_POLL_S
     sandbox: bool = True
     claim: bool = True  # claim the payout as soon as the task is settled (the claim window may be short)
     state_dir: Path | None = None  # where the signer keeps what it signed (default: the user's state folder)
@@ -301,7 +302,7 @@ def _progress(signer: SignerApp, supervisor: NodeSupervisor, rounds: int, attest
 @click.option("--connect-timeout", default=600.0, show_default=True, help="Seconds to wait for the keeper.")
 @click.option(
     "--poll-interval",
-    default=0.5,
+    default=DEFAULT_POLL_S,
     show_default=True,
     type=click.FloatRange(0.05, 30),
     help="Seconds between asks for work; raise it when hundreds of trainers share one keeper.",
