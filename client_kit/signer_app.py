@@ -62,6 +62,7 @@ from client_kit.worker import TaskWorker, WorkerError, numbers
 FAULTS = ("nan", "scale", "shape", "unsigned", "impostor", "freeride", "noise", "stale", "flip")
 DISGUISES = ("freeride", "noise", "stale", "flip")
 BASE_WAIT_S = 60.0  # how long to wait for the chain to show the previous round (its block may lag)
+BASE_POLL_S = 0.1  # between asks for that block: it is usually due within one block time (0.5 s here)
 
 
 class TrainerError(RuntimeError):
@@ -192,7 +193,7 @@ class SignerApp:
                 return record.model_sha256
             if time.monotonic() >= deadline:
                 raise TrainerError(f"the chain shows no round {task_round - 1} of task {self.task_id}: not signing")
-            time.sleep(0.25)
+            time.sleep(BASE_POLL_S)
 
     # --- evaluation ----------------------------------------------------------------------------
     def _evaluate(self, message: Message) -> RecordDict:
