@@ -133,7 +133,7 @@ def _keeper(kind: str, trainers: int, parameters: int, link: Connection, out: Co
         def standing(address: str) -> Standing:
             return Standing.ACTIVE if address in staked else Standing.ABSENT
 
-        bindings = Bindings("fedchain-local-1", "wasm1hub", 1, standing)
+        bindings = Bindings(dict, dict, standing)  # every node is bound already
         bindings.by_node.update({100 + i: str(w.address()) for i, w in enumerate(federation.wallets)})
         outcomes: list[RoundOutcome] = []
         strategy = ChainFedAvg(bindings, lambda *_: federation.context, standing, outcomes.append, task_id=1)
