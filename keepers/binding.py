@@ -13,7 +13,8 @@ looked up once; a node whose key no trainer of this task named (another task's t
 keeper) is looked up again only when the task's members are read again, at most every
 MEMBERS_REFRESH_S, in case the key was named after the run began. One node per address, the
 latest: a trainer that named a new key (`SetNodeKey`) answers through the node of its new key, and
-the node it replaced is dropped, so a trainer never answers twice.
+the node it replaced is dropped, so a trainer never answers twice. A failed lookup (the chain or
+the SuperLink slow to answer) binds nobody new for now and never ends the round.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from logging import WARNING
 
+from flwr.common.logger import log
 from flwr.serverapp import Grid
 
 from client_kit.task_hub import Standing
@@ -63,13 +66,16 @@ class Bindings:
             time.sleep(poll_s)
 
     def _bind(self, nodes: set[int]) -> None:
-        if not nodes <= self._keys.keys():
-            self._keys.update(self.node_keys())
-        strangers = any(self._keys.get(node) not in self._members for node in nodes)
-        stale = self._members_read_at is None or time.monotonic() - self._members_read_at >= MEMBERS_REFRESH_S
-        if strangers and stale:
-            self._members = dict(self.member_keys())
-            self._members_read_at = time.monotonic()
+        try:
+            if not nodes <= self._keys.keys():
+                self._keys.update(self.node_keys())
+            strangers = any(self._keys.get(node) not in self._members for node in nodes)
+            stale = self._members_read_at is None or time.monotonic() - self._members_read_at >= MEMBERS_REFRESH_S
+            if strangers and stale:
+                self._members_read_at = time.monotonic()  # a failed read is retried after the same wait
+                self._members = dict(self.member_keys())
+        except Exception as error:  # the chain or the SuperLink hiccuped: bind what is known, ask later
+            log(WARNING, "binding new nodes postponed: %s: %s", type(error).__name__, error)
         for node in sorted(nodes):
             key = self._keys.get(node)
             address = None if key is None else self._members.get(key)

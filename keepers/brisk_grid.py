@@ -13,6 +13,10 @@ objects (the model's chunks) are all pushed; Flower's grid then waits 1 s before
 missing object again, and up to 10 s after that. A 10-trainer round's last reply often came 1 s
 late that way. The keeper's grid asks again after OBJECT_BACKOFF_S, doubling up to
 OBJECT_BACKOFF_CAP_S, as the trainer's node does when pulling its message (`client_kit.node`).
+Flower also waits for a reply's objects for up to two hours: a trainer pushing one object every
+few minutes held every round that long. Here a pull waits for a reply's objects no longer than
+the phase has left, or FINAL_PULL_S once its deadline has passed; a reply whose objects are not
+all there by then is unavailable, which makes its trainer a no-show, never an offender.
 """
 
 from __future__ import annotations
@@ -30,13 +34,16 @@ from flwr.superlink.grid import http_grid
 PULL_BYTES = 64 * 2**20  # replies pulled at once: about this many bytes of arrays
 OBJECT_BACKOFF_S = 0.05  # first wait before asking again for an object not pushed yet
 OBJECT_BACKOFF_CAP_S = 0.5
+FINAL_PULL_S = 1.0  # how long a reply's objects are waited for once the phase's deadline has passed
+NO_DEADLINE_S = 7200.0  # Flower's own limit, for a phase without a deadline
 
 
-def brisk_object_pulls() -> None:
-    """Make Flower's grid ask again for a reply's missing objects briskly (see the module doc):
-    its `pull_messages` calls its module's `pull_objects`, which takes the backoff as arguments."""
+def brisk_object_pulls(max_time: float = NO_DEADLINE_S) -> None:
+    """Make Flower's grid ask again for a reply's missing objects briskly, and for at most
+    `max_time` seconds (see the module doc): its `pull_messages` calls its module's
+    `pull_objects`, which takes both as arguments."""
     http_grid.pull_objects = partial(  # type: ignore[attr-defined]
-        pull_objects, initial_backoff=OBJECT_BACKOFF_S, backoff_cap=OBJECT_BACKOFF_CAP_S
+        pull_objects, initial_backoff=OBJECT_BACKOFF_S, backoff_cap=OBJECT_BACKOFF_CAP_S, max_time=max_time
     )
 
 
@@ -87,6 +94,8 @@ class BriskGrid(Grid):
             ids = list(pending)
             arrived = 0
             for start in range(0, len(ids), per_pull):
+                left = NO_DEADLINE_S if deadline is None else deadline - time.monotonic()
+                brisk_object_pulls(max(FINAL_PULL_S, left))
                 for reply in self.inner.pull_messages(ids[start : start + per_pull]):
                     if pending.pop(reply.metadata.reply_to_message_id, False) is None:
                         arrived += 1

@@ -177,7 +177,10 @@ def start_run(
     overrides = workdir / f"run-{name}.toml"
     overrides.write_text("".join(f"{key} = {_toml_value(value)}\n" for key, value in config.items()))
     command = [flwr, "run", str(app_dir), "keeper", "--run-config", str(overrides), "--format", "json"]
-    started = subprocess.run(command, capture_output=True, text=True, env=env, timeout=START_TIMEOUT_S)
+    try:
+        started = subprocess.run(command, capture_output=True, text=True, env=env, timeout=START_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"`flwr run` did not answer within {START_TIMEOUT_S:.0f} s for {name}") from None
     try:
         return int(json.loads(started.stdout)["run-id"])
     except (ValueError, KeyError, TypeError):
@@ -202,17 +205,34 @@ def wait_for_run(
             answered = time.monotonic()
             status = runs[run_id].status if run_id in runs else None
             if status is None:
-                return RunOutcome.LOST
+                return RunOutcome.LOST  # the SuperLink restarted: nothing of the run is left
             if status.status == Status.FINISHED:
                 return RunOutcome.COMPLETED if status.sub_status == SubStatus.COMPLETED else RunOutcome.FAILED
         except httpx.HTTPError:
             if time.monotonic() - answered > RUN_LOST_S:
+                _stop(control, run_id)  # if it still runs somewhere, it must not run beside the next one
                 return RunOutcome.LOST
         if time.monotonic() >= deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                control.StopRun(StopRunRequest(run_id=run_id))
+            _stop(control, run_id)
             raise subprocess.TimeoutExpired(f"run {run_id}", timeout)
         time.sleep(RUN_POLL_S)
+
+
+def _stop(control: ControlHttpClient, run_id: int) -> None:
+    with contextlib.suppress(httpx.HTTPError):
+        control.StopRun(StopRunRequest(run_id=run_id))
+
+
+def stop_unfinished_runs(superlink_port: int, certificate: KeeperCertificate | None = None) -> list[int]:
+    """Stop every run the SuperLink has not finished; returns their ids. The keeper serves one run
+    at a time, so before it starts one, any other is a run it lost track of (a SuperLink too busy
+    to answer for a while), which must not train beside the new one."""
+    control = control_client(superlink_port, None if certificate is None else certificate.pem)
+    runs = control.ListRuns(ListRunsRequest()).run_dict
+    unfinished = [run_id for run_id, run in runs.items() if run.status.status != Status.FINISHED]
+    for run_id in unfinished:
+        _stop(control, run_id)
+    return unfinished
 
 
 def submit_run(
@@ -225,7 +245,9 @@ def submit_run(
     certificate: KeeperCertificate | None = None,
 ) -> int:
     """Start one run (see `start_run`), wait for it to end (see `wait_for_run`) and append its
-    logs to `workdir`/runs.log; returns 0 when it completed."""
+    logs to `workdir`/runs.log; returns 0 when it completed. Any run the SuperLink has not
+    finished is stopped first (`stop_unfinished_runs`)."""
+    stop_unfinished_runs(superlink_port, certificate)
     run_id = start_run(superlink_port, workdir, name, config, app_dir, certificate)
     try:
         outcome = wait_for_run(superlink_port, run_id, timeout, certificate)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from flwr.app import Message
@@ -139,3 +140,23 @@ def test_the_superlink_lists_each_admitted_node_by_the_key_named_on_chain(tmp_pa
         assert len(set(listed)) == 3
     finally:
         link.stop()
+
+
+def test_a_failed_lookup_binds_nobody_new_and_never_ends_the_round(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review: a slow chain or SuperLink answer raised out of `nodes()`, inside the round, and
+    ended the keeper's run; now the nodes bound so far keep working and the lookup is retried."""
+    fleet, chain, bindings = _federation(2)
+    assert bindings.nodes(fleet) == [1, 2]  # type: ignore[arg-type]
+    fleet.connected.add(3)
+    fleet.keys[3] = superlink_key(_key())
+    chain.members[fleet.keys[3]] = "wasm1trainer3"
+    healthy_directory, healthy_members = bindings.node_keys, bindings.member_keys
+
+    def slow() -> dict:
+        raise httpx.ReadTimeout("busy")
+
+    bindings.node_keys = bindings.member_keys = slow
+    monkeypatch.setattr(binding_module, "MEMBERS_REFRESH_S", 0.0)
+    assert bindings.nodes(fleet) == [1, 2]  # type: ignore[arg-type]
+    bindings.node_keys, bindings.member_keys = healthy_directory, healthy_members
+    assert bindings.nodes(fleet) == [1, 2, 3]  # type: ignore[arg-type]

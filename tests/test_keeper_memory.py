@@ -6,6 +6,7 @@ buffers, on the real strategy with signed replies from staked trainers."""
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -16,12 +17,14 @@ from cosmpy.aerial.wallet import LocalWallet
 from cosmpy.crypto.keypairs import PrivateKey
 from flwr.app import ConfigRecord, Message, Metadata, MetricRecord, RecordDict
 from flwr.app.message import make_message
+from flwr.supercore.inflatable.inflatable_utils import ObjectPullError, ObjectUnavailableError
+from flwr.superlink.grid import http_grid
 
 from client_kit.envelope import UpdateClaim, sign, update_digest
 from client_kit.model_format import encode, record_of, to_record
 from client_kit.task_hub import Standing
 from keepers.binding import Bindings
-from keepers.brisk_grid import BriskGrid
+from keepers.brisk_grid import FINAL_PULL_S, BriskGrid
 from keepers.contribution.updates import BLOCK_BYTES, Flattener, UpdateRows
 from keepers.strategy import ChainFedAvg, RoundOutcome
 from keepers.verification import UpdateContext
@@ -174,6 +177,38 @@ def test_a_reply_stored_before_the_deadline_is_handed_over_however_long_the_earl
         handed.append(reply.metadata.reply_to_message_id)
         time.sleep(1.2)  # verifying a big update
     assert handed == ["A", "B"] and time.monotonic() - started < 3.0  # "late" missed the deadline
+
+
+class _TricklingSuperLink(_SuperLink):
+    """A reply whose message is there at once but whose objects never all arrive: Flower's grid
+    asks for them through its module's `pull_objects`, as here."""
+
+    def pull_messages(self, ids: list[str]) -> list[Message]:
+        def never_pushed(object_id: str) -> bytes:
+            raise ObjectUnavailableError(object_id)
+
+        try:
+            http_grid.pull_objects(object_ids=["chunk"], pull_object_fn=never_pushed)
+        except ObjectPullError:
+            return []  # Flower's grid turns it into an "unavailable" reply: a no-show
+        return super().pull_messages(ids)
+
+
+def test_a_reply_whose_objects_trickle_in_holds_the_round_no_longer_than_its_deadline() -> None:
+    """Review: Flower waits up to two hours for a reply's objects, so one trainer pushing an object
+    every few minutes held every round of the task that long (at no cost to itself)."""
+    grid = BriskGrid(_TricklingSuperLink({"A": 0.0}), poll_interval=0.05)  # type: ignore[arg-type]
+    finished: list[float] = []
+
+    def phase() -> None:
+        started = time.monotonic()
+        list(grid.send_and_receive([_message_replying_to("x")], timeout=0.5))
+        finished.append(time.monotonic() - started)
+
+    worker = threading.Thread(target=phase, daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert finished and finished[0] < 0.5 + 2 * FINAL_PULL_S + 1.0
 
 
 def test_a_float64_layers_small_change_survives_the_spill() -> None:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from flwr.app import ConfigRecord, Message, RecordDict
 from flwr.common import MessageType
@@ -34,7 +35,10 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from chain_config import LocalnetConfig
+from keepers import runtime
 from keepers.certificate import ensure_certificate
+from keepers.run_config import TaskRunConfig
 from keepers.runtime import start_superlink
 from keepers.superlink import Where, messages_for_node, middleware_where_it_acts
 from localnet.processes import free_port
@@ -75,9 +79,9 @@ def test_a_poll_finds_the_same_messages_as_flowers(monkeypatch: pytest.MonkeyPat
         monkeypatch.setattr(TaskIdentity, "_task_id", state.run_ids[run].run.primary_task_id)
         for number in range(12):
             node = nodes[number % NODES]
-            ttl = 0.001 if number == 5 else 3600.0  # one message for node 1 expires before its poll
+            ttl = 0.3 if number == 5 else 3600.0  # one message for node 1 expires before its poll
             assert state.store_message_ins(_message(run, node, number, ttl)) is not None
-    time.sleep(0.01)
+    time.sleep(0.4)
     for index in range(NODES):
         for limit in (None, 1):
             theirs = flowers[0].get_message_ins(flowers[1][index], limit)
@@ -149,3 +153,47 @@ def test_control_middleware_acts_on_control_requests_only(monkeypatch: pytest.Mo
     assert control.headers["cache-control"] == "no-store"  # Flower's middleware did its work
     assert "cache-control" not in fleet.headers and fleet.text == "ok"
     assert dispatched == ["/v1/control/get-login-details"]  # the Fleet request never entered it
+
+
+class _RunsOnABusySuperLink:
+    """The Control API of a SuperLink too busy to answer ListRuns; what is asked of it is noted."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def ListRuns(self, request: object) -> object:  # noqa: N802 (Flower's name)
+        self.asked.append("ListRuns")
+        raise httpx.ReadTimeout("busy")
+
+    def StopRun(self, request: object) -> object:  # noqa: N802
+        self.asked.append("StopRun")
+        return object()
+
+
+def test_a_run_lost_track_of_is_stopped_before_another_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review: a SuperLink too busy to answer for RUN_LOST_S made the keeper call its run lost and
+    start the task again, while the first run still trained beside the new one."""
+    busy = _RunsOnABusySuperLink()
+    monkeypatch.setattr(runtime, "control_client", lambda *args: busy)
+    monkeypatch.setattr(runtime, "RUN_LOST_S", 0.2)
+    monkeypatch.setattr(runtime, "RUN_POLL_S", 0.05)
+    assert runtime.wait_for_run(1, 7, timeout=3600) == runtime.RunOutcome.LOST
+    assert busy.asked[-1] == "StopRun"
+
+
+def test_only_finished_runs_survive_the_start_of_a_new_one(tmp_path: Path) -> None:
+    """Before the keeper starts a run, every run its SuperLink has not finished is stopped: here a
+    real SuperLink with a real run (which never gets a ServerApp to finish it)."""
+    certificate = ensure_certificate(tmp_path / "tls", [])
+    port = free_port()
+    link = start_superlink(port, tmp_path / "link", certificate)
+    try:
+        config = TaskRunConfig(
+            1, LocalnetConfig().network(), "wasm1hub", tmp_path / "key", "http://127.0.0.1:1", 1.0, free_port()
+        )
+        run_id = runtime.start_task_run(port, tmp_path / "link", config, certificate)
+        assert runtime.stop_unfinished_runs(port, certificate) == [run_id]
+        assert runtime.wait_for_run(port, run_id, timeout=60, certificate=certificate) == runtime.RunOutcome.FAILED
+        assert runtime.stop_unfinished_runs(port, certificate) == []
+    finally:
+        link.stop()
