@@ -25,7 +25,7 @@ from bench.report import write_results
 from bench.scale import RoundShape, measure_round
 
 # 75·133 + 10 = 9,985 parameters
-MANY = RoundShape(trainers=1000, hidden=133, host_processes=8, poll_s=15.0, spread_s=60.0, epochs=1)
+MANY = RoundShape(trainers=1000, hidden=133, host_processes=8, poll_s=8.0, spread_s=60.0, epochs=1)
 
 
 def run(results_dir: Path) -> dict[str, Any]:
