@@ -1,19 +1,20 @@
 """The keeper's SuperLink: Flower's own (`flower-superlink`, same arguments), finding a node's
-messages without checking everyone else's, and keeping idle connections open between polls.
+messages without checking everyone else's, keeping idle connections open between polls, and
+running the Control API's middleware for Control requests only.
 
 Flower 1.42's in-memory state answers each node's poll (PullMessages) by walking every stored
 message and, for each, re-checking its expiry and federation (`_check_stored_messages`), before it
 even looks at whom the message is for. With a round's 1,000 train messages stored, every poll of
 every node costs about 2.4 ms of the SuperLink's one event loop (measured in process; 0.2 ms with
-this module): 1,000 nodes polling is quadratic, and it was most of what a 1,000-trainer round
-waited for. Here a poll first picks the messages addressed to the polling node and checks only
-those, exactly as Flower checks them; everything else is Flower's code. A message for another
-node is checked when that node polls or when the ServerApp asks for its reply, as before.
+this module): the SuperLink's work grows with the square of the number of nodes. Here a poll
+first picks the messages addressed to the polling node and checks only those, exactly as Flower
+checks them; everything else is Flower's code. A message for another node is checked when that
+node polls or when the ServerApp asks for its reply, as before.
 
 Flower serves its HTTP APIs with uvicorn's default keep-alive of 5 s, so a node polling less often
 than that (1,000 nodes must: `bench.many_trainers` polls every 8 s) opens a new TCP connection and
-a new TLS handshake for every poll. At 1,000 nodes those handshakes alone saturated the event loop:
-687 of them timed out and their nodes gave up. Here idle connections stay open for KEEP_ALIVE_S,
+a new TLS handshake for every poll: in one 1,000-node run 687 of them timed out and their nodes
+gave up. Here idle connections stay open for KEEP_ALIVE_S,
 longer than any node's poll or Flower's 30 s heartbeat, and the process may hold a connection per
 node (its open-file limit is raised to the hard limit).
 
