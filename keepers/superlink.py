@@ -14,9 +14,9 @@ node polls or when the ServerApp asks for its reply, as before.
 Flower serves its HTTP APIs with uvicorn's default keep-alive of 5 s, so a node polling less often
 than that (1,000 nodes must: `bench.many_trainers` polls every 8 s) opens a new TCP connection and
 a new TLS handshake for every poll: in one 1,000-node run 687 of them timed out and their nodes
-gave up. Here idle connections stay open for KEEP_ALIVE_S,
-longer than any node's poll or Flower's 30 s heartbeat, and the process may hold a connection per
-node (its open-file limit is raised to the hard limit).
+gave up. Here idle connections stay open for KEEP_ALIVE_S, longer than any node's poll or Flower's
+30 s heartbeat, and the process may hold a connection per node (its open-file limit is raised to
+the hard limit).
 
 Every request also passes eight middleware layers, each a Starlette BaseHTTPMiddleware (a task
 group and a memory stream per layer and request). Four of them concern the Control API only and
