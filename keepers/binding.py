@@ -9,9 +9,11 @@ chain. Binding costs no message round trip, so no node can stall it, delay it or
 answering late: binding 1,000 nodes is one list request and one chain query.
 
 A node's id never changes while the SuperLink lives (its key is registered once), so each node is
-looked up once; a node whose key no trainer of this task named (another task's trainer on the same
-keeper) is looked up again only when the task's members are read again, at most every
-MEMBERS_REFRESH_S, in case the key was named after the run began. One node per address, the
+looked up once. The task's members are read again when a node connects whose key they do not name
+(at most every NEW_NODE_REFRESH_S): a trainer that joined from the web app names its key only when
+it starts training, usually after the run began, and the SuperLink admits its node only once the
+chain shows that key. A node whose key stays unnamed (another task's trainer on the same keeper)
+costs a read every MEMBERS_REFRESH_S at most. One node per address, the
 latest: a trainer that named a new key (`SetNodeKey`) answers through the node of its new key, and
 the node it replaced is dropped, so a trainer never answers twice. A failed lookup (the chain or
 the SuperLink slow to answer) binds nobody new for now and never ends the round.
@@ -30,6 +32,7 @@ from flwr.serverapp import Grid
 from client_kit.task_hub import Standing
 
 MEMBERS_REFRESH_S = 30.0
+NEW_NODE_REFRESH_S = 1.0
 
 
 @dataclass
@@ -43,6 +46,7 @@ class Bindings:
     _keys: dict[int, bytes] = field(default_factory=dict)  # every node looked up so far
     _members: dict[bytes, str] = field(default_factory=dict)
     _members_read_at: float | None = None  # time.monotonic() of the last read
+    _strangers: set[int] = field(default_factory=set)  # connected nodes the last read did not name
 
     def nodes(self, grid: Grid) -> list[int]:
         """The connected nodes bound to staked, unslashed trainers (binding any new ones first)."""
@@ -69,11 +73,15 @@ class Bindings:
         try:
             if not nodes <= self._keys.keys():
                 self._keys.update(self.node_keys())
-            strangers = any(self._keys.get(node) not in self._members for node in nodes)
-            stale = self._members_read_at is None or time.monotonic() - self._members_read_at >= MEMBERS_REFRESH_S
-            if strangers and stale:
+            strangers = {node for node in nodes if self._keys.get(node) not in self._members}
+            since = None if self._members_read_at is None else time.monotonic() - self._members_read_at
+            new_ones = bool(strangers - self._strangers)
+            if strangers and (
+                since is None or since >= MEMBERS_REFRESH_S or (new_ones and since >= NEW_NODE_REFRESH_S)
+            ):
                 self._members_read_at = time.monotonic()  # a failed read is retried after the same wait
                 self._members = dict(self.member_keys())
+                self._strangers = {node for node in strangers if self._keys.get(node) not in self._members}
         except Exception as error:  # the chain or the SuperLink hiccuped: bind what is known, ask later
             log(WARNING, "binding new nodes postponed: %s: %s", type(error).__name__, error)
         for node in sorted(nodes):

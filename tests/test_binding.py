@@ -160,3 +160,20 @@ def test_a_failed_lookup_binds_nobody_new_and_never_ends_the_round(monkeypatch: 
     assert bindings.nodes(fleet) == [1, 2]  # type: ignore[arg-type]
     bindings.node_keys, bindings.member_keys = healthy_directory, healthy_members
     assert bindings.nodes(fleet) == [1, 2, 3]  # type: ignore[arg-type]
+
+
+def test_a_trainer_that_names_its_key_after_the_run_began_binds_when_its_node_connects(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Review (CI timing): a trainer that joined from the web app names its node key only when it
+    starts training, after the run began; its node waited up to 30 s for the next read of the
+    task's members. A node the last read did not name now prompts a read at once."""
+    fleet, chain, bindings = _federation(1)
+    assert bindings.nodes(fleet) == [1]  # type: ignore[arg-type]
+    monkeypatch.setattr(binding_module, "NEW_NODE_REFRESH_S", 0.0)
+    key = superlink_key(_key())
+    chain.members[key] = "wasm1webtrainer"  # SetNodeKey landed; the keeper then admitted the key
+    fleet.connected.add(2)
+    fleet.keys[2] = key
+    assert bindings.nodes(fleet) == [1, 2]  # type: ignore[arg-type]
+    assert chain.reads == 2
