@@ -33,6 +33,7 @@ from collections.abc import Callable
 from logging import getLogger
 from typing import Any, NamedTuple, NoReturn
 
+import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 from flwr.app import Context, Message, RecordDict
 from flwr.app.error import Error
@@ -48,8 +49,10 @@ from flwr.supercore.inflatable.inflatable_utils import (
     pull_and_inflate_object_from_tree,
     push_object_contents_from_iterable,
 )
+from flwr.supercore.retry import RetryInvoker
+from flwr.supercore.retry.http_retry import make_simple_http_retry_invoker
 from flwr.supercore.run import RunNotRunningException
-from flwr.supernode import fleet_http_connection
+from flwr.supernode import fleet_http_client, fleet_http_connection
 from flwr.supernode.fleet_http_connection import http_request_response
 
 from client_kit.endpoint import EndpointError, KeeperEndpoint
@@ -72,6 +75,29 @@ def _refuse(code: int, message: str | None = None, *args: object, **kwargs: obje
 # os._exit from a timer thread 5 s later, whatever the caller does). A trainer's node must instead
 # try again: the keeper may not be up yet or may not have admitted this node's key yet.
 fleet_http_connection.flwr_exit = _refuse  # type: ignore[assignment]
+
+
+def patient_retry_invoker() -> RetryInvoker:
+    """Flower's retry policy for Fleet requests, except that a request which timed out is asked
+    again. Flower gives up on any error whose text mentions SSL, and a TLS handshake that timed out
+    on a busy keeper ("_ssl.c: The handshake operation timed out") does: the node's connection
+    ended, the message it was fetching was lost with it, and it came back with a new handshake,
+    adding to the load that timed it out (397 times in one 1,000-trainer round). A certificate
+    that fails the pin is a connection error, not a timeout, and still ends the attempt."""
+    invoker = make_simple_http_retry_invoker()
+    flowers = invoker.should_giveup
+    invoker.should_giveup = lambda error: (
+        not isinstance(error, httpx.TimeoutException) and flowers is not None and flowers(error)
+    )
+    return invoker
+
+
+fleet_http_connection.make_simple_http_retry_invoker = patient_retry_invoker
+# Flower gives a heartbeat 5 s; on a keeper busy with a round a slow heartbeat then closes its
+# connection and the next one pays a new TLS handshake. The node is marked offline only after two
+# missed 30 s intervals, so a heartbeat may take longer.
+HEARTBEAT_CALL_TIMEOUT_S = 15.0
+fleet_http_client.HEARTBEAT_CALL_TIMEOUT = HEARTBEAT_CALL_TIMEOUT_S  # type: ignore[attr-defined]
 
 
 class _Fleet(NamedTuple):

@@ -1,6 +1,7 @@
 """The keeper's SuperLink: Flower's own (`flower-superlink`, same arguments), finding a node's
-messages without checking everyone else's, keeping idle connections open between polls, and
-running the Control API's middleware for Control requests only.
+messages without checking everyone else's, delivering again a message its node never confirmed,
+keeping idle connections open between polls, and running the Control API's middleware for Control
+requests only.
 
 Flower 1.42's in-memory state answers each node's poll (PullMessages) by walking every stored
 message and, for each, re-checking its expiry and federation (`_check_stored_messages`), before it
@@ -10,6 +11,15 @@ this module): the SuperLink's work grows with the square of the number of nodes.
 first picks the messages addressed to the polling node and checks only those, exactly as Flower
 checks them; everything else is Flower's code. A message for another node is checked when that
 node polls or when the ServerApp asks for its reply, as before.
+
+Flower delivers a message at most once: a poll marks it delivered before the answer is on its way,
+so a node whose poll timed out (on a keeper busy with a round) polls again and finds nothing, and
+its trainer is counted a no-show though it never saw the message (370 of 1,000 train messages in
+one run). A node confirms a message once it holds all of it (ConfirmMessageReceived, which deletes
+the message from the object store), and a node polls only when it holds no message it is still
+fetching; so here a message its node has not confirmed is delivered again on that node's next
+poll. Only the node itself can poll for its messages (the SuperLink authenticates its key), and
+the SuperLink takes one reply per message, so a second delivery gives nobody a second say.
 
 Flower serves its HTTP APIs with uvicorn's default keep-alive of 5 s, so a node polling less often
 than that (1,000 nodes must: `bench.many_trainers` polls every 8 s) opens a new TCP connection and
@@ -57,7 +67,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 def messages_for_node(
     state: InMemoryLinkState, node_id: int, limit: int | None, *, run_id: int | None = None
 ) -> list[Message]:
-    """Flower's `get_message_ins`: the messages not yet delivered to `node_id` (at most `limit`,
+    """Flower's `get_message_ins`: the messages for `node_id` it has not confirmed (at most `limit`,
     of `run_id` if given), marked delivered, checking only the node's own messages."""
     if limit is not None and limit < 1:
         raise AssertionError("`limit` must be >= 1")
@@ -70,7 +80,7 @@ def messages_for_node(
             if (
                 message is not None
                 and (run_id is None or message.metadata.run_id == run_id)
-                and message.metadata.delivered_at == ""
+                and (message.metadata.delivered_at == "" or message_id in state.object_store)
             ):
                 found.append(message)
             if limit and len(found) == limit:

@@ -4,7 +4,8 @@ middleware to Control API requests only.
 
 Two real Flower in-memory states get the same nodes, run and messages (one already expired);
 each node polls both, one through Flower's own `get_message_ins`, one through
-`keepers.superlink.messages_for_node`: the same messages, marked delivered the same way.
+`keepers.superlink.messages_for_node`: the same messages, marked delivered the same way; and a
+message its node never confirmed is delivered again, through Flower's own Fleet handlers.
 """
 
 from __future__ import annotations
@@ -21,13 +22,17 @@ import pytest
 from flwr.app import ConfigRecord, Message, RecordDict
 from flwr.common import MessageType
 from flwr.common.constant import SUPERLINK_NODE_ID
+from flwr.proto.fleet_pb2 import PullMessagesRequest
+from flwr.proto.node_pb2 import Node
 from flwr.server.superlink.linkstate.in_memory_linkstate import InMemoryLinkState
 from flwr.supercore.constant import NOOP_FEDERATION_ID
+from flwr.supercore.inflatable.inflatable_object import get_object_tree
 from flwr.supercore.object_store import ObjectStoreFactory
 from flwr.supercore.task_identity import TaskIdentity
 from flwr.superlink.federation.noop_federation_manager import NoOpFederationManager
 from flwr.superlink.routers.control.middlewares import ControlSensitiveResponseMiddleware
 from flwr.superlink.routers.fleet.middlewares import FleetEventLogMiddleware
+from flwr.superlink.servicer.fleet import fleet_handlers
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -91,6 +96,45 @@ def test_a_poll_finds_the_same_messages_as_flowers(monkeypatch: pytest.MonkeyPat
     assert len(ours[0].message_ins_store) == len(flowers[0].message_ins_store) == 11  # the expired one is gone
     with pytest.raises(AssertionError):
         messages_for_node(ours[0], ours[1][0], 0)
+
+
+@pytest.mark.usefixtures("as_server_app")
+def test_a_message_its_node_never_confirmed_is_delivered_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review (issue 18): Flower marks a message delivered when a poll finds it, so a node whose
+    poll's answer was lost (a timeout on a keeper busy with 1,000 nodes) never saw its train
+    message and its trainer was counted a no-show. Here the node's next poll gets it again, until
+    the node confirms it has it; then never again."""
+    state, nodes, run = _state()
+    monkeypatch.setattr(TaskIdentity, "_run_id", run)
+    monkeypatch.setattr(TaskIdentity, "_task_id", state.run_ids[run].run.primary_task_id)
+    message = _message(run, nodes[0], 1, 3600.0)
+    assert state.store_message_ins(message) is not None
+    state.object_store.preregister(run, get_object_tree(message))  # as the ServerApp's push does
+    poll = PullMessagesRequest(node=Node(node_id=nodes[0]))
+
+    def pulled() -> list[str]:
+        answer = fleet_handlers.pull_messages(poll, state, state.object_store)
+        return [m.metadata.message_id for m in answer.messages_list]
+
+    monkeypatch.setattr(InMemoryLinkState, "get_message_ins", messages_for_node)
+    assert pulled() == [message.object_id]  # this answer is lost on its way to the node
+    assert pulled() == [message.object_id]  # Flower's own state: nothing, the message is gone
+    assert messages_for_node(state, nodes[1], None) == []  # nobody else's
+    state.object_store.delete(message.object_id)  # all Fleet's ConfirmMessageReceived changes (of a running run)
+    assert pulled() == []
+
+
+@pytest.mark.usefixtures("as_server_app")
+def test_flower_delivers_a_message_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The behaviour the keeper's SuperLink changes, on Flower's own state."""
+    state, nodes, run = _state()
+    monkeypatch.setattr(TaskIdentity, "_run_id", run)
+    monkeypatch.setattr(TaskIdentity, "_task_id", state.run_ids[run].run.primary_task_id)
+    message = _message(run, nodes[0], 1, 3600.0)
+    state.store_message_ins(message)
+    state.object_store.preregister(run, get_object_tree(message))
+    assert len(state.get_message_ins(nodes[0], 1)) == 1
+    assert state.get_message_ins(nodes[0], 1) == []
 
 
 def test_an_idle_node_keeps_its_connection_between_polls(tmp_path: Path) -> None:

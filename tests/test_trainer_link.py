@@ -17,11 +17,14 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from flwr.clientapp import ClientApp
+from flwr.supercore.retry.http_retry import make_simple_http_retry_invoker
 
 from client_kit.endpoint import KeeperEndpoint
+from client_kit.node import patient_retry_invoker
 from client_kit.node_identity import encode_public_key
 from client_kit.signer_app import TrainerError
 from client_kit.supervisor import NodeSupervisor
@@ -221,3 +224,56 @@ def test_one_forged_handshake_does_not_end_the_trainers_task(tmp_path: Path) -> 
         if impostor is not None:
             impostor.close()
         link.stop()
+
+
+def _stalling_then_serving(certificate_dir: Path) -> tuple[int, ssl.SSLContext, threading.Event]:
+    """A TLS server on loopback that leaves its first connection's handshake unanswered (a keeper
+    too busy to answer in time) and answers every later request with 200."""
+    certificate = ensure_certificate(certificate_dir, [])
+    server_side = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_side.load_cert_chain(certificate.cert_file, certificate.key_file)
+    listener = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+
+    def serve() -> None:
+        stalled, _ = listener.accept()  # held open, never handshaken
+        while not done.is_set():
+            connection, _ = listener.accept()
+            try:
+                with server_side.wrap_socket(connection, server_side=True) as tls:
+                    tls.recv(65536)
+                    tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            except ssl.SSLError:  # a client that refused this certificate
+                continue
+        stalled.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener.getsockname()[1], ssl.create_default_context(cadata=certificate.pem.decode()), done
+
+
+def test_a_handshake_that_timed_out_is_tried_again(tmp_path: Path) -> None:
+    """Review (issue 18): Flower's retry policy gives up on every error mentioning SSL, so a TLS
+    handshake that timed out on a busy keeper ended the node's connection and lost the message it
+    was fetching (397 times in one 1,000-trainer round). The trainer node's policy asks again."""
+    port, trusted, done = _stalling_then_serving(tmp_path / "tls")
+    with httpx.Client(verify=trusted, timeout=0.5) as client:
+        with pytest.raises(httpx.ConnectTimeout) as timed_out:
+            client.get(f"https://127.0.0.1:{port}/")
+        assert make_simple_http_retry_invoker().should_giveup(timed_out.value)  # Flower's: the connection ends
+        invoker = patient_retry_invoker()
+        invoker.max_time = 10.0
+        assert invoker.invoke(client.get, f"https://127.0.0.1:{port}/").text == "ok"
+    done.set()
+
+
+def test_a_certificate_off_the_pin_still_ends_the_attempt(tmp_path: Path) -> None:
+    """Asking again is for timeouts only: a server whose certificate is not the pinned one is refused."""
+    port, _, done = _stalling_then_serving(tmp_path / "tls")
+    other = ensure_certificate(tmp_path / "other", [])
+    with httpx.Client(verify=ssl.create_default_context(cadata=other.pem.decode()), timeout=0.5) as client:
+        with pytest.raises(httpx.ConnectTimeout):
+            client.get(f"https://127.0.0.1:{port}/")  # the stalled first connection
+        with pytest.raises(httpx.ConnectError) as refused:
+            client.get(f"https://127.0.0.1:{port}/")
+    assert patient_retry_invoker().should_giveup(refused.value)
+    done.set()
