@@ -93,6 +93,30 @@ def patient_retry_invoker() -> RetryInvoker:
 
 
 fleet_http_connection.make_simple_http_retry_invoker = patient_retry_invoker
+
+# httpx drops an idle connection after 5 s, so a node polling less often than that (1,000 nodes on
+# one keeper must) opened a new TCP connection and TLS handshake for every poll, on its side and on
+# the keeper's one event loop. The keeper's SuperLink keeps idle connections for 75 s
+# (`keepers.superlink.KEEP_ALIVE_S`); the node keeps its own a little less, so that it never
+# reuses one the keeper is closing.
+CONNECTION_KEEP_ALIVE_S = 60.0
+_flowers_fleet_client = fleet_http_client.FleetHttpClient.__init__
+
+
+def _fleet_client_keeping_connections(self: fleet_http_client.FleetHttpClient, base_url: str, **options: Any) -> None:
+    """Flower's Fleet client, its HTTP connections kept open for CONNECTION_KEEP_ALIVE_S when idle."""
+    _flowers_fleet_client(self, base_url, **options)
+    flowers = self._client
+    self._client = httpx.Client(
+        verify=options.get("verify", True),
+        timeout=flowers.timeout,
+        follow_redirects=flowers.follow_redirects,
+        limits=httpx.Limits(keepalive_expiry=CONNECTION_KEEP_ALIVE_S),
+    )
+    flowers.close()
+
+
+fleet_http_client.FleetHttpClient.__init__ = _fleet_client_keeping_connections  # type: ignore[method-assign]
 # Flower gives a heartbeat 5 s; on a keeper busy with a round a slow heartbeat then closes its
 # connection and the next one pays a new TLS handshake. The node is marked offline only after two
 # missed 30 s intervals, so a heartbeat may take longer.

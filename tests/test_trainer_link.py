@@ -10,18 +10,22 @@ node authentication (keepers.link).
 
 from __future__ import annotations
 
+import http.server
 import socket
 import ssl
 import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from flwr.clientapp import ClientApp
+from flwr.proto.run_pb2 import GetRunRequest
 from flwr.supercore.retry.http_retry import make_simple_http_retry_invoker
+from flwr.supernode.fleet_http_client import FleetHttpClient
 
 from client_kit.endpoint import KeeperEndpoint
 from client_kit.node import patient_retry_invoker
@@ -277,3 +281,42 @@ def test_a_certificate_off_the_pin_still_ends_the_attempt(tmp_path: Path) -> Non
             client.get(f"https://127.0.0.1:{port}/")
     assert patient_retry_invoker().should_giveup(refused.value)
     done.set()
+
+
+def test_an_idle_node_keeps_its_connection_between_polls(tmp_path: Path) -> None:
+    """Review (issue 18): httpx closes a connection idle for 5 s, so a node polling every 8 s paid
+    a new TLS handshake per poll, on its side and on the keeper's one event loop (the SuperLink
+    kept its side open for nothing). The trainer node's Fleet client reuses its connection."""
+    certificate = ensure_certificate(tmp_path / "tls", [])
+    accepted: list[socket.socket] = []
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive
+
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    class CountingServer(http.server.ThreadingHTTPServer):
+        def get_request(self) -> tuple[socket.socket, Any]:
+            connection, address = super().get_request()
+            accepted.append(connection)
+            return tls.wrap_socket(connection, server_side=True), address
+
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(certificate.cert_file, certificate.key_file)
+    server = CountingServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = FleetHttpClient.from_server_address(f"127.0.0.1:{server.server_port}", False, certificate.pem, [])
+    try:
+        client.GetRun(GetRunRequest(run_id=1))
+        time.sleep(6.5)  # idle longer than httpx's default keep-alive
+        client.GetRun(GetRunRequest(run_id=1))
+        assert len(accepted) == 1
+    finally:
+        server.shutdown()
