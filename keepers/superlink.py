@@ -1,7 +1,7 @@
 """The keeper's SuperLink: Flower's own (`flower-superlink`, same arguments), finding a node's
-messages without checking everyone else's, delivering again a message its node never confirmed,
-keeping idle connections open between polls, and running the Control API's middleware for Control
-requests only.
+messages without checking everyone else's, handing them over only once they are whole and again
+if their node never confirmed them, keeping idle connections open between polls, and running the
+Control API's middleware for Control requests only.
 
 Flower 1.42's in-memory state answers each node's poll (PullMessages) by walking every stored
 message and, for each, re-checking its expiry and federation (`_check_stored_messages`), before it
@@ -20,6 +20,13 @@ the message from the object store), and a node polls only when it holds no messa
 fetching; so here a message its node has not confirmed is delivered again on that node's next
 poll. Only the node itself can poll for its messages (the SuperLink authenticates its key), and
 the SuperLink takes one reply per message, so a second delivery gives nobody a second say.
+
+Flower also hands a node its message as soon as the ServerApp has stored it, before the ServerApp
+has pushed the message's objects (one request each, a thousand for a thousand nodes). Each node
+then asks for the missing objects again and again, and with 1,000 nodes those requests filled the
+SuperLink's event loop, so the ServerApp's own pushes waited behind them: five minutes after the
+round began, 62 trainers had their message. Here a message is handed over once all its objects
+are in, which a node finds on its next poll.
 
 Flower serves its HTTP APIs with uvicorn's default keep-alive of 5 s, so a node polling less often
 than that (1,000 nodes must: `bench.many_trainers` polls every 8 s) opens a new TCP connection and
@@ -49,6 +56,7 @@ import uvicorn
 from flwr.app import Message
 from flwr.server.superlink.linkstate.in_memory_linkstate import InMemoryLinkState
 from flwr.supercore.date import now
+from flwr.supercore.object_store.in_memory_object_store import InMemoryObjectStore
 from flwr.superlink import main as superlink_app
 from flwr.superlink.cli import flower_superlink
 from flwr.superlink.routers.control.middlewares import (
@@ -67,8 +75,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 def messages_for_node(
     state: InMemoryLinkState, node_id: int, limit: int | None, *, run_id: int | None = None
 ) -> list[Message]:
-    """Flower's `get_message_ins`: the messages for `node_id` it has not confirmed (at most `limit`,
-    of `run_id` if given), marked delivered, checking only the node's own messages."""
+    """Flower's `get_message_ins`: the messages for `node_id` it has not confirmed and whose
+    objects have all been pushed (at most `limit`, of `run_id` if given), marked delivered,
+    checking only the node's own messages."""
     if limit is not None and limit < 1:
         raise AssertionError("`limit` must be >= 1")
     found: list[Message] = []
@@ -81,6 +90,7 @@ def messages_for_node(
                 message is not None
                 and (run_id is None or message.metadata.run_id == run_id)
                 and (message.metadata.delivered_at == "" or message_id in state.object_store)
+                and not still_arriving(state.object_store, message_id)
             ):
                 found.append(message)
             if limit and len(found) == limit:
@@ -89,6 +99,20 @@ def messages_for_node(
         for message in found:
             message.metadata.delivered_at = delivered_at
     return found
+
+
+def still_arriving(store: InMemoryObjectStore, object_id: str) -> bool:
+    """Whether an object of this object's tree is registered in the store but not pushed yet."""
+    with store.lock_store:
+        pending = [object_id]
+        while pending:
+            entry = store.store.get(pending.pop())
+            if entry is None:  # not registered: Flower's pull handler drops the message
+                continue
+            if not entry.is_available:
+                return True
+            pending.extend(entry.child_object_ids)
+    return False
 
 
 def _control_request(scope: Scope) -> bool:

@@ -26,7 +26,7 @@ from flwr.proto.fleet_pb2 import PullMessagesRequest
 from flwr.proto.node_pb2 import Node
 from flwr.server.superlink.linkstate.in_memory_linkstate import InMemoryLinkState
 from flwr.supercore.constant import NOOP_FEDERATION_ID
-from flwr.supercore.inflatable.inflatable_object import get_object_tree
+from flwr.supercore.inflatable.inflatable_object import get_all_nested_objects, get_object_tree
 from flwr.supercore.object_store import ObjectStoreFactory
 from flwr.supercore.task_identity import TaskIdentity
 from flwr.superlink.federation.noop_federation_manager import NoOpFederationManager
@@ -110,6 +110,8 @@ def test_a_message_its_node_never_confirmed_is_delivered_again(monkeypatch: pyte
     message = _message(run, nodes[0], 1, 3600.0)
     assert state.store_message_ins(message) is not None
     state.object_store.preregister(run, get_object_tree(message))  # as the ServerApp's push does
+    for object_id, pushed in get_all_nested_objects(message).items():
+        state.object_store.put(object_id, pushed.deflate())
     poll = PullMessagesRequest(node=Node(node_id=nodes[0]))
 
     def pulled() -> list[str]:
@@ -122,6 +124,28 @@ def test_a_message_its_node_never_confirmed_is_delivered_again(monkeypatch: pyte
     assert messages_for_node(state, nodes[1], None) == []  # nobody else's
     state.object_store.delete(message.object_id)  # all Fleet's ConfirmMessageReceived changes (of a running run)
     assert pulled() == []
+
+
+@pytest.mark.usefixtures("as_server_app")
+def test_a_message_is_handed_over_once_its_objects_are_all_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review (issue 18): Flower hands a node its message before the ServerApp has pushed the
+    message's objects; 1,000 nodes asking again and again for them filled the SuperLink, and the
+    ServerApp's own pushes waited behind them (62 trainers had their message after five minutes).
+    Here a poll finds the message only once all of it can be pulled."""
+    state, nodes, run = _state()
+    monkeypatch.setattr(TaskIdentity, "_run_id", run)
+    monkeypatch.setattr(TaskIdentity, "_task_id", state.run_ids[run].run.primary_task_id)
+    message = _message(run, nodes[0], 1, 3600.0)
+    state.store_message_ins(message)
+    state.object_store.preregister(run, get_object_tree(message))
+    objects = get_all_nested_objects(message)
+    assert len(objects) > 2
+    for object_id in list(objects)[:-1]:  # children first, as Flower's push does; one still missing
+        state.object_store.put(object_id, objects[object_id].deflate())
+        assert messages_for_node(state, nodes[0], 1) == []
+    last = list(objects)[-1]
+    state.object_store.put(last, objects[last].deflate())
+    assert [m.object_id for m in messages_for_node(state, nodes[0], 1)] == [message.object_id]
 
 
 @pytest.mark.usefixtures("as_server_app")
