@@ -23,17 +23,20 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from flwr.clientapp import ClientApp
+from flwr.proto.control_pb2 import ListNodesRequest
 from flwr.proto.run_pb2 import GetRunRequest
 from flwr.supercore.retry.http_retry import make_simple_http_retry_invoker
 from flwr.supernode.fleet_http_client import FleetHttpClient
 
 from client_kit.endpoint import KeeperEndpoint
-from client_kit.node import patient_retry_invoker
+from client_kit.node import HEARTBEAT_INTERVAL_S, TrainerNode, patient_retry_invoker
 from client_kit.node_identity import encode_public_key
 from client_kit.signer_app import TrainerError
 from client_kit.supervisor import NodeSupervisor
+from keepers.admission import NodeAdmission
 from keepers.certificate import ensure_certificate
 from keepers.link import KeeperLink
+from keepers.runtime import control_client, start_superlink
 from localnet.processes import free_port
 
 
@@ -320,3 +323,32 @@ def test_an_idle_node_keeps_its_connection_between_polls(tmp_path: Path) -> None
         assert len(accepted) == 1
     finally:
         server.shutdown()
+
+
+def test_a_trainer_node_beats_on_its_own_interval(tmp_path: Path) -> None:
+    """Review (issue 18): a Flower node declares a 30 s heartbeat and beats every 20 s or so, 50
+    requests a second for 1,000 nodes besides the round. A trainer's node declares
+    HEARTBEAT_INTERVAL_S to the keeper's real SuperLink, which lists it online under it."""
+    certificate = ensure_certificate(tmp_path / "tls", [])
+    port = free_port()
+    link = start_superlink(port, tmp_path / "link", certificate)
+    key = ec.generate_private_key(ec.SECP256R1())
+    stop, connected = threading.Event(), threading.Event()
+    try:
+        NodeAdmission(port, certificate).sync({encode_public_key(key.public_key()): "wasm1trainer"})
+        node = TrainerNode(
+            ClientApp(),
+            f"127.0.0.1:{port}",
+            {},
+            on_connect=lambda _: connected.set(),
+            certificate_sha256=certificate.sha256,
+            node_key=key,
+        )
+        threading.Thread(target=node.run, args=(stop, 30.0), daemon=True).start()
+        assert connected.wait(30)
+        (listed,) = control_client(port, certificate.pem).ListNodes(ListNodesRequest()).nodes_info
+        assert listed.heartbeat_interval == HEARTBEAT_INTERVAL_S == 60.0
+        assert listed.status == "online"
+    finally:
+        stop.set()
+        link.stop()
