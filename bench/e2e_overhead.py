@@ -6,10 +6,11 @@ hyperparameters and training loop, federated evaluation every round in all three
 - `fedchain`: the demo without adversaries: signed updates, verification, IPFS checkpoints, one
   attestation per round on the real localnet, trainers running their hash-verified client.py.
 - `plain Flower, same transport`: Flower's own FedAvg ServerApp and a plain ClientApp, trainers on
-  fedchain's trainer node (warm process, PyTorch warmed up before connecting, 0.5 s polling) and
-  the keeper's brisk reply polling. The difference to fedchain is what fedchain does beyond Flower:
-  signing, verification, IPFS and the chain cost time; sending the model as one Array of
-  safetensors bytes instead of Flower's Array per layer saves some (client_kit/model_format.py).
+  fedchain's trainer node (warm process, PyTorch warmed up before connecting, polling as often as
+  fedchain's) and the keeper's brisk reply polling (`bench.plain_runs`). The difference to
+  fedchain is what fedchain does beyond Flower: signing, verification, IPFS and the chain cost
+  time; sending the model as one Array of safetensors bytes instead of Flower's Array per layer
+  saves some (client_kit/model_format.py).
 - `plain Flower, stock runtime`: the same apps on Flower's stock SuperNodes (a process per message,
   3 s idle polling), as an operator would deploy Flower today.
 
@@ -21,31 +22,20 @@ Run: python -m bench e2e_overhead
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import json
-import multiprocessing
-import sys
 import tempfile
-import threading
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from sklearn.datasets import load_digits
 
 from bench import BENCH_PORT_OFFSET
+from bench.plain_runs import PlainFederation, run_plain_flower
 from bench.report import write_results
 from chain_config import LocalnetConfig
-from client_kit.data import write_npz
-from client_kit.node import TrainerNode
-from keepers.demo import DemoOptions, build_demo_client, digits_split, run_demo
+from keepers.demo import DemoOptions, run_demo
 from keepers.events import RoundAttested, RoundStarted
-from keepers.runtime import flower_env, start_superlink, submit_run
-from localnet.processes import ManagedProcess, free_port, spawn
 
-PLAIN_APP = Path(__file__).resolve().parent / "plain_flower"
 TRAINERS, ROUNDS, SEED = 10, 5, 7
 
 
@@ -73,72 +63,14 @@ def _durations(start: float, ends: list[float]) -> list[float]:
     return [round(end - begin, 2) for begin, end in zip([start, *ends[:-1]], ends, strict=True)]
 
 
-def _prepare_plain(folder: Path) -> Path:
-    """Shards, held-out set and initial model identical to the demo's; returns the initial model file."""
-    digits = load_digits()
-    held_out, shards = digits_split(TRAINERS, SEED)
-    write_npz(folder / "held-out", digits.data[held_out], digits.target[held_out])
-    for index, rows in enumerate(shards):
-        write_npz(folder / f"trainer{index + 1}", digits.data[rows], digits.target[rows])
-    built = build_demo_client("torch", LocalnetConfig(), "wasm1unused")
-    initial = folder / "initial.safetensors"
-    initial.write_bytes(built.initial_model())
-    return initial
-
-
-def _plain_node(superlink: str, data_dir: str) -> None:
-    """A child process: fedchain's trainer node serving the plain ClientApp, warmed up like fedchain's."""
-    spec = importlib.util.spec_from_file_location("plain_app", PLAIN_APP / "plain_app.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    defaults = tomllib.loads((PLAIN_APP / "pyproject.toml").read_text())["tool"]["flwr"]["app"]["config"]
-    module.warm_up(defaults, data_dir)
-    node = TrainerNode(module.client_app, superlink, {"data-dir": data_dir}, poll_interval=0.5, plaintext=True)
-    node.run(threading.Event())
-
-
 def _plain(folder: Path, stock: bool) -> dict[str, Any]:
-    initial = _prepare_plain(folder)
-    port = free_port()
-    results = folder / "results.json"
-    link = start_superlink(port, folder / "link")
-    nodes: list[Any] = []
-    try:
-        for index in range(TRAINERS):
-            data = str(folder / f"trainer{index + 1}")
-            if stock:
-                command = [str(Path(sys.executable).parent / "flower-supernode"), "--insecure"]
-                command += ["--superlink", f"127.0.0.1:{port}", "--port", str(free_port())]
-                command += ["--node-config", f'data-dir="{data}"']
-                nodes.append(spawn(f"supernode{index}", command, folder / f"node{index}.log", flower_env()))
-            else:
-                process = multiprocessing.get_context("fork").Process(
-                    target=_plain_node, args=(f"127.0.0.1:{port}", data), daemon=True
-                )
-                process.start()
-                nodes.append(process)
-        run_config = {
-            "rounds": ROUNDS,
-            "trainers": TRAINERS,
-            "initial-model": str(initial),
-            "held-out": str(folder / "held-out"),
-            "results": str(results),
-            "brisk": not stock,
-        }
-        code = submit_run(port, folder / "link", "plain-flower", run_config, PLAIN_APP)
-        if code != 0:
-            raise RuntimeError(f"plain Flower run failed; log: {folder / 'link' / 'runs.log'}")
-    finally:
-        for node in nodes:
-            node.stop() if isinstance(node, ManagedProcess) else node.terminate()
-        link.stop()
-    measured = json.loads(results.read_text())
+    federation = PlainFederation(TRAINERS, ROUNDS, "torch", SEED, federated_evaluation=True)
+    measured = run_plain_flower(folder, federation, stock)
     return {
         "variant": "plain Flower, stock runtime" if stock else "plain Flower, same transport",
-        "training_s": round(measured["finished"] - measured["started"], 2),
-        "round_s": _durations(measured["started"], measured["round_ends"]),
-        "held_out_accuracy": round(measured["held_out_accuracy"], 4),
+        "training_s": round(measured.finished - measured.started, 2),
+        "round_s": _durations(measured.started, measured.round_ends),
+        "held_out_accuracy": round(measured.held_out_accuracy, 4),
     }
 
 

@@ -1,9 +1,10 @@
-"""Plain Flower FedAvg for the digits task: the baseline fedchain's overhead is measured against.
+"""Plain Flower FedAvg for the digits task: the baseline fedchain's round benchmarks are measured against.
 
-The same model (keepers/examples/digits_mlp.py), initial weights, shards, hyperparameters and
-training loop as the demo's client.py, with Flower's own FedAvg and nothing else: no envelope, no
-verification, no IPFS, no chain. The ServerApp writes its timing and the final model's held-out
-accuracy to the `results` file of the run config.
+The same model as the demo's client.py (`model`: the MLP of keepers/examples/digits_mlp.py or the
+NumPy softmax regression), initial weights, shards, hyperparameters and training loop, with
+Flower's own FedAvg and nothing else: no envelope, no verification, no IPFS, no chain. Federated
+evaluation runs every round unless `federated-evaluation` is false. The ServerApp writes its
+timing and the final model's held-out accuracy to the `results` file of the run config.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from flwr.serverapp.strategy import FedAvg
 
 from client_kit.data import load_folder
 from client_kit.model_format import decode
-from client_kit.models import TorchModel
+from client_kit.models import SoftmaxRegression, TorchModel, TrainableModel
 from keepers.brisk_grid import BriskGrid
 from keepers.examples.digits_mlp import DigitsMLP
 
@@ -28,7 +29,9 @@ server_app = ServerApp()
 client_app = ClientApp()
 
 
-def _model(config: dict) -> TorchModel:
+def _model(config: dict) -> TrainableModel:
+    if config["model"] == "softmax":
+        return SoftmaxRegression(64, 10, batch_size=int(config["batch-size"]))
     return TorchModel(DigitsMLP(int(config["hidden"])), (64,), batch_size=int(config["batch-size"]), threads=1)
 
 
@@ -54,11 +57,16 @@ def main(grid: Grid, context: Context) -> None:
     names, arrays, _ = decode(Path(str(config["initial-model"])).read_bytes())
     while len(list(grid.get_node_ids())) < trainers:
         time.sleep(0.1)
-    strategy = FedAvg(min_train_nodes=trainers, min_evaluate_nodes=trainers, min_available_nodes=trainers)
+    strategy = FedAvg(
+        fraction_evaluate=1.0 if config["federated-evaluation"] else 0.0,
+        min_train_nodes=trainers,
+        min_evaluate_nodes=trainers,
+        min_available_nodes=trainers,
+    )
     round_ends: list[float] = []
 
     def end_of_round(server_round: int, arrays: ArrayRecord) -> None:
-        round_ends.append(time.time())  # Flower calls this after each round's evaluation
+        round_ends.append(time.time())  # Flower calls this at the end of each round
 
     started = time.time()
     result = strategy.start(

@@ -1,0 +1,143 @@
+"""Plain Flower on the demo's digits task: the baseline the round benchmarks put fedchain beside.
+
+The same shards, initial weights, model and hyperparameters as the demo (`keepers.demo`), trained
+with Flower's own FedAvg ServerApp and a plain ClientApp (`bench/plain_flower`): no envelope, no
+verification, no IPFS, no chain. Two ways to run the trainers:
+
+- same transport: each trainer a warm process serving the ClientApp on fedchain's trainer node,
+  polling as often as a fedchain trainer does (`client_kit.node.DEFAULT_POLL_S`), and the ServerApp
+  on the keeper's brisk grid (`keepers.brisk_grid`): what differs from fedchain is only what
+  fedchain does beyond Flower (signing, verification, IPFS, the chain) and its SuperLink, which
+  here is Flower's stock `flower-superlink` over plain HTTP on loopback;
+- stock runtime: Flower's stock SuperNodes (a process per message, 3 s idle polling), as an
+  operator would deploy Flower today.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import multiprocessing
+import sys
+import threading
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sklearn.datasets import load_digits
+
+from chain_config import LocalnetConfig
+from client_kit.data import write_npz
+from client_kit.node import DEFAULT_POLL_S, TrainerNode
+from keepers.demo import MODELS, build_demo_client, digits_split
+from keepers.runtime import flower_env, start_superlink, submit_run
+from localnet.processes import ManagedProcess, free_port, spawn
+
+PLAIN_APP = Path(__file__).resolve().parent / "plain_flower"
+
+
+@dataclass(frozen=True)
+class PlainFederation:
+    """What the plain Flower run trains: `model` is a `keepers.demo.MODELS` key."""
+
+    trainers: int
+    rounds: int
+    model: str
+    seed: int
+    federated_evaluation: bool
+
+
+@dataclass(frozen=True)
+class PlainRun:
+    """When the run's rounds ended (Flower's clock in the ServerApp) and the final model's accuracy."""
+
+    started: float
+    finished: float
+    round_ends: list[float]
+    held_out_accuracy: float
+
+
+def _prepare(folder: Path, federation: PlainFederation) -> Path:
+    """Shards, held-out set and initial model identical to the demo's; returns the initial model file."""
+    digits = load_digits()
+    held_out, shards = digits_split(federation.trainers, federation.seed)
+    write_npz(folder / "held-out", digits.data[held_out], digits.target[held_out])
+    for index, rows in enumerate(shards):
+        write_npz(folder / f"trainer{index + 1}", digits.data[rows], digits.target[rows])
+    built = build_demo_client(federation.model, LocalnetConfig(), "wasm1unused")
+    initial = folder / "initial.safetensors"
+    initial.write_bytes(built.initial_model())
+    return initial
+
+
+def _run_config(federation: PlainFederation) -> dict[str, Any]:
+    """The plain app's run config for this federation, with the demo's hyperparameters."""
+    _, model_args, training = MODELS[federation.model]
+    defaults = tomllib.loads((PLAIN_APP / "pyproject.toml").read_text())["tool"]["flwr"]["app"]["config"]
+    return {
+        **defaults,
+        "model": "softmax" if federation.model == "sklearn" else "mlp",
+        "hidden": int(model_args.get("hidden", 0)),
+        "epochs": int(training["epochs"]),
+        "learning-rate": float(training["learning_rate"]),
+        "rounds": federation.rounds,
+        "trainers": federation.trainers,
+        "federated-evaluation": federation.federated_evaluation,
+    }
+
+
+def _node(superlink: str, data_dir: str, config: dict[str, Any]) -> None:
+    """A child process: fedchain's trainer node serving the plain ClientApp, warmed up like fedchain's."""
+    spec = importlib.util.spec_from_file_location("plain_app", PLAIN_APP / "plain_app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.warm_up(config, data_dir)
+    node = TrainerNode(
+        module.client_app, superlink, {"data-dir": data_dir}, poll_interval=DEFAULT_POLL_S, plaintext=True
+    )
+    node.run(threading.Event())
+
+
+def run_plain_flower(folder: Path, federation: PlainFederation, stock: bool) -> PlainRun:
+    """Train `federation` with plain Flower on loopback, the trainers on fedchain's node (same
+    transport) or on Flower's stock SuperNodes."""
+    initial = _prepare(folder, federation)
+    port = free_port()
+    results = folder / "results.json"
+    config = _run_config(federation)
+    link = start_superlink(port, folder / "link")
+    nodes: list[Any] = []
+    try:
+        for index in range(federation.trainers):
+            data = str(folder / f"trainer{index + 1}")
+            if stock:
+                command = [str(Path(sys.executable).parent / "flower-supernode"), "--insecure"]
+                command += ["--superlink", f"127.0.0.1:{port}", "--port", str(free_port())]
+                command += ["--node-config", f'data-dir="{data}"']
+                nodes.append(spawn(f"supernode{index}", command, folder / f"node{index}.log", flower_env()))
+            else:
+                process = multiprocessing.get_context("fork").Process(
+                    target=_node, args=(f"127.0.0.1:{port}", data, config), daemon=True
+                )
+                process.start()
+                nodes.append(process)
+        run_config = {
+            **config,
+            "initial-model": str(initial),
+            "held-out": str(folder / "held-out"),
+            "results": str(results),
+            "brisk": not stock,
+        }
+        code = submit_run(port, folder / "link", "plain-flower", run_config, PLAIN_APP)
+        if code != 0:
+            raise RuntimeError(f"plain Flower run failed; log: {folder / 'link' / 'runs.log'}")
+    finally:
+        for node in nodes:
+            node.stop() if isinstance(node, ManagedProcess) else node.terminate()
+        link.stop()
+    measured = json.loads(results.read_text())
+    return PlainRun(
+        measured["started"], measured["finished"], measured["round_ends"], float(measured["held_out_accuracy"])
+    )
