@@ -26,7 +26,10 @@ has pushed the message's objects (one request each, a thousand for a thousand no
 then asks for the missing objects again and again, and with 1,000 nodes those requests filled the
 SuperLink's event loop, so the ServerApp's own pushes waited behind them: five minutes after the
 round began, 62 trainers had their message. Here a message is handed over once all its objects
-are in, which a node finds on its next poll.
+are in, which a node finds on its next poll. Replies likewise: Flower hands the ServerApp a reply
+whose objects the trainer is still pushing, and the ServerApp's pass over the round's replies then
+waits on it, backing off, while complete replies behind it wait too; here such a reply is left for
+the next pass.
 
 Flower serves its HTTP APIs with uvicorn's default keep-alive of 5 s, so a node polling less often
 than that (1,000 nodes must: `bench.many_trainers` polls every 8 s) opens a new TCP connection and
@@ -101,6 +104,20 @@ def messages_for_node(
     return found
 
 
+_flowers_replies = InMemoryLinkState.get_message_res
+
+
+def replies_once_whole(state: InMemoryLinkState, message_ids: set[str], run_id: int) -> list[Message]:
+    """Flower's `get_message_res`, leaving out the replies whose objects are not all pushed yet:
+    they are handed over at a later pass, whole."""
+    with state.lock:
+        replies = state.message_ins_id_to_message_res_id
+        whole = {
+            mid for mid in message_ids if mid not in replies or not still_arriving(state.object_store, replies[mid])
+        }
+    return _flowers_replies(state, whole, run_id)
+
+
 def still_arriving(store: InMemoryObjectStore, object_id: str) -> bool:
     """Whether an object of this object's tree is registered in the store but not pushed yet."""
     with store.lock_store:
@@ -168,6 +185,7 @@ KEEP_ALIVE_S = 75  # seconds an idle connection stays open (nginx's default too)
 
 def main() -> None:
     InMemoryLinkState.get_message_ins = messages_for_node  # type: ignore[assignment,method-assign]
+    InMemoryLinkState.get_message_res = replies_once_whole  # type: ignore[method-assign]
     uvicorn.run = partial(uvicorn.run, timeout_keep_alive=KEEP_ALIVE_S)  # Flower calls uvicorn.run
     flowers_middleware = superlink_app._get_middleware
     superlink_app._get_middleware = lambda: middleware_where_it_acts(flowers_middleware())
