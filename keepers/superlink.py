@@ -74,6 +74,8 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from keepers.fleet_fast_path import with_fleet_fast_path
+
 
 def messages_for_node(
     state: InMemoryLinkState, node_id: int, limit: int | None, *, run_id: int | None = None
@@ -188,7 +190,7 @@ def main() -> None:
     InMemoryLinkState.get_message_res = replies_once_whole  # type: ignore[method-assign]
     uvicorn.run = partial(uvicorn.run, timeout_keep_alive=KEEP_ALIVE_S)  # Flower calls uvicorn.run
     flowers_middleware = superlink_app._get_middleware
-    superlink_app._get_middleware = lambda: middleware_where_it_acts(flowers_middleware())
+    superlink_app._get_middleware = lambda: middleware_where_it_acts(with_fleet_fast_path(flowers_middleware()))
     _, most = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (most, most))
     sys.exit(flower_superlink())

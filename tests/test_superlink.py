@@ -289,3 +289,29 @@ def test_only_finished_runs_survive_the_start_of_a_new_one(tmp_path: Path) -> No
         assert runtime.stop_unfinished_runs(port, certificate) == []
     finally:
         link.stop()
+
+
+def test_the_fleet_fast_path_answers_faults_as_flowers_stack_does(tmp_path: Path) -> None:
+    """The round's Fleet requests skip Flower's middleware machinery (`keepers.fleet_fast_path`),
+    not its checks: on the real keeper SuperLink, a poll (fast path) and a run lookup (Flower's
+    stack) get the same answer to an unsigned request, a wrong media type and a broken payload."""
+    certificate = ensure_certificate(tmp_path / "tls", [])
+    port = free_port()
+    link = start_superlink(port, tmp_path / "link", certificate)
+    proto = {"content-type": "application/protobuf"}
+    faults = {
+        "unsigned": (PullMessagesRequest(node=Node(node_id=7)).SerializeToString(), proto),
+        "media type": (b"", {"content-type": "application/json"}),
+        "payload": (b"\xff\xff\xff", proto),
+    }
+    try:
+        with httpx.Client(verify=ssl.create_default_context(cadata=certificate.pem.decode()), timeout=10) as client:
+            for fault, (body, headers) in faults.items():
+                fast, flowers = (
+                    client.post(f"https://127.0.0.1:{port}/v1/fleet/{path}", content=body, headers=headers)
+                    for path in ("pull-messages", "get-run")
+                )
+                assert fast.status_code == flowers.status_code >= 400, fault
+                assert fast.json() == flowers.json(), fault
+    finally:
+        link.stop()
