@@ -1,7 +1,9 @@
 """The keeper's SuperLink: Flower's own (`flower-superlink`, same arguments), finding a node's
 messages without checking everyone else's, handing them over only once they are whole and again
 if their node never confirmed them, keeping idle connections open between polls, and running the
-Control API's middleware for Control requests only.
+Control API's middleware for Control requests only; the round's Fleet requests are served
+without Flower's middleware machinery (`keepers.fleet_fast_path`), and what a node may push is
+checked (`keepers.fleet_guard`).
 
 Flower 1.42's in-memory state answers each node's poll (PullMessages) by walking every stored
 message and, for each, re-checking its expiry and federation (`_check_stored_messages`), before it
@@ -18,8 +20,10 @@ its trainer is counted a no-show though it never saw the message (370 of 1,000 t
 one run). A node confirms a message once it holds all of it (ConfirmMessageReceived, which deletes
 the message from the object store), and a node polls only when it holds no message it is still
 fetching; so here a message its node has not confirmed is delivered again on that node's next
-poll. Only the node itself can poll for its messages (the SuperLink authenticates its key), and
-the SuperLink takes one reply per message, so a second delivery gives nobody a second say.
+poll, when nothing newer waits for the node, at most REDELIVERIES times. Only the node itself can
+poll for its messages (the SuperLink authenticates its key), only the keeper's ServerApp can
+address one to it (`keepers.fleet_guard`), and the SuperLink takes one reply per message, so a
+second delivery gives nobody a second say.
 
 Flower also hands a node its message as soon as the ServerApp has stored it, before the ServerApp
 has pushed the message's objects (one request each, a thousand for a thousand nodes). Each node
@@ -54,6 +58,7 @@ import resource
 import sys
 from collections.abc import Callable
 from functools import partial
+from weakref import WeakKeyDictionary
 
 import uvicorn
 from flwr.app import Message
@@ -70,39 +75,50 @@ from flwr.superlink.routers.control.middlewares import (
     _is_control_path,
 )
 from flwr.superlink.routers.fleet.middlewares import FleetEventLogMiddleware
+from flwr.superlink.servicer.fleet import fleet_handlers
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keepers.fleet_fast_path import with_fleet_fast_path
+from keepers.fleet_guard import guarded_push_messages, put_with_declared_children
+
+REDELIVERIES = 3  # times a message its node never confirmed is delivered again
+_deliveries: WeakKeyDictionary[Message, int] = WeakKeyDictionary()
 
 
 def messages_for_node(
     state: InMemoryLinkState, node_id: int, limit: int | None, *, run_id: int | None = None
 ) -> list[Message]:
-    """Flower's `get_message_ins`: the messages for `node_id` it has not confirmed and whose
-    objects have all been pushed (at most `limit`, of `run_id` if given), marked delivered,
-    checking only the node's own messages."""
+    """Flower's `get_message_ins`, checking only the node's own messages: the messages for
+    `node_id` (at most `limit`, of `run_id` if given) whose objects have all been pushed, marked
+    delivered. Those never delivered come first, oldest first; a message delivered before that its
+    node has not confirmed comes again only when nothing newer waits for the node, at most
+    REDELIVERIES times."""
     if limit is not None and limit < 1:
         raise AssertionError("`limit` must be >= 1")
-    found: list[Message] = []
+    fresh: list[Message] = []
+    unconfirmed: list[Message] = []
     with state.lock:
         addressed = [mid for mid, message in state.message_ins_store.items() if message.metadata.dst_node_id == node_id]
         for message_id in addressed:
             state._check_stored_messages({message_id})  # expired or out of the federation: deleted
             message = state.message_ins_store.get(message_id)
-            if (
-                message is not None
-                and (run_id is None or message.metadata.run_id == run_id)
-                and (message.metadata.delivered_at == "" or message_id in state.object_store)
-                and not still_arriving(state.object_store, message_id)
-            ):
-                found.append(message)
-            if limit and len(found) == limit:
+            if message is None or (run_id is not None and message.metadata.run_id != run_id):
+                continue
+            if still_arriving(state.object_store, message_id):
+                continue
+            if message.metadata.delivered_at == "":
+                fresh.append(message)
+            elif message_id in state.object_store and _deliveries.get(message, 0) <= REDELIVERIES:
+                unconfirmed.append(message)
+            if limit and len(fresh) == limit:
                 break
+        found = (fresh or unconfirmed)[:limit]
         delivered_at = now().isoformat()
         for message in found:
             message.metadata.delivered_at = delivered_at
+            _deliveries[message] = _deliveries.get(message, 0) + 1
     return found
 
 
@@ -121,16 +137,20 @@ def replies_once_whole(state: InMemoryLinkState, message_ids: set[str], run_id: 
 
 
 def still_arriving(store: InMemoryObjectStore, object_id: str) -> bool:
-    """Whether an object of this object's tree is registered in the store but not pushed yet."""
+    """Whether an object of this object's tree is registered in the store but not pushed yet
+    (each object looked at once, however many parents list it)."""
     with store.lock_store:
-        pending = [object_id]
+        pending, seen = [object_id], {object_id}
         while pending:
             entry = store.store.get(pending.pop())
             if entry is None:  # not registered: Flower's pull handler drops the message
                 continue
             if not entry.is_available:
                 return True
-            pending.extend(entry.child_object_ids)
+            for child in entry.child_object_ids:
+                if child not in seen:
+                    seen.add(child)
+                    pending.append(child)
     return False
 
 
@@ -188,6 +208,8 @@ KEEP_ALIVE_S = 75  # seconds an idle connection stays open (nginx's default too)
 def main() -> None:
     InMemoryLinkState.get_message_ins = messages_for_node  # type: ignore[assignment,method-assign]
     InMemoryLinkState.get_message_res = replies_once_whole  # type: ignore[method-assign]
+    fleet_handlers.push_messages = guarded_push_messages
+    InMemoryObjectStore.put = put_with_declared_children  # type: ignore[method-assign]
     uvicorn.run = partial(uvicorn.run, timeout_keep_alive=KEEP_ALIVE_S)  # Flower calls uvicorn.run
     flowers_middleware = superlink_app._get_middleware
     superlink_app._get_middleware = lambda: middleware_where_it_acts(with_fleet_fast_path(flowers_middleware()))
