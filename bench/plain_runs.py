@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import multiprocessing
+import signal
 import sys
 import threading
 import tomllib
@@ -28,6 +29,7 @@ from typing import Any
 from sklearn.datasets import load_digits
 
 from chain_config import LocalnetConfig
+from client_kit.builder import ModelSpec
 from client_kit.data import write_npz
 from client_kit.node import DEFAULT_POLL_S, TrainerNode
 from keepers.demo import MODELS, build_demo_client, digits_split
@@ -39,13 +41,30 @@ PLAIN_APP = Path(__file__).resolve().parent / "plain_flower"
 
 @dataclass(frozen=True)
 class PlainFederation:
-    """What the plain Flower run trains: `model` is a `keepers.demo.MODELS` key."""
+    """What the plain Flower run trains: `model` is a `keepers.demo.MODELS` key (`hidden` and
+    `epochs`, if given, replace its width and local epochs); `shards` and `held_out` are the
+    trainers' data folders and the held-out set's, the demo's split of the digits if not given."""
 
     trainers: int
     rounds: int
     model: str
     seed: int
     federated_evaluation: bool
+    hidden: int | None = None
+    epochs: int | None = None
+    shards: tuple[str, ...] = ()
+    held_out: str = ""
+
+
+@dataclass(frozen=True)
+class PlainHosts:
+    """How the plain trainers run on fedchain's node: each in its own warm process, or (with
+    `processes`) as threads multiplexed into that many processes; nodes come online over
+    `spread_s` and poll every `poll_s`."""
+
+    processes: int = 0
+    poll_s: float = DEFAULT_POLL_S
+    spread_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -58,17 +77,24 @@ class PlainRun:
     held_out_accuracy: float
 
 
-def _prepare(folder: Path, federation: PlainFederation) -> Path:
-    """Shards, held-out set and initial model identical to the demo's; returns the initial model file."""
-    digits = load_digits()
-    held_out, shards = digits_split(federation.trainers, federation.seed)
-    write_npz(folder / "held-out", digits.data[held_out], digits.target[held_out])
-    for index, rows in enumerate(shards):
-        write_npz(folder / f"trainer{index + 1}", digits.data[rows], digits.target[rows])
-    built = build_demo_client(federation.model, LocalnetConfig(), "wasm1unused")
+def _prepare(folder: Path, federation: PlainFederation) -> tuple[list[str], str, Path]:
+    """The trainers' data folders and the held-out set's (the demo's split unless the federation
+    names them) and the initial model file, as the demo builds it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shards, held_out = list(federation.shards), federation.held_out
+    if not shards:
+        digits = load_digits()
+        rows_held_out, split = digits_split(federation.trainers, federation.seed)
+        held_out = str(write_npz(folder / "held-out", digits.data[rows_held_out], digits.target[rows_held_out]).parent)
+        for index, rows in enumerate(split):
+            shards.append(str(write_npz(folder / f"trainer{index + 1}", digits.data[rows], digits.target[rows]).parent))
+    reference, model_args, _ = MODELS[federation.model]
+    if federation.hidden is not None:
+        model_args = {**model_args, "hidden": federation.hidden}
+    built = build_demo_client(federation.model, LocalnetConfig(), "wasm1unused", ModelSpec.parse(reference, model_args))
     initial = folder / "initial.safetensors"
     initial.write_bytes(built.initial_model())
-    return initial
+    return shards, held_out, initial
 
 
 def _run_config(federation: PlainFederation) -> dict[str, Any]:
@@ -78,8 +104,8 @@ def _run_config(federation: PlainFederation) -> dict[str, Any]:
     return {
         **defaults,
         "model": "softmax" if federation.model == "sklearn" else "mlp",
-        "hidden": int(model_args.get("hidden", 0)),
-        "epochs": int(training["epochs"]),
+        "hidden": federation.hidden if federation.hidden is not None else int(model_args.get("hidden", 0)),
+        "epochs": federation.epochs if federation.epochs is not None else int(training["epochs"]),
         "learning-rate": float(training["learning_rate"]),
         "rounds": federation.rounds,
         "trainers": federation.trainers,
@@ -87,50 +113,58 @@ def _run_config(federation: PlainFederation) -> dict[str, Any]:
     }
 
 
-def _node(superlink: str, data_dir: str, config: dict[str, Any]) -> None:
-    """A child process: fedchain's trainer node serving the plain ClientApp, warmed up like fedchain's."""
+def _nodes(superlink: str, data_dirs: list[str], config: dict[str, Any], hosts: PlainHosts) -> None:
+    """A child process: fedchain's trainer node serving the plain ClientApp for each data folder,
+    warmed up like fedchain's, a thread each, coming online evenly over `hosts.spread_s`."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Flower's node signals its own process on a refusal
     spec = importlib.util.spec_from_file_location("plain_app", PLAIN_APP / "plain_app.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.warm_up(config, data_dir)
-    node = TrainerNode(
-        module.client_app, superlink, {"data-dir": data_dir}, poll_interval=DEFAULT_POLL_S, plaintext=True
-    )
-    node.run(threading.Event())
+    stop = threading.Event()
+    for data_dir in data_dirs:
+        module.warm_up(config, data_dir)
+        node = TrainerNode(module.client_app, superlink, {"data-dir": data_dir}, hosts.poll_s, plaintext=True)
+        threading.Thread(target=node.run, args=(stop, 600.0), daemon=True).start()
+        stop.wait(hosts.spread_s / len(data_dirs))
+    stop.wait()
 
 
-def run_plain_flower(folder: Path, federation: PlainFederation, stock: bool) -> PlainRun:
+def run_plain_flower(
+    folder: Path, federation: PlainFederation, stock: bool, hosts: PlainHosts = PlainHosts(), timeout: float = 1800
+) -> PlainRun:
     """Train `federation` with plain Flower on loopback, the trainers on fedchain's node (same
-    transport) or on Flower's stock SuperNodes."""
-    initial = _prepare(folder, federation)
+    transport, see `hosts`) or on Flower's stock SuperNodes. Raises RuntimeError if the run failed
+    and subprocess.TimeoutExpired if it had not finished within `timeout`."""
+    shards, held_out, initial = _prepare(folder, federation)
     port = free_port()
     results = folder / "results.json"
     config = _run_config(federation)
     link = start_superlink(port, folder / "link")
     nodes: list[Any] = []
     try:
-        for index in range(federation.trainers):
-            data = str(folder / f"trainer{index + 1}")
-            if stock:
+        if stock:
+            for index, data in enumerate(shards):
                 command = [str(Path(sys.executable).parent / "flower-supernode"), "--insecure"]
                 command += ["--superlink", f"127.0.0.1:{port}", "--port", str(free_port())]
                 command += ["--node-config", f'data-dir="{data}"']
                 nodes.append(spawn(f"supernode{index}", command, folder / f"node{index}.log", flower_env()))
-            else:
+        else:
+            count = hosts.processes or len(shards)
+            for part in range(count):
                 process = multiprocessing.get_context("fork").Process(
-                    target=_node, args=(f"127.0.0.1:{port}", data, config), daemon=True
+                    target=_nodes, args=(f"127.0.0.1:{port}", shards[part::count], config, hosts), daemon=True
                 )
                 process.start()
                 nodes.append(process)
         run_config = {
             **config,
             "initial-model": str(initial),
-            "held-out": str(folder / "held-out"),
+            "held-out": held_out,
             "results": str(results),
             "brisk": not stock,
         }
-        code = submit_run(port, folder / "link", "plain-flower", run_config, PLAIN_APP)
+        code = submit_run(port, folder / "link", "plain-flower", run_config, PLAIN_APP, timeout)
         if code != 0:
             raise RuntimeError(f"plain Flower run failed; log: {folder / 'link' / 'runs.log'}")
     finally:

@@ -86,6 +86,17 @@ def _peak_rss_mb(pids: list[int]) -> float:
     return round(total / 1024, 1)
 
 
+def digits_shards(home: Path, trainers: int) -> tuple[Path, list[Path]]:
+    """The keeper's validation set (360 digits) and each trainer's shard of the rest, as folders."""
+    digits = load_digits()
+    order = np.random.default_rng(0).permutation(len(digits.target))
+    validation = write_npz(home / "validation", digits.data[order[:360]], digits.target[order[:360]]).parent
+    shards = []
+    for index, rows in enumerate(np.array_split(order[360:], trainers)):
+        shards.append(write_npz(home / "trainers" / f"t{index}", digits.data[rows], digits.target[rows]).parent)
+    return validation, shards
+
+
 def run(results_dir: Path) -> dict[str, Any]:
     rows = []
     for federated in (False, True):
@@ -127,9 +138,7 @@ def measure_round(home: Path, shape: RoundShape, federated_evaluation: bool) -> 
         )
         built = build_client(settings, ModelSpec.parse(f"{DIGITS_MLP}:DigitsMLP", {"hidden": shape.hidden}))
         trainers = derive_wallets(shape.trainers, "scale")
-        digits = load_digits()
-        order = np.random.default_rng(0).permutation(len(digits.target))
-        validation = write_npz(home / "validation", digits.data[order[:360]], digits.target[order[:360]]).parent
+        validation, shards = digits_shards(home, shape.trainers)
         with Progress() as progress:
             fund(chain, org, trainers, 1_000_000)
             terms = TaskTerms(
@@ -143,9 +152,7 @@ def measure_round(home: Path, shape: RoundShape, federated_evaluation: bool) -> 
             register_and_join(chain, hub, trainers, task_id, STAKE, progress)
 
         assignments = []
-        for index, rows in enumerate(np.array_split(order[360:], shape.trainers)):
-            folder = home / "trainers" / f"t{index}"
-            write_npz(folder, digits.data[rows], digits.target[rows])
+        for index, folder in enumerate(shards):
             assignments.append(HostedTrainer(trainers[index].signer().private_key_hex, str(folder)))
         keeper_settings = KeeperSettings(
             superlink_port=link_port,

@@ -356,7 +356,8 @@ def digits_split(trainers: int, seed: int) -> tuple[np.ndarray, list[np.ndarray]
     return held_out, [pool[shard] for shard in dirichlet_partition(labels[pool], trainers, alpha=0.5, seed=seed)]
 
 
-def build_demo_client(model: str, config: LocalnetConfig, contract: str) -> BuiltClient:
+def build_demo_client(model: str, config: LocalnetConfig, contract: str, spec: ModelSpec | None = None) -> BuiltClient:
+    """The demo's client.py for `model` (a MODELS key), its module `spec` if given."""
     reference, model_args, training = MODELS[model]
     settings = ClientSettings.for_network(
         config.network(),
@@ -367,7 +368,7 @@ def build_demo_client(model: str, config: LocalnetConfig, contract: str) -> Buil
         input_scale=INPUT_SCALE,
         **training,  # type: ignore[arg-type]
     )
-    return build_client(settings, ModelSpec.parse(reference, model_args))
+    return build_client(settings, spec or ModelSpec.parse(reference, model_args))
 
 
 def _print_settlement(console: Console, report: DemoReport, task: Task, denom: str) -> None:
