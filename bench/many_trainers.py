@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +46,13 @@ def _plain_round(scratch: Path) -> dict[str, Any]:
     )
     hosts = PlainHosts(MANY.host_processes, MANY.poll_s, MANY.spread_s)
     row: dict[str, Any] = {"variant": "plain Flower, same transport", "trainers": MANY.trainers}
+    started = time.monotonic()
     try:
         measured = run_plain_flower(scratch / "plain", federation, stock=False, hosts=hosts, timeout=PLAIN_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         return {**row, "round_s": f"not finished in {PLAIN_TIMEOUT_S} s"}
+    except RuntimeError as error:  # the run failed: what Flower said is the result
+        return {**row, "round_s": f"failed after {time.monotonic() - started:.0f} s: {str(error)[:300]}"}
     return {
         **row,
         "round_s": round(measured.round_ends[0] - measured.started, 2),

@@ -166,7 +166,8 @@ def run_plain_flower(
         }
         code = submit_run(port, folder / "link", "plain-flower", run_config, PLAIN_APP, timeout)
         if code != 0:
-            raise RuntimeError(f"plain Flower run failed; log: {folder / 'link' / 'runs.log'}")
+            log = (folder / "link" / "runs.log").read_text(errors="replace").strip().splitlines()
+            raise RuntimeError("plain Flower run failed: " + " | ".join(log[-3:]))
     finally:
         for node in nodes:
             node.stop() if isinstance(node, ManagedProcess) else node.terminate()

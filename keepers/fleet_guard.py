@@ -1,41 +1,63 @@
-"""What a node may store on the keeper's SuperLink: its own replies, of a bounded size, and objects
-whose place in a tree is what their content says.
+"""What a node may store on the keeper's SuperLink: its own replies, of a bounded size, whose objects
+are what they claim to be; and what it may confirm: its own messages.
 
-Flower's Fleet API lets a node push any message, not only a reply, to any node, under any sender,
-with an object tree of any shape, and keeps the child list of whoever registered an object first.
-Three attacks on a trainer follow, each reproduced in review (tests/test_fleet_guard.py):
-- an instruction message pushed to another trainer's node: that node serves it instead of its
-  train message, and the trainer is counted a no-show;
-- a reply tree in which each object lists the next one twice: a few kilobytes whose expansion has
-  2^n paths, which Flower's `get_object_tree` (and any walk of the tree) follows while holding
-  the SuperLink's state lock, stopping every node's requests;
-- an object the ServerApp will send next round (its config record is predictable) registered in
-  advance with a child nobody will push: the next round's train message can never be pulled
-  whole, by anyone.
+Flower's Fleet API trusts a node with more than a trainer should have. Adversarial reviews
+reproduced, against the keeper's SuperLink (tests/test_fleet_guard.py):
+- a node pushes an instruction message to another trainer's node, or a reply under another
+  node's name: the victim's node serves the fake instead of its train message;
+- a reply tree of n objects each listing the next twice (or whose content declares that) expands
+  to 2^n paths, which Flower's `get_object_tree` walks under the store's lock: the SuperLink stops;
+- a tree hangs thousands of new objects under an object already stored, which no size check of
+  the stored tree sees: memory grows without bound;
+- an object of next round's message (its config record is predictable) registered in advance with
+  a child nobody will push: the next round's train message can never be pulled whole;
+- a node confirms an object that is not its message: Flower deletes it (and, with a planted
+  reference, a shared object of next round's message);
+- a reply named after an object of the round's message: the ServerApp inflates a record as a reply
+  and its run dies.
 
-Here a node's PushMessages must carry exactly one message that replies to a message, from the
-node that pushes it, with the tree of that very message, expanding to at most MAX_TREE_OBJECTS
-objects; and an object stored with its content takes the children its content declares (the
-content's hash is its id, so nobody can forge them).
+So a node's PushMessages must carry exactly one message that replies to a message, from the node
+that pushes it, with the tree of that very message, whose id is new to the store; the tree may
+list at most MAX_TREE_OBJECTS objects, expand to no more, and claim for an object already stored
+only the children it has. An object stored with its content must declare the children it was
+registered with, and a reply's message object must be a message with the metadata its push was
+checked with. The keeper's own ServerApp registers its messages' objects with the children its
+trees give, whatever a node registered first. A node may confirm only a message addressed to it.
 """
 
 from __future__ import annotations
 
+import threading
+
+from flwr.app import Message
 from flwr.proto.fleet_pb2 import PushMessagesRequest, PushMessagesResponse
-from flwr.proto.message_pb2 import ObjectTree
+from flwr.proto.message_pb2 import (
+    ConfirmMessageReceivedRequest,
+    ConfirmMessageReceivedResponse,
+    ObjectTree,
+)
+from flwr.proto.message_pb2 import Message as MessageProto
 from flwr.server.superlink.linkstate import LinkState
 from flwr.supercore.error import ApiErrorCode, FlowerError
 from flwr.supercore.inflatable.inflatable_object import (
+    get_object_body,
     get_object_children_ids_from_object_content,
     iterate_object_tree,
 )
+from flwr.supercore.object_store import ObjectStore
 from flwr.supercore.object_store.in_memory_object_store import InMemoryObjectStore
 from flwr.superlink.servicer.fleet import fleet_handlers
 
 MAX_TREE_OBJECTS = 10_000  # a reply of an 11M-parameter model is 16 objects
 
 _flowers_push = fleet_handlers.push_messages
+_flowers_confirm = fleet_handlers.confirm_message_received
 _flowers_put = InMemoryObjectStore.put
+_flowers_preregister = InMemoryObjectStore.preregister
+
+_node_push = threading.local()  # set while a node's push registers its tree
+_reply_metadata: dict[str, bytes] = {}  # a pushed reply's id -> the metadata its push was checked with
+_reply_lock = threading.Lock()
 
 
 def expanded_size(tree: ObjectTree, store: InMemoryObjectStore, cap: int = MAX_TREE_OBJECTS) -> int:
@@ -72,6 +94,16 @@ def expanded_size(tree: ObjectTree, store: InMemoryObjectStore, cap: int = MAX_T
     return sizes[tree.object_id]
 
 
+def _claims_other_children(tree: ObjectTree, store: InMemoryObjectStore) -> bool:
+    """Whether the tree lists, under an object already stored, other children than it has."""
+    with store.lock_store:
+        for node in iterate_object_tree(tree):
+            entry = store.store.get(node.object_id)
+            if entry is not None and entry.child_object_ids != [child.object_id for child in node.children]:
+                return True
+    return False
+
+
 def push_refusal(request: PushMessagesRequest, store: InMemoryObjectStore) -> str | None:
     """Why a node's PushMessages may not be stored, or None."""
     if len(request.messages_list) != 1 or len(request.message_object_trees) != 1:
@@ -84,9 +116,20 @@ def push_refusal(request: PushMessagesRequest, store: InMemoryObjectStore) -> st
     tree = request.message_object_trees[0]
     if tree.object_id != metadata.message_id:
         return "the object tree is not the reply's"
-    if expanded_size(tree, store) > MAX_TREE_OBJECTS:
-        return f"the reply's object tree expands to more than {MAX_TREE_OBJECTS} objects"
+    if tree.object_id in store:
+        return "a reply with this id is stored already"
+    if sum(1 for _ in iterate_object_tree(tree)) > MAX_TREE_OBJECTS or expanded_size(tree, store) > MAX_TREE_OBJECTS:
+        return f"the reply's object tree has more than {MAX_TREE_OBJECTS} objects"
+    if _claims_other_children(tree, store):
+        return "the object tree gives a stored object other children than it has"
     return None
+
+
+def _checked_metadata(metadata: object) -> bytes:
+    """A message's metadata as its message object carries it (without its own id)."""
+    checked = MessageProto(metadata=metadata).metadata  # type: ignore[arg-type]
+    checked.message_id = ""
+    return checked.SerializeToString(deterministic=True)
 
 
 def guarded_push_messages(request: PushMessagesRequest, state: LinkState) -> PushMessagesResponse:
@@ -94,22 +137,80 @@ def guarded_push_messages(request: PushMessagesRequest, state: LinkState) -> Pus
     refusal = push_refusal(request, state.object_store)  # type: ignore[arg-type]
     if refusal is not None:
         raise FlowerError(ApiErrorCode.FORBIDDEN_ACTION, f"SuperNode {request.node.node_id}: {refusal}")
-    return _flowers_push(request, state)
+    metadata = request.messages_list[0].metadata
+    with _reply_lock:
+        _reply_metadata[metadata.message_id] = _checked_metadata(metadata)
+    _node_push.active = True
+    try:
+        return _flowers_push(request, state)
+    finally:
+        _node_push.active = False
 
 
-def put_with_declared_children(store: InMemoryObjectStore, object_id: str, object_content: bytes) -> None:
-    """Flower's `put` (which checks that the content hashes to `object_id`); the object then has
-    the children its content declares, whatever its first registration claimed."""
-    _flowers_put(store, object_id, object_content)
+def guarded_confirm(
+    request: ConfirmMessageReceivedRequest, state: LinkState, store: ObjectStore
+) -> ConfirmMessageReceivedResponse:
+    """Flower's Fleet ConfirmMessageReceived handler, for a message addressed to the confirming node;
+    for an id that is no (longer a) message, nothing is deleted (it expired, or was never one)."""
+    message = state.message_ins_store.get(request.message_object_id)  # type: ignore[attr-defined]
+    if message is None:
+        return ConfirmMessageReceivedResponse()
+    if message.metadata.dst_node_id != request.node.node_id:
+        raise FlowerError(
+            ApiErrorCode.FORBIDDEN_ACTION, f"SuperNode {request.node.node_id}: not a message addressed to it"
+        )
+    return _flowers_confirm(request=request, state=state, store=store)
+
+
+def checked_put(store: InMemoryObjectStore, object_id: str, object_content: bytes) -> None:
+    """Flower's `put` (which checks that the content hashes to `object_id`), for content that
+    declares the children the object was registered with; a pushed reply's message object must be
+    a message carrying the metadata its push was checked with."""
     declared = get_object_children_ids_from_object_content(object_content)
     with store.lock_store:
         entry = store.store.get(object_id)
-        if entry is None or entry.child_object_ids == declared:
-            return
-        for child in entry.child_object_ids:
-            if (claimed := store.store.get(child)) is not None:
-                claimed.ref_count -= 1
-        for child in declared:
-            if (real := store.store.get(child)) is not None:
-                real.ref_count += 1
-        entry.child_object_ids = declared
+        if entry is not None and entry.child_object_ids != declared:
+            raise ValueError(f"object {object_id} declares other children than it was registered with")
+    with _reply_lock:
+        expected = _reply_metadata.pop(object_id, None)
+    if expected is not None:
+        body = MessageProto.FromString(get_object_body(object_content, Message))  # a Message, or ValueError
+        if _checked_metadata(body.metadata) != expected:
+            raise ValueError(f"reply {object_id} is not the message its push announced")
+    _flowers_put(store, object_id, object_content)
+
+
+def authoritative_preregister(store: InMemoryObjectStore, run_id: int, object_tree: ObjectTree) -> list[str]:
+    """Flower's `preregister`; for the keeper's own ServerApp (not a node's push), an object a node
+    registered first but never stored takes the children the ServerApp's tree gives it."""
+    if getattr(_node_push, "active", False):
+        return _flowers_preregister(store, run_id, object_tree)
+    with store.lock_store:
+        wanted = {
+            node.object_id: [child.object_id for child in node.children] for node in iterate_object_tree(object_tree)
+        }
+        planted = {
+            object_id: children
+            for object_id, children in wanted.items()
+            if (entry := store.store.get(object_id)) is not None
+            and not entry.is_available
+            and entry.child_object_ids != children
+        }
+        missing = _flowers_preregister(store, run_id, object_tree)
+        for object_id, children in planted.items():
+            entry = store.store[object_id]
+            for child in entry.child_object_ids:
+                if (claimed := store.store.get(child)) is not None and claimed.ref_count > 0:
+                    claimed.ref_count -= 1
+            for child in children:
+                store.store[child].ref_count += 1
+            entry.child_object_ids = children
+    return missing
+
+
+def install(store_class: type[ObjectStore] = InMemoryObjectStore) -> None:
+    """Put the guards in place in this (the SuperLink's) process."""
+    fleet_handlers.push_messages = guarded_push_messages
+    fleet_handlers.confirm_message_received = guarded_confirm  # type: ignore[assignment]
+    store_class.put = checked_put  # type: ignore[method-assign]
+    store_class.preregister = authoritative_preregister  # type: ignore[method-assign]

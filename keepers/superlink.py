@@ -75,13 +75,12 @@ from flwr.superlink.routers.control.middlewares import (
     _is_control_path,
 )
 from flwr.superlink.routers.fleet.middlewares import FleetEventLogMiddleware
-from flwr.superlink.servicer.fleet import fleet_handlers
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from keepers import fleet_guard
 from keepers.fleet_fast_path import with_fleet_fast_path
-from keepers.fleet_guard import guarded_push_messages, put_with_declared_children
 
 REDELIVERIES = 3  # times a message its node never confirmed is delivered again
 _deliveries: WeakKeyDictionary[Message, int] = WeakKeyDictionary()
@@ -208,8 +207,7 @@ KEEP_ALIVE_S = 75  # seconds an idle connection stays open (nginx's default too)
 def main() -> None:
     InMemoryLinkState.get_message_ins = messages_for_node  # type: ignore[assignment,method-assign]
     InMemoryLinkState.get_message_res = replies_once_whole  # type: ignore[method-assign]
-    fleet_handlers.push_messages = guarded_push_messages
-    InMemoryObjectStore.put = put_with_declared_children  # type: ignore[method-assign]
+    fleet_guard.install()
     uvicorn.run = partial(uvicorn.run, timeout_keep_alive=KEEP_ALIVE_S)  # Flower calls uvicorn.run
     flowers_middleware = superlink_app._get_middleware
     superlink_app._get_middleware = lambda: middleware_where_it_acts(with_fleet_fast_path(flowers_middleware()))
