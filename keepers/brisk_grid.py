@@ -23,6 +23,11 @@ Flower's grid pushes and pulls a message's objects two requests at a time. A rou
 turn behind the nodes' own requests on a busy SuperLink; here OBJECT_REQUESTS run at once. And it
 asks for every pending reply at each pass, which costs the SuperLink in proportion to how many are
 pending: a pass over more than PASS_IDS pending replies waits proportionally longer before the next.
+
+A node can push, under its reply's message object, a record of the wrong kind (the SuperLink checks
+the message object, not what its content turns out to be), and Flower's grid then raises while
+inflating it, which ended the keeper's run for every trainer. Here such a reply is dropped alone
+(`readable_reply`): its trainer is a no-show.
 """
 
 from __future__ import annotations
@@ -30,10 +35,16 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from functools import partial
+from logging import WARNING
 
-from flwr.app import ArrayRecord, Message, RecordDict
+from flwr.app import ArrayRecord, Message, Metadata, RecordDict
+from flwr.app.error import Error
+from flwr.app.message import make_message
+from flwr.common.constant import SUPERLINK_NODE_ID, ErrorCode
 from flwr.serverapp import Grid
-from flwr.supercore.inflatable.inflatable_utils import pull_objects, push_objects
+from flwr.supercore import log
+from flwr.supercore.constant import SYSTEM_MESSAGE_TYPE
+from flwr.supercore.inflatable.inflatable_utils import inflate_object_from_contents, pull_objects, push_objects
 from flwr.supercore.run import Run
 from flwr.superlink.grid import http_grid
 
@@ -59,10 +70,36 @@ def brisk_object_pulls(max_time: float = NO_DEADLINE_S) -> None:
     )
 
 
+def readable_reply(object_id: str, contents: dict[str, bytes]) -> Message:
+    """Flower's inflation of a pulled reply; one that does not inflate to a message becomes an
+    error message that answers no pending id, so the round goes on without it."""
+    try:
+        reply = inflate_object_from_contents(object_id, contents)
+        if isinstance(reply, Message):
+            return reply
+        reason = f"a {type(reply).__name__}, not a message"
+    except Exception as error:  # whatever a node pushed must not end the round for the others
+        reason = type(error).__name__
+    log(WARNING, "reply %s could not be read (%s): dropped", object_id, reason)
+    metadata = Metadata(
+        run_id=0,
+        message_id="",
+        src_node_id=SUPERLINK_NODE_ID,
+        dst_node_id=SUPERLINK_NODE_ID,
+        reply_to_message_id="",
+        group_id="",
+        created_at=time.time(),
+        ttl=0,
+        message_type=SYSTEM_MESSAGE_TYPE,
+    )
+    return make_message(metadata, error=Error(code=ErrorCode.MESSAGE_UNAVAILABLE, reason=f"unreadable reply: {reason}"))
+
+
 class BriskGrid(Grid):
     def __init__(self, inner: Grid, poll_interval: float = 0.1, pull_bytes: int = PULL_BYTES) -> None:
         brisk_object_pulls()
         http_grid.push_objects = partial(push_objects, max_concurrent_pushes=OBJECT_REQUESTS)  # type: ignore[attr-defined]
+        http_grid.inflate_object_from_contents = readable_reply  # type: ignore[attr-defined]
         self.inner = inner
         self.poll_interval = poll_interval
         self.pull_bytes = pull_bytes

@@ -17,19 +17,24 @@ reproduced, against the keeper's SuperLink (tests/test_fleet_guard.py):
   and its run dies.
 
 So a node's PushMessages must carry exactly one message that replies to a message, from the node
-that pushes it, with the tree of that very message, whose id is new to the store; the tree may
-list at most MAX_TREE_OBJECTS objects, expand to no more, and claim for an object already stored
-only the children it has. An object stored with its content must declare the children it was
-registered with, and a reply's message object must be a message with the metadata its push was
-checked with. The keeper's own ServerApp registers its messages' objects with the children its
-trees give, whatever a node registered first. A node may confirm only a message addressed to it.
+that pushes it, whose id is the hash of a message object with exactly the metadata (and error, or
+one content record) announced, so it can be nothing else; the tree may list at most
+MAX_TREE_OBJECTS objects, expand to no more, and claim for an object already stored only the
+children it has. The check and the registration happen under the state's lock, so two pushes
+cannot pass the check against the same store and then both register. A node's retried push of a
+reply it stored already is Flower's to answer (with the objects still to push). An object stored
+with its content must declare the children it was registered with. The keeper's own ServerApp
+registers its messages' objects with the children its trees give, whatever a node registered
+first. A node may confirm only a message addressed to it. What still gets through — a record of
+the wrong kind under a reply's message — fails to inflate in the keeper's grid, which drops that
+reply alone (`keepers.brisk_grid`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 
-from flwr.app import Message
 from flwr.proto.fleet_pb2 import PushMessagesRequest, PushMessagesResponse
 from flwr.proto.message_pb2 import (
     ConfirmMessageReceivedRequest,
@@ -38,9 +43,10 @@ from flwr.proto.message_pb2 import (
 )
 from flwr.proto.message_pb2 import Message as MessageProto
 from flwr.server.superlink.linkstate import LinkState
+from flwr.server.superlink.linkstate.in_memory_linkstate import InMemoryLinkState
+from flwr.supercore.constant import HEAD_BODY_DIVIDER, HEAD_VALUE_DIVIDER
 from flwr.supercore.error import ApiErrorCode, FlowerError
 from flwr.supercore.inflatable.inflatable_object import (
-    get_object_body,
     get_object_children_ids_from_object_content,
     iterate_object_tree,
 )
@@ -48,7 +54,7 @@ from flwr.supercore.object_store import ObjectStore
 from flwr.supercore.object_store.in_memory_object_store import InMemoryObjectStore
 from flwr.superlink.servicer.fleet import fleet_handlers
 
-MAX_TREE_OBJECTS = 10_000  # a reply of an 11M-parameter model is 16 objects
+MAX_TREE_OBJECTS = 2_000  # a reply of an 11M-parameter model is 16 objects; 2,000 is a 10 GB one
 
 _flowers_push = fleet_handlers.push_messages
 _flowers_confirm = fleet_handlers.confirm_message_received
@@ -56,8 +62,6 @@ _flowers_put = InMemoryObjectStore.put
 _flowers_preregister = InMemoryObjectStore.preregister
 
 _node_push = threading.local()  # set while a node's push registers its tree
-_reply_metadata: dict[str, bytes] = {}  # a pushed reply's id -> the metadata its push was checked with
-_reply_lock = threading.Lock()
 
 
 def expanded_size(tree: ObjectTree, store: InMemoryObjectStore, cap: int = MAX_TREE_OBJECTS) -> int:
@@ -104,8 +108,27 @@ def _claims_other_children(tree: ObjectTree, store: InMemoryObjectStore) -> bool
     return False
 
 
-def push_refusal(request: PushMessagesRequest, store: InMemoryObjectStore) -> str | None:
-    """Why a node's PushMessages may not be stored, or None."""
+def reply_object_id(request: PushMessagesRequest) -> str | None:
+    """The id of the message object a node's push announces: the hash of a Message with exactly
+    the announced metadata (its own id left out, as Flower's `deflate` does) and error, or with the
+    tree's one content record; None for a tree no message object can have."""
+    proto = request.messages_list[0]
+    tree = request.message_object_trees[0]
+    has_error = proto.HasField("error")
+    if len(tree.children) != (0 if has_error else 1):
+        return None
+    metadata = MessageProto(metadata=proto.metadata).metadata
+    metadata.message_id = ""
+    body = MessageProto(metadata=metadata, error=proto.error if has_error else None).SerializeToString(
+        deterministic=True
+    )
+    head = HEAD_VALUE_DIVIDER.join(("Message", ",".join(c.object_id for c in tree.children), str(len(body))))
+    return hashlib.sha256(head.encode() + HEAD_BODY_DIVIDER + body).hexdigest()
+
+
+def push_refusal(request: PushMessagesRequest, state: InMemoryLinkState) -> str | None:
+    """Why a node's PushMessages may not be stored, or None (call under the state's lock)."""
+    store = state.object_store
     if len(request.messages_list) != 1 or len(request.message_object_trees) != 1:
         return "push one reply at a time"
     metadata = request.messages_list[0].metadata
@@ -114,10 +137,13 @@ def push_refusal(request: PushMessagesRequest, store: InMemoryObjectStore) -> st
     if metadata.src_node_id != request.node.node_id:
         return "a node may push its own replies only"
     tree = request.message_object_trees[0]
-    if tree.object_id != metadata.message_id:
-        return "the object tree is not the reply's"
+    if tree.object_id != metadata.message_id or reply_object_id(request) != metadata.message_id:
+        return "the reply's id is not that of the message it announces"
+    stored = state.message_res_store.get(metadata.message_id)
+    if stored is not None and stored.metadata.src_node_id == request.node.node_id:
+        return None  # the node asks again (its first answer was lost): Flower answers with what is left
     if tree.object_id in store:
-        return "a reply with this id is stored already"
+        return "an object with the reply's id is stored already"
     if sum(1 for _ in iterate_object_tree(tree)) > MAX_TREE_OBJECTS or expanded_size(tree, store) > MAX_TREE_OBJECTS:
         return f"the reply's object tree has more than {MAX_TREE_OBJECTS} objects"
     if _claims_other_children(tree, store):
@@ -125,26 +151,17 @@ def push_refusal(request: PushMessagesRequest, store: InMemoryObjectStore) -> st
     return None
 
 
-def _checked_metadata(metadata: object) -> bytes:
-    """A message's metadata as its message object carries it (without its own id)."""
-    checked = MessageProto(metadata=metadata).metadata  # type: ignore[arg-type]
-    checked.message_id = ""
-    return checked.SerializeToString(deterministic=True)
-
-
 def guarded_push_messages(request: PushMessagesRequest, state: LinkState) -> PushMessagesResponse:
     """Flower's Fleet PushMessages handler, for what `push_refusal` allows."""
-    refusal = push_refusal(request, state.object_store)  # type: ignore[arg-type]
-    if refusal is not None:
-        raise FlowerError(ApiErrorCode.FORBIDDEN_ACTION, f"SuperNode {request.node.node_id}: {refusal}")
-    metadata = request.messages_list[0].metadata
-    with _reply_lock:
-        _reply_metadata[metadata.message_id] = _checked_metadata(metadata)
-    _node_push.active = True
-    try:
-        return _flowers_push(request, state)
-    finally:
-        _node_push.active = False
+    with state.lock:  # type: ignore[attr-defined]
+        refusal = push_refusal(request, state)  # type: ignore[arg-type]
+        if refusal is not None:
+            raise FlowerError(ApiErrorCode.FORBIDDEN_ACTION, f"SuperNode {request.node.node_id}: {refusal}")
+        _node_push.active = True
+        try:
+            return _flowers_push(request, state)
+        finally:
+            _node_push.active = False
 
 
 def guarded_confirm(
@@ -164,19 +181,12 @@ def guarded_confirm(
 
 def checked_put(store: InMemoryObjectStore, object_id: str, object_content: bytes) -> None:
     """Flower's `put` (which checks that the content hashes to `object_id`), for content that
-    declares the children the object was registered with; a pushed reply's message object must be
-    a message carrying the metadata its push was checked with."""
+    declares the children the object was registered with."""
     declared = get_object_children_ids_from_object_content(object_content)
     with store.lock_store:
         entry = store.store.get(object_id)
         if entry is not None and entry.child_object_ids != declared:
             raise ValueError(f"object {object_id} declares other children than it was registered with")
-    with _reply_lock:
-        expected = _reply_metadata.pop(object_id, None)
-    if expected is not None:
-        body = MessageProto.FromString(get_object_body(object_content, Message))  # a Message, or ValueError
-        if _checked_metadata(body.metadata) != expected:
-            raise ValueError(f"reply {object_id} is not the message its push announced")
     _flowers_put(store, object_id, object_content)
 
 

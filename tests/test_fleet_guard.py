@@ -24,6 +24,7 @@ from flwr.common.constant import SUPERLINK_NODE_ID
 from flwr.common.serde import message_to_proto
 from flwr.proto.fleet_pb2 import PushMessagesRequest
 from flwr.proto.message_pb2 import ConfirmMessageReceivedRequest, ObjectTree, PushObjectRequest
+from flwr.proto.message_pb2 import Message as MessageProto
 from flwr.proto.node_pb2 import Node
 from flwr.server.superlink.linkstate.in_memory_linkstate import InMemoryLinkState
 from flwr.supercore.constant import NOOP_FEDERATION_ID
@@ -38,6 +39,7 @@ from flwr.supernode.fleet_http_connection import remove_content_from_message
 
 from client_kit.protocol import ARRAYS, CONFIG, SERVER_ROUND
 from keepers import fleet_guard, superlink
+from keepers.brisk_grid import readable_reply
 from keepers.fleet_guard import MAX_TREE_OBJECTS, expanded_size
 from keepers.superlink import REDELIVERIES, messages_for_node, still_arriving
 
@@ -107,6 +109,11 @@ def _reply(to: Message, loss: float = 0.5) -> Message:
     return reply
 
 
+def _with(tree: ObjectTree, *extra: ObjectTree) -> ObjectTree:
+    """`tree` claiming `extra` children besides its own (the message object's id stays right)."""
+    return ObjectTree(object_id=tree.object_id, children=[*tree.children, *extra])
+
+
 def _train(nodes: list[int], task_round: int, arrays: ArrayRecord) -> list[Message]:
     content = RecordDict({ARRAYS: arrays, CONFIG: ConfigRecord({"task-id": 7, SERVER_ROUND: task_round})})
     return [Message(content=content, dst_node_id=node, message_type=MessageType.TRAIN) for node in nodes]
@@ -151,7 +158,8 @@ def test_a_reply_tree_that_expands_to_two_to_the_forty_objects_is_refused(link: 
     reply = _reply(train)
     _, bomb = _bomb(40)
     real = get_object_tree(reply)
-    tree = ObjectTree(object_id=real.object_id, children=[*real.children, bomb])
+    (record,) = real.children
+    tree = ObjectTree(object_id=real.object_id, children=[_with(record, bomb)])
     started = time.perf_counter()
     assert expanded_size(tree, state.object_store) == MAX_TREE_OBJECTS + 1
     with pytest.raises(FlowerError, match="more than"):
@@ -209,43 +217,39 @@ def test_a_node_may_confirm_only_its_own_message(link: tuple) -> None:
     assert train.object_id not in state.object_store
 
 
-def test_a_reply_must_be_a_new_message_object(link: tuple) -> None:
+def test_a_reply_id_is_that_of_the_message_it_announces(link: tuple) -> None:
     """A reply named after the round's shared record made the ServerApp inflate a record as a
-    reply, and its run died for everyone."""
+    reply, and its run died for everyone; one named after an object of next round's message made
+    the ServerApp's own push of it fail. A reply's id must hash the message it announces."""
     state, nodes, _ = link
     (train,) = _train([nodes[0]], 1, ArrayRecord([np.zeros(4)]))
     _server_push(state, train)
     shared = get_object_tree(train).children[0]  # the message's RecordDict, as every node pulls it
-    named = _reply(train)
-    named.metadata.__dict__["_message_id"] = shared.object_id
-    with pytest.raises(FlowerError, match="stored already"):
-        _node_push(state, nodes[0], named, shared)
-    record = RecordDict({"metrics": ConfigRecord({"loss": 0.1})})  # a new id, but not a message
-    disguised = _reply(train)
-    disguised.metadata.__dict__["_message_id"] = record.object_id
+    future = ConfigRecord({"task-id": 7, SERVER_ROUND: 2})  # next round's, predictable
+    for named_after in (shared, ObjectTree(object_id=future.object_id)):
+        named = _reply(train)
+        named.metadata.__dict__["_message_id"] = named_after.object_id
+        with pytest.raises(FlowerError, match="not that of the message"):
+            _node_push(state, nodes[0], named, named_after)
+    assert future.object_id not in state.object_store
+
+
+def test_a_reply_pushed_again_is_answered_with_what_is_left(link: tuple) -> None:
+    """A node whose PushMessages timed out after the SuperLink stored it asks again; refusing that
+    ended its connection and made an honest trainer a no-show."""
+    state, nodes, _ = link
+    (train,) = _train([nodes[0]], 1, ArrayRecord([np.zeros(4)]))
+    _server_push(state, train)
+    reply = _reply(train)
     request = PushMessagesRequest(
         node=Node(node_id=nodes[0]),
-        messages_list=[message_to_proto(remove_content_from_message(disguised))],
-        message_object_trees=[get_object_tree(record)],
+        messages_list=[message_to_proto(remove_content_from_message(reply))],
+        message_object_trees=[get_object_tree(reply)],
     )
-    response = fleet_handlers.push_messages(request, state)
-    pushed = [
-        fleet_handlers.push_object(
-            PushObjectRequest(
-                node=Node(node_id=nodes[0]),
-                run_id=train.metadata.run_id,
-                session_id=response.session_id,
-                object_id=object_id,
-                object_content=o.deflate(),
-            ),
-            state,
-        ).stored
-        for object_id, o in get_all_nested_objects(record).items()
-    ]
-    assert pushed[-1] is False  # the root: a record, not the message announced
-    assert record.object_id not in [
-        m.object_id for m in state.get_message_res({train.object_id}, train.metadata.run_id)
-    ]
+    first = fleet_handlers.push_messages(request, state)
+    again = fleet_handlers.push_messages(request, state)
+    assert set(again.objects_to_push) == set(first.objects_to_push) == set(get_all_nested_objects(reply))
+    assert _node_push(state, nodes[0], reply, get_object_tree(reply)) == [True] * len(first.objects_to_push)
 
 
 def test_a_tree_may_not_hang_new_objects_under_a_stored_one(link: tuple) -> None:
@@ -259,11 +263,12 @@ def test_a_tree_may_not_hang_new_objects_under_a_stored_one(link: tuple) -> None
     stored = get_object_tree(train).children[0]
     orphans = [ObjectTree(object_id=hashlib.sha256(str(i).encode()).hexdigest()) for i in range(50)]
     hung = ObjectTree(object_id=stored.object_id, children=[*stored.children, *orphans])
+    (record,) = real.children
     with pytest.raises(FlowerError, match="other children"):
-        _node_push(state, nodes[0], reply, ObjectTree(object_id=real.object_id, children=[*real.children, hung]))
+        _node_push(state, nodes[0], reply, ObjectTree(object_id=real.object_id, children=[_with(record, hung)]))
     many = [ObjectTree(object_id=hashlib.sha256(f"o{i}".encode()).hexdigest()) for i in range(MAX_TREE_OBJECTS)]
     with pytest.raises(FlowerError, match="more than"):
-        _node_push(state, nodes[0], reply, ObjectTree(object_id=real.object_id, children=[*real.children, *many]))
+        _node_push(state, nodes[0], reply, ObjectTree(object_id=real.object_id, children=[_with(record, *many)]))
     assert len(state.object_store.store) < 100
 
 
@@ -281,7 +286,8 @@ def test_next_rounds_objects_registered_in_advance_cannot_hold_its_message(link:
     never = hashlib.sha256(b"never pushed").hexdigest()
     real = get_object_tree(reply)
     planted = ObjectTree(object_id=next_config.object_id, children=[ObjectTree(object_id=never)])
-    _node_push(state, attacker, reply, ObjectTree(object_id=real.object_id, children=[*real.children, planted]))
+    (record,) = real.children
+    _node_push(state, attacker, reply, ObjectTree(object_id=real.object_id, children=[_with(record, planted)]))
     assert state.object_store.store[next_config.object_id].child_object_ids == [never]  # planted
     for message in _train(nodes, 2, ArrayRecord([np.ones(4)])):
         _server_push(state, message)
@@ -303,3 +309,25 @@ def test_a_newer_message_comes_before_an_old_unconfirmed_one_which_comes_back_a_
     again = [len(messages_for_node(state, nodes[0], 1)) for _ in range(2 * REDELIVERIES + 2)]
     assert sum(again) == 2 * REDELIVERIES  # each unconfirmed one REDELIVERIES times more, then no more
     assert superlink.messages_for_node is messages_for_node
+
+
+def test_a_reply_of_the_wrong_kind_is_dropped_alone(link: tuple) -> None:
+    """A node can push a record of the wrong kind under its reply's message object (the push check
+    sees ids, not kinds); Flower's grid raised while inflating it and the keeper's run died for
+    every trainer. The keeper's grid turns it into an error that answers nothing pending."""
+    state, nodes, _ = link
+    (train,) = _train([nodes[0]], 1, ArrayRecord([np.zeros(4)]))
+    _server_push(state, train)
+    honest = _reply(train)
+    contents = {object_id: o.deflate() for object_id, o in get_all_nested_objects(honest).items()}
+    assert readable_reply(honest.object_id, contents).metadata.reply_to_message_id == train.object_id
+    wrong = ConfigRecord({"loss": 0.5})  # where the message's RecordDict belongs
+    metadata = MessageProto(metadata=message_to_proto(honest).metadata).metadata
+    metadata.message_id = ""
+    body = MessageProto(metadata=metadata).SerializeToString(deterministic=True)
+    head = f"Message {wrong.object_id} {len(body)}".encode()
+    forged = head + b"\x00" + body
+    forged_id = hashlib.sha256(forged).hexdigest()
+    dropped = readable_reply(forged_id, {forged_id: forged, wrong.object_id: wrong.deflate()})
+    assert dropped.has_error() and dropped.metadata.reply_to_message_id == ""
+    assert readable_reply(wrong.object_id, {wrong.object_id: wrong.deflate()}).has_error()  # not a message at all
