@@ -60,6 +60,14 @@ def _state() -> tuple[InMemoryLinkState, list[int], int]:
     return state, nodes, run
 
 
+def _state_of_this_run(monkeypatch: pytest.MonkeyPatch) -> tuple[InMemoryLinkState, list[int], int]:
+    """A state as `_state` makes it, its run this process's (messages are built for it)."""
+    state, nodes, run = _state()
+    monkeypatch.setattr(TaskIdentity, "_run_id", run)
+    monkeypatch.setattr(TaskIdentity, "_task_id", state.run_ids[run].run.primary_task_id)
+    return state, nodes, run
+
+
 @pytest.fixture()
 def as_server_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Messages are built as the ServerApp builds them: give this process its identity."""
@@ -104,9 +112,7 @@ def test_a_message_its_node_never_confirmed_is_delivered_again(monkeypatch: pyte
     poll's answer was lost (a timeout on a keeper busy with 1,000 nodes) never saw its train
     message and its trainer was counted a no-show. Here the node's next poll gets it again, until
     the node confirms it has it; then never again."""
-    state, nodes, run = _state()
-    monkeypatch.setattr(TaskIdentity, "_run_id", run)
-    monkeypatch.setattr(TaskIdentity, "_task_id", state.run_ids[run].run.primary_task_id)
+    state, nodes, run = _state_of_this_run(monkeypatch)
     message = _message(run, nodes[0], 1, 3600.0)
     assert state.store_message_ins(message) is not None
     state.object_store.preregister(run, get_object_tree(message))  # as the ServerApp's push does
@@ -132,9 +138,7 @@ def test_a_message_is_handed_over_once_its_objects_are_all_in(monkeypatch: pytes
     message's objects; 1,000 nodes asking again and again for them filled the SuperLink, and the
     ServerApp's own pushes waited behind them (62 trainers had their message after five minutes).
     Here a poll finds the message only once all of it can be pulled."""
-    state, nodes, run = _state()
-    monkeypatch.setattr(TaskIdentity, "_run_id", run)
-    monkeypatch.setattr(TaskIdentity, "_task_id", state.run_ids[run].run.primary_task_id)
+    state, nodes, run = _state_of_this_run(monkeypatch)
     message = _message(run, nodes[0], 1, 3600.0)
     state.store_message_ins(message)
     state.object_store.preregister(run, get_object_tree(message))
@@ -154,9 +158,7 @@ def test_a_reply_is_handed_to_the_server_app_once_its_objects_are_all_in(monkeyp
     pushing, and the grid's pass over the round's replies then backs off waiting for them while
     complete replies wait behind it (10-trainer rounds: 0.4 s from a reply's making to the keeper).
     Here the pass gets the reply only once all of it can be pulled."""
-    state, nodes, run = _state()
-    monkeypatch.setattr(TaskIdentity, "_run_id", run)
-    monkeypatch.setattr(TaskIdentity, "_task_id", state.run_ids[run].run.primary_task_id)
+    state, nodes, run = _state_of_this_run(monkeypatch)
     message = _message(run, nodes[0], 1, 3600.0)
     state.store_message_ins(message)
     reply = Message(RecordDict({"metrics": ConfigRecord({"loss": 0.5})}), reply_to=message)
@@ -175,9 +177,7 @@ def test_a_reply_is_handed_to_the_server_app_once_its_objects_are_all_in(monkeyp
 @pytest.mark.usefixtures("as_server_app")
 def test_flower_delivers_a_message_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """The behaviour the keeper's SuperLink changes, on Flower's own state."""
-    state, nodes, run = _state()
-    monkeypatch.setattr(TaskIdentity, "_run_id", run)
-    monkeypatch.setattr(TaskIdentity, "_task_id", state.run_ids[run].run.primary_task_id)
+    state, nodes, run = _state_of_this_run(monkeypatch)
     message = _message(run, nodes[0], 1, 3600.0)
     state.store_message_ins(message)
     state.object_store.preregister(run, get_object_tree(message))
