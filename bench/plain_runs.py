@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import multiprocessing
+import re
 import signal
 import sys
 import threading
@@ -130,6 +131,17 @@ def _nodes(superlink: str, data_dirs: list[str], config: dict[str, Any], hosts: 
     stop.wait()
 
 
+def _run_error(log: Path) -> str:
+    """Why Flower failed the run: the SuperLink's first and last errors on the ServerApp's own API
+    (its runtime), else its last error, without colour codes."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in log.read_text(errors="replace").splitlines()]
+    errors = [line.split(":", 1)[-1].strip() for line in lines if line.startswith("ERROR")]
+    runtime = [error for error in errors if error.startswith("[/v1/runtime/")]
+    if runtime:
+        return " … then ".join(dict.fromkeys((runtime[0], runtime[-1])))
+    return errors[-1] if errors else "no error logged"
+
+
 def run_plain_flower(
     folder: Path, federation: PlainFederation, stock: bool, hosts: PlainHosts = PlainHosts(), timeout: float = 1800
 ) -> PlainRun:
@@ -166,8 +178,7 @@ def run_plain_flower(
         }
         code = submit_run(port, folder / "link", "plain-flower", run_config, PLAIN_APP, timeout)
         if code != 0:
-            log = (folder / "link" / "runs.log").read_text(errors="replace").strip().splitlines()
-            raise RuntimeError("plain Flower run failed: " + " | ".join(log[-3:]))
+            raise RuntimeError(f"plain Flower run failed: {_run_error(folder / 'link' / 'superlink.log')}")
     finally:
         for node in nodes:
             node.stop() if isinstance(node, ManagedProcess) else node.terminate()
