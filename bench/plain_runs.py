@@ -164,7 +164,7 @@ def run_plain_flower(
         else:
             count = hosts.processes or len(shards)
             for part in range(count):
-                process = multiprocessing.get_context("fork").Process(
+                process = multiprocessing.get_context("spawn").Process(  # see bench.trainer_hosts
                     target=_nodes, args=(f"127.0.0.1:{port}", shards[part::count], config, hosts), daemon=True
                 )
                 process.start()

@@ -103,8 +103,10 @@ def host_trainers(
     spread_s: float = 0.0,
 ) -> list[BaseProcess]:
     """Start `processes` host processes sharing the trainers round-robin, their nodes coming online
-    over `spread_s`; the caller terminates them."""
-    context = multiprocessing.get_context("fork")
+    over `spread_s`; the caller terminates them. They are spawned, not forked: a fork taken while
+    another thread of the benchmark held OpenSSL's lock left a host's 125 nodes stuck for good in
+    their first TLS handshake (one run in six)."""
+    context = multiprocessing.get_context("spawn")
     started = []
     for part in range(processes):
         args = (source, endpoint, task_id, trainers[part::processes], network, journal, poll_s, spread_s)
