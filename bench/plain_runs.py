@@ -164,7 +164,8 @@ def run_plain_flower(
         else:
             count = hosts.processes or len(shards)
             for part in range(count):
-                process = multiprocessing.get_context("spawn").Process(  # see bench.trainer_hosts
+                # spawned, not forked: see bench.trainer_hosts
+                process = multiprocessing.get_context("spawn").Process(
                     target=_nodes, args=(f"127.0.0.1:{port}", shards[part::count], config, hosts), daemon=True
                 )
                 process.start()
