@@ -160,7 +160,10 @@ def _flwr(superlink_port: int, workdir: Path, certificate: KeeperCertificate | N
     (home / "config.toml").write_text(
         f'[superlink]\ndefault = "keeper"\n\n[superlink.keeper]\naddress = "127.0.0.1:{superlink_port}"\n' + security
     )
-    return str(Path(sys.executable).parent / "flwr"), flower_env(home)
+    env = flower_env(home)
+    env.pop("FORCE_COLOR", None)  # the keeper reads `flwr`'s JSON: colour codes (Playwright sets this) break it
+    env["NO_COLOR"] = "1"
+    return str(Path(sys.executable).parent / "flwr"), env
 
 
 def start_run(

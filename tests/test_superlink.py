@@ -315,3 +315,20 @@ def test_the_fleet_fast_path_answers_faults_as_flowers_stack_does(tmp_path: Path
                 assert fast.json() == flowers.json(), fault
     finally:
         link.stop()
+
+
+def test_a_run_starts_when_the_keeper_was_started_with_forced_colour(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review (issue 18): started from Playwright (FORCE_COLOR=1), `flwr run --format json` printed
+    its JSON in colour codes, the keeper could not read the run id, and no task run ever started."""
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    port = free_port()
+    link = start_superlink(port, tmp_path / "link")
+    try:
+        app = Path(__file__).resolve().parents[1] / "bench" / "plain_flower"
+        run_id = runtime.start_run(port, tmp_path / "link", "coloured", {"rounds": 1}, app)
+        assert run_id > 0
+        runtime.stop_unfinished_runs(port, None)
+    finally:
+        link.stop()
