@@ -80,11 +80,16 @@ FAST_FLEET: dict[str, tuple[type[ProtoMessage], Handler]] = {
 }
 
 
+def fleet_event_log_loaded(scope: Scope) -> bool:
+    """Whether the app has a Fleet event-log plugin (FleetEventLogMiddleware acts only then)."""
+    return getattr(scope["app"].state, "fleet_event_log_plugin", None) is not None
+
+
 def _fast(scope: Scope) -> tuple[type[ProtoMessage], Handler] | None:
     """The request type and handler of a request this layer serves, or None."""
     if scope["type"] != "http" or scope["method"] != "POST":
         return None
-    if getattr(scope["app"].state, "fleet_event_log_plugin", None) is not None:
+    if fleet_event_log_loaded(scope):
         return None
     return FAST_FLEET.get(scope["path"])
 

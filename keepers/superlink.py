@@ -80,7 +80,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keepers import fleet_guard
-from keepers.fleet_fast_path import with_fleet_fast_path
+from keepers.fleet_fast_path import fleet_event_log_loaded, with_fleet_fast_path
 
 REDELIVERIES = 3  # times a message its node never confirmed is delivered again
 _deliveries: WeakKeyDictionary[Message, int] = WeakKeyDictionary()
@@ -158,17 +158,12 @@ def _control_request(scope: Scope) -> bool:
     return _is_control_path(Request(scope).url.path)
 
 
-def _fleet_event_log(scope: Scope) -> bool:
-    """FleetEventLogMiddleware acts only when the app has a Fleet event-log plugin."""
-    return getattr(scope["app"].state, "fleet_event_log_plugin", None) is not None
-
-
 WHERE_THEY_ACT: dict[type, Callable[[Scope], bool]] = {
     ControlSensitiveResponseMiddleware: _control_request,
     ControlAuthenticationMiddleware: _control_request,
     ControlLicenseMiddleware: _control_request,
     ControlEventLogMiddleware: _control_request,
-    FleetEventLogMiddleware: _fleet_event_log,
+    FleetEventLogMiddleware: fleet_event_log_loaded,
 }
 
 
