@@ -24,6 +24,13 @@ turn behind the nodes' own requests on a busy SuperLink; here OBJECT_REQUESTS ru
 asks for every pending reply at each pass, which costs the SuperLink in proportion to how many are
 pending: a pass over more than PASS_IDS pending replies waits proportionally longer before the next.
 
+Flower's grid also pulls the replies one after another: each reply's objects, then its receipt
+confirmed, then the next reply's. Ten replies that arrive together (a round's trainers all wait for
+the same block) took 0.2–0.3 s to pull that way on a busy machine, a third of a 10-trainer round.
+Here the replies of one pull are pulled at once (`pull_replies_at_once`, up to MESSAGE_PULLS), their
+requests together at most OBJECT_REQUESTS in flight: more would exceed the connections Flower's
+runtime client keeps open, and each request beyond them would pay a new TLS handshake.
+
 A node can push, under its reply's message object, a record of the wrong kind (the SuperLink checks
 the message object, not what its content turns out to be), and Flower's grid then raises while
 inflating it, which ended the keeper's run for every trainer. Here such a reply is dropped alone
@@ -32,19 +39,32 @@ inflating it, which ended the keeper's run for every trainer. Here such a reply 
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from logging import WARNING
+from logging import ERROR, WARNING
+from typing import TypeVar
 
+import httpx
 from flwr.app import ArrayRecord, Message, Metadata, RecordDict
 from flwr.app.error import Error
 from flwr.app.message import make_message
 from flwr.common.constant import SUPERLINK_NODE_ID, ErrorCode
+from flwr.proto.message_pb2 import ConfirmMessageReceivedRequest, ObjectTree
+from flwr.proto.runtime_pb2 import PullAppMessagesRequest
 from flwr.serverapp import Grid
 from flwr.supercore import log
 from flwr.supercore.constant import SYSTEM_MESSAGE_TYPE
-from flwr.supercore.inflatable.inflatable_utils import inflate_object_from_contents, pull_objects, push_objects
+from flwr.supercore.inflatable.inflatable_object import iterate_object_tree
+from flwr.supercore.inflatable.inflatable_protobuf_utils import make_pull_object_fn_protobuf
+from flwr.supercore.inflatable.inflatable_utils import (
+    ObjectPullError,
+    inflate_object_from_contents,
+    pull_objects,
+    push_objects,
+)
 from flwr.supercore.run import Run
 from flwr.superlink.grid import http_grid
 
@@ -55,6 +75,9 @@ FINAL_PULL_S = 1.0  # how long a reply's objects are waited for once the phase's
 NO_DEADLINE_S = 7200.0  # Flower's own limit, for a phase without a deadline
 OBJECT_REQUESTS = 16  # object pushes or pulls at once (Flower's: 2)
 PASS_IDS = 100  # pending replies one pass asks for before the wait between passes grows with them
+MESSAGE_PULLS = 8  # replies pulled at once (their requests share OBJECT_REQUESTS)
+
+Result = TypeVar("Result")
 
 
 def brisk_object_pulls(max_time: float = NO_DEADLINE_S) -> None:
@@ -81,18 +104,73 @@ def readable_reply(object_id: str, contents: dict[str, bytes]) -> Message:
     except Exception as error:  # whatever a node pushed must not end the round for the others
         reason = type(error).__name__
     log(WARNING, "reply %s could not be read (%s): dropped", object_id, reason)
+    return _unavailable(0, "", f"unreadable reply: {reason}")
+
+
+def _unavailable(run_id: int, reply_to: str, reason: str) -> Message:
+    """The error message Flower's grid hands over in place of a reply it could not have."""
     metadata = Metadata(
-        run_id=0,
+        run_id=run_id,
         message_id="",
         src_node_id=SUPERLINK_NODE_ID,
         dst_node_id=SUPERLINK_NODE_ID,
-        reply_to_message_id="",
+        reply_to_message_id=reply_to,
         group_id="",
         created_at=time.time(),
         ttl=0,
         message_type=SYSTEM_MESSAGE_TYPE,
     )
-    return make_message(metadata, error=Error(code=ErrorCode.MESSAGE_UNAVAILABLE, reason=f"unreadable reply: {reason}"))
+    return make_message(metadata, error=Error(code=ErrorCode.MESSAGE_UNAVAILABLE, reason=reason))
+
+
+def pull_replies_at_once(grid: http_grid.HttpGrid, message_ids: Sequence[str]) -> list[Message]:
+    """What `HttpGrid.pull_messages` returns for `message_ids`, with the replies pulled at once
+    rather than one after another (see the module doc). Each reply is Flower's: its objects
+    pulled through the module's `pull_objects` (briskly, within the phase's time), its receipt
+    confirmed, inflated (`readable_reply`); one whose objects do not all come is an "unavailable"
+    error message in its place, as Flower's grid makes it."""
+    client, run_id = grid._runtime_client, grid.run.run_id
+    try:
+        found = client.PullMessages(PullAppMessagesRequest(message_ids=list(message_ids)))
+    except httpx.HTTPStatusError as error:
+        if error.response.status_code == httpx.codes.REQUEST_ENTITY_TOO_LARGE:
+            log(ERROR, http_grid.ERROR_MESSAGE_PULL_MESSAGES_PAYLOAD_TOO_LARGE)
+            return []
+        raise
+    replies = list(zip(found.messages_list, found.message_object_trees, strict=True))
+    if not replies:
+        return []
+    in_flight = threading.BoundedSemaphore(OBJECT_REQUESTS)
+
+    def limited(call: Callable[..., Result]) -> Callable[..., Result]:
+        def request(*args: object) -> Result:
+            with in_flight:
+                return call(*args)
+
+        return request
+
+    pull_object = limited(make_pull_object_fn_protobuf(client.PullObject, grid.node, run_id))
+    confirm = limited(client.ConfirmMessageReceived)
+
+    def whole(message_id: str, reply_to: str, tree: ObjectTree) -> Message:
+        try:
+            contents = http_grid.pull_objects(
+                object_ids=[branch.object_id for branch in iterate_object_tree(tree)], pull_object_fn=pull_object
+            )
+        except ObjectPullError as error:
+            reason = f"Reply message objects are unavailable (the trainer did not push them in time). {error}"
+            return _unavailable(run_id, reply_to, reason)
+        confirm(ConfirmMessageReceivedRequest(node=grid.node, run_id=run_id, message_object_id=message_id))
+        reply = readable_reply(message_id, contents)
+        reply.metadata.__dict__["_message_id"] = message_id
+        return reply
+
+    with ThreadPoolExecutor(min(MESSAGE_PULLS, len(replies)), thread_name_prefix="reply-pull") as pool:
+        pulls = [
+            pool.submit(whole, proto.metadata.message_id, proto.metadata.reply_to_message_id, tree)
+            for proto, tree in replies
+        ]
+        return [pull.result() for pull in pulls]
 
 
 class BriskGrid(Grid):
@@ -123,6 +201,9 @@ class BriskGrid(Grid):
         return self.inner.push_messages(messages)
 
     def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Message]:
+        """Flower's grid's replies pulled at once (`pull_replies_at_once`); another grid's its own way."""
+        if isinstance(self.inner, http_grid.HttpGrid):
+            return pull_replies_at_once(self.inner, list(message_ids))
         return self.inner.pull_messages(message_ids)
 
     def send_and_receive(self, messages: Iterable[Message], *, timeout: float | None = None) -> Iterator[Message]:
@@ -145,7 +226,7 @@ class BriskGrid(Grid):
             for start in range(0, len(ids), per_pull):
                 left = NO_DEADLINE_S if deadline is None else deadline - time.monotonic()
                 brisk_object_pulls(max(FINAL_PULL_S, left))
-                for reply in self.inner.pull_messages(ids[start : start + per_pull]):
+                for reply in self.pull_messages(ids[start : start + per_pull]):
                     if pending.pop(reply.metadata.reply_to_message_id, False) is None:
                         yield reply
             if last_call:

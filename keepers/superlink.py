@@ -2,7 +2,7 @@
 messages without checking everyone else's, handing them over only once they are whole and again
 if their node never confirmed them, keeping idle connections open between polls, and running the
 Control API's middleware for Control requests only; the round's Fleet requests are served
-without Flower's middleware machinery (`keepers.fleet_fast_path`), and what a node may push is
+without Flower's middleware machinery (`keepers.fast_path`), and what a node may push is
 checked (`keepers.fleet_guard`).
 
 Flower 1.42's in-memory state answers each node's poll (PullMessages) by walking every stored
@@ -80,7 +80,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keepers import fleet_guard
-from keepers.fleet_fast_path import fleet_event_log_loaded, with_fleet_fast_path
+from keepers.fast_path import fleet_event_log_loaded, with_round_fast_path
 
 REDELIVERIES = 3  # times a message its node never confirmed is delivered again
 _deliveries: WeakKeyDictionary[Message, int] = WeakKeyDictionary()
@@ -205,7 +205,7 @@ def main() -> None:
     fleet_guard.install()
     uvicorn.run = partial(uvicorn.run, timeout_keep_alive=KEEP_ALIVE_S)  # Flower calls uvicorn.run
     flowers_middleware = superlink_app._get_middleware
-    superlink_app._get_middleware = lambda: middleware_where_it_acts(with_fleet_fast_path(flowers_middleware()))
+    superlink_app._get_middleware = lambda: middleware_where_it_acts(with_round_fast_path(flowers_middleware()))
     _, most = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (most, most))
     sys.exit(flower_superlink())

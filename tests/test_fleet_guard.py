@@ -6,7 +6,8 @@ Each test is an attack two adversarial reviews reproduced against the keeper's S
 name; a reply tree (or content) that expands to 2^n objects; objects hung under a stored one; an
 object of next round's message registered in advance with a child nobody pushes; a node that
 confirms (deletes) what is not its message; a reply named after an object of the round's message;
-an old unconfirmed message served before a newer one.
+an old unconfirmed message served before a newer one. And the keeper's grid, pulling a pass's
+replies at once, gets Flower's replies from Flower's Runtime handlers.
 """
 
 from __future__ import annotations
@@ -15,31 +16,45 @@ import hashlib
 import os
 import time
 from collections.abc import Iterator
+from functools import partial
 
 import numpy as np
 import pytest
 from flwr.app import ArrayRecord, ConfigRecord, Message, RecordDict
 from flwr.common import MessageType
-from flwr.common.constant import SUPERLINK_NODE_ID
+from flwr.common.constant import SUPERLINK_NODE_ID, ErrorCode
 from flwr.common.serde import message_to_proto
 from flwr.proto.fleet_pb2 import PushMessagesRequest
-from flwr.proto.message_pb2 import ConfirmMessageReceivedRequest, ObjectTree, PushObjectRequest
+from flwr.proto.message_pb2 import (
+    ConfirmMessageReceivedRequest,
+    ConfirmMessageReceivedResponse,
+    ObjectTree,
+    PullObjectRequest,
+    PullObjectResponse,
+    PushObjectRequest,
+)
 from flwr.proto.message_pb2 import Message as MessageProto
 from flwr.proto.node_pb2 import Node
+from flwr.proto.runtime_pb2 import PullAppMessagesRequest, PullAppMessagesResponse
+from flwr.proto.task_pb2 import Task
 from flwr.server.superlink.linkstate.in_memory_linkstate import InMemoryLinkState
 from flwr.supercore.constant import NOOP_FEDERATION_ID
 from flwr.supercore.error import FlowerError
 from flwr.supercore.inflatable.inflatable_object import get_all_nested_objects, get_object_tree
+from flwr.supercore.inflatable.inflatable_utils import pull_objects
 from flwr.supercore.object_store import ObjectStoreFactory
 from flwr.supercore.object_store.in_memory_object_store import InMemoryObjectStore
 from flwr.supercore.task_identity import TaskIdentity
 from flwr.superlink.federation.noop_federation_manager import NoOpFederationManager
+from flwr.superlink.grid import http_grid
+from flwr.superlink.grid.http_grid import HttpGrid
 from flwr.superlink.servicer.fleet import fleet_handlers
+from flwr.superlink.servicer.runtime import runtime_handlers
 from flwr.supernode.fleet_http_connection import remove_content_from_message
 
 from client_kit.protocol import ARRAYS, CONFIG, SERVER_ROUND
 from keepers import fleet_guard, superlink
-from keepers.brisk_grid import readable_reply
+from keepers.brisk_grid import pull_replies_at_once, readable_reply
 from keepers.fleet_guard import MAX_TREE_OBJECTS, expanded_size
 from keepers.superlink import REDELIVERIES, messages_for_node, still_arriving
 
@@ -331,3 +346,56 @@ def test_a_reply_of_the_wrong_kind_is_dropped_alone(link: tuple) -> None:
     dropped = readable_reply(forged_id, {forged_id: forged, wrong.object_id: wrong.deflate()})
     assert dropped.has_error() and dropped.metadata.reply_to_message_id == ""
     assert readable_reply(wrong.object_id, {wrong.object_id: wrong.deflate()}).has_error()  # not a message at all
+
+
+class _RuntimeOnState:
+    """Flower's Runtime API handlers on the state, called in this process as the SuperLink calls
+    them for each of the ServerApp's requests."""
+
+    def __init__(self, state: InMemoryLinkState, run: int) -> None:
+        self.state, self.task = state, Task(run_id=run)
+
+    def PullMessages(self, request: PullAppMessagesRequest) -> PullAppMessagesResponse:  # noqa: N802 (Flower's name)
+        return runtime_handlers.pull_messages(request, self.state, self.task)
+
+    def PullObject(self, request: PullObjectRequest) -> PullObjectResponse:  # noqa: N802
+        return runtime_handlers.pull_object(request, self.state, self.task)
+
+    def ConfirmMessageReceived(self, request: ConfirmMessageReceivedRequest) -> ConfirmMessageReceivedResponse:  # noqa: N802
+        return runtime_handlers.confirm_message_received(request, self.state, self.task)
+
+
+def test_replies_pulled_at_once_are_flowers_replies_and_an_incomplete_one_is_unavailable_alone(
+    link: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The keeper's grid pulls a pass's replies at once (`pull_replies_at_once`): each whole reply
+    comes back as it was sent and is confirmed (gone from the store), in the order the SuperLink
+    listed them, and one whose objects never come is Flower's "unavailable" error for its message,
+    without holding the others."""
+    state, nodes, run = link
+    monkeypatch.setattr(http_grid, "pull_objects", partial(pull_objects, initial_backoff=0.05, max_time=0.5))
+    trains = _train(nodes, 1, ArrayRecord([np.zeros(4)]))
+    for message in trains:
+        _server_push(state, message)
+    replies = [_reply(train, loss=0.1 * (i + 1)) for i, train in enumerate(trains)]
+    for node, reply in zip(nodes[:2], replies[:2], strict=True):
+        _node_push(state, node, reply, get_object_tree(reply))
+    incomplete = PushMessagesRequest(
+        node=Node(node_id=nodes[2]),
+        messages_list=[message_to_proto(remove_content_from_message(replies[2]))],
+        message_object_trees=[get_object_tree(replies[2])],
+    )
+    assert fleet_handlers.push_messages(incomplete, state).objects_to_push  # and none of them pushed
+    grid = HttpGrid(token="in process")
+    grid._client = _RuntimeOnState(state, run)  # type: ignore[assignment]
+    grid.set_run(state.run_ids[run].run)
+    pulled = {
+        reply.metadata.reply_to_message_id: reply for reply in pull_replies_at_once(grid, [t.object_id for t in trains])
+    }
+    assert set(pulled) == {train.object_id for train in trains}
+    for train, sent in zip(trains[:2], replies[:2], strict=True):
+        got = pulled[train.object_id]
+        assert not got.has_error() and got.content["metrics"]["loss"] == sent.content["metrics"]["loss"]
+        assert got.metadata.message_id == sent.object_id and sent.object_id not in state.object_store.store
+    unavailable = pulled[trains[2].object_id]
+    assert unavailable.has_error() and unavailable.error.code == ErrorCode.MESSAGE_UNAVAILABLE

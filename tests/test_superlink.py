@@ -25,7 +25,7 @@ from flwr.common.constant import SUPERLINK_NODE_ID
 from flwr.proto.fleet_pb2 import PullMessagesRequest
 from flwr.proto.node_pb2 import Node
 from flwr.server.superlink.linkstate.in_memory_linkstate import InMemoryLinkState
-from flwr.supercore.constant import NOOP_FEDERATION_ID
+from flwr.supercore.constant import NOOP_FEDERATION_ID, TASK_TOKEN_HEADER
 from flwr.supercore.inflatable.inflatable_object import get_all_nested_objects, get_object_tree
 from flwr.supercore.object_store import ObjectStoreFactory
 from flwr.supercore.task_identity import TaskIdentity
@@ -291,28 +291,46 @@ def test_only_finished_runs_survive_the_start_of_a_new_one(tmp_path: Path) -> No
         link.stop()
 
 
-def test_the_fleet_fast_path_answers_faults_as_flowers_stack_does(tmp_path: Path) -> None:
-    """The round's Fleet requests skip Flower's middleware machinery (`keepers.fleet_fast_path`),
-    not its checks: on the real keeper SuperLink, a poll (fast path) and a run lookup (Flower's
-    stack) get the same answer to an unsigned request, a wrong media type and a broken payload."""
+def test_the_round_fast_path_answers_faults_as_flowers_stack_does(tmp_path: Path) -> None:
+    """The round's Fleet and Runtime requests skip Flower's middleware machinery
+    (`keepers.fast_path`), not its checks: on the real keeper SuperLink, a fast-path request and
+    one Flower's stack serves (a run lookup on the same API) get the same answer to a request
+    without its signature or task token, from an incompatible version, with a wrong media type
+    and with a broken payload."""
     certificate = ensure_certificate(tmp_path / "tls", [])
     port = free_port()
     link = start_superlink(port, tmp_path / "link", certificate)
     proto = {"content-type": "application/protobuf"}
+    old_version = {
+        **proto,
+        "flwr-package-name": "flwr",
+        "flwr-package-version": "1.0.0",
+        "flwr-component-name": "flwr-serverapp",
+    }
     faults = {
-        "unsigned": (PullMessagesRequest(node=Node(node_id=7)).SerializeToString(), proto),
+        "unauthenticated": (PullMessagesRequest(node=Node(node_id=7)).SerializeToString(), proto),
+        "wrong token": (b"", {**proto, TASK_TOKEN_HEADER: "forged"}),
+        "old version": (b"", old_version),
         "media type": (b"", {"content-type": "application/json"}),
         "payload": (b"\xff\xff\xff", proto),
     }
+    pairs = {
+        "fleet": [("pull-messages", "get-run"), ("pull-object", "get-run"), ("push-object", "get-run")],
+        "runtime": [(fast, "get-nodes") for fast in ("pull-messages", "pull-object", "push-object")]
+        + [("confirm-message-received", "get-nodes")],
+    }
     try:
         with httpx.Client(verify=ssl.create_default_context(cadata=certificate.pem.decode()), timeout=10) as client:
-            for fault, (body, headers) in faults.items():
-                fast, flowers = (
-                    client.post(f"https://127.0.0.1:{port}/v1/fleet/{path}", content=body, headers=headers)
-                    for path in ("pull-messages", "get-run")
-                )
-                assert fast.status_code == flowers.status_code >= 400, fault
-                assert fast.json() == flowers.json(), fault
+            for api, paths in pairs.items():
+                for fast_path, flowers_path in paths:
+                    for fault, (body, headers) in faults.items():
+                        fast, flowers = (
+                            client.post(f"https://127.0.0.1:{port}/v1/{api}/{path}", content=body, headers=headers)
+                            for path in (fast_path, flowers_path)
+                        )
+                        case = f"{api}/{fast_path}: {fault}"
+                        assert fast.status_code == flowers.status_code >= 400, case
+                        assert fast.json() == flowers.json(), case
     finally:
         link.stop()
 
