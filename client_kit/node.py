@@ -134,11 +134,18 @@ fleet_http_connection.HEARTBEAT_DEFAULT_INTERVAL = HEARTBEAT_INTERVAL_S  # type:
 
 
 class NodeHeartbeats(HeartbeatSender):
-    """Flower's heartbeat sender (same retries on failure), beating on the node's interval."""
+    """Flower's heartbeat sender (same retries on failure), beating on the node's interval. When
+    the keeper refuses a beat (it no longer knows the node: its task ended, or it restarted), the
+    beats stop quietly: the node's next poll meets the same refusal and its connection ends, and a
+    new connection beats again. Flower's thread died with a traceback, one per node."""
 
     def _run(self) -> None:
         while not self._stop_event.is_set():
-            self._retry_invoker.invoke(self._heartbeat)
+            try:
+                self._retry_invoker.invoke(self._heartbeat)
+            except httpx.HTTPStatusError as error:
+                logger.info("the keeper refused a heartbeat (%s): heartbeats stop", error.response.status_code)
+                return
             self._stop_event.wait(HEARTBEAT_INTERVAL_S * random.uniform(0.5, 0.7))
 
 

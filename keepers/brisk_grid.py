@@ -42,7 +42,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from functools import partial
 from logging import ERROR, WARNING
 from typing import TypeVar
@@ -123,9 +123,10 @@ def _unavailable(run_id: int, reply_to: str, reason: str) -> Message:
     return make_message(metadata, error=Error(code=ErrorCode.MESSAGE_UNAVAILABLE, reason=reason))
 
 
-def pull_replies_at_once(grid: http_grid.HttpGrid, message_ids: Sequence[str]) -> list[Message]:
+def pull_replies_at_once(grid: http_grid.HttpGrid, message_ids: Sequence[str]) -> Iterator[Message]:
     """What `HttpGrid.pull_messages` returns for `message_ids`, with the replies pulled at once
-    rather than one after another (see the module doc). Each reply is Flower's: its objects
+    rather than one after another (see the module doc), each handed on as soon as it is in (a big
+    or slow one holds nobody else's). Each reply is Flower's: its objects
     pulled through the module's `pull_objects` (briskly, within the phase's time), its receipt
     confirmed, inflated (`readable_reply`); one whose objects do not all come is an "unavailable"
     error message in its place, as Flower's grid makes it."""
@@ -135,11 +136,11 @@ def pull_replies_at_once(grid: http_grid.HttpGrid, message_ids: Sequence[str]) -
     except httpx.HTTPStatusError as error:
         if error.response.status_code == httpx.codes.REQUEST_ENTITY_TOO_LARGE:
             log(ERROR, http_grid.ERROR_MESSAGE_PULL_MESSAGES_PAYLOAD_TOO_LARGE)
-            return []
+            return
         raise
     replies = list(zip(found.messages_list, found.message_object_trees, strict=True))
     if not replies:
-        return []
+        return
     in_flight = threading.BoundedSemaphore(OBJECT_REQUESTS)
 
     def limited(call: Callable[..., Result]) -> Callable[..., Result]:
@@ -170,7 +171,7 @@ def pull_replies_at_once(grid: http_grid.HttpGrid, message_ids: Sequence[str]) -
             pool.submit(whole, proto.metadata.message_id, proto.metadata.reply_to_message_id, tree)
             for proto, tree in replies
         ]
-        return [pull.result() for pull in pulls]
+        yield from (pull.result() for pull in as_completed(pulls))
 
 
 class BriskGrid(Grid):

@@ -14,16 +14,22 @@ reproduced, against the keeper's SuperLink (tests/test_fleet_guard.py):
 - a node confirms an object that is not its message: Flower deletes it (and, with a planted
   reference, a shared object of next round's message);
 - a reply named after an object of the round's message: the ServerApp inflates a record as a reply
-  and its run dies.
+  and its run dies;
+- a node re-pushes its stored (never completed) reply as a "retry" with thousands of new objects
+  under its record, again and again: each retry registered them unchecked (60,000 in four pushes);
+- a reply of 2,000 objects of 5 MiB each (10 GB) passed the object count: the SuperLink held it and
+  the ServerApp pulled it whole.
 
 So a node's PushMessages must carry exactly one message that replies to a message, from the node
 that pushes it, whose id is the hash of a message object with exactly the metadata (and error, or
-one content record) announced, so it can be nothing else; the tree may list at most
-MAX_TREE_OBJECTS objects, expand to no more, and claim for an object already stored only the
-children it has. The check and the registration happen under the state's lock, so two pushes
-cannot pass the check against the same store and then both register. A node's retried push of a
-reply it stored already is Flower's to answer (with the objects still to push). An object stored
-with its content must declare the children it was registered with. The keeper's own ServerApp
+one content record) announced, so it can be nothing else; the tree may list as many objects as the
+keeper's message it answers and REPLY_EXTRA_OBJECTS more (at most MAX_TREE_OBJECTS), expand to no
+more, and claim for an object already stored only the children it has. A node's retried push of a
+reply it stored already passes the same checks (it lists exactly what is stored) and Flower answers
+it with the objects still to push. The check and the registration happen under the state's lock,
+so two pushes cannot pass the check against the same store and then both register. An object a
+node pushes is at most MAX_OBJECT_BYTES (an array chunk, as Flower cuts them, and a header), and
+stored with its content it must declare the children it was registered with. The keeper's own ServerApp
 registers its messages' objects with the children its trees give, whatever a node registered
 first. A node may confirm only a message addressed to it. What still gets through — a record of
 the wrong kind under a reply's message — fails to inflate in the keeper's grid, which drops that
@@ -34,12 +40,16 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections import OrderedDict
 
+from flwr.common.constant import FLWR_PRIVATE_MAX_ARRAY_CHUNK_SIZE
 from flwr.proto.fleet_pb2 import PushMessagesRequest, PushMessagesResponse
 from flwr.proto.message_pb2 import (
     ConfirmMessageReceivedRequest,
     ConfirmMessageReceivedResponse,
     ObjectTree,
+    PushObjectRequest,
+    PushObjectResponse,
 )
 from flwr.proto.message_pb2 import Message as MessageProto
 from flwr.server.superlink.linkstate import LinkState
@@ -55,13 +65,37 @@ from flwr.supercore.object_store.in_memory_object_store import InMemoryObjectSto
 from flwr.superlink.servicer.fleet import fleet_handlers
 
 MAX_TREE_OBJECTS = 2_000  # a reply of an 11M-parameter model is 16 objects; 2,000 is a 10 GB one
+# A reply has one object more than the train message it answers (the envelope); an evaluation
+# reply far fewer. Each object a node pushes is at most a chunk of an array (Flower's own chunking)
+# or a small record, so a reply stays within about the size of the message it answers.
+REPLY_EXTRA_OBJECTS = 8
+MAX_OBJECT_BYTES = FLWR_PRIVATE_MAX_ARRAY_CHUNK_SIZE + 64 * 2**10
+MESSAGES_REMEMBERED = 100_000  # instruction messages whose tree size is kept (the oldest forgotten)
 
 _flowers_push = fleet_handlers.push_messages
+_flowers_push_object = fleet_handlers.push_object
 _flowers_confirm = fleet_handlers.confirm_message_received
 _flowers_put = InMemoryObjectStore.put
 _flowers_preregister = InMemoryObjectStore.preregister
 
 _node_push = threading.local()  # set while a node's push registers its tree
+_message_objects: OrderedDict[str, int] = OrderedDict()  # the keeper's message id -> objects in its tree
+_remembered = threading.Lock()
+
+
+def reply_object_limit(message_id: str) -> int:
+    """How many objects a reply to this message may have: as many as the message, and a few more,
+    at most MAX_TREE_OBJECTS (also for a message the keeper did not send through this process)."""
+    with _remembered:
+        objects = _message_objects.get(message_id)
+    return MAX_TREE_OBJECTS if objects is None else min(MAX_TREE_OBJECTS, objects + REPLY_EXTRA_OBJECTS)
+
+
+def _remember_message(object_tree: ObjectTree) -> None:
+    with _remembered:
+        _message_objects[object_tree.object_id] = sum(1 for _ in iterate_object_tree(object_tree))
+        while len(_message_objects) > MESSAGES_REMEMBERED:
+            _message_objects.popitem(last=False)
 
 
 def expanded_size(tree: ObjectTree, store: InMemoryObjectStore, cap: int = MAX_TREE_OBJECTS) -> int:
@@ -140,15 +174,15 @@ def push_refusal(request: PushMessagesRequest, state: InMemoryLinkState) -> str 
     if tree.object_id != metadata.message_id or reply_object_id(request) != metadata.message_id:
         return "the reply's id is not that of the message it announces"
     stored = state.message_res_store.get(metadata.message_id)
-    if stored is not None and stored.metadata.src_node_id == request.node.node_id:
-        return None  # the node asks again (its first answer was lost): Flower answers with what is left
-    if tree.object_id in store:
+    retried = stored is not None and stored.metadata.src_node_id == request.node.node_id
+    if not retried and tree.object_id in store:
         return "an object with the reply's id is stored already"
-    if sum(1 for _ in iterate_object_tree(tree)) > MAX_TREE_OBJECTS or expanded_size(tree, store) > MAX_TREE_OBJECTS:
-        return f"the reply's object tree has more than {MAX_TREE_OBJECTS} objects"
-    if _claims_other_children(tree, store):
+    most = reply_object_limit(metadata.reply_to_message_id)
+    if sum(1 for _ in iterate_object_tree(tree)) > most or expanded_size(tree, store, most) > most:
+        return f"the reply's object tree has more than {most} objects"
+    if _claims_other_children(tree, store):  # a retry lists exactly what is stored
         return "the object tree gives a stored object other children than it has"
-    return None
+    return None  # a retry (the node's first answer was lost): Flower answers with what is left to push
 
 
 def guarded_push_messages(request: PushMessagesRequest, state: LinkState) -> PushMessagesResponse:
@@ -179,6 +213,17 @@ def guarded_confirm(
     return _flowers_confirm(request=request, state=state, store=store)
 
 
+def guarded_push_object(request: PushObjectRequest, state: LinkState) -> PushObjectResponse:
+    """Flower's Fleet PushObject handler, for an object no bigger than an array chunk and a header."""
+    if len(request.object_content) > MAX_OBJECT_BYTES:
+        raise FlowerError(
+            ApiErrorCode.FORBIDDEN_ACTION,
+            f"SuperNode {request.node.node_id}: an object of {len(request.object_content)} bytes "
+            f"(at most {MAX_OBJECT_BYTES})",
+        )
+    return _flowers_push_object(request, state)
+
+
 def checked_put(store: InMemoryObjectStore, object_id: str, object_content: bytes) -> None:
     """Flower's `put` (which checks that the content hashes to `object_id`), for content that
     declares the children the object was registered with."""
@@ -195,6 +240,7 @@ def authoritative_preregister(store: InMemoryObjectStore, run_id: int, object_tr
     registered first but never stored takes the children the ServerApp's tree gives it."""
     if getattr(_node_push, "active", False):
         return _flowers_preregister(store, run_id, object_tree)
+    _remember_message(object_tree)
     with store.lock_store:
         wanted = {
             node.object_id: [child.object_id for child in node.children] for node in iterate_object_tree(object_tree)
@@ -221,6 +267,7 @@ def authoritative_preregister(store: InMemoryObjectStore, run_id: int, object_tr
 def install(store_class: type[ObjectStore] = InMemoryObjectStore) -> None:
     """Put the guards in place in this (the SuperLink's) process."""
     fleet_handlers.push_messages = guarded_push_messages
+    fleet_handlers.push_object = guarded_push_object
     fleet_handlers.confirm_message_received = guarded_confirm  # type: ignore[assignment]
     store_class.put = checked_put  # type: ignore[method-assign]
     store_class.preregister = authoritative_preregister  # type: ignore[method-assign]

@@ -127,12 +127,12 @@ _flowers_replies = InMemoryLinkState.get_message_res
 def replies_once_whole(state: InMemoryLinkState, message_ids: set[str], run_id: int) -> list[Message]:
     """Flower's `get_message_res`, leaving out the replies whose objects are not all pushed yet:
     they are handed over at a later pass, whole."""
-    with state.lock:
+    with state.lock:  # re-entrant: Flower's own call takes it again, and no reply is stored in between
         replies = state.message_ins_id_to_message_res_id
         whole = {
             mid for mid in message_ids if mid not in replies or not still_arriving(state.object_store, replies[mid])
         }
-    return _flowers_replies(state, whole, run_id)
+        return _flowers_replies(state, whole, run_id)
 
 
 def still_arriving(store: InMemoryObjectStore, object_id: str) -> bool:

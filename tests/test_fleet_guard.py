@@ -6,7 +6,9 @@ Each test is an attack two adversarial reviews reproduced against the keeper's S
 name; a reply tree (or content) that expands to 2^n objects; objects hung under a stored one; an
 object of next round's message registered in advance with a child nobody pushes; a node that
 confirms (deletes) what is not its message; a reply named after an object of the round's message;
-an old unconfirmed message served before a newer one. And the keeper's grid, pulling a pass's
+an old unconfirmed message served before a newer one; a "retried" push of a stored reply that
+hangs new objects under it; a reply far bigger than the message it answers; a reply stored while
+the ServerApp's pull was between its check and Flower's hand-over. And the keeper's grid, pulling a pass's
 replies at once, gets Flower's replies from Flower's Runtime handlers.
 """
 
@@ -14,7 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from functools import partial
 
@@ -40,7 +44,7 @@ from flwr.proto.task_pb2 import Task
 from flwr.server.superlink.linkstate.in_memory_linkstate import InMemoryLinkState
 from flwr.supercore.constant import NOOP_FEDERATION_ID
 from flwr.supercore.error import FlowerError
-from flwr.supercore.inflatable.inflatable_object import get_all_nested_objects, get_object_tree
+from flwr.supercore.inflatable.inflatable_object import get_all_nested_objects, get_object_tree, iterate_object_tree
 from flwr.supercore.inflatable.inflatable_utils import pull_objects
 from flwr.supercore.object_store import ObjectStoreFactory
 from flwr.supercore.object_store.in_memory_object_store import InMemoryObjectStore
@@ -55,7 +59,7 @@ from flwr.supernode.fleet_http_connection import remove_content_from_message
 from client_kit.protocol import ARRAYS, CONFIG, SERVER_ROUND
 from keepers import fleet_guard, superlink
 from keepers.brisk_grid import pull_replies_at_once, readable_reply
-from keepers.fleet_guard import MAX_TREE_OBJECTS, expanded_size
+from keepers.fleet_guard import MAX_OBJECT_BYTES, MAX_TREE_OBJECTS, REPLY_EXTRA_OBJECTS, expanded_size
 from keepers.superlink import REDELIVERIES, messages_for_node, still_arriving
 
 
@@ -63,6 +67,8 @@ from keepers.superlink import REDELIVERIES, messages_for_node, still_arriving
 def link(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[InMemoryLinkState, list[int], int]]:
     """A running run on Flower's in-memory state with three nodes, patched as the keeper's SuperLink is."""
     monkeypatch.setattr(fleet_handlers, "push_messages", fleet_guard.guarded_push_messages)
+    monkeypatch.setattr(fleet_handlers, "push_object", fleet_guard.guarded_push_object)
+    monkeypatch.setattr(fleet_guard, "_message_objects", OrderedDict())
     monkeypatch.setattr(fleet_handlers, "confirm_message_received", fleet_guard.guarded_confirm)
     monkeypatch.setattr(InMemoryObjectStore, "put", fleet_guard.checked_put)
     monkeypatch.setattr(InMemoryObjectStore, "preregister", fleet_guard.authoritative_preregister)
@@ -276,7 +282,7 @@ def test_a_tree_may_not_hang_new_objects_under_a_stored_one(link: tuple) -> None
     reply = _reply(train)
     real = get_object_tree(reply)
     stored = get_object_tree(train).children[0]
-    orphans = [ObjectTree(object_id=hashlib.sha256(str(i).encode()).hexdigest()) for i in range(50)]
+    orphans = [ObjectTree(object_id=hashlib.sha256(str(i).encode()).hexdigest()) for i in range(5)]
     hung = ObjectTree(object_id=stored.object_id, children=[*stored.children, *orphans])
     (record,) = real.children
     with pytest.raises(FlowerError, match="other children"):
@@ -389,9 +395,10 @@ def test_replies_pulled_at_once_are_flowers_replies_and_an_incomplete_one_is_una
     grid = HttpGrid(token="in process")
     grid._client = _RuntimeOnState(state, run)  # type: ignore[assignment]
     grid.set_run(state.run_ids[run].run)
-    pulled = {
-        reply.metadata.reply_to_message_id: reply for reply in pull_replies_at_once(grid, [t.object_id for t in trains])
-    }
+    pulled = {}
+    for reply in pull_replies_at_once(grid, [t.object_id for t in trains]):
+        pulled[reply.metadata.reply_to_message_id] = reply
+    assert list(pulled)[-1] == trains[2].object_id  # the incomplete one last: it held nobody
     assert set(pulled) == {train.object_id for train in trains}
     for train, sent in zip(trains[:2], replies[:2], strict=True):
         got = pulled[train.object_id]
@@ -399,3 +406,94 @@ def test_replies_pulled_at_once_are_flowers_replies_and_an_incomplete_one_is_una
         assert got.metadata.message_id == sent.object_id and sent.object_id not in state.object_store.store
     unavailable = pulled[trains[2].object_id]
     assert unavailable.has_error() and unavailable.error.code == ErrorCode.MESSAGE_UNAVAILABLE
+
+
+def _push_request(node: int, reply: Message, tree: ObjectTree) -> PushMessagesRequest:
+    return PushMessagesRequest(
+        node=Node(node_id=node),
+        messages_list=[message_to_proto(remove_content_from_message(reply))],
+        message_object_trees=[tree],
+    )
+
+
+def _orphans(tag: str, count: int) -> list[ObjectTree]:
+    return [ObjectTree(object_id=hashlib.sha256(f"{tag}{i}".encode()).hexdigest()) for i in range(count)]
+
+
+def test_a_retried_push_is_checked_like_the_first(link: tuple) -> None:
+    """Review: a node's push of a reply it had stored already skipped every tree check, so a node
+    that never completed its reply could "retry" it with thousands of new objects under its record,
+    again and again (60,000 registered in four pushes). Here it gets what a first push gets."""
+    state, nodes, _ = link
+    (train,) = _train([nodes[0]], 1, ArrayRecord([np.zeros(4)]))
+    _server_push(state, train)
+    reply = _reply(train)
+    real = get_object_tree(reply)
+    assert fleet_handlers.push_messages(_push_request(nodes[0], reply, real), state).objects_to_push  # none pushed
+    registered = len(state.object_store.store)
+    (record,) = real.children
+    padded = ObjectTree(object_id=real.object_id, children=[_with(record, *_orphans("retry", 3))])
+    with pytest.raises(FlowerError, match="other children"):
+        fleet_handlers.push_messages(_push_request(nodes[0], reply, padded), state)
+    assert len(state.object_store.store) == registered
+    assert set(fleet_handlers.push_messages(_push_request(nodes[0], reply, real), state).objects_to_push) == set(
+        get_all_nested_objects(reply)
+    )  # an honest retry still gets what is left to push
+
+
+def test_a_reply_may_be_only_a_little_bigger_than_the_message_it_answers(link: tuple) -> None:
+    """Review: the object count allowed a 2,000-object reply of 5 MiB chunks (10 GB) to any message,
+    and objects of any size: the SuperLink held it and the ServerApp pulled it whole."""
+    state, nodes, run = link
+    (train,) = _train([nodes[0]], 1, ArrayRecord([np.zeros(4)]))
+    _server_push(state, train)
+    limit = sum(1 for _ in iterate_object_tree(get_object_tree(train))) + REPLY_EXTRA_OBJECTS
+    reply = _reply(train)
+    real = get_object_tree(reply)
+    (record,) = real.children
+    size = sum(1 for _ in iterate_object_tree(real))
+    for extra, refused in ((limit - size, False), (limit - size + 1, True)):
+        tree = ObjectTree(object_id=real.object_id, children=[_with(record, *_orphans(f"big{extra}", extra))])
+        try:
+            fleet_handlers.push_messages(_push_request(nodes[0], reply, tree), state)
+            assert not refused
+        except FlowerError as error:
+            assert refused and f"more than {limit} objects" in str(error)
+            break
+    huge = PushObjectRequest(
+        node=Node(node_id=nodes[0]),
+        run_id=train.metadata.run_id,
+        object_id="0" * 64,
+        object_content=b"x" * (MAX_OBJECT_BYTES + 1),
+    )
+    with pytest.raises(FlowerError, match="at most"):
+        fleet_handlers.push_object(huge, state)
+
+
+def test_a_reply_stored_during_the_servers_pull_waits_for_the_next_pass(
+    link: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review: the ServerApp's pull picked the whole replies under the state's lock, let go of it,
+    and Flower's hand-over took it again: a reply a node stored in between, none of its objects
+    pushed yet, was handed over and held every other reply of that pull while the ServerApp waited
+    for its objects."""
+    state, nodes, run = link
+    trains = _train(nodes[:2], 1, ArrayRecord([np.zeros(4)]))
+    for message in trains:
+        _server_push(state, message)
+    honest = _reply(trains[1])
+    _node_push(state, nodes[1], honest, get_object_tree(honest))
+    late = _reply(trains[0], loss=0.9)
+    flowers = superlink._flowers_replies
+
+    def node_pushes_meanwhile(st: InMemoryLinkState, ids: set[str], run_id: int) -> list[Message]:
+        pusher = threading.Thread(
+            target=fleet_handlers.push_messages, args=(_push_request(nodes[0], late, get_object_tree(late)), st)
+        )
+        pusher.start()
+        pusher.join(timeout=0.5)  # done at once unless the pull holds the state
+        return flowers(st, ids, run_id)
+
+    monkeypatch.setattr(superlink, "_flowers_replies", node_pushes_meanwhile)
+    handed = superlink.replies_once_whole(state, {t.object_id for t in trains}, run)
+    assert [reply.metadata.reply_to_message_id for reply in handed] == [trains[1].object_id]

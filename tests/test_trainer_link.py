@@ -29,7 +29,7 @@ from flwr.supercore.retry.http_retry import make_simple_http_retry_invoker
 from flwr.supernode.fleet_http_client import FleetHttpClient
 
 from client_kit.endpoint import KeeperEndpoint
-from client_kit.node import HEARTBEAT_INTERVAL_S, TrainerNode, patient_retry_invoker
+from client_kit.node import HEARTBEAT_INTERVAL_S, NodeHeartbeats, TrainerNode, patient_retry_invoker
 from client_kit.node_identity import encode_public_key
 from client_kit.signer_app import TrainerError
 from client_kit.supervisor import NodeSupervisor
@@ -352,3 +352,22 @@ def test_a_trainer_node_beats_on_its_own_interval(tmp_path: Path) -> None:
     finally:
         stop.set()
         link.stop()
+
+
+def test_a_refused_heartbeat_ends_the_beats_quietly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once the keeper has finalized a task it no longer knows its nodes: every node's heartbeat
+    thread died on the 401 with a traceback (a thousand of them at the end of a 1,000-trainer
+    round). A refused beat now ends the beats without one."""
+    uncaught: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: uncaught.append(args.exc_value))
+    request = httpx.Request("POST", "https://127.0.0.1/v1/fleet/send-node-heartbeat")
+    calls: list[float] = []
+
+    def refused() -> bool:
+        calls.append(time.monotonic())
+        raise httpx.HTTPStatusError("401 Unauthorized", request=request, response=httpx.Response(401, request=request))
+
+    beats = NodeHeartbeats(refused)
+    beats.start()
+    beats._thread.join(timeout=10)
+    assert not beats._thread.is_alive() and len(calls) == 1 and uncaught == []
