@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from bench.report import write_results
-from bench.scale import RoundShape, measure_round
+from bench.scale import RoundShape, measure_round, phase_plot
 
 BIG = RoundShape(
     trainers=10, hidden=146_666, host_processes=2, poll_s=0.5, epochs=1, max_update_norm=Decimal(10_000)
@@ -52,7 +52,8 @@ def run(results_dir: Path) -> dict[str, Any]:
         "share_of_transfer_bound": round(row["keeper_mb_per_s"] / row["loopback_http_mb_per_s"], 3),
         "peak_memory_mb_keeper": row["peak_mb_keeper"],
     }
-    write_results(results_dir, "big_model", [row], summary, columns=list(row))
+    plot = phase_plot([row], "parameters", f"where a round of {BIG.trainers} trainers, 11M parameters goes")
+    write_results(results_dir, "big_model", [row], summary, columns=list(row), **plot)
     return summary
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from bench.plain_runs import PlainFederation, PlainHosts, run_plain_flower
 from bench.report import write_results
-from bench.scale import RoundShape, digits_shards, measure_round
+from bench.scale import RoundShape, digits_shards, measure_round, phase_plot
 
 # 75·133 + 10 = 9,985 parameters
 MANY = RoundShape(trainers=1000, hidden=133, host_processes=8, poll_s=8.0, spread_s=60.0, epochs=1)
@@ -80,5 +80,6 @@ def run(results_dir: Path) -> dict[str, Any]:
         "poll_interval_s": MANY.poll_s,
         "nodes_online_over_s": MANY.spread_s,
     }
-    write_results(results_dir, "many_trainers", [row, plain], summary, columns=list(row))
+    plot = phase_plot([row], "variant", f"where a {MANY.trainers}-trainer round goes")
+    write_results(results_dir, "many_trainers", [row, plain], summary, columns=list(row), **plot)
     return summary

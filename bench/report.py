@@ -76,6 +76,8 @@ def _plot(path: Path, rows: list[dict[str, Any]], spec: dict[str, Any]) -> None:
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(8.5 if spec.get("stacked") else 7, 4.5))
+    if spec.get("stacked"):  # more segments than the default cycle's ten colours
+        axis.set_prop_cycle(color=plt.get_cmap("tab20").colors)
     bottoms: dict[Any, float] = {}
     for series in spec["series_values"]:
         points = sorted((r[spec["x"]], r[spec["y"]]) for r in rows if r[spec["series"]] == series)

@@ -115,8 +115,31 @@ def run(results_dir: Path) -> dict[str, Any]:
         "trainer_processes": SCALE.host_processes,
         "poll_interval_s": SCALE.poll_s,
     }
-    write_results(results_dir, "scale", rows, summary, columns=list(rows[0]))
+    plot = phase_plot(rows, "evaluation", f"where a {SCALE.trainers}-trainer round goes")
+    write_results(results_dir, "scale", rows, summary, columns=list(rows[0]), **plot)
     return summary
+
+
+LAST_REPLY = ("delivery_s", "local_train_s", "sign_s", "return_s")  # the round's last reply, as its trainer saw it
+AFTER_REPLIES = ("verify_s", "score_s", "validate_s", "ipfs_s", "tx_s", "inclusion_s")
+PHASES = (*LAST_REPLY, "other_wait_s", *AFTER_REPLIES)
+
+
+def phase_plot(rows: list[dict[str, Any]], label: str, title: str) -> dict[str, Any]:
+    """`write_results` arguments for a stacked bar per measured round (`measure_round`'s rows;
+    others, such as a plain Flower row, are left out), labelled by the row's `label` column: the
+    last reply's way (its train message's delivery, training, signing, its return), the rest of
+    the wait for replies, then the keeper's work after them and the attestation's inclusion."""
+    plot_rows = []
+    for row in rows:
+        if not all(isinstance(row.get(p), int | float) for p in (*LAST_REPLY, *AFTER_REPLIES, "train_wait_s")):
+            continue
+        parts = {p: float(row[p]) for p in LAST_REPLY}
+        parts["other_wait_s"] = max(0.0, row["train_wait_s"] - sum(parts.values()))
+        parts.update({p: float(row[p]) for p in AFTER_REPLIES})
+        plot_rows += [{"round": str(row[label]), "seconds": seconds, "phase": p} for p, seconds in parts.items()]
+    spec = {"x": "round", "y": "seconds", "series": "phase", "series_values": list(PHASES), "stacked": True}
+    return {"plot": {**spec, "title": title}, "plot_rows": plot_rows}
 
 
 def measure_round(home: Path, shape: RoundShape, federated_evaluation: bool) -> dict[str, Any]:
