@@ -158,20 +158,25 @@ def pull_replies_at_once(grid: http_grid.HttpGrid, message_ids: Sequence[str]) -
             contents = http_grid.pull_objects(
                 object_ids=[branch.object_id for branch in iterate_object_tree(tree)], pull_object_fn=pull_object
             )
+            confirm(ConfirmMessageReceivedRequest(node=grid.node, run_id=run_id, message_object_id=message_id))
         except ObjectPullError as error:
             reason = f"Reply message objects are unavailable (the trainer did not push them in time). {error}"
             return _unavailable(run_id, reply_to, reason)
-        confirm(ConfirmMessageReceivedRequest(node=grid.node, run_id=run_id, message_object_id=message_id))
+        except Exception as error:  # one reply's failed request must not end the round for the others
+            return _unavailable(run_id, reply_to, f"Reply could not be pulled ({type(error).__name__}: {error})")
         reply = readable_reply(message_id, contents)
         reply.metadata.__dict__["_message_id"] = message_id
         return reply
 
-    with ThreadPoolExecutor(min(MESSAGE_PULLS, len(replies)), thread_name_prefix="reply-pull") as pool:
+    pool = ThreadPoolExecutor(min(MESSAGE_PULLS, len(replies)), thread_name_prefix="reply-pull")
+    try:
         pulls = [
             pool.submit(whole, proto.metadata.message_id, proto.metadata.reply_to_message_id, tree)
             for proto, tree in replies
         ]
         yield from (pull.result() for pull in as_completed(pulls))
+    finally:  # a consumer that stops early waits for no pull that has not begun
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 class BriskGrid(Grid):

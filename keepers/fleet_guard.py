@@ -18,18 +18,27 @@ reproduced, against the keeper's SuperLink (tests/test_fleet_guard.py):
 - a node re-pushes its stored (never completed) reply as a "retry" with thousands of new objects
   under its record, again and again: each retry registered them unchecked (60,000 in four pushes);
 - a reply of 2,000 objects of 5 MiB each (10 GB) passed the object count: the SuperLink held it and
-  the ServerApp pulled it whole.
+  the ServerApp pulled it whole;
+- an object pushed without a push session went into whichever session waited for it, the
+  ServerApp's own included (next round's config record is predictable): its push failed and the
+  run ended;
+- a reply to a message that does not exist opened a push session nothing ever closed;
+- a push held the state's lock and then took the push-session lock, the reverse of Flower's
+  clean-up of an expired session: the two could wait for each other for good.
 
-So a node's PushMessages must carry exactly one message that replies to a message, from the node
-that pushes it, whose id is the hash of a message object with exactly the metadata (and error, or
+So a node's PushMessages must carry exactly one message that replies to a live message addressed
+to that node (whose size the keeper recorded when its ServerApp sent it), from the node that
+pushes it, whose id is the hash of a message object with exactly the metadata (and error, or
 one content record) announced, so it can be nothing else; the tree may list as many objects as the
 keeper's message it answers and REPLY_EXTRA_OBJECTS more (at most MAX_TREE_OBJECTS), expand to no
 more, and claim for an object already stored only the children it has. A node's retried push of a
 reply it stored already passes the same checks (it lists exactly what is stored) and Flower answers
 it with the objects still to push. The check and the registration happen under the state's lock,
-so two pushes cannot pass the check against the same store and then both register. An object a
-node pushes is at most MAX_OBJECT_BYTES (an array chunk, as Flower cuts them, and a header), and
-stored with its content it must declare the children it was registered with. The keeper's own ServerApp
+so two pushes cannot pass the check against the same store and then both register (the
+push-session lock first, as Flower's clean-up takes them). An object a node pushes is at most
+MAX_OBJECT_BYTES (an array chunk, as Flower cuts them, and a header), goes into a push session the
+node's own reply opened, and stored with its content it must declare the children it was
+registered with. The keeper's own ServerApp
 registers its messages' objects with the children its trees give, whatever a node registered
 first. A node may confirm only a message addressed to it. What still gets through — a record of
 the wrong kind under a reply's message — fails to inflate in the keeper's grid, which drops that
@@ -41,6 +50,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from itertools import islice
 
 from flwr.common.constant import FLWR_PRIVATE_MAX_ARRAY_CHUNK_SIZE
 from flwr.proto.fleet_pb2 import PushMessagesRequest, PushMessagesResponse
@@ -80,15 +90,29 @@ _flowers_preregister = InMemoryObjectStore.preregister
 
 _node_push = threading.local()  # set while a node's push registers its tree
 _message_objects: OrderedDict[str, int] = OrderedDict()  # the keeper's message id -> objects in its tree
+_session_owners: dict[str, int] = {}  # a node's push session id -> the node (call under the session lock)
+
+
+def _own_session(state: InMemoryLinkState, session_id: str, node: int) -> None:
+    """Remember whose push session this is; forget sessions Flower closed (now and then, so that
+    the bookkeeping stays about as large as Flower's own)."""
+    sessions = state._object_push_sessions
+    if len(_session_owners) > 2 * len(sessions) + 1_000:
+        for closed in [s for s in _session_owners if s not in sessions]:
+            del _session_owners[closed]
+    if session_id in sessions:
+        _session_owners[session_id] = node
+
+
 _remembered = threading.Lock()
 
 
-def reply_object_limit(message_id: str) -> int:
+def reply_object_limit(message_id: str) -> int | None:
     """How many objects a reply to this message may have: as many as the message, and a few more,
-    at most MAX_TREE_OBJECTS (also for a message the keeper did not send through this process)."""
+    at most MAX_TREE_OBJECTS; None for a message whose size is not (or no longer) known."""
     with _remembered:
         objects = _message_objects.get(message_id)
-    return MAX_TREE_OBJECTS if objects is None else min(MAX_TREE_OBJECTS, objects + REPLY_EXTRA_OBJECTS)
+    return None if objects is None else min(MAX_TREE_OBJECTS, objects + REPLY_EXTRA_OBJECTS)
 
 
 def _remember_message(object_tree: ObjectTree) -> None:
@@ -170,6 +194,12 @@ def push_refusal(request: PushMessagesRequest, state: InMemoryLinkState) -> str 
         return "a node may push replies only"
     if metadata.src_node_id != request.node.node_id:
         return "a node may push its own replies only"
+    instruction = state.message_ins_store.get(metadata.reply_to_message_id)
+    if instruction is None or instruction.metadata.dst_node_id != request.node.node_id:
+        return "a reply to no message this node has"
+    most = reply_object_limit(metadata.reply_to_message_id)
+    if most is None:
+        return "a reply to a message the keeper no longer tracks"
     tree = request.message_object_trees[0]
     if tree.object_id != metadata.message_id or reply_object_id(request) != metadata.message_id:
         return "the reply's id is not that of the message it announces"
@@ -177,8 +207,7 @@ def push_refusal(request: PushMessagesRequest, state: InMemoryLinkState) -> str 
     retried = stored is not None and stored.metadata.src_node_id == request.node.node_id
     if not retried and tree.object_id in store:
         return "an object with the reply's id is stored already"
-    most = reply_object_limit(metadata.reply_to_message_id)
-    if sum(1 for _ in iterate_object_tree(tree)) > most or expanded_size(tree, store, most) > most:
+    if sum(1 for _ in islice(iterate_object_tree(tree), most + 1)) > most or expanded_size(tree, store, most) > most:
         return f"the reply's object tree has more than {most} objects"
     if _claims_other_children(tree, store):  # a retry lists exactly what is stored
         return "the object tree gives a stored object other children than it has"
@@ -186,16 +215,20 @@ def push_refusal(request: PushMessagesRequest, state: InMemoryLinkState) -> str 
 
 
 def guarded_push_messages(request: PushMessagesRequest, state: LinkState) -> PushMessagesResponse:
-    """Flower's Fleet PushMessages handler, for what `push_refusal` allows."""
-    with state.lock:  # type: ignore[attr-defined]
+    """Flower's Fleet PushMessages handler, for what `push_refusal` allows. The push-session lock
+    is taken before the state's, in the order Flower's clean-up of an expired session takes them
+    (holding the state's first, a push and a clean-up could each wait for the other for good)."""
+    with state._lock_object_push_sessions, state.lock:  # type: ignore[attr-defined]
         refusal = push_refusal(request, state)  # type: ignore[arg-type]
         if refusal is not None:
             raise FlowerError(ApiErrorCode.FORBIDDEN_ACTION, f"SuperNode {request.node.node_id}: {refusal}")
         _node_push.active = True
         try:
-            return _flowers_push(request, state)
+            response = _flowers_push(request, state)
         finally:
             _node_push.active = False
+        _own_session(state, response.session_id, request.node.node_id)  # type: ignore[arg-type]
+        return response
 
 
 def guarded_confirm(
@@ -214,13 +247,19 @@ def guarded_confirm(
 
 
 def guarded_push_object(request: PushObjectRequest, state: LinkState) -> PushObjectResponse:
-    """Flower's Fleet PushObject handler, for an object no bigger than an array chunk and a header."""
+    """Flower's Fleet PushObject handler, for an object no bigger than an array chunk and a header,
+    pushed into a push session of the node's own reply. Flower stores an object pushed without a
+    session into whichever session waits for it, the ServerApp's own included, whose push then
+    fails and ends the run; another node's session likewise loses that node its reply."""
+    node = request.node.node_id
     if len(request.object_content) > MAX_OBJECT_BYTES:
-        raise FlowerError(
-            ApiErrorCode.FORBIDDEN_ACTION,
-            f"SuperNode {request.node.node_id}: an object of {len(request.object_content)} bytes "
-            f"(at most {MAX_OBJECT_BYTES})",
-        )
+        refusal = f"an object of {len(request.object_content)} bytes (at most {MAX_OBJECT_BYTES})"
+        raise FlowerError(ApiErrorCode.FORBIDDEN_ACTION, f"SuperNode {node}: {refusal}")
+    if not request.session_id:
+        raise FlowerError(ApiErrorCode.FORBIDDEN_ACTION, f"SuperNode {node}: an object pushed outside a push session")
+    with state._lock_object_push_sessions:  # type: ignore[attr-defined]
+        if request.session_id in state._object_push_sessions and _session_owners.get(request.session_id) != node:  # type: ignore[attr-defined]
+            raise FlowerError(ApiErrorCode.FORBIDDEN_ACTION, f"SuperNode {node}: not a push session of this node")
     return _flowers_push_object(request, state)
 
 

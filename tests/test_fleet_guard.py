@@ -497,3 +497,90 @@ def test_a_reply_stored_during_the_servers_pull_waits_for_the_next_pass(
     monkeypatch.setattr(superlink, "_flowers_replies", node_pushes_meanwhile)
     handed = superlink.replies_once_whole(state, {t.object_id for t in trains}, run)
     assert [reply.metadata.reply_to_message_id for reply in handed] == [trains[1].object_id]
+
+
+def test_an_object_goes_only_into_a_push_session_of_the_nodes_own(link: tuple) -> None:
+    """Review: Flower stores an object pushed without a session into whichever session waits for
+    it, the ServerApp's own included (next round's config record is predictable): the ServerApp's
+    push of it then failed and its run ended for everyone."""
+    state, nodes, run = link
+    (train,) = _train([nodes[1]], 2, ArrayRecord([np.ones(4)]))
+    train.metadata.__dict__["_message_id"] = train.object_id
+    session = state.start_session(run)
+    stored, missing = state.store_message_and_object_tree(train, get_object_tree(train), session)
+    objects = get_all_nested_objects(train)
+    config = next(i for i in missing if isinstance(objects[i], ConfigRecord))
+    for session_id, refusal in (("", "outside a push session"), (session, "not a push session of this node")):
+        planted = PushObjectRequest(
+            node=Node(node_id=nodes[0]),
+            run_id=run,
+            session_id=session_id,
+            object_id=config,
+            object_content=objects[config].deflate(),
+        )
+        with pytest.raises(FlowerError, match=refusal):
+            fleet_handlers.push_object(planted, state)
+    assert stored and all(state.store_object(run, session, i, objects[i].deflate()) for i in missing)
+
+
+def test_a_reply_to_no_message_of_the_node_opens_no_push_session(link: tuple) -> None:
+    """Review: a reply to a message that does not exist passed the guard, and Flower opened a push
+    session for it before refusing it, a session nothing ever closed (730 bytes a request)."""
+    state, nodes, _ = link
+    (train,) = _train([nodes[0]], 1, ArrayRecord([np.zeros(4)]))
+    _server_push(state, train)
+    (never_sent,) = _train([nodes[0]], 1, ArrayRecord([np.full(4, 7.0)]))
+    never_sent.metadata.__dict__["_message_id"] = never_sent.object_id
+    sessions = len(state._object_push_sessions)
+    for node, message in ((nodes[0], never_sent), (nodes[1], train)):  # not sent; sent to another node
+        reply = _reply(message)
+        reply.metadata.__dict__["_src_node_id"] = node
+        reply.metadata.__dict__["_message_id"] = reply.object_id
+        with pytest.raises(FlowerError, match="a reply to no message this node has"):
+            fleet_handlers.push_messages(_push_request(node, reply, get_object_tree(reply)), state)
+    assert len(state._object_push_sessions) == sessions
+
+
+def test_a_reply_to_a_message_the_keeper_no_longer_tracks_is_refused(
+    link: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review: once a message's size was forgotten, a reply to it could have 2,000 objects (10 GB)."""
+    state, nodes, _ = link
+    monkeypatch.setattr(fleet_guard, "MESSAGES_REMEMBERED", 1)
+    first, second = _train(nodes[:2], 1, ArrayRecord([np.zeros(4)]))
+    _server_push(state, first)
+    _server_push(state, second)  # the first one's size is forgotten
+    reply = _reply(first)
+    with pytest.raises(FlowerError, match="no longer tracks"):
+        fleet_handlers.push_messages(_push_request(nodes[0], reply, get_object_tree(reply)), state)
+
+
+def test_a_reply_push_and_an_expired_sessions_clean_up_take_the_locks_in_one_order(link: tuple) -> None:
+    """Review: Flower's clean-up of an expired push session holds the session lock and then takes
+    the state's; the guarded push held the state's and then (opening its session) took the
+    session lock: a push and a clean-up at once waited for each other for good, and so did every
+    request after them."""
+    state, nodes, _ = link
+    (train,) = _train([nodes[0]], 1, ArrayRecord([np.zeros(4)]))
+    _server_push(state, train)
+    reply = _reply(train)
+    holding, done = threading.Event(), []
+
+    def clean_up() -> None:  # what `store_object`/`get_object` do with an expired session
+        with state._lock_object_push_sessions:
+            holding.set()
+            time.sleep(0.3)  # the push begins meanwhile
+            state._on_push_session_expired(set())
+        done.append("clean-up")
+
+    def push() -> None:
+        holding.wait()
+        fleet_handlers.push_messages(_push_request(nodes[0], reply, get_object_tree(reply)), state)
+        done.append("push")
+
+    threads = [threading.Thread(target=work, daemon=True) for work in (clean_up, push)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=5)
+    assert sorted(done) == ["clean-up", "push"]
