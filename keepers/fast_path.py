@@ -63,12 +63,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 Serve = Callable[[Request, Any], ProtoMessage]  # the checks and the handler, in a worker thread
 
 
-def _fleet(handler: Callable[[Any, Any], ProtoMessage]) -> Serve:
-    """A Fleet request: the node authenticated, then the router's call of its handler."""
+def _fleet(handler: str, with_store: bool = False) -> Serve:
+    """A Fleet request: the node authenticated, then the router's call of its handler (looked up
+    when called: the keeper's guards replace some of `fleet_handlers`' functions)."""
 
     def serve(request: Request, parsed: Any) -> ProtoMessage:
         authenticate_node(request)
-        return handler(parsed, get_linkstate(request))
+        state = get_linkstate(request)
+        store = {"store": state.object_store} if with_store else {}
+        return getattr(fleet_handlers, handler)(request=parsed, state=state, **store)
 
     return serve
 
@@ -91,32 +94,12 @@ def _runtime(method: str) -> Serve:
 
 # path -> (request type, what the stack does with it after parsing)
 FAST_PATHS: dict[str, tuple[type[ProtoMessage], Serve]] = {
-    "/v1/fleet/pull-messages": (
-        PullMessagesRequest,
-        _fleet(lambda r, state: fleet_handlers.pull_messages(request=r, state=state, store=state.object_store)),
-    ),
-    "/v1/fleet/push-messages": (
-        PushMessagesRequest,
-        _fleet(lambda r, state: fleet_handlers.push_messages(request=r, state=state)),
-    ),
-    "/v1/fleet/send-node-heartbeat": (
-        SendNodeHeartbeatRequest,
-        _fleet(lambda r, state: fleet_handlers.send_node_heartbeat(request=r, state=state)),
-    ),
-    "/v1/fleet/pull-object": (
-        PullObjectRequest,
-        _fleet(lambda r, state: fleet_handlers.pull_object(request=r, state=state)),
-    ),
-    "/v1/fleet/push-object": (
-        PushObjectRequest,
-        _fleet(lambda r, state: fleet_handlers.push_object(request=r, state=state)),
-    ),
-    "/v1/fleet/confirm-message-received": (
-        ConfirmMessageReceivedRequest,
-        _fleet(
-            lambda r, state: fleet_handlers.confirm_message_received(request=r, state=state, store=state.object_store)
-        ),
-    ),
+    "/v1/fleet/pull-messages": (PullMessagesRequest, _fleet("pull_messages", with_store=True)),
+    "/v1/fleet/push-messages": (PushMessagesRequest, _fleet("push_messages")),
+    "/v1/fleet/send-node-heartbeat": (SendNodeHeartbeatRequest, _fleet("send_node_heartbeat")),
+    "/v1/fleet/pull-object": (PullObjectRequest, _fleet("pull_object")),
+    "/v1/fleet/push-object": (PushObjectRequest, _fleet("push_object")),
+    "/v1/fleet/confirm-message-received": (ConfirmMessageReceivedRequest, _fleet("confirm_message_received", True)),
     "/v1/runtime/pull-messages": (PullAppMessagesRequest, _runtime("pull_messages")),
     "/v1/runtime/pull-object": (PullObjectRequest, _runtime("pull_object")),
     "/v1/runtime/push-object": (PushObjectRequest, _runtime("push_object")),
