@@ -24,7 +24,8 @@ reproduced, against the keeper's SuperLink (tests/test_fleet_guard.py):
   run ended;
 - a reply to a message that does not exist opened a push session nothing ever closed;
 - a push held the state's lock and then took the push-session lock, the reverse of Flower's
-  clean-up of an expired session: the two could wait for each other for good.
+  clean-up of an expired session: the two could wait for each other for good (Flower's own
+  storing of a message takes them in that order too; here every path takes the session's first).
 
 So a node's PushMessages must carry exactly one message that replies to a live message addressed
 to that node (whose size the keeper recorded when its ServerApp sent it), from the node that
@@ -52,6 +53,7 @@ import threading
 from collections import OrderedDict
 from itertools import islice
 
+from flwr.app import Message
 from flwr.common.constant import FLWR_PRIVATE_MAX_ARRAY_CHUNK_SIZE
 from flwr.proto.fleet_pb2 import PushMessagesRequest, PushMessagesResponse
 from flwr.proto.message_pb2 import (
@@ -87,9 +89,11 @@ _flowers_push_object = fleet_handlers.push_object
 _flowers_confirm = fleet_handlers.confirm_message_received
 _flowers_put = InMemoryObjectStore.put
 _flowers_preregister = InMemoryObjectStore.preregister
+_flowers_store_message = InMemoryLinkState.store_message_and_object_tree
 
 _node_push = threading.local()  # set while a node's push registers its tree
 _message_objects: OrderedDict[str, int] = OrderedDict()  # the keeper's message id -> objects in its tree
+_remembered = threading.Lock()
 _session_owners: dict[str, int] = {}  # a node's push session id -> the node (call under the session lock)
 
 
@@ -102,9 +106,6 @@ def _own_session(state: InMemoryLinkState, session_id: str, node: int) -> None:
             del _session_owners[closed]
     if session_id in sessions:
         _session_owners[session_id] = node
-
-
-_remembered = threading.Lock()
 
 
 def reply_object_limit(message_id: str) -> int | None:
@@ -303,10 +304,22 @@ def authoritative_preregister(store: InMemoryObjectStore, run_id: int, object_tr
     return missing
 
 
+def sessions_first(
+    state: InMemoryLinkState, message: Message, object_tree: ObjectTree, session_id: str
+) -> tuple[bool, list[str]]:
+    """Flower's `store_message_and_object_tree` (the ServerApp's push and a node's), with the
+    push-session lock taken before the state's: Flower takes the state's and then the session's
+    there, and the other way round when it cleans up an expired session; taken in one order
+    everywhere, no two requests can wait for each other for good."""
+    with state._lock_object_push_sessions:
+        return _flowers_store_message(state, message, object_tree, session_id)
+
+
 def install(store_class: type[ObjectStore] = InMemoryObjectStore) -> None:
     """Put the guards in place in this (the SuperLink's) process."""
     fleet_handlers.push_messages = guarded_push_messages
     fleet_handlers.push_object = guarded_push_object
+    InMemoryLinkState.store_message_and_object_tree = sessions_first  # type: ignore[method-assign]
     fleet_handlers.confirm_message_received = guarded_confirm  # type: ignore[assignment]
     store_class.put = checked_put  # type: ignore[method-assign]
     store_class.preregister = authoritative_preregister  # type: ignore[method-assign]

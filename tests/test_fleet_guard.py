@@ -69,6 +69,7 @@ def link(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[InMemoryLinkState, l
     monkeypatch.setattr(fleet_handlers, "push_messages", fleet_guard.guarded_push_messages)
     monkeypatch.setattr(fleet_handlers, "push_object", fleet_guard.guarded_push_object)
     monkeypatch.setattr(fleet_guard, "_message_objects", OrderedDict())
+    monkeypatch.setattr(InMemoryLinkState, "store_message_and_object_tree", fleet_guard.sessions_first)
     monkeypatch.setattr(fleet_handlers, "confirm_message_received", fleet_guard.guarded_confirm)
     monkeypatch.setattr(InMemoryObjectStore, "put", fleet_guard.checked_put)
     monkeypatch.setattr(InMemoryObjectStore, "preregister", fleet_guard.authoritative_preregister)
@@ -555,15 +556,19 @@ def test_a_reply_to_a_message_the_keeper_no_longer_tracks_is_refused(
         fleet_handlers.push_messages(_push_request(nodes[0], reply, get_object_tree(reply)), state)
 
 
-def test_a_reply_push_and_an_expired_sessions_clean_up_take_the_locks_in_one_order(link: tuple) -> None:
+@pytest.mark.parametrize("pusher", ["a node", "the ServerApp"])
+def test_a_push_and_an_expired_sessions_clean_up_take_the_locks_in_one_order(link: tuple, pusher: str) -> None:
     """Review: Flower's clean-up of an expired push session holds the session lock and then takes
     the state's; the guarded push held the state's and then (opening its session) took the
-    session lock: a push and a clean-up at once waited for each other for good, and so did every
-    request after them."""
-    state, nodes, _ = link
+    session lock, and so does Flower's storing of the ServerApp's message: a push and a clean-up at
+    once waited for each other for good, and so did every request after them."""
+    state, nodes, run = link
     (train,) = _train([nodes[0]], 1, ArrayRecord([np.zeros(4)]))
     _server_push(state, train)
     reply = _reply(train)
+    (following,) = _train([nodes[1]], 2, ArrayRecord([np.ones(4)]))
+    following.metadata.__dict__["_message_id"] = following.object_id
+    session = state.start_session(run)
     holding, done = threading.Event(), []
 
     def clean_up() -> None:  # what `store_object`/`get_object` do with an expired session
@@ -575,7 +580,10 @@ def test_a_reply_push_and_an_expired_sessions_clean_up_take_the_locks_in_one_ord
 
     def push() -> None:
         holding.wait()
-        fleet_handlers.push_messages(_push_request(nodes[0], reply, get_object_tree(reply)), state)
+        if pusher == "a node":
+            fleet_handlers.push_messages(_push_request(nodes[0], reply, get_object_tree(reply)), state)
+        else:
+            state.store_message_and_object_tree(following, get_object_tree(following), session)
         done.append("push")
 
     threads = [threading.Thread(target=work, daemon=True) for work in (clean_up, push)]
