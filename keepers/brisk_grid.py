@@ -158,12 +158,15 @@ def pull_replies_at_once(grid: http_grid.HttpGrid, message_ids: Sequence[str]) -
             contents = http_grid.pull_objects(
                 object_ids=[branch.object_id for branch in iterate_object_tree(tree)], pull_object_fn=pull_object
             )
-            confirm(ConfirmMessageReceivedRequest(node=grid.node, run_id=run_id, message_object_id=message_id))
         except ObjectPullError as error:
             reason = f"Reply message objects are unavailable (the trainer did not push them in time). {error}"
             return _unavailable(run_id, reply_to, reason)
         except Exception as error:  # one reply's failed request must not end the round for the others
             return _unavailable(run_id, reply_to, f"Reply could not be pulled ({type(error).__name__}: {error})")
+        try:
+            confirm(ConfirmMessageReceivedRequest(node=grid.node, run_id=run_id, message_object_id=message_id))
+        except Exception as error:  # the keeper's own request failed: the reply is in hand all the same
+            log(WARNING, "receipt of reply %s not confirmed (%s): its objects stay", message_id, error)
         reply = readable_reply(message_id, contents)
         reply.metadata.__dict__["_message_id"] = message_id
         return reply

@@ -23,6 +23,8 @@ reproduced, against the keeper's SuperLink (tests/test_fleet_guard.py):
   ServerApp's own included (next round's config record is predictable): its push failed and the
   run ended;
 - a reply to a message that does not exist opened a push session nothing ever closed;
+- a reply Flower then refused (a second reply to a message) or failed on (an object id that is no
+  hash, deep in the tree) left a push session open for good, with the objects registered so far;
 - a push held the state's lock and then took the push-session lock, the reverse of Flower's
   clean-up of an expired session: the two could wait for each other for good (Flower's own
   storing of a message takes them in that order too; here every path takes the session's first).
@@ -70,6 +72,7 @@ from flwr.supercore.constant import HEAD_BODY_DIVIDER, HEAD_VALUE_DIVIDER
 from flwr.supercore.error import ApiErrorCode, FlowerError
 from flwr.supercore.inflatable.inflatable_object import (
     get_object_children_ids_from_object_content,
+    is_valid_sha256_hash,
     iterate_object_tree,
 )
 from flwr.supercore.object_store import ObjectStore
@@ -198,12 +201,19 @@ def push_refusal(request: PushMessagesRequest, state: InMemoryLinkState) -> str 
     instruction = state.message_ins_store.get(metadata.reply_to_message_id)
     if instruction is None or instruction.metadata.dst_node_id != request.node.node_id:
         return "a reply to no message this node has"
+    if metadata.run_id != instruction.metadata.run_id:
+        return "a reply of another run than its message's"
     most = reply_object_limit(metadata.reply_to_message_id)
     if most is None:
         return "a reply to a message the keeper no longer tracks"
     tree = request.message_object_trees[0]
     if tree.object_id != metadata.message_id or reply_object_id(request) != metadata.message_id:
         return "the reply's id is not that of the message it announces"
+    answered = state.message_ins_id_to_message_res_id.get(metadata.reply_to_message_id)
+    if answered is not None and answered != metadata.message_id:
+        return "the message has another reply already"
+    if not all(is_valid_sha256_hash(node.object_id) for node in islice(iterate_object_tree(tree), most + 1)):
+        return "an object id that is no sha256 hash"
     stored = state.message_res_store.get(metadata.message_id)
     retried = stored is not None and stored.metadata.src_node_id == request.node.node_id
     if not retried and tree.object_id in store:
@@ -223,11 +233,16 @@ def guarded_push_messages(request: PushMessagesRequest, state: LinkState) -> Pus
         refusal = push_refusal(request, state)  # type: ignore[arg-type]
         if refusal is not None:
             raise FlowerError(ApiErrorCode.FORBIDDEN_ACTION, f"SuperNode {request.node.node_id}: {refusal}")
+        sessions = state._object_push_sessions  # type: ignore[attr-defined]
+        before = set(sessions)  # nobody else opens one meanwhile: this thread holds their lock
         _node_push.active = True
         try:
             response = _flowers_push(request, state)
         finally:
             _node_push.active = False
+            for opened in set(sessions) - before:  # Flower opens a session before it stores the reply
+                if not sessions[opened].root_object_ids:  # the reply was not stored: nothing will close it
+                    state._cleanup_push_session(opened, cleanup_messages=False)  # type: ignore[attr-defined]
         _own_session(state, response.session_id, request.node.node_id)  # type: ignore[arg-type]
         return response
 

@@ -592,3 +592,33 @@ def test_a_push_and_an_expired_sessions_clean_up_take_the_locks_in_one_order(lin
     for thread in threads:
         thread.join(timeout=5)
     assert sorted(done) == ["clean-up", "push"]
+
+
+def test_a_reply_flower_will_not_store_leaves_no_push_session(link: tuple) -> None:
+    """Review: Flower opens a reply's push session before it stores the reply; a second reply to
+    an answered message, a reply of another run, or a tree with an object id that is no hash
+    deep inside (Flower registered the objects before it and then raised) left the session open
+    for good, with what it had registered: memory grew with every request."""
+    state, nodes, run = link
+    (train,) = _train([nodes[0]], 1, ArrayRecord([np.zeros(4)]))
+    _server_push(state, train)
+    first = _reply(train, loss=0.1)
+    fleet_handlers.push_messages(_push_request(nodes[0], first, get_object_tree(first)), state)
+    (other,) = _train([nodes[1]], 1, ArrayRecord([np.ones(4)]))
+    _server_push(state, other)
+    sessions, objects = set(state._object_push_sessions), len(state.object_store.store)
+    second = _reply(train, loss=0.2)
+    with pytest.raises(FlowerError, match="another reply"):
+        fleet_handlers.push_messages(_push_request(nodes[0], second, get_object_tree(second)), state)
+    reply = _reply(other)
+    real = get_object_tree(reply)
+    (record,) = real.children
+    broken = ObjectTree(object_id=real.object_id, children=[_with(record, ObjectTree(object_id="not-a-sha256"))])
+    with pytest.raises(FlowerError, match="no sha256"):
+        fleet_handlers.push_messages(_push_request(nodes[1], reply, broken), state)
+    elsewhere = _reply(other)
+    elsewhere.metadata.__dict__["_run_id"] = run + 1
+    elsewhere.metadata.__dict__["_message_id"] = elsewhere.object_id
+    with pytest.raises(FlowerError, match="another run"):
+        fleet_handlers.push_messages(_push_request(nodes[1], elsewhere, get_object_tree(elsewhere)), state)
+    assert set(state._object_push_sessions) == sessions and len(state.object_store.store) == objects
