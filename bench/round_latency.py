@@ -130,7 +130,7 @@ def run(results_dir: Path, rounds: int = 22, runs: int = 1) -> dict:
         "target_wall_s": 1.0,
         "reconciled": reconciled,
     }
-    stacked = (*LAST_REPLY, "verify_s", "aggregate_s", "validate_s", "ipfs_s", "tx_s")  # one round's critical path
+    stacked = (*LAST_REPLY, "verify_s", "score_s", "aggregate_s", "validate_s", "ipfs_s", "tx_s")  # the critical path
     plot_rows = [
         {"round": r["round"], "seconds": r[p] or 0.0, "phase": p}
         for r in rows
