@@ -212,13 +212,14 @@ def push_refusal(request: PushMessagesRequest, state: InMemoryLinkState) -> str 
     answered = state.message_ins_id_to_message_res_id.get(metadata.reply_to_message_id)
     if answered is not None and answered != metadata.message_id:
         return "the message has another reply already"
-    if not all(is_valid_sha256_hash(node.object_id) for node in islice(iterate_object_tree(tree), most + 1)):
+    listed = list(islice(iterate_object_tree(tree), most + 1))  # one walk, stopped past the limit
+    if not all(is_valid_sha256_hash(node.object_id) for node in listed):
         return "an object id that is no sha256 hash"
     stored = state.message_res_store.get(metadata.message_id)
     retried = stored is not None and stored.metadata.src_node_id == request.node.node_id
     if not retried and tree.object_id in store:
         return "an object with the reply's id is stored already"
-    if sum(1 for _ in islice(iterate_object_tree(tree), most + 1)) > most or expanded_size(tree, store, most) > most:
+    if len(listed) > most or expanded_size(tree, store, most) > most:
         return f"the reply's object tree has more than {most} objects"
     if _claims_other_children(tree, store):  # a retry lists exactly what is stored
         return "the object tree gives a stored object other children than it has"
