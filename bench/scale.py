@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import io
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ from client_kit.keys import KeyStore
 from client_kit.settings import ClientSettings
 from client_kit.task_hub import Scoring, TaskHub
 from keepers.demo import DIGITS_MLP
-from keepers.events import RoundAttested, RoundStarted, TrainerConnected
+from keepers.events import LastReply, RoundAttested, RoundStarted, TrainerConnected
 from keepers.orchestration import ServedTask, TaskTerms, accept_task, publish_task, register_keeper
 from keepers.service import KeeperSettings
 from keepers.task_request import DEFAULT_MAX_UPDATE_NORM
@@ -120,7 +120,7 @@ def run(results_dir: Path) -> dict[str, Any]:
     return summary
 
 
-LAST_REPLY = ("delivery_s", "local_train_s", "sign_s", "return_s")  # the round's last reply, as its trainer saw it
+LAST_REPLY = tuple(f.name for f in fields(LastReply))  # the round's last reply, as its trainer saw it
 AFTER_REPLIES = ("verify_s", "score_s", "validate_s", "ipfs_s", "tx_s", "inclusion_s")
 PHASES = (*LAST_REPLY, "other_wait_s", *AFTER_REPLIES)
 
