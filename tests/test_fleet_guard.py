@@ -99,14 +99,22 @@ def _server_push(state: InMemoryLinkState, message: Message) -> str:
     return message.object_id
 
 
+def _push_request(node: int, reply: Message, tree: ObjectTree) -> PushMessagesRequest:
+    return PushMessagesRequest(
+        node=Node(node_id=node),
+        messages_list=[message_to_proto(remove_content_from_message(reply))],
+        message_object_trees=[tree],
+    )
+
+
+def _orphans(tag: str, count: int) -> list[ObjectTree]:
+    return [ObjectTree(object_id=hashlib.sha256(f"{tag}{i}".encode()).hexdigest()) for i in range(count)]
+
+
 def _node_push(state: InMemoryLinkState, node: int, message: Message, tree: ObjectTree) -> list[bool]:
     """A node's PushMessages through the Fleet handler, with whatever tree it likes, then a push of
     each object it was asked for that it has; whether each was stored."""
-    request = PushMessagesRequest(
-        node=Node(node_id=node),
-        messages_list=[message_to_proto(remove_content_from_message(message))],
-        message_object_trees=[tree],
-    )
+    request = _push_request(node, message, tree)
     response = fleet_handlers.push_messages(request, state)
     objects = {object_id: o.deflate() for object_id, o in get_all_nested_objects(message).items()}
     return [
@@ -263,11 +271,7 @@ def test_a_reply_pushed_again_is_answered_with_what_is_left(link: tuple) -> None
     (train,) = _train([nodes[0]], 1, ArrayRecord([np.zeros(4)]))
     _server_push(state, train)
     reply = _reply(train)
-    request = PushMessagesRequest(
-        node=Node(node_id=nodes[0]),
-        messages_list=[message_to_proto(remove_content_from_message(reply))],
-        message_object_trees=[get_object_tree(reply)],
-    )
+    request = _push_request(nodes[0], reply, get_object_tree(reply))
     first = fleet_handlers.push_messages(request, state)
     again = fleet_handlers.push_messages(request, state)
     assert set(again.objects_to_push) == set(first.objects_to_push) == set(get_all_nested_objects(reply))
@@ -283,12 +287,12 @@ def test_a_tree_may_not_hang_new_objects_under_a_stored_one(link: tuple) -> None
     reply = _reply(train)
     real = get_object_tree(reply)
     stored = get_object_tree(train).children[0]
-    orphans = [ObjectTree(object_id=hashlib.sha256(str(i).encode()).hexdigest()) for i in range(5)]
+    orphans = _orphans("", 5)
     hung = ObjectTree(object_id=stored.object_id, children=[*stored.children, *orphans])
     (record,) = real.children
     with pytest.raises(FlowerError, match="other children"):
         _node_push(state, nodes[0], reply, ObjectTree(object_id=real.object_id, children=[_with(record, hung)]))
-    many = [ObjectTree(object_id=hashlib.sha256(f"o{i}".encode()).hexdigest()) for i in range(MAX_TREE_OBJECTS)]
+    many = _orphans("o", MAX_TREE_OBJECTS)
     with pytest.raises(FlowerError, match="more than"):
         _node_push(state, nodes[0], reply, ObjectTree(object_id=real.object_id, children=[_with(record, *many)]))
     assert len(state.object_store.store) < 100
@@ -387,11 +391,7 @@ def test_replies_pulled_at_once_are_flowers_replies_and_an_incomplete_one_is_una
     replies = [_reply(train, loss=0.1 * (i + 1)) for i, train in enumerate(trains)]
     for node, reply in zip(nodes[:2], replies[:2], strict=True):
         _node_push(state, node, reply, get_object_tree(reply))
-    incomplete = PushMessagesRequest(
-        node=Node(node_id=nodes[2]),
-        messages_list=[message_to_proto(remove_content_from_message(replies[2]))],
-        message_object_trees=[get_object_tree(replies[2])],
-    )
+    incomplete = _push_request(nodes[2], replies[2], get_object_tree(replies[2]))
     assert fleet_handlers.push_messages(incomplete, state).objects_to_push  # and none of them pushed
     grid = HttpGrid(token="in process")
     grid._client = _RuntimeOnState(state, run)  # type: ignore[assignment]
@@ -407,18 +407,6 @@ def test_replies_pulled_at_once_are_flowers_replies_and_an_incomplete_one_is_una
         assert got.metadata.message_id == sent.object_id and sent.object_id not in state.object_store.store
     unavailable = pulled[trains[2].object_id]
     assert unavailable.has_error() and unavailable.error.code == ErrorCode.MESSAGE_UNAVAILABLE
-
-
-def _push_request(node: int, reply: Message, tree: ObjectTree) -> PushMessagesRequest:
-    return PushMessagesRequest(
-        node=Node(node_id=node),
-        messages_list=[message_to_proto(remove_content_from_message(reply))],
-        message_object_trees=[tree],
-    )
-
-
-def _orphans(tag: str, count: int) -> list[ObjectTree]:
-    return [ObjectTree(object_id=hashlib.sha256(f"{tag}{i}".encode()).hexdigest()) for i in range(count)]
 
 
 def test_a_retried_push_is_checked_like_the_first(link: tuple) -> None:
